@@ -1,0 +1,254 @@
+//! The embedded API: [`Database`] and [`Session`].
+//!
+//! Owns: opening a data directory (creating it, taking `arbordb.lock` so only
+//! one process uses it), the in-memory database, and sessions that execute
+//! SQL and return typed rows. The server, the tests and the benchmarks all go
+//! through this door; there is no second, simpler engine.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result, SqlState};
+use crate::sql;
+use crate::types::{DataType, Value};
+
+/// Name of the lock file inside a data directory.
+pub const LOCK_FILE_NAME: &str = "arbordb.lock";
+
+/// How to open a database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Number of 8 KiB frames in the buffer pool.
+    pub buffer_pool_frames: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            // 128 MiB of 8 KiB pages.
+            buffer_pool_frames: 16 * 1024,
+        }
+    }
+}
+
+/// An open database: a data directory (or memory) and everything shared by
+/// its sessions. Cheap to clone; the last clone dropped closes it.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<DatabaseInner>,
+}
+
+struct DatabaseInner {
+    /// `None` for an in-memory database.
+    data_dir: Option<PathBuf>,
+    /// Held open (and locked) for the life of the database.
+    _lock: Option<File>,
+    #[allow(dead_code)]
+    options: Options,
+    shared: sql::Shared,
+}
+
+impl Database {
+    /// Opens (creating on first use) the database in `data_dir` with default options.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Database> {
+        Database::open_with(data_dir, Options::default())
+    }
+
+    /// Opens (creating on first use) the database in `data_dir`.
+    ///
+    /// Fails with a clear message if another process holds the directory's lock.
+    pub fn open_with(data_dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+        let dir = data_dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::new(
+                SqlState::IO_ERROR,
+                format!("could not create data directory \"{}\": {e}", dir.display()),
+            )
+        })?;
+        let lock_path = dir.join(LOCK_FILE_NAME);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| {
+                Error::new(
+                    SqlState::IO_ERROR,
+                    format!("could not open lock file \"{}\": {e}", lock_path.display()),
+                )
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "data directory \"{}\" is in use by another arbordb process (lock file \"{}\" is held)",
+                        dir.display(),
+                        lock_path.display()
+                    ),
+                ));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::new(
+                    SqlState::IO_ERROR,
+                    format!("could not lock \"{}\": {e}", lock_path.display()),
+                ));
+            }
+        }
+        Ok(Database {
+            inner: Arc::new(DatabaseInner {
+                data_dir: Some(dir.to_path_buf()),
+                _lock: Some(lock),
+                options,
+                shared: sql::Shared::new(),
+            }),
+        })
+    }
+
+    /// A database that lives in memory (on the same B+-trees, over a memory
+    /// page store) and disappears when the last handle is dropped.
+    pub fn in_memory() -> Result<Database> {
+        Ok(Database {
+            inner: Arc::new(DatabaseInner {
+                data_dir: None,
+                _lock: None,
+                options: Options::default(),
+                shared: sql::Shared::new(),
+            }),
+        })
+    }
+
+    /// The data directory, or `None` for an in-memory database.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.inner.data_dir.as_deref()
+    }
+
+    /// Opens a new session (a connection's worth of state).
+    pub fn session(&self) -> Session {
+        Session {
+            _db: self.clone(),
+            state: sql::SessionState::new(&self.inner.shared),
+        }
+    }
+}
+
+/// A column of a result: its name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// What one statement produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementResult {
+    /// Result columns; empty for statements that return no rows.
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+    /// The command tag, as PostgreSQL sends it: `SELECT 2`, `SET`, `BEGIN`, …
+    pub tag: String,
+}
+
+impl StatementResult {
+    /// Whether the statement returns rows (a RowDescription is sent for it).
+    pub fn returns_rows(&self) -> bool {
+        !self.columns.is_empty()
+    }
+}
+
+/// The transaction state reported in ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// 'I': not in a transaction block.
+    Idle,
+    /// 'T': in a transaction block.
+    InBlock,
+    /// 'E': in a failed transaction block; statements are rejected until ROLLBACK.
+    Failed,
+}
+
+/// A statement parsed and bound for the extended protocol.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Parameter types, declared or inferred (`$1` is `param_types[0]`).
+    pub param_types: Vec<DataType>,
+    /// Result columns (empty if the statement returns no rows).
+    pub columns: Vec<Column>,
+    pub(crate) inner: sql::PreparedStatement,
+}
+
+/// One session: settings, the transaction in progress, prepared state.
+pub struct Session {
+    _db: Database,
+    state: sql::SessionState,
+}
+
+impl Session {
+    /// The simple query protocol: parses all of `sql` first (a syntax error
+    /// runs nothing), then runs each statement in turn, handing each result
+    /// to `on_result`; stops at the first error and returns it.
+    pub fn execute_simple(
+        &mut self,
+        sql: &str,
+        on_result: &mut dyn FnMut(StatementResult),
+    ) -> Result<()> {
+        self.state.execute_simple(sql, on_result)
+    }
+
+    /// Runs every statement in `sql` and collects the results.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        let mut results = Vec::new();
+        self.execute_simple(sql, &mut |r| results.push(r))?;
+        Ok(results)
+    }
+
+    /// Runs one statement and returns its rows (a convenience for embedders).
+    pub fn query(&mut self, sql: &str) -> Result<Vec<Vec<Value>>> {
+        let mut results = self.execute(sql)?;
+        Ok(results.pop().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// The extended protocol's Parse: one statement, with parameter types the
+    /// client declared (`None` or `Unknown` = infer).
+    pub fn prepare(&mut self, sql: &str, param_types: &[Option<DataType>]) -> Result<Prepared> {
+        self.state.prepare(sql, param_types)
+    }
+
+    /// The extended protocol's Bind + Execute: runs a prepared statement with
+    /// parameter values already decoded to their types.
+    pub fn execute_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+    ) -> Result<StatementResult> {
+        self.state.execute_prepared(prepared, params)
+    }
+
+    /// Transaction state for ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.state.transaction_status()
+    }
+
+    /// The current value of a session parameter, as SHOW prints it.
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.state.parameter(name)
+    }
+
+    /// Sets a session parameter (as `SET name = value` would, e.g. from startup options).
+    pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<()> {
+        self.state.set_parameter(name, value)
+    }
+
+    /// The parameters PostgreSQL reports in ParameterStatus at startup, with values.
+    pub fn reported_parameters(&self) -> Vec<(String, String)> {
+        self.state.reported_parameters()
+    }
+
+    /// Reported parameters changed since the last call (send as ParameterStatus).
+    pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
+        self.state.take_changed_parameters()
+    }
+}

@@ -1,0 +1,12 @@
+//! The storage engine: files, pages, the buffer pool, B+-trees and the log.
+//!
+//! ```text
+//!  btree/   ordered byte-key -> byte-value maps over pages
+//!  buffer/  fixed pool of page frames: pins, latches, dirty flags, eviction
+//!  wal/     write-ahead log, group commit, checkpoints, ARIES recovery
+//!  disk/    the file boundary: real files, memory files, fault injection
+//! ```
+//!
+//! Never: knows about rows, SQL types or sessions.
+
+pub mod disk;

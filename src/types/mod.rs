@@ -1,0 +1,145 @@
+//! SQL data types and values: the vocabulary every layer above storage speaks.
+//!
+//! Owns: [`DataType`] (with PostgreSQL type OIDs and names), [`Value`] (one
+//! SQL value), and their text input/output in PostgreSQL's formats.
+//! Never: touches storage, sessions or the wire.
+
+pub mod numeric;
+
+pub use numeric::Numeric;
+
+/// A SQL data type, as PostgreSQL names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DataType {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    /// numeric(precision, scale); `None` is unconstrained numeric.
+    Numeric(Option<(u16, u16)>),
+    Text,
+    /// varchar(n); `None` is unbounded.
+    Varchar(Option<u32>),
+    /// char(n) (PostgreSQL's bpchar).
+    Char(Option<u32>),
+    Bytea,
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+    Oid,
+    Array(Box<DataType>),
+    /// The type of an untyped string literal or parameter before inference.
+    Unknown,
+}
+
+impl DataType {
+    /// The PostgreSQL type OID, as sent in RowDescription and ParameterDescription.
+    pub fn oid(&self) -> u32 {
+        match self {
+            DataType::Bool => 16,
+            DataType::Bytea => 17,
+            DataType::Int8 => 20,
+            DataType::Int2 => 21,
+            DataType::Int4 => 23,
+            DataType::Text => 25,
+            DataType::Oid => 26,
+            DataType::Json => 114,
+            DataType::Float4 => 700,
+            DataType::Float8 => 701,
+            DataType::Unknown => 705,
+            DataType::Char(_) => 1042,
+            DataType::Varchar(_) => 1043,
+            DataType::Date => 1082,
+            DataType::Time => 1083,
+            DataType::Timestamp => 1114,
+            DataType::Timestamptz => 1184,
+            DataType::Interval => 1186,
+            DataType::Numeric(_) => 1700,
+            DataType::Uuid => 2950,
+            DataType::Jsonb => 3802,
+            DataType::Array(elem) => match elem.as_ref() {
+                DataType::Bool => 1000,
+                DataType::Bytea => 1001,
+                DataType::Int2 => 1005,
+                DataType::Int4 => 1007,
+                DataType::Text => 1009,
+                DataType::Char(_) => 1014,
+                DataType::Varchar(_) => 1015,
+                DataType::Int8 => 1016,
+                DataType::Float4 => 1021,
+                DataType::Float8 => 1022,
+                DataType::Oid => 1028,
+                DataType::Timestamp => 1115,
+                DataType::Date => 1182,
+                DataType::Time => 1183,
+                DataType::Timestamptz => 1185,
+                DataType::Interval => 1187,
+                DataType::Numeric(_) => 1231,
+                DataType::Uuid => 2951,
+                DataType::Json => 199,
+                DataType::Jsonb => 3807,
+                DataType::Unknown | DataType::Array(_) => 0,
+            },
+        }
+    }
+
+    /// The type's name as `format_type` / error messages print it.
+    pub fn name(&self) -> String {
+        match self {
+            DataType::Bool => "boolean".into(),
+            DataType::Int2 => "smallint".into(),
+            DataType::Int4 => "integer".into(),
+            DataType::Int8 => "bigint".into(),
+            DataType::Float4 => "real".into(),
+            DataType::Float8 => "double precision".into(),
+            DataType::Numeric(None) => "numeric".into(),
+            DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
+            DataType::Text => "text".into(),
+            DataType::Varchar(None) => "character varying".into(),
+            DataType::Varchar(Some(n)) => format!("character varying({n})"),
+            DataType::Char(None) => "character".into(),
+            DataType::Char(Some(n)) => format!("character({n})"),
+            DataType::Bytea => "bytea".into(),
+            DataType::Date => "date".into(),
+            DataType::Time => "time without time zone".into(),
+            DataType::Timestamp => "timestamp without time zone".into(),
+            DataType::Timestamptz => "timestamp with time zone".into(),
+            DataType::Interval => "interval".into(),
+            DataType::Uuid => "uuid".into(),
+            DataType::Json => "json".into(),
+            DataType::Jsonb => "jsonb".into(),
+            DataType::Oid => "oid".into(),
+            DataType::Array(elem) => format!("{}[]", elem.name()),
+            DataType::Unknown => "unknown".into(),
+        }
+    }
+}
+
+/// One SQL value. `Null` is typeless; the column or expression carries the type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int2(i16),
+    Int4(i32),
+    Int8(i64),
+    Float4(f32),
+    Float8(f64),
+    Numeric(Numeric),
+    /// text, varchar, char and unknown-typed literals.
+    Text(String),
+    Bytea(Vec<u8>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
