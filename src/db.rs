@@ -177,6 +177,7 @@ pub struct Prepared {
     pub param_types: Vec<DataType>,
     /// Result columns (empty if the statement returns no rows).
     pub columns: Vec<Column>,
+    #[allow(dead_code)] // read by sql::SessionState::execute_prepared once it plans
     pub(crate) inner: sql::PreparedStatement,
 }
 
