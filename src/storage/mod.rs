@@ -10,3 +10,9 @@
 //! Never: knows about rows, SQL types or sessions.
 
 pub mod disk;
+
+/// A log sequence number: the byte position of a record in the write-ahead
+/// log. Every page header stores the LSN of the last change applied to it;
+/// `Lsn(0)` means "no change logged yet".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Lsn(pub u64);
