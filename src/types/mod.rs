@@ -5,6 +5,7 @@
 //! Never: touches storage, sessions or the wire.
 
 pub mod numeric;
+pub mod text;
 
 pub use numeric::Numeric;
 
@@ -142,4 +143,31 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
+}
+
+impl Value {
+    /// The value in PostgreSQL's text output format (`t`/`f`, shortest
+    /// round-trip floats, numeric with its display scale, `\x…` bytea).
+    /// `Null` has no text form; callers send it as SQL NULL (this returns "").
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
+            Value::Int2(v) => v.to_string(),
+            Value::Int4(v) => v.to_string(),
+            Value::Int8(v) => v.to_string(),
+            Value::Float4(v) => text::float4_to_text(*v),
+            Value::Float8(v) => text::float8_to_text(*v),
+            Value::Numeric(n) => n.to_string(),
+            Value::Text(s) => s.clone(),
+            Value::Bytea(b) => text::bytea_to_text(b),
+        }
+    }
+}
+
+/// Parses `text` in PostgreSQL's text input format for `ty` (the type's input
+/// function): 22P02 on bad syntax, 22003 when out of range, 22001 when too
+/// long for a bounded character type.
+pub fn parse_text(ty: &DataType, text: &str) -> crate::Result<Value> {
+    text::parse_text(ty, text)
 }
