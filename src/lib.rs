@@ -23,6 +23,10 @@ pub mod sql;
 pub mod storage;
 pub mod types;
 
+/// Test support shared by the harnesses and fuzz targets; not a stable API.
+#[doc(hidden)]
+pub mod testkit;
+
 pub use db::{Column, Database, Options, Prepared, Session, StatementResult, TransactionStatus};
 pub use error::{Error, Result, SqlState};
 pub use types::{DataType, Value};
