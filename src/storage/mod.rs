@@ -16,3 +16,12 @@ pub mod disk;
 /// `Lsn(0)` means "no change logged yet".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Lsn(pub u64);
+
+pub mod buffer;
+pub mod error;
+pub mod op;
+pub mod page;
+pub mod pager;
+
+pub use error::{StorageError, StorageResult};
+pub use page::{PAGE_SIZE, PageId};

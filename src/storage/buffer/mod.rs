@@ -1,0 +1,672 @@
+//! The buffer pool: a fixed number of page frames over one data file.
+//!
+//! ```text
+//!            page table (Mutex)                 frames (fixed, allocated once)
+//!   PageId ---------------------> frame index --> [ RwLock<FrameState> | pin | dirty ]
+//!                 2Q replacer (same mutex) picks victims among unpinned frames
+//! ```
+//!
+//! - **Pins.** [`BufferPool::read`] / [`BufferPool::write`] return guards that
+//!   hold a pin and the frame's latch (shared or exclusive) and release both
+//!   on drop, latch first. A pinned frame is never evicted.
+//! - **Latches.** One `parking_lot::RwLock` per frame protects its bytes. The
+//!   latch order (see `btree`) is the caller's business; the pool itself only
+//!   ever *tries* latches it does not own while holding the table mutex, so it
+//!   adds no edge to the waits-for graph.
+//! - **The one door.** [`PageWrite`] has no `DerefMut`: the only way to change
+//!   a page is [`PageWrite::apply`] with a [`PageOp`], which logs the op
+//!   through the pool's [`PageLog`], applies it, stamps the page LSN and marks
+//!   the frame dirty.
+//! - **Write-ahead.** Before a dirty page is written (eviction or flush) the
+//!   pool calls [`PageLog::flush_to`] with the page's LSN: steal / no-force.
+//! - **Replacement.** 2Q (see [`replacer`]), chosen because it keeps a long
+//!   scan from flushing the hot set, at O(1) cost per access.
+//! - **Bounded memory.** `frames * PAGE_SIZE` bytes of page data, whatever the
+//!   data size; when every frame is pinned, a request fails with
+//!   [`StorageError::PoolExhausted`] rather than growing.
+//!
+//! Invariants:
+//! - a frame is in the page table iff its state's `valid` is set or a load
+//!   into it is in progress (its exclusive latch is held by the loader);
+//! - a frame with `pin > 0` is never chosen as a victim;
+//! - a dirty frame is written out before its frame is reused;
+//! - bytes read from disk are checksum- and structure-validated before any
+//!   guard to them is handed out.
+
+pub mod replacer;
+
+use std::collections::HashMap;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::storage::Lsn;
+use crate::storage::disk::FileIo;
+use crate::storage::error::{StorageError, StorageResult};
+use crate::storage::op::{self, PageOp};
+use crate::storage::page::{self, PAGE_SIZE, PageBuf, PageId};
+use replacer::TwoQ;
+
+/// Fewest frames a pool may have: enough for the deepest latch path of a
+/// structure change plus a few concurrent operations.
+pub const MIN_FRAMES: usize = 16;
+
+/// The log, as the buffer pool sees it. The WAL implements this; until it
+/// lands, [`NoLog`] stands in.
+pub trait PageLog: Send + Sync {
+    /// Logs `op` about to be applied to page `page`; returns its LSN, which
+    /// becomes the page LSN.
+    fn append(&self, page: PageId, op: &PageOp<'_>) -> StorageResult<Lsn>;
+    /// Makes the log durable up to and including `lsn` (the write-ahead rule,
+    /// called before a page with that LSN is written out).
+    fn flush_to(&self, lsn: Lsn) -> io::Result<()>;
+}
+
+/// No log: every op gets `Lsn(0)`; nothing to flush.
+pub struct NoLog;
+
+impl PageLog for NoLog {
+    fn append(&self, _page: PageId, _op: &PageOp<'_>) -> StorageResult<Lsn> {
+        Ok(Lsn(0))
+    }
+    fn flush_to(&self, _lsn: Lsn) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct FrameState {
+    id: PageId,
+    valid: bool,
+    buf: Box<PageBuf>,
+}
+
+struct Frame {
+    latch: RwLock<FrameState>,
+    pin: AtomicU32,
+    dirty: AtomicBool,
+}
+
+struct Table {
+    map: HashMap<PageId, usize>,
+    q: TwoQ,
+}
+
+/// Counters, for tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub writes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// A fixed pool of page frames over one file.
+pub struct BufferPool {
+    file: Arc<dyn FileIo>,
+    file_name: String,
+    frames: Box<[Frame]>,
+    table: Mutex<Table>,
+    log: Arc<dyn PageLog>,
+    counters: Counters,
+}
+
+enum Mode {
+    Read,
+    Write,
+    /// A page that has never been written: no read, zeroed frame.
+    Create,
+}
+
+enum Got<'a> {
+    Read(RwLockReadGuard<'a, FrameState>),
+    Write(RwLockWriteGuard<'a, FrameState>),
+}
+
+impl BufferPool {
+    /// A pool of `frames` frames (at least [`MIN_FRAMES`]) over `file`.
+    pub fn new(
+        file: Arc<dyn FileIo>,
+        file_name: impl Into<String>,
+        frames: usize,
+        log: Arc<dyn PageLog>,
+    ) -> BufferPool {
+        let frames = frames.max(MIN_FRAMES);
+        let frames: Box<[Frame]> = (0..frames)
+            .map(|_| Frame {
+                latch: RwLock::new(FrameState {
+                    id: PageId::NONE,
+                    valid: false,
+                    buf: Box::new([0u8; PAGE_SIZE]),
+                }),
+                pin: AtomicU32::new(0),
+                dirty: AtomicBool::new(false),
+            })
+            .collect();
+        let n = frames.len();
+        BufferPool {
+            file,
+            file_name: file_name.into(),
+            frames,
+            table: Mutex::new(Table {
+                map: HashMap::with_capacity(n),
+                q: TwoQ::new(n),
+            }),
+            log,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn frames(&self) -> usize {
+        self.frames.len()
+    }
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+    pub fn file(&self) -> &Arc<dyn FileIo> {
+        &self.file
+    }
+    pub fn log(&self) -> &Arc<dyn PageLog> {
+        &self.log
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            hits: self.counters.hits.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            evictions: self.counters.evictions.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Pins page `id` and latches it shared.
+    pub fn read(&self, id: PageId) -> StorageResult<PageRead<'_>> {
+        match self.fetch(id, Mode::Read)? {
+            (frame, Got::Read(g)) => Ok(PageRead {
+                pool: self,
+                frame,
+                g: ManuallyDrop::new(g),
+            }),
+            (frame, Got::Write(g)) => Ok(PageRead {
+                pool: self,
+                frame,
+                g: ManuallyDrop::new(RwLockWriteGuard::downgrade(g)),
+            }),
+        }
+    }
+
+    /// Pins page `id` and latches it exclusive.
+    pub fn write(&self, id: PageId) -> StorageResult<PageWrite<'_>> {
+        self.fetch_write(id, Mode::Write)
+    }
+
+    /// Pins and latches exclusive a page that has never been written to the
+    /// file (just allocated past its end). Its frame starts zeroed.
+    pub fn create(&self, id: PageId) -> StorageResult<PageWrite<'_>> {
+        self.fetch_write(id, Mode::Create)
+    }
+
+    fn fetch_write(&self, id: PageId, mode: Mode) -> StorageResult<PageWrite<'_>> {
+        match self.fetch(id, mode)? {
+            (frame, Got::Write(g)) => Ok(PageWrite {
+                pool: self,
+                frame,
+                g: ManuallyDrop::new(g),
+            }),
+            (_, Got::Read(_)) => unreachable!("write fetch returned a shared latch"),
+        }
+    }
+
+    fn unpin(&self, frame: usize) {
+        let before = self.frames[frame].pin.fetch_sub(1, Ordering::AcqRel);
+        assert!(before > 0, "unpin of unpinned frame {frame}");
+    }
+
+    fn corrupt(&self, id: PageId, reason: String) -> StorageError {
+        StorageError::Corrupt {
+            file: self.file_name.clone(),
+            page: id,
+            reason,
+        }
+    }
+
+    fn io(&self, source: io::Error) -> StorageError {
+        StorageError::Io {
+            file: self.file_name.clone(),
+            source,
+        }
+    }
+
+    fn fetch(&self, id: PageId, mode: Mode) -> StorageResult<(usize, Got<'_>)> {
+        loop {
+            let mut t = self.table.lock();
+            if let Some(&f) = t.map.get(&id) {
+                let frame = &self.frames[f];
+                frame.pin.fetch_add(1, Ordering::AcqRel);
+                t.q.hit(f);
+                drop(t);
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                let got = match mode {
+                    Mode::Read => Got::Read(frame.latch.read()),
+                    Mode::Write | Mode::Create => Got::Write(frame.latch.write()),
+                };
+                let ok = match &got {
+                    Got::Read(g) => g.valid && g.id == id,
+                    Got::Write(g) => g.valid && g.id == id,
+                };
+                if ok {
+                    return Ok((f, got));
+                }
+                // the load we waited for failed; try again ourselves
+                drop(got);
+                self.unpin(f);
+                continue;
+            }
+            // a miss: find a frame
+            let (f, from_free) = match t.q.take_free() {
+                Some(f) => (f, true),
+                None => {
+                    let frames = &self.frames;
+                    let victim = t.q.find_victim(|f| {
+                        frames[f].pin.load(Ordering::Acquire) == 0 && !frames[f].latch.is_locked()
+                    });
+                    let Some(f) = victim else {
+                        return Err(StorageError::PoolExhausted {
+                            frames: self.frames.len(),
+                        });
+                    };
+                    if self.frames[f].dirty.load(Ordering::Acquire) {
+                        // write it out without holding the table, then retry
+                        self.frames[f].pin.fetch_add(1, Ordering::AcqRel);
+                        drop(t);
+                        let res = {
+                            let g = self.frames[f].latch.read();
+                            self.write_out(f, &g)
+                        };
+                        self.unpin(f);
+                        res?;
+                        continue;
+                    }
+                    (f, false)
+                }
+            };
+            let frame = &self.frames[f];
+            // pin 0 and not latched (checked above, under the table mutex,
+            // which every pinner holds): the latch is free.
+            let Some(mut g) = frame.latch.try_write() else {
+                if from_free {
+                    t.q.release(f);
+                }
+                drop(t);
+                std::thread::yield_now();
+                continue;
+            };
+            if g.valid {
+                t.map.remove(&g.id);
+                t.q.evict(f, g.id);
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+            t.map.insert(id, f);
+            t.q.admit(f, id);
+            frame.pin.fetch_add(1, Ordering::AcqRel);
+            g.id = id;
+            g.valid = false;
+            drop(t);
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            let loaded = match mode {
+                Mode::Create => {
+                    g.buf.fill(0);
+                    Ok(())
+                }
+                Mode::Read | Mode::Write => self.load(id, &mut g.buf),
+            };
+            if let Err(e) = loaded {
+                let mut t = self.table.lock();
+                if t.map.get(&id) == Some(&f) {
+                    t.map.remove(&id);
+                }
+                drop(g);
+                self.unpin(f);
+                t.q.release(f);
+                drop(t);
+                return Err(e);
+            }
+            g.valid = true;
+            frame.dirty.store(false, Ordering::Release);
+            return Ok((f, Got::Write(g)));
+        }
+    }
+
+    fn load(&self, id: PageId, buf: &mut PageBuf) -> StorageResult<()> {
+        self.file
+            .read_at(&mut buf[..], id.offset())
+            .map_err(|e| self.io(e))?;
+        page::validate(buf, id).map_err(|r| self.corrupt(id, r))?;
+        Ok(())
+    }
+
+    fn write_out(&self, f: usize, g: &FrameState) -> StorageResult<()> {
+        let frame = &self.frames[f];
+        if !g.valid || !frame.dirty.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.log
+            .flush_to(page::page_lsn(&g.buf))
+            .map_err(|e| self.io(e))?;
+        let mut copy: Box<PageBuf> = g.buf.clone();
+        page::seal(&mut copy);
+        self.file
+            .write_at(&copy[..], g.id.offset())
+            .map_err(|e| self.io(e))?;
+        frame.dirty.store(false, Ordering::Release);
+        self.counters.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes every dirty page out (honouring the write-ahead rule) and syncs
+    /// the file.
+    pub fn flush_all(&self) -> StorageResult<()> {
+        for f in 0..self.frames.len() {
+            if self.frames[f].dirty.load(Ordering::Acquire) {
+                let g = self.frames[f].latch.read();
+                self.write_out(f, &g)?;
+            }
+        }
+        self.file.sync().map_err(|e| self.io(e))
+    }
+
+    /// Drops every cached page without writing it (for tests that simulate a
+    /// restart after a clean flush, or corruption on disk).
+    pub fn discard_all(&self) {
+        let mut t = self.table.lock();
+        for f in 0..self.frames.len() {
+            let frame = &self.frames[f];
+            if frame.pin.load(Ordering::Acquire) != 0 {
+                continue;
+            }
+            if let Some(mut g) = frame.latch.try_write()
+                && g.valid
+            {
+                t.map.remove(&g.id);
+                t.q.release(f);
+                g.valid = false;
+                frame.dirty.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// Number of frames currently pinned (for leak tests).
+    pub fn pinned_frames(&self) -> usize {
+        self.frames
+            .iter()
+            .filter(|f| f.pin.load(Ordering::Acquire) > 0)
+            .count()
+    }
+}
+
+/// A pinned page latched shared.
+pub struct PageRead<'a> {
+    pool: &'a BufferPool,
+    frame: usize,
+    g: ManuallyDrop<RwLockReadGuard<'a, FrameState>>,
+}
+
+impl PageRead<'_> {
+    pub fn id(&self) -> PageId {
+        self.g.id
+    }
+}
+
+impl Deref for PageRead<'_> {
+    type Target = PageBuf;
+    fn deref(&self) -> &PageBuf {
+        &self.g.buf
+    }
+}
+
+impl Drop for PageRead<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard is dropped here and nowhere else, and never used
+        // after; the latch must be released before the pin.
+        unsafe { ManuallyDrop::drop(&mut self.g) };
+        self.pool.unpin(self.frame);
+    }
+}
+
+/// A pinned page latched exclusive. Changes go through [`PageWrite::apply`].
+pub struct PageWrite<'a> {
+    pool: &'a BufferPool,
+    frame: usize,
+    g: ManuallyDrop<RwLockWriteGuard<'a, FrameState>>,
+}
+
+impl PageWrite<'_> {
+    pub fn id(&self) -> PageId {
+        self.g.id
+    }
+
+    /// The one door: logs `op`, applies it, sets the page LSN, marks dirty.
+    pub fn apply(&mut self, op: &PageOp<'_>) -> StorageResult<()> {
+        let id = self.g.id;
+        let lsn = self.pool.log.append(id, op)?;
+        let st: &mut FrameState = &mut self.g;
+        let before = page::page_lsn(&st.buf);
+        assert!(
+            lsn == Lsn(0) || lsn >= before,
+            "page LSN went backwards on {id}"
+        );
+        op::apply(&mut st.buf, id, op);
+        page::set_page_lsn(&mut st.buf, lsn.max(before));
+        self.pool.frames[self.frame]
+            .dirty
+            .store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Deref for PageWrite<'_> {
+    type Target = PageBuf;
+    fn deref(&self) -> &PageBuf {
+        &self.g.buf
+    }
+}
+
+impl Drop for PageWrite<'_> {
+    fn drop(&mut self) {
+        // SAFETY: as for `PageRead`: dropped once, here, never used after.
+        unsafe { ManuallyDrop::drop(&mut self.g) };
+        self.pool.unpin(self.frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::disk::MemFile;
+    use crate::storage::page::{PageType, meta};
+
+    fn pool(frames: usize) -> (Arc<MemFile>, BufferPool) {
+        let file = Arc::new(MemFile::default());
+        let p = BufferPool::new(file.clone(), "test.data", frames, Arc::new(NoLog));
+        (file, p)
+    }
+
+    fn stamp(g: &mut PageWrite<'_>, n: u32) {
+        g.apply(&PageOp::FormatOverflow {
+            next: PageId(n),
+            data: &n.to_le_bytes(),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn pages_many_times_the_pool_round_trip_through_eviction() {
+        let (_file, pool) = pool(16);
+        for i in 1..=200u32 {
+            let mut g = pool.create(PageId(i)).unwrap();
+            stamp(&mut g, i);
+        }
+        for i in (1..=200u32).rev() {
+            let g = pool.read(PageId(i)).unwrap();
+            assert_eq!(page::overflow::next(&g), PageId(i));
+            assert_eq!(page::overflow::data(&g), &i.to_le_bytes());
+        }
+        let s = pool.stats();
+        assert!(s.evictions >= 184, "{s:?}");
+        assert!(s.writes >= 184, "{s:?}");
+        assert_eq!(pool.pinned_frames(), 0);
+    }
+
+    #[test]
+    fn all_frames_pinned_is_an_error_not_growth() {
+        let (_file, pool) = pool(16);
+        let mut held = Vec::new();
+        for i in 1..=16u32 {
+            held.push(pool.create(PageId(i)).unwrap());
+        }
+        match pool.create(PageId(17)) {
+            Err(StorageError::PoolExhausted { frames: 16 }) => {}
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("pool grew past its frames"),
+        }
+        drop(held);
+        assert!(pool.create(PageId(17)).is_ok());
+    }
+
+    #[test]
+    fn flipped_byte_on_disk_is_reported_naming_file_and_page() {
+        let (file, pool) = pool(16);
+        {
+            let mut g = pool.create(PageId(3)).unwrap();
+            stamp(&mut g, 3);
+        }
+        pool.flush_all().unwrap();
+        pool.discard_all();
+        let mut b = [0u8; 1];
+        let off = PageId(3).offset() + 100;
+        file.read_at(&mut b, off).unwrap();
+        file.write_at(&[b[0] ^ 1], off).unwrap();
+        let err = pool
+            .read(PageId(3))
+            .err()
+            .expect("corrupt page was returned");
+        let msg = err.to_string();
+        assert!(matches!(
+            err,
+            StorageError::Corrupt {
+                page: PageId(3),
+                ..
+            }
+        ));
+        assert!(
+            msg.contains("test.data") && msg.contains("block 3"),
+            "{msg}"
+        );
+        // and again: a failed load leaves nothing cached
+        assert!(pool.read(PageId(3)).is_err());
+        assert_eq!(pool.pinned_frames(), 0);
+    }
+
+    #[test]
+    fn write_ahead_hook_sees_page_lsn_before_the_write() {
+        struct Log {
+            next: AtomicU64,
+            flushed: AtomicU64,
+            file: Arc<MemFile>,
+        }
+        impl PageLog for Log {
+            fn append(&self, _: PageId, _: &PageOp<'_>) -> StorageResult<Lsn> {
+                Ok(Lsn(self.next.fetch_add(10, Ordering::SeqCst) + 10))
+            }
+            fn flush_to(&self, lsn: Lsn) -> io::Result<()> {
+                // the page must not be on disk yet
+                let mut b = [0u8; PAGE_SIZE];
+                if self.file.read_at(&mut b, PageId(1).offset()).is_ok() {
+                    assert_ne!(page::page_lsn(&b), lsn, "page written before log flush");
+                }
+                self.flushed.fetch_max(lsn.0, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+        let file = Arc::new(MemFile::default());
+        let log = Arc::new(Log {
+            next: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            file: file.clone(),
+        });
+        let pool = BufferPool::new(file.clone(), "t", 16, log.clone());
+        {
+            let mut g = pool.create(PageId(1)).unwrap();
+            stamp(&mut g, 1);
+            stamp(&mut g, 2);
+            assert_eq!(page::page_lsn(&g), Lsn(20));
+        }
+        pool.flush_all().unwrap();
+        assert_eq!(log.flushed.load(Ordering::SeqCst), 20);
+        let mut b = [0u8; PAGE_SIZE];
+        file.read_at(&mut b, PageId(1).offset()).unwrap();
+        assert_eq!(page::page_lsn(&b), Lsn(20));
+    }
+
+    #[test]
+    fn concurrent_readers_and_writers_on_a_small_pool_see_whole_pages() {
+        let (_file, pool) = pool(16);
+        let pages = 64u32;
+        for i in 1..=pages {
+            let mut g = pool.create(PageId(i)).unwrap();
+            g.apply(&PageOp::SetMeta(meta::Meta {
+                page_count: i,
+                free_head: PageId(i),
+                free_count: 0,
+                directory_root: PageId(0),
+                next_tree_id: 0,
+                checkpoint_lsn: Lsn(0),
+            }))
+            .unwrap();
+        }
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let pool = &pool;
+                s.spawn(move || {
+                    for n in 0..2000u32 {
+                        let id = PageId(1 + (n * 7 + t * 13) % pages);
+                        if n % 3 == 0 {
+                            let mut g = pool.write(id).unwrap();
+                            let m = meta::read(&g).unwrap();
+                            g.apply(&PageOp::SetMeta(meta::Meta {
+                                free_count: m.free_count + 1,
+                                ..m
+                            }))
+                            .unwrap();
+                        } else {
+                            let g = pool.read(id).unwrap();
+                            assert_eq!(page::page_type(&g), Some(PageType::Meta));
+                            let m = meta::read(&g).unwrap();
+                            assert_eq!(m.page_count, id.0, "frame holds the wrong page");
+                        }
+                    }
+                });
+            }
+        });
+        let total: u32 = (1..=pages)
+            .map(|i| {
+                meta::read(&pool.read(PageId(i)).unwrap())
+                    .unwrap()
+                    .free_count
+            })
+            .sum();
+        assert_eq!(total, 4 * 667, "lost updates");
+        assert_eq!(pool.pinned_frames(), 0);
+    }
+}
