@@ -10,6 +10,7 @@
 //! Never: knows about rows, SQL types or sessions.
 
 pub mod disk;
+pub mod wal;
 
 /// A log sequence number: the byte position of a record in the write-ahead
 /// log. Every page header stores the LSN of the last change applied to it;

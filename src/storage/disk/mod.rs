@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+pub mod fault;
+
 /// One file, addressed by byte offset. Implementations are safe to share
 /// between threads; concurrent writes to disjoint ranges are allowed.
 pub trait FileIo: Send + Sync {
