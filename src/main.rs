@@ -1,1 +1,251 @@
-fn main() {}
+//! The `arbordb` binary: the PostgreSQL-wire server by default, and room for
+//! maintenance subcommands beside it.
+//!
+//! ```text
+//!  arbordb [--data-dir DIR] [--listen HOST:PORT] [--buffer-pool SIZE]
+//!  arbordb serve [same flags]
+//! ```
+//!
+//! Exit status: 0 after a clean shutdown (SIGINT / SIGTERM), 1 when the
+//! server cannot start (bad flag value, data directory locked by another
+//! process, address in use) — with the reason on stderr.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use arbordb::server::SHUTDOWN_GRACE_MS;
+use arbordb::{Database, Options};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Bytes per buffer-pool frame (one page).
+const PAGE_BYTES: u64 = 8192;
+/// The smallest pool accepted, as PostgreSQL's shared_buffers minimum: 16 pages.
+const MIN_POOL_FRAMES: u64 = 16;
+
+/// arbordb: a relational SQL database that speaks the PostgreSQL protocol.
+#[derive(Debug, Parser)]
+#[command(
+    name = "arbordb",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Directory holding the database files; created if missing. Only one
+    /// arbordb process may use it at a time (it holds DIR/arbordb.lock).
+    #[arg(long, value_name = "DIR", default_value = "./arbordb-data")]
+    data_dir: PathBuf,
+
+    /// Address to listen on for PostgreSQL clients. Port 0 picks a free port
+    /// (the log line "listening on" names it). Only loopback clients are
+    /// accepted for now (trust authentication).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5432")]
+    listen: SocketAddr,
+
+    /// Buffer pool size: bytes, or a number with a unit kB, MB, GB, TB (as
+    /// PostgreSQL reads them: 1 kB = 1024 bytes) or KiB, MiB, GiB, TiB; e.g.
+    /// 8192kB, 256MiB, 1GiB. Rounded down to whole 8 KiB pages; at least 128 kB.
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_pool_frames)]
+    buffer_pool: usize,
+}
+
+/// Parses a buffer-pool size into a number of 8 KiB frames.
+fn parse_pool_frames(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid size \"{s}\": expected a number with an optional unit"))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" | "KiB" | "k" | "K" => 1 << 10,
+        "MB" | "MiB" | "M" => 1 << 20,
+        "GB" | "GiB" | "G" => 1 << 30,
+        "TB" | "TiB" | "T" => 1 << 40,
+        other => {
+            return Err(format!(
+                "invalid unit \"{other}\" in \"{s}\": use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    let bytes = number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size \"{s}\" is too large"))?;
+    let frames = bytes / PAGE_BYTES;
+    if frames < MIN_POOL_FRAMES {
+        return Err(format!(
+            "buffer pool \"{s}\" is too small: at least {} kB ({MIN_POOL_FRAMES} pages of 8 kB)",
+            MIN_POOL_FRAMES * PAGE_BYTES / 1024
+        ));
+    }
+    usize::try_from(frames).map_err(|_| format!("size \"{s}\" is too large"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Some(Command::Serve(args)) => run_server(args),
+        None => run_server(cli.serve),
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    // A panic anywhere (a connection task, a statement) goes to the log too.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("panic: {info}");
+    }));
+}
+
+fn run_server(args: ServeArgs) -> ExitCode {
+    #[allow(clippy::needless_update)] // fields added later keep their defaults
+    let options = Options {
+        buffer_pool_frames: args.buffer_pool,
+        ..Options::default()
+    };
+    let db = match Database::open_with(&args.data_dir, options) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("arbordb: could not open database: {}", e.message);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arbordb-server")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("arbordb: could not start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = runtime.block_on(async {
+        let shutdown =
+            shutdown_signal().map_err(|e| format!("could not install signal handlers: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("could not listen on {}: {e}", args.listen))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("could not read the listening address: {e}"))?;
+        tracing::info!(
+            data_dir = %args.data_dir.display(),
+            buffer_pool_frames = args.buffer_pool,
+            "listening on {local}"
+        );
+        arbordb::server::serve(db, listener, shutdown)
+            .await
+            .map_err(|e| e.message)
+    });
+    // Statements cut off by the grace period must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(SHUTDOWN_GRACE_MS));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("arbordb: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM. The handlers are installed before this
+/// returns, so a signal that arrives before the future is first polled
+/// (e.g. right after the "listening on" line) is not lost.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("received SIGTERM"),
+                _ = int.recv() => tracing::info!("received SIGINT"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("received interrupt");
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_sizes_convert_to_frames() {
+        assert_eq!(parse_pool_frames("128MiB").unwrap(), 16 * 1024);
+        assert_eq!(parse_pool_frames("256MiB").unwrap(), 32 * 1024);
+        assert_eq!(parse_pool_frames("1GiB").unwrap(), 128 * 1024);
+        assert_eq!(parse_pool_frames("8192kB").unwrap(), 1024);
+        assert_eq!(parse_pool_frames("1MB").unwrap(), 128);
+        assert_eq!(parse_pool_frames("1048576").unwrap(), 128);
+        assert_eq!(parse_pool_frames("131072").unwrap(), 16);
+    }
+
+    #[test]
+    fn bad_pool_sizes_are_rejected() {
+        assert!(parse_pool_frames("").is_err());
+        assert!(parse_pool_frames("MiB").is_err());
+        assert!(parse_pool_frames("12 parsecs").is_err());
+        assert!(parse_pool_frames("64kB").unwrap_err().contains("too small"));
+        assert!(parse_pool_frames("99999999999TB").is_err());
+    }
+
+    #[test]
+    fn cli_defaults_and_subcommand_parse() {
+        let cli = Cli::try_parse_from(["arbordb"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.data_dir, PathBuf::from("./arbordb-data"));
+        assert_eq!(cli.serve.listen, "127.0.0.1:5432".parse().unwrap());
+        assert_eq!(cli.serve.buffer_pool, 16 * 1024);
+        let cli = Cli::try_parse_from([
+            "arbordb",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--buffer-pool",
+            "1GiB",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Serve(args)) => {
+                assert_eq!(args.listen.port(), 0);
+                assert_eq!(args.buffer_pool, 128 * 1024);
+            }
+            None => panic!("expected the serve subcommand"),
+        }
+    }
+}

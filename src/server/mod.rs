@@ -4,3 +4,211 @@
 //! protocols, ParameterStatus / ReadyForQuery / ErrorResponse, shutdown.
 //! Never: executes SQL itself; every statement goes through the embedded API
 //! on a blocking thread, and no lock is held across an `.await`.
+//!
+//! ```text
+//!  serve(db, listener, shutdown)
+//!    ├─ accept loop ──spawn──▶ connection::run        (one task per client)
+//!    │                           ├─ startup.rs        trust on loopback, parameters
+//!    │                           └─ query.rs          simple + extended protocol
+//!    │                                 └─ session.rs  Session on spawn_blocking
+//!    │                                 └─ wire.rs     RowDescription, DataRow, errors
+//!    │                                       ├─ text.rs    format 0
+//!    │                                       └─ binary.rs  format 1
+//!    └─ shutdown: stop accepting; idle clients get FATAL 57P01; running
+//!       statements finish and answer; after SHUTDOWN_GRACE_MS the rest
+//!       are cut off.
+//! ```
+//!
+//! Invariants:
+//! - One [`Session`](crate::Session) per connection, behind a mutex that is
+//!   locked only on blocking threads.
+//! - A failing statement never ends its connection; a panicking one is
+//!   reported as XX000 and never ends the server.
+//! - ReadyForQuery carries `Session::transaction_status()`.
+//!
+//! Open problems: CancelRequest is accepted but does nothing yet (the engine
+//! has no interrupt); TLS and password authentication are not offered;
+//! COPY is not supported.
+
+mod binary;
+mod connection;
+mod query;
+mod session;
+mod startup;
+mod text;
+mod wire;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use pgwire::api::RandomPidSecretKeyGenerator;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+
+pub use startup::is_trusted_peer;
+
+/// The `server_version` reported to clients: PostgreSQL 15 compatible
+/// (drivers parse the leading number).
+pub const SERVER_VERSION: &str = concat!("15.0 (arbordb ", env!("CARGO_PKG_VERSION"), ")");
+
+/// How long running statements may take to finish after shutdown starts.
+pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
+
+/// What every connection shares: the database and the key generator.
+pub(crate) struct Backend {
+    db: Database,
+    keys: RandomPidSecretKeyGenerator,
+}
+
+/// Serves `db` on `listener` until `shutdown` resolves, then stops
+/// accepting, closes idle connections with FATAL 57P01, lets running
+/// statements finish for up to [`SHUTDOWN_GRACE_MS`], and returns.
+pub async fn serve(
+    db: Database,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let backend = std::sync::Arc::new(Backend {
+        db,
+        keys: RandomPidSecretKeyGenerator::default(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    connections.spawn(connection::run(backend.clone(), tcp, stop_rx.clone()));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                log_connection_end(done);
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "shutting down: no new connections"
+    );
+    // Receivers may all be gone already; nothing to tell then.
+    let _ = stop_tx.send(true);
+    let grace = tokio::time::sleep(Duration::from_millis(SHUTDOWN_GRACE_MS));
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            done = connections.join_next() => match done {
+                Some(done) => log_connection_end(done),
+                None => break,
+            },
+            _ = &mut grace => {
+                tracing::warn!(
+                    connections = connections.len(),
+                    "shutdown grace period over: closing connections still running statements"
+                );
+                connections.abort_all();
+                while connections.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+fn log_connection_end(done: std::result::Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        let message = session::panic_message(e.into_panic().as_ref());
+        tracing::error!("connection task panicked: {message}");
+    }
+}
+
+/// A server on its own thread and tokio runtime, listening on
+/// `127.0.0.1:<free port>`, for tests and embedders. Dropping it shuts the
+/// server down and waits for it.
+pub struct BackgroundServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundServer {
+    /// Starts serving `db` on a free loopback port.
+    pub fn start(db: Database) -> Result<BackgroundServer> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("arbordb-server")
+            .enable_all()
+            .build()?;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("arbordb-server".into())
+            .spawn(move || {
+                let served = runtime.block_on(serve(db, listener, async move {
+                    // A dropped sender also means stop.
+                    let _ = stop_rx.await;
+                }));
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "background server failed");
+                }
+                // Blocking statements cut off by the grace period must not
+                // hold the caller's drop forever.
+                runtime.shutdown_timeout(Duration::from_millis(SHUTDOWN_GRACE_MS));
+            })
+            .map_err(|e| Error::internal(format!("could not start server thread: {e}")))?;
+        Ok(BackgroundServer {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and waits until it has stopped.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may have stopped on its own; nothing to tell then.
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("background server thread panicked");
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

@@ -1,0 +1,196 @@
+//! One client connection, from the first byte to the close.
+//!
+//! ```text
+//!  accept ─▶ negotiate (SSLRequest → 'N') ─▶ loop {
+//!              next message ───────────────▶ pgwire::process_message ─▶ handlers
+//!              │ decode error                 │ Err: ErrorResponse; extended → skip to Sync
+//!              │   → FATAL 08P01, close       │      FATAL → close
+//!              │ Terminate / EOF → close
+//!              │ server stopping and no message waiting
+//!              │   → FATAL 57P01, close
+//!            }
+//! ```
+//!
+//! Owns: the message loop (a copy of pgwire's `process_socket`, plus the
+//! shutdown check and our error reporting), the startup timeout.
+//! Never: interrupts a message being processed; a statement that started
+//! runs to completion and its answer is sent before shutdown closes the
+//! connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
+use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::response::ReadyForQuery;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{MaybeTls, PgWireMessageServerCodec, negotiate_tls, process_message};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_util::codec::Framed;
+
+use crate::error::SqlState;
+
+use super::Backend;
+use super::query::{log_error, wire_status};
+use super::session::{self, ConnState};
+use super::wire;
+
+/// How long a client may take from connecting to finishing startup
+/// (PostgreSQL's authentication_timeout is one minute).
+const STARTUP_TIMEOUT_MS: u64 = 60_000;
+
+type Socket = Framed<MaybeTls, PgWireMessageServerCodec<String>>;
+
+/// Resolves once the server has been told to stop.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    // An error means the server is gone: stop as well.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Serves one client until it leaves, errs fatally, or the server stops.
+pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::Receiver<bool>) {
+    let peer = tcp.peer_addr().ok();
+    let startup_deadline = tokio::time::sleep(Duration::from_millis(STARTUP_TIMEOUT_MS));
+    tokio::pin!(startup_deadline);
+
+    let negotiated = tokio::select! {
+        _ = &mut startup_deadline => return,
+        _ = stopping(&mut stop) => return,
+        socket = negotiate_tls::<String>(tcp, None) => socket,
+    };
+    let mut socket = match negotiated {
+        Ok(Some(socket)) => socket,
+        // A direct-TLS handshake and we have no TLS: nothing to say.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::debug!(?peer, error = %e, "connection closed during negotiation");
+            return;
+        }
+    };
+    let noop = Arc::new(NoopHandler);
+
+    loop {
+        let in_startup = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup
+                | PgWireConnectionState::AuthenticationInProgress
+        );
+        let message = tokio::select! {
+            // A message already waiting is processed before a shutdown is noticed.
+            biased;
+            // pgwire's decoders panic on some malformed messages (lengths
+            // that run past the frame); that ends this connection only.
+            message = AssertUnwindSafe(socket.next()).catch_unwind() => message,
+            _ = &mut startup_deadline, if in_startup => {
+                tracing::info!(?peer, "closing connection: startup timed out");
+                return;
+            }
+            _ = stopping(&mut stop) => {
+                let info = wire::fatal_info(
+                    SqlState::ADMIN_SHUTDOWN,
+                    "terminating connection due to administrator command",
+                );
+                let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                let _ = socket.close().await;
+                tracing::debug!(?peer, "connection closed by server shutdown");
+                return;
+            }
+        };
+        let invalid = match &message {
+            Err(panic) => Some(format!(
+                "invalid frontend message: {}",
+                session::panic_message(panic.as_ref())
+            )),
+            Ok(Some(Err(PgWireError::IoError(_)))) => break,
+            Ok(Some(Err(e))) => Some(e.to_string()),
+            Ok(_) => None,
+        };
+        if let Some(reason) = invalid {
+            // The stream cannot be trusted past a bad message.
+            tracing::info!(?peer, "closing connection: {reason}");
+            let info = wire::fatal_info(SqlState::PROTOCOL_VIOLATION, reason);
+            let _ = socket
+                .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                .await;
+            let _ = socket.close().await;
+            break;
+        }
+        let message = match message {
+            Ok(None) | Err(_) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(PgWireFrontendMessage::Terminate(_)))) => break,
+            Ok(Some(Ok(message))) => message,
+        };
+        let is_extended = message.is_extended_query();
+        let is_cancel = matches!(message, PgWireFrontendMessage::CancelRequest(_));
+        let processed = process_message(
+            message,
+            &mut socket,
+            backend.clone(),
+            backend.clone(),
+            backend.clone(),
+            noop.clone(),
+            noop.clone(),
+        )
+        .await;
+        if let Err(e) = processed {
+            match report_error(&mut socket, e, is_extended).await {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
+        }
+        if is_cancel {
+            break;
+        }
+    }
+    if let Some(conn) = socket.session_extensions().get::<ConnState>() {
+        tracing::debug!(peer = %conn.peer, "connection closed");
+    }
+}
+
+/// Sends the ErrorResponse for a failed message. Extended-protocol errors
+/// make the connection skip messages until Sync; simple-protocol ones are
+/// followed by ReadyForQuery. Returns whether the connection lives on.
+async fn report_error(
+    socket: &mut Socket,
+    error: PgWireError,
+    is_extended: bool,
+) -> Result<bool, PgWireError> {
+    if let PgWireError::IoError(e) = &error {
+        tracing::debug!(error = %e, "connection I/O error");
+        return Ok(false);
+    }
+    let conn = socket.session_extensions().get::<ConnState>();
+    let info: ErrorInfo = error.into();
+    let fatal = info.is_fatal();
+    let peer = conn
+        .as_ref()
+        .map(|c| c.peer)
+        .unwrap_or_else(|| socket.socket_addr());
+    log_error(peer, &info.code, &info.message);
+    socket
+        .send(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await?;
+    if fatal {
+        let _ = socket.close().await;
+        return Ok(false);
+    }
+    if is_extended {
+        socket.set_state(PgWireConnectionState::AwaitingSync);
+    } else {
+        let status = conn
+            .as_ref()
+            .map(|c| wire_status(c.status()))
+            .unwrap_or_else(|| socket.transaction_status());
+        socket.set_state(PgWireConnectionState::ReadyForQuery);
+        socket
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                status,
+            )))
+            .await?;
+    }
+    Ok(true)
+}

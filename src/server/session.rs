@@ -1,0 +1,178 @@
+//! One connection's state: its [`Session`], its prepared statements and
+//! portals, and the single door through which statements run.
+//!
+//! ```text
+//!   async task (socket)                    blocking thread
+//!   -------------------                    ---------------
+//!   ConnState::spawn(f) ──spawn_blocking──▶ lock Session
+//!        │                                  catch_unwind(f(&mut session))
+//!        │                                  status, changed parameters
+//!   .await JoinHandle  ◀──────────────────  unlock
+//! ```
+//!
+//! Invariants:
+//! - The `Session` mutex is locked only on a blocking thread, never in async
+//!   code, so no lock is ever held across an `.await`.
+//! - Every run records the session's transaction status and changed
+//!   parameters under the same lock, so ReadyForQuery and ParameterStatus
+//!   always describe the state the last statement left behind.
+//! - A panic inside the engine becomes an XX000 error for this connection;
+//!   it never unwinds into the runtime.
+//! - The other mutexes here guard plain maps and are held for a few
+//!   instructions, never across an `.await`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::db::{Prepared, Session, StatementResult, TransactionStatus};
+use crate::error::{Error, Result};
+use crate::types::Value;
+
+/// A statement made by Parse.
+#[derive(Debug)]
+pub(crate) enum Statement {
+    /// An empty query string: describes as NoData, executes as EmptyQueryResponse.
+    Empty,
+    Prepared(Arc<Prepared>),
+}
+
+/// How far a portal has run.
+#[derive(Debug)]
+pub(crate) enum PortalState {
+    NotStarted,
+    /// A row-returning statement ran; `rows` are the ones not yet sent.
+    Rows {
+        result: StatementResult,
+        next_row: usize,
+    },
+    /// A statement without rows ran to completion; it cannot run again.
+    Done,
+}
+
+/// A portal made by Bind.
+#[derive(Debug)]
+pub(crate) struct Portal {
+    pub statement: Arc<Statement>,
+    pub params: Vec<Value>,
+    /// One format code per result column.
+    pub result_formats: Vec<i16>,
+    pub state: PortalState,
+}
+
+/// What a blocking run produced, with the session state it left behind.
+pub(crate) struct Outcome<T> {
+    pub result: Result<T>,
+    pub status: TransactionStatus,
+    pub changed_parameters: Vec<(String, String)>,
+}
+
+/// Per-connection state, stored in pgwire's session extensions.
+pub(crate) struct ConnState {
+    pub peer: SocketAddr,
+    session: Arc<Mutex<Session>>,
+    /// Transaction status after the last statement (for ReadyForQuery).
+    status: Mutex<TransactionStatus>,
+    /// Reported parameters changed since the last ReadyForQuery.
+    pending_parameters: Mutex<Vec<(String, String)>>,
+    pub statements: Mutex<HashMap<String, Arc<Statement>>>,
+    pub portals: Mutex<HashMap<String, Portal>>,
+}
+
+impl ConnState {
+    pub fn new(peer: SocketAddr, session: Session, status: TransactionStatus) -> ConnState {
+        ConnState {
+            peer,
+            session: Arc::new(Mutex::new(session)),
+            status: Mutex::new(status),
+            pending_parameters: Mutex::new(Vec::new()),
+            statements: Mutex::new(HashMap::new()),
+            portals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts `f` on a blocking thread with the session locked.
+    pub fn spawn<T, F>(&self, f: F) -> JoinHandle<Outcome<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
+    {
+        let session = self.session.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut session = session.lock();
+            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut session))) {
+                Ok(result) => result,
+                Err(panic) => Err(Error::internal(format!(
+                    "internal error: statement execution panicked: {}",
+                    panic_message(panic.as_ref())
+                ))),
+            };
+            Outcome {
+                result,
+                status: session.transaction_status(),
+                changed_parameters: session.take_changed_parameters(),
+            }
+        })
+    }
+
+    /// Waits for a run started by [`ConnState::spawn`] and records the
+    /// session state it left behind.
+    pub async fn finish<T>(&self, handle: JoinHandle<Outcome<T>>) -> Result<T> {
+        let outcome = match handle.await {
+            Ok(outcome) => outcome,
+            // The closure catches panics, so this is a cancelled runtime.
+            Err(e) => return Err(Error::internal(format!("statement task failed: {e}"))),
+        };
+        *self.status.lock() = outcome.status;
+        if !outcome.changed_parameters.is_empty() {
+            let mut pending = self.pending_parameters.lock();
+            for (name, value) in outcome.changed_parameters {
+                pending.retain(|(n, _)| *n != name);
+                pending.push((name, value));
+            }
+        }
+        outcome.result
+    }
+
+    /// Runs `f` on a blocking thread with the session locked.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
+    {
+        let handle = self.spawn(f);
+        self.finish(handle).await
+    }
+
+    /// Transaction status after the last statement.
+    pub fn status(&self) -> TransactionStatus {
+        *self.status.lock()
+    }
+
+    /// Takes the reported parameters changed since the last call.
+    pub fn take_pending_parameters(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.pending_parameters.lock())
+    }
+
+    /// Drops every portal: the transaction they lived in has ended.
+    pub fn drop_portals_if_idle(&self) {
+        if self.status() == TransactionStatus::Idle {
+            self.portals.lock().clear();
+        }
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), if it has one.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}
