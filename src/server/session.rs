@@ -176,3 +176,44 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "(no message)".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Database;
+    use crate::error::SqlState;
+
+    fn conn() -> ConnState {
+        let db = Database::in_memory().unwrap();
+        ConnState::new(
+            "127.0.0.1:1".parse().unwrap(),
+            db.session(),
+            TransactionStatus::Idle,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_statement_is_an_internal_error_and_the_session_lives_on() {
+        let conn = conn();
+        let e = conn
+            .run(|_session| -> Result<()> { panic!("boom in the executor") })
+            .await
+            .unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
+        assert!(e.message.contains("boom in the executor"), "{}", e.message);
+        // The mutex is not poisoned and the session still answers.
+        let status = conn
+            .run(|session| Ok(session.transaction_status()))
+            .await
+            .unwrap();
+        assert_eq!(status, TransactionStatus::Idle);
+    }
+
+    #[test]
+    fn panic_messages_are_recovered_from_str_and_string_payloads() {
+        let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        assert_eq!(panic_message(p.as_ref()), "static");
+        let p = std::panic::catch_unwind(|| panic!("{}", 7)).unwrap_err();
+        assert_eq!(panic_message(p.as_ref()), "7");
+    }
+}

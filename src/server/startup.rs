@@ -188,8 +188,13 @@ impl StartupHandler for Backend {
         // Open the session and apply the settings on a blocking thread: the
         // engine is synchronous and may touch storage.
         let db = self.db.clone();
+        let session_user = user.clone();
         let opened = tokio::task::spawn_blocking(move || {
             let mut session = db.session();
+            // The session runs as the user who connected. A session that
+            // cannot take the setting keeps its default; the client never
+            // asked for it, so it hears nothing about it.
+            let _ = session.set_parameter("session_authorization", &session_user);
             let mut ignored = Vec::new();
             for (name, value) in &settings {
                 match session.set_parameter(name, value) {
