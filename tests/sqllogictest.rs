@@ -5,6 +5,7 @@
 //! |------------------------------|--------------------------------------------|
 //! | `slt_embedded_in_memory`     | `Database::in_memory()`, `Session::execute` |
 //! | `slt_embedded_on_disk`       | `Database::open(tempdir)`                  |
+//! | `slt_wire`                   | `BackgroundServer` over `Database::in_memory()`, tokio-postgres simple query |
 //! | `slt_postgres_oracle`        | PostgreSQL 15, opt-in: set `ARBORDB_SLT_ORACLE` to a libpq string, e.g. `host=127.0.0.1 port=5433 user=postgres` |
 //!
 //! A failure names the file and line of every failing record. The harness's
@@ -30,6 +31,27 @@ fn slt_embedded_in_memory() {
 #[test]
 fn slt_embedded_on_disk() {
     slt::check_all("disk", |path| slt::run_file_embedded(path, Storage::Disk));
+}
+
+#[test]
+fn slt_wire() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    slt::check_all("wire", |path| {
+        let db = arbordb::Database::in_memory().unwrap();
+        let server = arbordb::server::BackgroundServer::start(db).unwrap();
+        let addr = server.addr();
+        let config = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            addr.ip(),
+            addr.port()
+        );
+        let failures = rt.block_on(slt::run_file_wire(path, config, "wire"));
+        server.shutdown();
+        failures
+    });
 }
 
 /// Checks the `.slt` files themselves against PostgreSQL 15, so an expected
