@@ -27,6 +27,10 @@ pub mod types;
 #[doc(hidden)]
 pub mod testkit;
 
+/// Fuzz targets (cargo-fuzz and `tests/fuzz_smoke.rs`); not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use db::{Column, Database, Options, Prepared, Session, StatementResult, TransactionStatus};
 pub use error::{Error, Result, SqlState};
 pub use types::{DataType, Value};
