@@ -1,0 +1,1525 @@
+//! The binder: sqlparser's AST in, typed [`Expr`] trees and logical
+//! [`Plan`]s out, with PostgreSQL's errors.
+//!
+//! Owns: name resolution (output names as `FigureColname` picks them),
+//! literal typing (`1` int4, `3000000000` int8, `1.5` numeric, `'x'`
+//! unknown), operator and function overload resolution with implicit casts,
+//! unknown-literal and `$n` parameter type inference, and the 0A000 answer
+//! for every construct that is not supported yet.
+//! Never: evaluates anything except unknown literals being read as the type
+//! they were resolved to (as PostgreSQL does at parse analysis).
+//!
+//! ```text
+//!   SELECT $1 + 1 AS x        params: [Unknown]
+//!     bind `$1 + 1`: inputs (unknown, int4) -> operator int4 + int4
+//!     coerce $1 to int4        params: [Int4]    <- inferred
+//!   Project [x: int4] <- Values [[]]             <- one empty row: no FROM
+//! ```
+
+use sqlparser::ast;
+use sqlparser::ast::{
+    BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr,
+    UnaryOperator,
+};
+
+use crate::db::Column;
+use crate::error::{Error, Result, SqlState};
+use crate::types::{DataType, Numeric, Value};
+
+use super::cast::{self, can_cast_explicit};
+use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
+use super::expr::{BinOp, Expr, no_parameter};
+use super::functions::{self, Func};
+use super::plan::{Plan, SortKey};
+
+/// Deepest expression nesting the binder follows (54001 beyond it).
+const BIND_DEPTH_MAX: usize = 1000;
+
+/// A bound query: its plan and result columns.
+pub struct BoundQuery {
+    pub plan: Plan,
+    pub columns: Vec<Column>,
+}
+
+/// Parameter types while binding: declared, inferred, or `Unknown` (not
+/// yet known). `allowed` is false in the simple query protocol, where any
+/// `$n` is 42P02.
+pub struct Params {
+    pub types: Vec<DataType>,
+    pub allowed: bool,
+}
+
+pub struct Binder {
+    pub params: Params,
+    depth: usize,
+}
+
+/// The columns a query's expressions can see (empty without FROM).
+#[derive(Default)]
+pub struct Scope {
+    pub columns: Vec<(String, DataType)>,
+}
+
+fn unsupported(what: impl std::fmt::Display) -> Error {
+    Error::unsupported(what)
+}
+
+/// Lower-cases unquoted identifiers, as PostgreSQL folds them.
+pub fn ident_name(id: &ast::Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+pub fn object_name(name: &ast::ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(id) => ident_name(id),
+            ast::ObjectNamePart::Function(f) => ident_name(&f.name),
+        })
+        .collect()
+}
+
+/// Names an AST node's variant for 0A000 messages (`Subquery`, `Array`, …).
+fn variant_name<T: std::fmt::Debug>(node: &T) -> String {
+    format!("{node:?}")
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Maps a SQL type name to our type and the internal name that
+/// `FigureColname` uses for casts (`integer` -> `int4`).
+pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
+    use ast::DataType as A;
+    fn char_len(l: &Option<ast::CharacterLength>) -> Result<Option<u32>> {
+        match l {
+            None => Ok(None),
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+                if *length == 0 {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "length for type varchar must be at least 1",
+                    ));
+                }
+                u32::try_from(*length).map(Some).map_err(|_| {
+                    Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "length for type varchar cannot exceed 10485760",
+                    )
+                })
+            }
+            Some(ast::CharacterLength::Max) => Err(unsupported("varchar(max)")),
+        }
+    }
+    fn numeric(info: &ast::ExactNumberInfo) -> Result<DataType> {
+        let bad = |p: u64| {
+            Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("NUMERIC precision {p} must be between 1 and 1000"),
+            )
+        };
+        Ok(match info {
+            ast::ExactNumberInfo::None => DataType::Numeric(None),
+            ast::ExactNumberInfo::Precision(p) => {
+                if *p < 1 || *p > 1000 {
+                    return Err(bad(*p));
+                }
+                DataType::Numeric(Some((*p as u16, 0)))
+            }
+            ast::ExactNumberInfo::PrecisionAndScale(p, s) => {
+                if *p < 1 || *p > 1000 {
+                    return Err(bad(*p));
+                }
+                if *s < 0 || *s as u64 > *p {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("NUMERIC scale {s} must be between 0 and precision {p}"),
+                    ));
+                }
+                DataType::Numeric(Some((*p as u16, *s as u16)))
+            }
+        })
+    }
+    Ok(match dt {
+        A::Bool | A::Boolean => (DataType::Bool, "bool"),
+        A::SmallInt(_) | A::Int2(_) => (DataType::Int2, "int2"),
+        A::Int(_) | A::Integer(_) | A::Int4(_) => (DataType::Int4, "int4"),
+        A::BigInt(_) | A::Int8(_) => (DataType::Int8, "int8"),
+        A::Real | A::Float4 => (DataType::Float4, "float4"),
+        A::DoublePrecision | A::Float8 | A::Double(ast::ExactNumberInfo::None) => (DataType::Float8, "float8"),
+        A::Float(ast::ExactNumberInfo::None) => (DataType::Float8, "float8"),
+        A::Float(ast::ExactNumberInfo::Precision(p)) => {
+            if *p < 1 || *p > 53 {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("precision for type float must be {}", if *p < 1 { "at least 1 bit" } else { "less than 54 bits" }),
+                ));
+            }
+            if *p <= 24 {
+                (DataType::Float4, "float4")
+            } else {
+                (DataType::Float8, "float8")
+            }
+        }
+        A::Numeric(info) | A::Decimal(info) | A::Dec(info) => (numeric(info)?, "numeric"),
+        A::Text => (DataType::Text, "text"),
+        A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => (DataType::Varchar(char_len(l)?), "varchar"),
+        A::Char(l) | A::Character(l) => (DataType::Char(Some(char_len(l)?.unwrap_or(1))), "bpchar"),
+        A::Bytea => (DataType::Bytea, "bytea"),
+        A::Custom(name, mods) => {
+            let parts = object_name(name);
+            let last = parts.last().map(String::as_str).unwrap_or("");
+            if parts.len() > 1 && parts[0] != "pg_catalog" {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("type \"{}\" does not exist", parts.join(".")),
+                ));
+            }
+            if !mods.is_empty() && !matches!(last, "bpchar" | "varchar") {
+                return Err(unsupported(format!("type modifiers on {last}")));
+            }
+            match last {
+                "int2" => (DataType::Int2, "int2"),
+                "int4" => (DataType::Int4, "int4"),
+                "int8" => (DataType::Int8, "int8"),
+                "float4" => (DataType::Float4, "float4"),
+                "float8" => (DataType::Float8, "float8"),
+                "bool" => (DataType::Bool, "bool"),
+                "text" => (DataType::Text, "text"),
+                "bpchar" => {
+                    let n = mods.first().and_then(|m| m.parse().ok());
+                    (DataType::Char(n), "bpchar")
+                }
+                "varchar" => {
+                    let n = mods.first().and_then(|m| m.parse().ok());
+                    (DataType::Varchar(n), "varchar")
+                }
+                "date" | "time" | "timestamp" | "timestamptz" | "interval" | "uuid" | "json"
+                | "jsonb" | "oid" | "regclass" | "regtype" | "name" | "timetz" => {
+                    return Err(unsupported(format!("type {last}")));
+                }
+                other => {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("type \"{other}\" does not exist"),
+                    ));
+                }
+            }
+        }
+        other => return Err(unsupported(format!("type {other}"))),
+    })
+}
+
+/// `FigureColname`: the output name PostgreSQL gives an unaliased
+/// expression, with its strength (2 = a real name, 1 = a fallback such as a
+/// cast's type or `case`, 0 = `?column?`).
+pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
+    use ast::Expr as E;
+    match e {
+        E::Identifier(id) => (ident_name(id), 2),
+        E::CompoundIdentifier(ids) => (ids.last().map(ident_name).unwrap_or_default(), 2),
+        E::Nested(inner) => figure_colname(inner),
+        E::Function(f) => (object_name(&f.name).last().cloned().unwrap_or_default(), 2),
+        E::Cast { expr, data_type, .. } => {
+            let (name, strength) = figure_colname(expr);
+            if strength <= 1 {
+                match resolve_type(data_type) {
+                    Ok((_, n)) => (n.to_string(), 1),
+                    Err(_) => (name, strength),
+                }
+            } else {
+                (name, strength)
+            }
+        }
+        E::TypedString(ts) => match resolve_type(&ts.data_type) {
+            Ok((_, n)) => (n.to_string(), 1),
+            Err(_) => ("?column?".into(), 0),
+        },
+        E::Case { .. } => ("case".into(), 1),
+        E::Ceil { .. } => ("ceil".into(), 2),
+        E::Floor { .. } => ("floor".into(), 2),
+        E::Position { .. } => ("position".into(), 2),
+        E::Substring { .. } => ("substring".into(), 2),
+        E::Trim { .. } => ("btrim".into(), 2),
+        E::Exists { .. } => ("exists".into(), 2),
+        _ => ("?column?".into(), 0),
+    }
+}
+
+/// The candidate signatures of a binary operator: (left, right) -> result,
+/// evaluated on operands converted to `eval`.
+struct OpSig {
+    args: Vec<DataType>,
+    eval: DataType,
+    result: DataType,
+}
+
+fn operator_signatures(op: BinOp) -> Vec<OpSig> {
+    use DataType::*;
+    let num = Numeric(None);
+    let same = |t: DataType, result: Option<DataType>| OpSig {
+        args: vec![t.clone(), t.clone()],
+        eval: t.clone(),
+        result: result.unwrap_or(t),
+    };
+    let cross = |a: DataType, b: DataType, wide: DataType, result: Option<DataType>| OpSig {
+        args: vec![a, b],
+        eval: wide.clone(),
+        result: result.unwrap_or(wide),
+    };
+    let mut sigs = Vec::new();
+    let cross_pairs = [
+        (Int2, Int4, Int4),
+        (Int4, Int2, Int4),
+        (Int2, Int8, Int8),
+        (Int8, Int2, Int8),
+        (Int4, Int8, Int8),
+        (Int8, Int4, Int8),
+        (Float4, Float8, Float8),
+        (Float8, Float4, Float8),
+    ];
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+            for t in [Int2, Int4, Int8, Float4, Float8, num] {
+                sigs.push(same(t, None));
+            }
+            for (a, b, w) in cross_pairs {
+                sigs.push(cross(a, b, w, None));
+            }
+        }
+        BinOp::Mod => {
+            for t in [Int2, Int4, Int8, num] {
+                sigs.push(same(t, None));
+            }
+        }
+        BinOp::Pow => sigs.push(same(Float8, None)),
+        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
+            for t in [Int2, Int4, Int8, Float4, Float8, num, Text, Bool, Bytea] {
+                sigs.push(same(t, Some(Bool)));
+            }
+            for (a, b, w) in cross_pairs {
+                sigs.push(cross(a, b, w, Some(Bool)));
+            }
+        }
+        BinOp::Concat => {}
+    }
+    sigs
+}
+
+fn type_list(types: &[DataType]) -> String {
+    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn is_stringish(t: &DataType) -> bool {
+    category(t) == Category::String
+}
+
+impl Binder {
+    pub fn new(params: Params) -> Binder {
+        Binder { params, depth: 0 }
+    }
+
+    // -----------------------------------------------------------------------
+    // Coercion.
+
+    /// Converts `e` to `to` implicitly: reads unknown literals as `to`,
+    /// infers unknown parameters as `to`, wraps others in a cast.
+    pub fn coerce(&mut self, e: Expr, to: &DataType) -> Result<Expr> {
+        let from = e.ty();
+        if from == *to {
+            return Ok(e);
+        }
+        match e {
+            Expr::Const {
+                value,
+                ty: DataType::Unknown,
+            } => Ok(Expr::Const {
+                value: cast::cast(value, &DataType::Unknown, to)?,
+                ty: to.clone(),
+            }),
+            Expr::Param {
+                index,
+                ty: DataType::Unknown,
+            } => {
+                let base = coerce::base(to);
+                if let Some(slot) = self.params.types.get_mut(index) {
+                    *slot = base.clone();
+                }
+                let p = Expr::Param { index, ty: base.clone() };
+                if base == *to {
+                    Ok(p)
+                } else {
+                    Ok(Expr::Cast {
+                        expr: Box::new(p),
+                        to: to.clone(),
+                    })
+                }
+            }
+            e => Ok(Expr::Cast {
+                expr: Box::new(e),
+                to: to.clone(),
+            }),
+        }
+    }
+
+    /// Coerces to boolean for `context` (`WHERE`, `AND`, `CASE/WHEN`, …).
+    fn coerce_bool(&mut self, e: Expr, context: &str) -> Result<Expr> {
+        let t = e.ty();
+        if t == DataType::Bool || t == DataType::Unknown {
+            return self.coerce(e, &DataType::Bool);
+        }
+        Err(Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!("argument of {context} must be type boolean, not type {}", t.name()),
+        ))
+    }
+
+    /// An explicit cast (`CAST(e AS t)`, `e::t`).
+    fn explicit_cast(&mut self, e: Expr, to: &DataType) -> Result<Expr> {
+        let from = e.ty();
+        if from == DataType::Unknown {
+            return self.coerce(e, to);
+        }
+        if !can_cast_explicit(&from, to) {
+            return Err(Error::new(
+                SqlState::CANNOT_COERCE,
+                format!("cannot cast type {} to {}", from.name(), to.name()),
+            ));
+        }
+        if from == *to {
+            return Ok(e);
+        }
+        Ok(Expr::Cast {
+            expr: Box::new(e),
+            to: to.clone(),
+        })
+    }
+
+    /// Finds the common type of `exprs` and coerces each to it.
+    fn unify(&mut self, exprs: Vec<Expr>, context: &str) -> Result<(Vec<Expr>, DataType)> {
+        let types: Vec<DataType> = exprs.iter().map(|e| e.ty()).collect();
+        let ty = common_type(&types, context)?;
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            out.push(self.coerce(e, &ty)?);
+        }
+        Ok((out, ty))
+    }
+
+    // -----------------------------------------------------------------------
+    // Operators.
+
+    pub fn binary(&mut self, op: BinOp, left: Expr, right: Expr) -> Result<Expr> {
+        let (lt, rt) = (left.ty(), right.ty());
+        if op == BinOp::Concat {
+            if lt == DataType::Bytea && rt == DataType::Bytea {
+                return Ok(Expr::Binary {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    ty: DataType::Bytea,
+                });
+            }
+            let l_ok = is_stringish(&lt) || lt == DataType::Unknown;
+            let r_ok = is_stringish(&rt) || rt == DataType::Unknown;
+            if (l_ok && (r_ok || rt != DataType::Unknown)) || (r_ok && lt != DataType::Unknown) {
+                // text || text, or anynonarray || text: both sides as text.
+                let left = self.concat_operand(left)?;
+                let right = self.concat_operand(right)?;
+                return Ok(Expr::Binary {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    ty: DataType::Text,
+                });
+            }
+            return Err(self.no_operator(op, &lt, &rt));
+        }
+        let sigs = operator_signatures(op);
+        let inputs = [lt.clone(), rt.clone()];
+        let arith = !op.is_comparison();
+        if arith && lt == DataType::Unknown && rt == DataType::Unknown {
+            return Err(self.ambiguous_operator(op, &lt, &rt));
+        }
+        let candidates: Vec<Vec<DataType>> = sigs.iter().map(|s| s.args.clone()).collect();
+        let chosen = match select_candidate(&inputs, &candidates) {
+            Ok(i) => &sigs[i],
+            Err(NoMatch::None) => return Err(self.no_operator(op, &lt, &rt)),
+            Err(NoMatch::Ambiguous) => return Err(self.ambiguous_operator(op, &lt, &rt)),
+        };
+        let (eval, result) = (chosen.eval.clone(), chosen.result.clone());
+        let left = self.coerce(left, &eval)?;
+        let right = self.coerce(right, &eval)?;
+        Ok(Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            ty: result,
+        })
+    }
+
+    fn concat_operand(&mut self, e: Expr) -> Result<Expr> {
+        match e.ty() {
+            DataType::Text => Ok(e),
+            DataType::Unknown => self.coerce(e, &DataType::Text),
+            _ => Ok(Expr::Cast {
+                expr: Box::new(e),
+                to: DataType::Text,
+            }),
+        }
+    }
+
+    fn no_operator(&self, op: BinOp, l: &DataType, r: &DataType) -> Error {
+        Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("operator does not exist: {} {} {}", l.name(), op.symbol(), r.name()),
+        )
+        .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+    }
+
+    fn ambiguous_operator(&self, op: BinOp, l: &DataType, r: &DataType) -> Error {
+        Error::new(
+            SqlState::AMBIGUOUS_FUNCTION,
+            format!("operator is not unique: {} {} {}", l.name(), op.symbol(), r.name()),
+        )
+        .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts.")
+    }
+
+    // -----------------------------------------------------------------------
+    // Expressions.
+
+    pub fn bind_expr(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        self.depth += 1;
+        if self.depth > BIND_DEPTH_MAX {
+            self.depth -= 1;
+            return Err(Error::new(super::parse::STATEMENT_TOO_COMPLEX, "stack depth limit exceeded"));
+        }
+        let r = self.bind_expr_inner(e, scope);
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_inner(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        use ast::Expr as E;
+        match e {
+            E::Value(v) => self.bind_value(&v.value, false),
+            E::Identifier(id) => {
+                let name = ident_name(id);
+                match scope.columns.iter().position(|(n, _)| *n == name) {
+                    Some(i) => Ok(Expr::Column {
+                        index: i,
+                        ty: scope.columns[i].1.clone(),
+                    }),
+                    None => Err(Error::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{name}\" does not exist"),
+                    )),
+                }
+            }
+            E::CompoundIdentifier(ids) => {
+                let table = ids.first().map(ident_name).unwrap_or_default();
+                Err(Error::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("missing FROM-clause entry for table \"{table}\""),
+                ))
+            }
+            E::Nested(inner) => self.bind_expr(inner, scope),
+            E::UnaryOp { op, expr } => self.bind_unary(*op, expr, scope),
+            E::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope),
+            E::IsNull(x) | E::IsNotNull(x) => Ok(Expr::IsNull {
+                expr: Box::new(self.bind_expr(x, scope)?),
+                negated: matches!(e, E::IsNotNull(_)),
+            }),
+            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) | E::IsUnknown(x) | E::IsNotUnknown(x) => {
+                let (value, negated, ctx) = match e {
+                    E::IsTrue(_) => (Some(true), false, "IS TRUE"),
+                    E::IsNotTrue(_) => (Some(true), true, "IS NOT TRUE"),
+                    E::IsFalse(_) => (Some(false), false, "IS FALSE"),
+                    E::IsNotFalse(_) => (Some(false), true, "IS NOT FALSE"),
+                    E::IsUnknown(_) => (None, false, "IS UNKNOWN"),
+                    _ => (None, true, "IS NOT UNKNOWN"),
+                };
+                let x = self.bind_expr(x, scope)?;
+                let x = self.coerce_bool(x, ctx)?;
+                Ok(Expr::IsBool {
+                    expr: Box::new(x),
+                    value,
+                    negated,
+                })
+            }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                let l = self.bind_expr(a, scope)?;
+                let r = self.bind_expr(b, scope)?;
+                match self.binary(BinOp::Eq, l, r)? {
+                    Expr::Binary { left, right, .. } => Ok(Expr::IsDistinct {
+                        left,
+                        right,
+                        negated: matches!(e, E::IsNotDistinctFrom(..)),
+                    }),
+                    other => Err(Error::internal(format!("= bound to {other:?}"))),
+                }
+            }
+            E::InList { expr, list, negated } => {
+                let x = self.bind_expr(expr, scope)?;
+                let mut acc: Option<Expr> = None;
+                for item in list {
+                    let item = self.bind_expr(item, scope)?;
+                    let eq = self.binary(BinOp::Eq, x.clone(), item)?;
+                    acc = Some(match acc {
+                        None => eq,
+                        Some(prev) => Expr::Or(Box::new(prev), Box::new(eq)),
+                    });
+                }
+                let acc = acc.ok_or_else(|| Error::new(SqlState::SYNTAX_ERROR, "syntax error at or near \")\""))?;
+                Ok(if *negated { Expr::Not(Box::new(acc)) } else { acc })
+            }
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let x = self.bind_expr(expr, scope)?;
+                let lo = self.bind_expr(low, scope)?;
+                let hi = self.bind_expr(high, scope)?;
+                let ge = self.binary(BinOp::GtEq, x.clone(), lo)?;
+                let le = self.binary(BinOp::LtEq, x, hi)?;
+                let both = Expr::And(Box::new(ge), Box::new(le));
+                Ok(if *negated { Expr::Not(Box::new(both)) } else { both })
+            }
+            E::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            }
+            | E::ILike {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                if *any {
+                    return Err(unsupported("LIKE ANY"));
+                }
+                let case_insensitive = matches!(e, E::ILike { .. });
+                self.bind_like(expr, pattern, escape_char.as_deref(), *negated, case_insensitive, scope)
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let operand = match operand {
+                    Some(o) => Some(self.bind_expr(o, scope)?),
+                    None => None,
+                };
+                let mut conds = Vec::with_capacity(conditions.len());
+                let mut results = Vec::with_capacity(conditions.len() + 1);
+                for w in conditions {
+                    let c = self.bind_expr(&w.condition, scope)?;
+                    let c = match &operand {
+                        Some(o) => self.binary(BinOp::Eq, o.clone(), c)?,
+                        None => self.coerce_bool(c, "CASE/WHEN")?,
+                    };
+                    conds.push(c);
+                    results.push(self.bind_expr(&w.result, scope)?);
+                }
+                let has_else = else_result.is_some();
+                if let Some(x) = else_result {
+                    results.push(self.bind_expr(x, scope)?);
+                }
+                let (mut results, ty) = self.unify(results, "CASE")?;
+                let otherwise = if has_else { results.pop().map(Box::new) } else { None };
+                Ok(Expr::Case {
+                    whens: conds.into_iter().zip(results).collect(),
+                    otherwise,
+                    ty,
+                })
+            }
+            E::Cast {
+                kind,
+                expr,
+                data_type,
+                format,
+            } => {
+                if format.is_some() || matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
+                    return Err(unsupported(format!("{kind:?}")));
+                }
+                let (to, _) = resolve_type(data_type)?;
+                let x = self.bind_expr(expr, scope)?;
+                self.explicit_cast(x, &to)
+            }
+            E::TypedString(ts) => {
+                let (to, _) = resolve_type(&ts.data_type)?;
+                let text = ts
+                    .value
+                    .clone()
+                    .into_string()
+                    .ok_or_else(|| unsupported("this typed literal"))?;
+                self.coerce(
+                    Expr::Const {
+                        value: Value::Text(text),
+                        ty: DataType::Unknown,
+                    },
+                    &to,
+                )
+            }
+            E::Function(f) => self.bind_function(f, scope),
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                if !matches!(field, ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)) {
+                    return Err(unsupported("CEIL/FLOOR with a field"));
+                }
+                let name = if matches!(e, E::Ceil { .. }) { "ceil" } else { "floor" };
+                let x = self.bind_expr(expr, scope)?;
+                self.call_function(name, vec![x])
+            }
+            E::Position { expr, r#in } => {
+                let needle = self.bind_expr(expr, scope)?;
+                let hay = self.bind_expr(r#in, scope)?;
+                self.call_function("strpos", vec![hay, needle])
+            }
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.bind_expr(expr, scope)?];
+                match (substring_from, substring_for) {
+                    (Some(f), None) => args.push(self.bind_expr(f, scope)?),
+                    (Some(f), Some(n)) => {
+                        args.push(self.bind_expr(f, scope)?);
+                        args.push(self.bind_expr(n, scope)?);
+                    }
+                    (None, Some(n)) => {
+                        args.push(Expr::Const {
+                            value: Value::Int4(1),
+                            ty: DataType::Int4,
+                        });
+                        args.push(self.bind_expr(n, scope)?);
+                    }
+                    (None, None) => {}
+                }
+                self.call_function("substring", args)
+            }
+            E::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                trim_characters,
+            } => {
+                if trim_characters.is_some() {
+                    return Err(unsupported("TRIM with a character list"));
+                }
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                };
+                let mut args = vec![self.bind_expr(expr, scope)?];
+                if let Some(w) = trim_what {
+                    args.push(self.bind_expr(w, scope)?);
+                }
+                self.call_function(name, args)
+            }
+            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => Err(unsupported("subqueries")),
+            other => Err(unsupported(format!("{} expressions", variant_name(other)))),
+        }
+    }
+
+    fn bind_value(&mut self, v: &ast::Value, negate: bool) -> Result<Expr> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(s, _) => {
+                let text = if negate { format!("-{s}") } else { s.clone() };
+                number_literal(&text)?
+            }
+            V::SingleQuotedString(s)
+            | V::EscapedStringLiteral(s)
+            | V::UnicodeStringLiteral(s)
+            | V::NationalStringLiteral(s) => Expr::Const {
+                value: Value::Text(s.clone()),
+                ty: DataType::Unknown,
+            },
+            V::DollarQuotedString(d) => Expr::Const {
+                value: Value::Text(d.value.clone()),
+                ty: DataType::Unknown,
+            },
+            V::Boolean(b) => Expr::Const {
+                value: Value::Bool(*b),
+                ty: DataType::Bool,
+            },
+            V::Null => Expr::Const {
+                value: Value::Null,
+                ty: DataType::Unknown,
+            },
+            V::Placeholder(p) => self.bind_param(p)?,
+            other => return Err(unsupported(format!("literal {other}"))),
+        })
+    }
+
+    fn bind_param(&mut self, p: &str) -> Result<Expr> {
+        let n: usize = p
+            .strip_prefix('$')
+            .and_then(|d| d.parse().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{p}\"")))?;
+        let index = n - 1;
+        if index >= self.params.types.len() {
+            if !self.params.allowed || n > u16::MAX as usize {
+                return Err(no_parameter(index));
+            }
+            self.params.types.resize(n, DataType::Unknown);
+        }
+        Ok(Expr::Param {
+            index,
+            ty: self.params.types[index].clone(),
+        })
+    }
+
+    fn bind_unary(&mut self, op: UnaryOperator, expr: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        match op {
+            UnaryOperator::Not => {
+                let x = self.bind_expr(expr, scope)?;
+                Ok(Expr::Not(Box::new(self.coerce_bool(x, "NOT")?)))
+            }
+            UnaryOperator::Minus | UnaryOperator::Plus => {
+                let minus = op == UnaryOperator::Minus;
+                // A negative numeric literal is one constant (`-2147483648` is int4).
+                if minus && let ast::Expr::Value(v) = expr && matches!(v.value, ast::Value::Number(..)) {
+                    return self.bind_value(&v.value, true);
+                }
+                let x = self.bind_expr(expr, scope)?;
+                let t = x.ty();
+                let sym = if minus { "-" } else { "+" };
+                match t {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Float4 | DataType::Float8 | DataType::Numeric(_) => {
+                        Ok(if minus { Expr::Negate { expr: Box::new(x) } } else { x })
+                    }
+                    DataType::Unknown => Err(Error::new(
+                        SqlState::AMBIGUOUS_FUNCTION,
+                        format!("operator is not unique: {sym} unknown"),
+                    )
+                    .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts.")),
+                    other => Err(Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: {sym} {}", other.name()),
+                    )
+                    .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")),
+                }
+            }
+            other => Err(unsupported(format!("operator {other}"))),
+        }
+    }
+
+    fn bind_binary(&mut self, left: &ast::Expr, op: &BinaryOperator, right: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        use BinaryOperator as B;
+        let bop = match op {
+            B::And | B::Or => {
+                let ctx = if *op == B::And { "AND" } else { "OR" };
+                let l = self.bind_expr(left, scope)?;
+                let l = self.coerce_bool(l, ctx)?;
+                let r = self.bind_expr(right, scope)?;
+                let r = self.coerce_bool(r, ctx)?;
+                return Ok(if *op == B::And {
+                    Expr::And(Box::new(l), Box::new(r))
+                } else {
+                    Expr::Or(Box::new(l), Box::new(r))
+                });
+            }
+            B::PGLikeMatch | B::PGNotLikeMatch | B::PGILikeMatch | B::PGNotILikeMatch => {
+                let negated = matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch);
+                let ci = matches!(op, B::PGILikeMatch | B::PGNotILikeMatch);
+                return self.bind_like(left, right, None, negated, ci, scope);
+            }
+            B::Plus => BinOp::Add,
+            B::Minus => BinOp::Sub,
+            B::Multiply => BinOp::Mul,
+            B::Divide => BinOp::Div,
+            B::Modulo => BinOp::Mod,
+            B::PGExp => BinOp::Pow,
+            B::Eq => BinOp::Eq,
+            B::NotEq => BinOp::NotEq,
+            B::Lt => BinOp::Lt,
+            B::LtEq => BinOp::LtEq,
+            B::Gt => BinOp::Gt,
+            B::GtEq => BinOp::GtEq,
+            B::StringConcat => BinOp::Concat,
+            other => return Err(unsupported(format!("operator {other}"))),
+        };
+        let l = self.bind_expr(left, scope)?;
+        let r = self.bind_expr(right, scope)?;
+        self.binary(bop, l, r)
+    }
+
+    fn bind_like(
+        &mut self,
+        expr: &ast::Expr,
+        pattern: &ast::Expr,
+        escape: Option<&ast::Expr>,
+        negated: bool,
+        case_insensitive: bool,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(expr, scope)?;
+        let p = self.bind_expr(pattern, scope)?;
+        let op = if case_insensitive { "~~*" } else { "~~" };
+        for t in [x.ty(), p.ty()] {
+            if !(is_stringish(&t) || t == DataType::Unknown) {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("operator does not exist: {} {op} {}", x.ty().name(), p.ty().name()),
+                )
+                .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts."));
+            }
+        }
+        let x = self.coerce(x, &DataType::Text)?;
+        let p = self.coerce(p, &DataType::Text)?;
+        let escape = match escape {
+            None => None,
+            Some(ast::Expr::Value(v)) => match &v.value {
+                ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => {
+                    let mut chars = s.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(c), None) => Some(c),
+                        _ => {
+                            return Err(Error::new(
+                                SqlState("22025"),
+                                "invalid escape string",
+                            )
+                            .with_hint("Escape string must be empty or one character."));
+                        }
+                    }
+                }
+                _ => return Err(unsupported("this LIKE escape")),
+            },
+            Some(_) => return Err(unsupported("a non-literal LIKE escape")),
+        };
+        Ok(Expr::Like {
+            expr: Box::new(x),
+            pattern: Box::new(p),
+            escape,
+            case_insensitive,
+            negated,
+        })
+    }
+
+    fn bind_function(&mut self, f: &ast::Function, scope: &Scope) -> Result<Expr> {
+        let parts = object_name(&f.name);
+        let name = parts.last().cloned().unwrap_or_default();
+        if parts.len() > 1 && parts[0] != "pg_catalog" {
+            return Err(unsupported("schema-qualified functions"));
+        }
+        if f.over.is_some() {
+            return Err(unsupported("window functions"));
+        }
+        if f.filter.is_some() || !f.within_group.is_empty() {
+            return Err(unsupported("aggregate functions"));
+        }
+        if matches!(
+            name.as_str(),
+            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg" | "array_agg"
+        ) {
+            return Err(unsupported("aggregate functions"));
+        }
+        let args: Vec<&ast::Expr> = match &f.args {
+            FunctionArguments::None => Vec::new(),
+            FunctionArguments::Subquery(_) => return Err(unsupported("subqueries")),
+            FunctionArguments::List(list) => {
+                if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+                    return Err(unsupported("aggregate functions"));
+                }
+                let mut out = Vec::with_capacity(list.args.len());
+                for a in &list.args {
+                    match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => out.push(e),
+                        FunctionArg::Unnamed(_) => return Err(unsupported("aggregate functions")),
+                        _ => return Err(unsupported("named function arguments")),
+                    }
+                }
+                out
+            }
+        };
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            bound.push(self.bind_expr(a, scope)?);
+        }
+        match name.as_str() {
+            "coalesce" => {
+                let (args, ty) = self.unify(bound, "COALESCE")?;
+                Ok(Expr::Coalesce { args, ty })
+            }
+            "greatest" | "least" => {
+                let ctx = if name == "greatest" { "GREATEST" } else { "LEAST" };
+                let (args, ty) = self.unify(bound, ctx)?;
+                // The type must have an ordering.
+                if let Some(a) = args.first() {
+                    self.binary(BinOp::Lt, a.clone(), a.clone())?;
+                }
+                Ok(Expr::MinMax {
+                    args,
+                    greatest: name == "greatest",
+                    ty,
+                })
+            }
+            "nullif" => {
+                if bound.len() != 2 {
+                    return Err(self.no_function(&name, &bound));
+                }
+                let mut it = bound.into_iter();
+                let (a, b) = (it.next(), it.next());
+                let (Some(a), Some(b)) = (a, b) else {
+                    return Err(Error::internal("nullif arity"));
+                };
+                let a = if a.ty() == DataType::Unknown { self.coerce(a, &DataType::Text)? } else { a };
+                let ty = a.ty();
+                let eq = self.binary(BinOp::Eq, a.clone(), b)?;
+                Ok(Expr::Case {
+                    whens: vec![(
+                        eq,
+                        Expr::Const {
+                            value: Value::Null,
+                            ty: ty.clone(),
+                        },
+                    )],
+                    otherwise: Some(Box::new(a)),
+                    ty,
+                })
+            }
+            _ => self.call_function(&name, bound),
+        }
+    }
+
+    fn no_function(&self, name: &str, args: &[Expr]) -> Error {
+        let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
+        Error::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("function {name}({}) does not exist", type_list(&types)),
+        )
+        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+    }
+
+    /// Resolves a call of the built-in `name` and coerces its arguments.
+    pub fn call_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        if let Some(func) = functions::is_variadic_any(name) {
+            let mut out = Vec::with_capacity(args.len());
+            for a in args {
+                out.push(if a.ty() == DataType::Unknown { self.coerce(a, &DataType::Text)? } else { a });
+            }
+            if func == Func::ConcatWs && out.is_empty() {
+                return Err(self.no_function(name, &out));
+            }
+            return Ok(Expr::Func {
+                func,
+                args: out,
+                ty: DataType::Text,
+            });
+        }
+        let sigs = functions::lookup(name);
+        let inputs: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
+        let candidates: Vec<Vec<DataType>> = sigs.iter().map(|s| s.args.clone()).collect();
+        let i = match select_candidate(&inputs, &candidates) {
+            Ok(i) => i,
+            Err(NoMatch::None) => return Err(self.no_function(name, &args)),
+            Err(NoMatch::Ambiguous) => {
+                return Err(Error::new(
+                    SqlState::AMBIGUOUS_FUNCTION,
+                    format!("function {name}({}) is not unique", type_list(&inputs)),
+                )
+                .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+            }
+        };
+        let sig = &sigs[i];
+        let mut out = Vec::with_capacity(args.len());
+        for (a, t) in args.into_iter().zip(&sig.args) {
+            // Keep char(n) as it is where the signature wants bpchar.
+            if same_base(&a.ty(), t) {
+                out.push(a);
+            } else {
+                out.push(self.coerce(a, t)?);
+            }
+        }
+        Ok(Expr::Func {
+            func: sig.func,
+            args: out,
+            ty: sig.ret.clone(),
+        })
+    }
+
+    // -----------------------------------------------------------------------
+    // Queries.
+
+    /// Output columns of unknown type become text, as PostgreSQL resolves them.
+    fn resolve_outputs(&mut self, exprs: Vec<Expr>) -> Result<Vec<Expr>> {
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            out.push(if e.ty() == DataType::Unknown { self.coerce(e, &DataType::Text)? } else { e });
+        }
+        Ok(out)
+    }
+
+    pub fn bind_query(&mut self, q: &ast::Query) -> Result<BoundQuery> {
+        if q.with.is_some() {
+            return Err(unsupported("WITH"));
+        }
+        if !q.locks.is_empty() {
+            return Err(unsupported("FOR UPDATE/FOR SHARE"));
+        }
+        if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+            return Err(unsupported("this query clause"));
+        }
+        let body = self.bind_body(&q.body)?;
+        let Body {
+            input,
+            scope,
+            mut exprs,
+            names,
+            distinct,
+        } = body;
+        let visible = exprs.len();
+        // ORDER BY: output names, positions, or expressions over the input.
+        let mut keys = Vec::new();
+        if let Some(order) = &q.order_by {
+            let items = match &order.kind {
+                ast::OrderByKind::Expressions(items) => items,
+                ast::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
+            };
+            for item in items {
+                let column = self.order_column(&item.expr, &names, &mut exprs, visible, &scope, distinct)?;
+                let desc = match &item.options.sort {
+                    None | Some(ast::OrderBySort::Asc) => false,
+                    Some(ast::OrderBySort::Desc) => true,
+                    Some(_) => return Err(unsupported("ORDER BY USING")),
+                };
+                let nulls_first = item.options.nulls_first.unwrap_or(desc);
+                // The column's type must be orderable.
+                if let Some(e) = exprs.get(column) {
+                    self.binary(BinOp::Lt, e.clone(), e.clone())?;
+                }
+                keys.push(SortKey {
+                    column,
+                    desc,
+                    nulls_first,
+                });
+            }
+        }
+        let columns: Vec<Column> = names
+            .iter()
+            .zip(&exprs)
+            .map(|(n, e)| Column {
+                name: n.clone(),
+                data_type: e.ty(),
+            })
+            .collect();
+        let mut plan = Plan::Project {
+            input: Box::new(input),
+            exprs,
+        };
+        if distinct {
+            plan = Plan::Distinct { input: Box::new(plan) };
+        }
+        if !keys.is_empty() {
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
+        }
+        let (limit, offset) = self.bind_limit(q)?;
+        if limit.is_some() || offset.is_some() {
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit,
+                offset,
+            };
+        }
+        if columns.len() > visible || plan_width(&plan) > visible {
+            let exprs = columns[..visible]
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Expr::Column {
+                    index: i,
+                    ty: c.data_type.clone(),
+                })
+                .collect();
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs,
+            };
+        }
+        Ok(BoundQuery {
+            plan,
+            columns: columns.into_iter().take(visible).collect(),
+        })
+    }
+
+    fn order_column(
+        &mut self,
+        e: &ast::Expr,
+        names: &[String],
+        exprs: &mut Vec<Expr>,
+        visible: usize,
+        scope: &Scope,
+        distinct: bool,
+    ) -> Result<usize> {
+        if let ast::Expr::Value(v) = e
+            && let ast::Value::Number(s, _) = &v.value
+        {
+            let pos: i64 = s.parse().map_err(|_| unsupported("non-integer ORDER BY constants"))?;
+            if pos < 1 || pos as usize > visible {
+                return Err(Error::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    format!("ORDER BY position {pos} is not in select list"),
+                ));
+            }
+            return Ok(pos as usize - 1);
+        }
+        if let ast::Expr::Identifier(id) = e {
+            let name = ident_name(id);
+            let hits: Vec<usize> = names[..visible].iter().enumerate().filter(|(_, n)| **n == name).map(|(i, _)| i).collect();
+            if hits.len() > 1 {
+                return Err(Error::new(
+                    SqlState::AMBIGUOUS_COLUMN,
+                    format!("ORDER BY \"{name}\" is ambiguous"),
+                ));
+            }
+            if let Some(&i) = hits.first() {
+                return Ok(i);
+            }
+        }
+        if distinct {
+            return Err(Error::new(
+                SqlState::INVALID_COLUMN_REFERENCE,
+                "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+            ));
+        }
+        let bound = self.bind_expr(e, scope)?;
+        let bound = if bound.ty() == DataType::Unknown { self.coerce(bound, &DataType::Text)? } else { bound };
+        exprs.push(bound);
+        Ok(exprs.len() - 1)
+    }
+
+    fn bind_limit(&mut self, q: &ast::Query) -> Result<(Option<Expr>, Option<Expr>)> {
+        let scope = Scope::default();
+        let mut limit = None;
+        let mut offset = None;
+        match &q.limit_clause {
+            None => {}
+            Some(ast::LimitClause::LimitOffset {
+                limit: l,
+                offset: o,
+                limit_by,
+            }) => {
+                if !limit_by.is_empty() {
+                    return Err(unsupported("LIMIT BY"));
+                }
+                if let Some(l) = l {
+                    limit = Some(self.bind_count(l, &scope)?);
+                }
+                if let Some(o) = o {
+                    offset = Some(self.bind_count(&o.value, &scope)?);
+                }
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { .. }) => {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    "LIMIT #,# syntax is not supported",
+                )
+                .with_hint("Use separate LIMIT and OFFSET clauses."));
+            }
+        }
+        if let Some(fetch) = &q.fetch {
+            if fetch.with_ties || fetch.percent {
+                return Err(unsupported("FETCH WITH TIES / PERCENT"));
+            }
+            limit = Some(match &fetch.quantity {
+                Some(e) => self.bind_count(e, &scope)?,
+                None => Expr::Const {
+                    value: Value::Int8(1),
+                    ty: DataType::Int8,
+                },
+            });
+        }
+        Ok((limit, offset))
+    }
+
+    fn bind_count(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        let x = self.bind_expr(e, scope)?;
+        match x.ty() {
+            DataType::Int8 => Ok(x),
+            DataType::Unknown => self.coerce(x, &DataType::Int8),
+            t if category(&t) == Category::Numeric => self.explicit_cast(x, &DataType::Int8),
+            t => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!("argument of LIMIT must be type bigint, not type {}", t.name()),
+            )),
+        }
+    }
+
+    fn bind_body(&mut self, body: &SetExpr) -> Result<Body> {
+        match body {
+            SetExpr::Select(s) => self.bind_select(s),
+            SetExpr::Values(v) => self.bind_values(v),
+            SetExpr::Query(q) => {
+                // A parenthesized query: bind it whole, then read its columns.
+                let inner = self.bind_query(q)?;
+                let exprs = inner
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| Expr::Column {
+                        index: i,
+                        ty: c.data_type.clone(),
+                    })
+                    .collect();
+                Ok(Body {
+                    input: inner.plan,
+                    scope: Scope {
+                        columns: inner.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(),
+                    },
+                    exprs,
+                    names: inner.columns.into_iter().map(|c| c.name).collect(),
+                    distinct: false,
+                })
+            }
+            SetExpr::SetOperation { op, .. } => Err(unsupported(format!("{op}"))),
+            SetExpr::Table(_) => Err(unsupported("TABLE")),
+            _ => Err(unsupported("data-modifying statements in a query")),
+        }
+    }
+
+    fn bind_values(&mut self, v: &ast::Values) -> Result<Body> {
+        let width = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
+        let mut columns: Vec<Vec<Expr>> = vec![Vec::with_capacity(v.rows.len()); width];
+        let scope = Scope::default();
+        for row in &v.rows {
+            if row.content.len() != width {
+                return Err(Error::new(
+                    SqlState::SYNTAX_ERROR,
+                    "VALUES lists must all be the same length",
+                ));
+            }
+            for (j, e) in row.content.iter().enumerate() {
+                columns[j].push(self.bind_expr(e, &scope)?);
+            }
+        }
+        let mut types = Vec::with_capacity(width);
+        let mut unified = Vec::with_capacity(width);
+        for col in columns {
+            let (col, ty) = self.unify(col, "VALUES")?;
+            let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+            let mut fixed = Vec::with_capacity(col.len());
+            for e in col {
+                fixed.push(self.coerce(e, &ty)?);
+            }
+            types.push(ty);
+            unified.push(fixed);
+        }
+        let nrows = v.rows.len();
+        let rows: Vec<Vec<Expr>> = (0..nrows)
+            .map(|i| unified.iter().map(|c| c[i].clone()).collect())
+            .collect();
+        let names: Vec<String> = (1..=width).map(|i| format!("column{i}")).collect();
+        let exprs = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Expr::Column { index: i, ty: t.clone() })
+            .collect();
+        Ok(Body {
+            input: Plan::Values { rows, width },
+            scope: Scope {
+                columns: names.iter().cloned().zip(types).collect(),
+            },
+            exprs,
+            names,
+            distinct: false,
+        })
+    }
+
+    fn bind_select(&mut self, s: &ast::Select) -> Result<Body> {
+        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some() {
+            return Err(unsupported("this SELECT clause"));
+        }
+        if !s.connect_by.is_empty() || !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
+            return Err(unsupported("this SELECT clause"));
+        }
+        if !s.named_window.is_empty() {
+            return Err(unsupported("WINDOW"));
+        }
+        if s.qualify.is_some() {
+            return Err(unsupported("QUALIFY"));
+        }
+        if s.exclude.is_some() {
+            return Err(unsupported("EXCLUDE"));
+        }
+        if s.having.is_some() {
+            return Err(unsupported("HAVING"));
+        }
+        match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, mods) if exprs.is_empty() && mods.is_empty() => {}
+            _ => return Err(unsupported("GROUP BY")),
+        }
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(_) => return Err(unsupported("DISTINCT ON")),
+        };
+        let (mut input, scope) = if s.from.is_empty() {
+            (Plan::Values { rows: vec![Vec::new()], width: 0 }, Scope::default())
+        } else {
+            self.bind_from(&s.from)?
+        };
+        if let Some(w) = &s.selection {
+            let p = self.bind_expr(w, &scope)?;
+            let p = self.coerce_bool(p, "WHERE")?;
+            input = Plan::Filter {
+                input: Box::new(input),
+                predicate: p,
+            };
+        }
+        let mut exprs = Vec::new();
+        let mut names = Vec::new();
+        for item in &s.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) => {
+                    exprs.push(self.bind_expr(e, &scope)?);
+                    names.push(figure_colname(e).0);
+                }
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    exprs.push(self.bind_expr(expr, &scope)?);
+                    names.push(ident_name(alias));
+                }
+                SelectItem::Wildcard(_) => {
+                    if scope.columns.is_empty() && s.from.is_empty() {
+                        return Err(Error::new(
+                            SqlState::SYNTAX_ERROR,
+                            "SELECT * with no tables specified is not valid",
+                        ));
+                    }
+                    for (i, (n, t)) in scope.columns.iter().enumerate() {
+                        exprs.push(Expr::Column { index: i, ty: t.clone() });
+                        names.push(n.clone());
+                    }
+                }
+                SelectItem::QualifiedWildcard(..) => {
+                    return Err(unsupported("qualified wildcards"));
+                }
+                SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
+            }
+        }
+        let exprs = self.resolve_outputs(exprs)?;
+        Ok(Body {
+            input,
+            scope,
+            exprs,
+            names,
+            distinct,
+        })
+    }
+
+    /// FROM: only a single derived table (`(VALUES …) AS t(a, b)` or a
+    /// subquery) so far; tables come with the catalog.
+    fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
+        if from.len() != 1 || !from[0].joins.is_empty() {
+            return Err(unsupported("joins"));
+        }
+        match &from[0].relation {
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                if *lateral {
+                    return Err(unsupported("LATERAL"));
+                }
+                let inner = self.bind_query(subquery)?;
+                let mut names: Vec<String> = inner.columns.iter().map(|c| c.name.clone()).collect();
+                if let Some(alias) = alias {
+                    if alias.columns.len() > names.len() {
+                        let table = ident_name(&alias.name);
+                        return Err(Error::new(
+                            SqlState::INVALID_COLUMN_REFERENCE,
+                            format!(
+                                "table \"{table}\" has {} columns available but {} columns specified",
+                                names.len(),
+                                alias.columns.len()
+                            ),
+                        ));
+                    }
+                    for (i, c) in alias.columns.iter().enumerate() {
+                        names[i] = ident_name(&c.name);
+                    }
+                }
+                let scope = Scope {
+                    columns: names.into_iter().zip(inner.columns.iter().map(|c| c.data_type.clone())).collect(),
+                };
+                Ok((inner.plan, scope))
+            }
+            ast::TableFactor::Table { name, .. } => Err(Error::unsupported(format!(
+                "FROM with tables (relation \"{}\")",
+                object_name(name).join(".")
+            ))),
+            other => Err(unsupported(format!("FROM {}", variant_name(other)))),
+        }
+    }
+}
+
+/// What a SELECT or VALUES body binds to before ORDER BY / LIMIT.
+struct Body {
+    input: Plan,
+    scope: Scope,
+    exprs: Vec<Expr>,
+    names: Vec<String>,
+    distinct: bool,
+}
+
+fn plan_width(plan: &Plan) -> usize {
+    match plan {
+        Plan::Project { exprs, .. } => exprs.len(),
+        Plan::Values { width, .. } => *width,
+        Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
+            plan_width(input)
+        }
+    }
+}
+
+/// Types a numeric literal as PostgreSQL does: int4, else int8, else numeric.
+fn number_literal(text: &str) -> Result<Expr> {
+    let is_integer = text.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    if is_integer {
+        if let Ok(v) = text.parse::<i32>() {
+            return Ok(Expr::Const {
+                value: Value::Int4(v),
+                ty: DataType::Int4,
+            });
+        }
+        if let Ok(v) = text.parse::<i64>() {
+            return Ok(Expr::Const {
+                value: Value::Int8(v),
+                ty: DataType::Int8,
+            });
+        }
+    }
+    let n = Numeric::parse(text).map_err(|e| {
+        if e.sqlstate == SqlState::INVALID_TEXT_REPRESENTATION {
+            Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("trailing junk after numeric literal at or near \"{text}\""),
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(Expr::Const {
+        value: Value::Numeric(n),
+        ty: DataType::Numeric(None),
+    })
+}

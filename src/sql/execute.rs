@@ -1,0 +1,183 @@
+//! Execution: runs a [`Plan`] and produces rows.
+//!
+//! Each operator drains its input into a vector of rows and hands a vector
+//! on. That is all queries without tables need; pulled iterators over
+//! storage scans replace the leaves when tables arrive.
+//!
+//! Owns: operator semantics (filter keeps only TRUE, DISTINCT treats NULLs
+//! as equal, a stable sort with NULLS LAST by default, LIMIT/OFFSET errors).
+//! Never: binds or resolves types.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result, SqlState};
+use crate::types::Value;
+
+use super::expr::{EvalContext, compare_nulls_last};
+use super::plan::Plan;
+
+pub type Row = Vec<Value>;
+
+/// What evaluation needs from the session.
+pub struct ExecContext<'a> {
+    pub params: &'a [Value],
+    pub settings: &'a dyn Fn(&str) -> Result<String>,
+}
+
+pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
+        EvalContext {
+            row,
+            params: cx.params,
+            settings: cx.settings,
+        }
+    }
+    match plan {
+        Plan::Values { rows, .. } => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let ctx = eval_cx(cx, &[]);
+                let mut row = Vec::with_capacity(r.len());
+                for e in r {
+                    row.push(e.eval(&ctx)?);
+                }
+                out.push(row);
+            }
+            Ok(out)
+        }
+        Plan::Filter { input, predicate } => {
+            let rows = run(input, cx)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                if predicate.eval(&eval_cx(cx, &row))? == Value::Bool(true) {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        }
+        Plan::Project { input, exprs } => {
+            let rows = run(input, cx)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let ctx = eval_cx(cx, &row);
+                let mut projected = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    projected.push(e.eval(&ctx)?);
+                }
+                out.push(projected);
+            }
+            Ok(out)
+        }
+        Plan::Distinct { input } => {
+            let rows = run(input, cx)?;
+            let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut seen = false;
+                for kept in &out {
+                    if rows_equal(kept, &row)? {
+                        seen = true;
+                        break;
+                    }
+                }
+                if !seen {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        }
+        Plan::Sort { input, keys } => {
+            let mut rows = run(input, cx)?;
+            let mut failure: Option<Error> = None;
+            rows.sort_by(|a, b| {
+                for k in keys {
+                    let (x, y) = match (a.get(k.column), b.get(k.column)) {
+                        (Some(x), Some(y)) => (x, y),
+                        _ => return Ordering::Equal,
+                    };
+                    let o = match (x.is_null(), y.is_null()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => {
+                            if k.nulls_first {
+                                Ordering::Less
+                            } else {
+                                Ordering::Greater
+                            }
+                        }
+                        (false, true) => {
+                            if k.nulls_first {
+                                Ordering::Greater
+                            } else {
+                                Ordering::Less
+                            }
+                        }
+                        _ => match compare_nulls_last(x, y) {
+                            Ok(o) => {
+                                if k.desc {
+                                    o.reverse()
+                                } else {
+                                    o
+                                }
+                            }
+                            Err(e) => {
+                                failure.get_or_insert(e);
+                                Ordering::Equal
+                            }
+                        },
+                    };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(rows),
+            }
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let ctx = eval_cx(cx, &[]);
+            let limit = match limit {
+                None => None,
+                Some(e) => match e.eval(&ctx)? {
+                    Value::Null => None,
+                    Value::Int8(n) if n < 0 => {
+                        return Err(Error::new(SqlState("2201W"), "LIMIT must not be negative"));
+                    }
+                    Value::Int8(n) => Some(n as usize),
+                    other => return Err(Error::internal(format!("LIMIT evaluated to {other:?}"))),
+                },
+            };
+            let offset = match offset {
+                None => 0,
+                Some(e) => match e.eval(&ctx)? {
+                    Value::Null => 0,
+                    Value::Int8(n) if n < 0 => {
+                        return Err(Error::new(SqlState("2201X"), "OFFSET must not be negative"));
+                    }
+                    Value::Int8(n) => n as usize,
+                    other => return Err(Error::internal(format!("OFFSET evaluated to {other:?}"))),
+                },
+            };
+            let rows = run(input, cx)?;
+            Ok(rows
+                .into_iter()
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect())
+        }
+    }
+}
+
+fn rows_equal(a: &[Value], b: &[Value]) -> Result<bool> {
+    for (x, y) in a.iter().zip(b) {
+        if compare_nulls_last(x, y)? != Ordering::Equal {
+            return Ok(false);
+        }
+    }
+    Ok(a.len() == b.len())
+}

@@ -1,0 +1,520 @@
+//! Built-in scalar functions: their signatures (for overload resolution)
+//! and their implementations.
+//!
+//! Owns: the function catalog — `abs`, `length`, `round`, `substr`, … —
+//! each as (name, argument types, result type, [`Func`]).
+//! Never: picks an overload; [`super::coerce::select_candidate`] does.
+
+use crate::error::{Error, Result, SqlState};
+use crate::types::{DataType, Numeric, Value};
+
+use super::cast;
+use super::expr::{EvalContext, check_float};
+
+/// Which built-in a bound call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Abs,
+    Length,
+    OctetLength,
+    Upper,
+    Lower,
+    Initcap,
+    Round,
+    RoundScale,
+    Trunc,
+    TruncScale,
+    Ceil,
+    Floor,
+    Sign,
+    Mod,
+    Div,
+    Power,
+    Sqrt,
+    Exp,
+    Ln,
+    Pi,
+    Concat,
+    ConcatWs,
+    Substr,
+    SubstrLen,
+    Replace,
+    Repeat,
+    Reverse,
+    Btrim,
+    Ltrim,
+    Rtrim,
+    Left,
+    Right,
+    Strpos,
+    Lpad,
+    Rpad,
+    Chr,
+    Ascii,
+    StartsWith,
+    Version,
+    CurrentSetting,
+    CurrentDatabase,
+    CurrentSchema,
+    CurrentUser,
+}
+
+/// One overload of a built-in.
+pub struct Signature {
+    pub args: Vec<DataType>,
+    pub ret: DataType,
+    pub func: Func,
+}
+
+/// Functions taking any number of arguments of any type (`concat`).
+pub fn is_variadic_any(name: &str) -> Option<Func> {
+    match name {
+        "concat" => Some(Func::Concat),
+        "concat_ws" => Some(Func::ConcatWs),
+        _ => None,
+    }
+}
+
+/// The overloads of `name` (lower case), empty if there is no such function.
+pub fn lookup(name: &str) -> Vec<Signature> {
+    use DataType::*;
+    let num = || Numeric(None);
+    let sig = |args: Vec<DataType>, ret: DataType, func: Func| Signature { args, ret, func };
+    let numeric_unary = |f: Func| {
+        vec![
+            sig(vec![Int2], Int2, f),
+            sig(vec![Int4], Int4, f),
+            sig(vec![Int8], Int8, f),
+            sig(vec![Float4], Float4, f),
+            sig(vec![Float8], Float8, f),
+            sig(vec![num()], num(), f),
+        ]
+    };
+    match name {
+        "abs" => numeric_unary(Func::Abs),
+        "length" | "char_length" | "character_length" => vec![
+            sig(vec![Text], Int4, Func::Length),
+            sig(vec![Char(None)], Int4, Func::Length),
+            sig(vec![Bytea], Int4, Func::OctetLength),
+        ],
+        "octet_length" => vec![
+            sig(vec![Text], Int4, Func::OctetLength),
+            sig(vec![Bytea], Int4, Func::OctetLength),
+        ],
+        "upper" => vec![sig(vec![Text], Text, Func::Upper)],
+        "lower" => vec![sig(vec![Text], Text, Func::Lower)],
+        "initcap" => vec![sig(vec![Text], Text, Func::Initcap)],
+        "round" => vec![
+            sig(vec![Float8], Float8, Func::Round),
+            sig(vec![num()], num(), Func::Round),
+            sig(vec![num(), Int4], num(), Func::RoundScale),
+        ],
+        "trunc" => vec![
+            sig(vec![Float8], Float8, Func::Trunc),
+            sig(vec![num()], num(), Func::Trunc),
+            sig(vec![num(), Int4], num(), Func::TruncScale),
+        ],
+        "ceil" | "ceiling" => vec![
+            sig(vec![Float8], Float8, Func::Ceil),
+            sig(vec![num()], num(), Func::Ceil),
+        ],
+        "floor" => vec![
+            sig(vec![Float8], Float8, Func::Floor),
+            sig(vec![num()], num(), Func::Floor),
+        ],
+        "sign" => vec![
+            sig(vec![Float8], Float8, Func::Sign),
+            sig(vec![num()], num(), Func::Sign),
+        ],
+        "mod" => vec![
+            sig(vec![Int2, Int2], Int2, Func::Mod),
+            sig(vec![Int4, Int4], Int4, Func::Mod),
+            sig(vec![Int8, Int8], Int8, Func::Mod),
+            sig(vec![num(), num()], num(), Func::Mod),
+        ],
+        "div" => vec![sig(vec![num(), num()], num(), Func::Div)],
+        "power" | "pow" => vec![sig(vec![Float8, Float8], Float8, Func::Power)],
+        "sqrt" => vec![sig(vec![Float8], Float8, Func::Sqrt)],
+        "exp" => vec![sig(vec![Float8], Float8, Func::Exp)],
+        "ln" => vec![sig(vec![Float8], Float8, Func::Ln)],
+        "pi" => vec![sig(vec![], Float8, Func::Pi)],
+        "substr" | "substring" => vec![
+            sig(vec![Text, Int4], Text, Func::Substr),
+            sig(vec![Text, Int4, Int4], Text, Func::SubstrLen),
+        ],
+        "replace" => vec![sig(vec![Text, Text, Text], Text, Func::Replace)],
+        "repeat" => vec![sig(vec![Text, Int4], Text, Func::Repeat)],
+        "reverse" => vec![sig(vec![Text], Text, Func::Reverse)],
+        "btrim" => vec![
+            sig(vec![Text], Text, Func::Btrim),
+            sig(vec![Text, Text], Text, Func::Btrim),
+        ],
+        "ltrim" => vec![
+            sig(vec![Text], Text, Func::Ltrim),
+            sig(vec![Text, Text], Text, Func::Ltrim),
+        ],
+        "rtrim" => vec![
+            sig(vec![Text], Text, Func::Rtrim),
+            sig(vec![Text, Text], Text, Func::Rtrim),
+        ],
+        "left" => vec![sig(vec![Text, Int4], Text, Func::Left)],
+        "right" => vec![sig(vec![Text, Int4], Text, Func::Right)],
+        "strpos" | "position" => vec![sig(vec![Text, Text], Int4, Func::Strpos)],
+        "lpad" => vec![
+            sig(vec![Text, Int4], Text, Func::Lpad),
+            sig(vec![Text, Int4, Text], Text, Func::Lpad),
+        ],
+        "rpad" => vec![
+            sig(vec![Text, Int4], Text, Func::Rpad),
+            sig(vec![Text, Int4, Text], Text, Func::Rpad),
+        ],
+        "chr" => vec![sig(vec![Int4], Text, Func::Chr)],
+        "ascii" => vec![sig(vec![Text], Int4, Func::Ascii)],
+        "starts_with" => vec![sig(vec![Text, Text], Bool, Func::StartsWith)],
+        "version" => vec![sig(vec![], Text, Func::Version)],
+        "current_setting" => vec![sig(vec![Text], Text, Func::CurrentSetting)],
+        "current_database" => vec![sig(vec![], Text, Func::CurrentDatabase)],
+        "current_schema" => vec![sig(vec![], Text, Func::CurrentSchema)],
+        "current_user" | "session_user" | "user" => vec![sig(vec![], Text, Func::CurrentUser)],
+        _ => Vec::new(),
+    }
+}
+
+/// The text PostgreSQL-compatible drivers parse from `version()`.
+pub const VERSION_STRING: &str = "PostgreSQL 15.0 (arbordb 0.1.0) on x86_64-pc-linux-gnu, 64-bit";
+
+fn text_arg(v: &Value) -> Result<&str> {
+    match v {
+        Value::Text(s) => Ok(s),
+        other => Err(Error::internal(format!("expected text, got {other:?}"))),
+    }
+}
+
+fn int_arg(v: &Value) -> Result<i64> {
+    match v {
+        Value::Int2(i) => Ok(*i as i64),
+        Value::Int4(i) => Ok(*i as i64),
+        Value::Int8(i) => Ok(*i),
+        other => Err(Error::internal(format!("expected an integer, got {other:?}"))),
+    }
+}
+
+fn numeric_arg(v: &Value) -> Result<&Numeric> {
+    match v {
+        Value::Numeric(n) => Ok(n),
+        other => Err(Error::internal(format!("expected numeric, got {other:?}"))),
+    }
+}
+
+fn float_arg(v: &Value) -> Result<f64> {
+    match v {
+        Value::Float8(f) => Ok(*f),
+        other => Err(Error::internal(format!("expected float8, got {other:?}"))),
+    }
+}
+
+/// `power(float8, float8)` with PostgreSQL's domain checks.
+pub fn float_pow(a: f64, b: f64) -> Result<f64> {
+    if a == 0.0 && b < 0.0 {
+        return Err(Error::new(
+            SqlState("2201F"),
+            "zero raised to a negative power is undefined",
+        ));
+    }
+    if a < 0.0 && b.fract() != 0.0 {
+        return Err(Error::new(
+            SqlState("2201F"),
+            "a negative number raised to a non-integer power yields a complex result",
+        ));
+    }
+    let r = a.powf(b);
+    check_float(r, a.is_infinite() || b.is_infinite(), a == 0.0 || r.is_nan() || b.is_infinite())
+}
+
+fn trim_chars(s: &str, chars: &str, left: bool, right: bool) -> String {
+    let set: Vec<char> = chars.chars().collect();
+    let mut out = s;
+    if left {
+        out = out.trim_start_matches(|c| set.contains(&c));
+    }
+    if right {
+        out = out.trim_end_matches(|c| set.contains(&c));
+    }
+    out.to_string()
+}
+
+fn pad(s: &str, len: i64, fill: &str, left: bool) -> String {
+    let len = len.max(0) as usize;
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() >= len {
+        return chars[..len].iter().collect();
+    }
+    let fill: Vec<char> = fill.chars().collect();
+    if fill.is_empty() {
+        return s.to_string();
+    }
+    let padding: String = fill.iter().cycle().take(len - chars.len()).collect();
+    if left {
+        format!("{padding}{s}")
+    } else {
+        format!("{s}{padding}")
+    }
+}
+
+/// Largest string a text function may build (PostgreSQL's 1 GB field limit).
+const TEXT_BYTES_MAX: usize = (1 << 30) - 1;
+
+fn too_long() -> Error {
+    Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "requested length too large")
+}
+
+/// Runs `func` on evaluated arguments (of the types the signature wants).
+pub fn call(
+    func: Func,
+    args: Vec<Value>,
+    types: &[DataType],
+    ret: &DataType,
+    ctx: &EvalContext<'_>,
+) -> Result<Value> {
+    // concat / concat_ws treat NULL specially; everything else is strict.
+    match func {
+        Func::Concat => {
+            let mut out = String::new();
+            for (v, t) in args.iter().zip(types) {
+                if !v.is_null() {
+                    let _ = t;
+                    out.push_str(&v.to_text());
+                }
+            }
+            return Ok(Value::Text(out));
+        }
+        Func::ConcatWs => {
+            let Some(sep) = args.first() else {
+                return Ok(Value::Null);
+            };
+            if sep.is_null() {
+                return Ok(Value::Null);
+            }
+            let sep = sep.to_text();
+            let parts: Vec<String> = args
+                .iter()
+                .zip(types)
+                .skip(1)
+                .filter(|(v, _)| !v.is_null())
+                .map(|(v, _)| v.to_text())
+                .collect();
+            return Ok(Value::Text(parts.join(&sep)));
+        }
+        _ => {}
+    }
+    if args.iter().any(|a| a.is_null()) {
+        return Ok(Value::Null);
+    }
+    let a = |i: usize| args.get(i).ok_or_else(|| Error::internal("missing argument"));
+    Ok(match func {
+        Func::Abs => match a(0)? {
+            Value::Int2(i) => Value::Int2(i.checked_abs().ok_or_else(|| out_of_range("smallint"))?),
+            Value::Int4(i) => Value::Int4(i.checked_abs().ok_or_else(|| out_of_range("integer"))?),
+            Value::Int8(i) => Value::Int8(i.checked_abs().ok_or_else(|| out_of_range("bigint"))?),
+            Value::Float4(f) => Value::Float4(f.abs()),
+            Value::Float8(f) => Value::Float8(f.abs()),
+            Value::Numeric(n) => Value::Numeric(n.abs()),
+            other => return Err(Error::internal(format!("abs of {other:?}"))),
+        },
+        Func::Length => {
+            let s = text_arg(a(0)?)?;
+            let s = if matches!(types[0], DataType::Char(_)) {
+                s.trim_end_matches(' ')
+            } else {
+                s
+            };
+            Value::Int4(s.chars().count() as i32)
+        }
+        Func::OctetLength => match a(0)? {
+            Value::Bytea(b) => Value::Int4(b.len() as i32),
+            v => Value::Int4(text_arg(v)?.len() as i32),
+        },
+        Func::Upper => Value::Text(text_arg(a(0)?)?.to_uppercase()),
+        Func::Lower => Value::Text(text_arg(a(0)?)?.to_lowercase()),
+        Func::Initcap => {
+            let mut out = String::new();
+            let mut start = true;
+            for c in text_arg(a(0)?)?.chars() {
+                if c.is_alphanumeric() {
+                    if start {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                    start = false;
+                } else {
+                    out.push(c);
+                    start = true;
+                }
+            }
+            Value::Text(out)
+        }
+        Func::Round => match a(0)? {
+            Value::Float8(f) => Value::Float8(f.round_ties_even()),
+            v => Value::Numeric(numeric_arg(v)?.round(0)?),
+        },
+        Func::RoundScale => {
+            let s = int_arg(a(1)?)?.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            Value::Numeric(numeric_arg(a(0)?)?.round(s)?)
+        }
+        Func::Trunc => match a(0)? {
+            Value::Float8(f) => Value::Float8(f.trunc()),
+            v => Value::Numeric(numeric_arg(v)?.trunc(0)?),
+        },
+        Func::TruncScale => {
+            let s = int_arg(a(1)?)?.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            Value::Numeric(numeric_arg(a(0)?)?.trunc(s)?)
+        }
+        Func::Ceil => match a(0)? {
+            Value::Float8(f) => Value::Float8(f.ceil()),
+            v => Value::Numeric(numeric_arg(v)?.ceil()?),
+        },
+        Func::Floor => match a(0)? {
+            Value::Float8(f) => Value::Float8(f.floor()),
+            v => Value::Numeric(numeric_arg(v)?.floor()?),
+        },
+        Func::Sign => match a(0)? {
+            Value::Float8(f) => Value::Float8(if f.is_nan() {
+                f64::NAN
+            } else if *f > 0.0 {
+                1.0
+            } else if *f < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }),
+            v => Value::Numeric(numeric_arg(v)?.signum()),
+        },
+        Func::Mod => super::expr::binary(super::expr::BinOp::Mod, a(0)?, a(1)?, ret)?,
+        Func::Div => Value::Numeric(numeric_arg(a(0)?)?.div_trunc(numeric_arg(a(1)?)?)?),
+        Func::Power => Value::Float8(float_pow(float_arg(a(0)?)?, float_arg(a(1)?)?)?),
+        Func::Sqrt => {
+            let f = float_arg(a(0)?)?;
+            if f < 0.0 {
+                return Err(Error::new(
+                    SqlState("2201F"),
+                    "cannot take square root of a negative number",
+                ));
+            }
+            Value::Float8(f.sqrt())
+        }
+        Func::Exp => {
+            let f = float_arg(a(0)?)?;
+            Value::Float8(check_float(f.exp(), f.is_infinite(), f == f64::NEG_INFINITY || f.is_nan())?)
+        }
+        Func::Ln => {
+            let f = float_arg(a(0)?)?;
+            if f == 0.0 {
+                return Err(Error::new(SqlState("2201E"), "cannot take logarithm of zero"));
+            }
+            if f < 0.0 {
+                return Err(Error::new(
+                    SqlState("2201E"),
+                    "cannot take logarithm of a negative number",
+                ));
+            }
+            Value::Float8(f.ln())
+        }
+        Func::Pi => Value::Float8(std::f64::consts::PI),
+        Func::Substr | Func::SubstrLen => {
+            let s: Vec<char> = text_arg(a(0)?)?.chars().collect();
+            let start = int_arg(a(1)?)?;
+            let end = if func == Func::SubstrLen {
+                let len = int_arg(a(2)?)?;
+                if len < 0 {
+                    return Err(Error::new(
+                        SqlState("22011"),
+                        "negative substring length not allowed",
+                    ));
+                }
+                start.saturating_add(len)
+            } else {
+                i64::MAX
+            };
+            let from = start.max(1) as usize - 1;
+            let to = (end.max(1) as usize - 1).min(s.len());
+            Value::Text(if from >= to { String::new() } else { s[from..to].iter().collect() })
+        }
+        Func::Replace => {
+            let (s, from, to) = (text_arg(a(0)?)?, text_arg(a(1)?)?, text_arg(a(2)?)?);
+            Value::Text(if from.is_empty() { s.to_string() } else { s.replace(from, to) })
+        }
+        Func::Repeat => {
+            let s = text_arg(a(0)?)?;
+            let n = int_arg(a(1)?)?.max(0) as usize;
+            if s.len().saturating_mul(n) > TEXT_BYTES_MAX {
+                return Err(too_long());
+            }
+            Value::Text(s.repeat(n))
+        }
+        Func::Reverse => Value::Text(text_arg(a(0)?)?.chars().rev().collect()),
+        Func::Btrim | Func::Ltrim | Func::Rtrim => {
+            let s = text_arg(a(0)?)?;
+            let chars = if args.len() > 1 { text_arg(a(1)?)? } else { " " };
+            Value::Text(trim_chars(s, chars, func != Func::Rtrim, func != Func::Ltrim))
+        }
+        Func::Left | Func::Right => {
+            let s: Vec<char> = text_arg(a(0)?)?.chars().collect();
+            let n = int_arg(a(1)?)?;
+            let len = s.len() as i64;
+            let count = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+            Value::Text(if func == Func::Left {
+                s[..count].iter().collect()
+            } else {
+                s[s.len() - count..].iter().collect()
+            })
+        }
+        Func::Strpos => {
+            let (s, sub) = (text_arg(a(0)?)?, text_arg(a(1)?)?);
+            Value::Int4(match s.find(sub) {
+                Some(byte) => s[..byte].chars().count() as i32 + 1,
+                None => 0,
+            })
+        }
+        Func::Lpad | Func::Rpad => {
+            let s = text_arg(a(0)?)?;
+            let len = int_arg(a(1)?)?;
+            if len as usize > TEXT_BYTES_MAX / 4 {
+                return Err(too_long());
+            }
+            let fill = if args.len() > 2 { text_arg(a(2)?)? } else { " " };
+            Value::Text(pad(s, len, fill, func == Func::Lpad))
+        }
+        Func::Chr => {
+            let code = int_arg(a(0)?)?;
+            if code == 0 {
+                return Err(Error::new(
+                    SqlState::PROGRAM_LIMIT_EXCEEDED,
+                    "null character not permitted",
+                ));
+            }
+            let c = u32::try_from(code).ok().and_then(char::from_u32).ok_or_else(|| {
+                Error::new(
+                    SqlState::PROGRAM_LIMIT_EXCEEDED,
+                    "requested character too large for encoding: ".to_string() + &code.to_string(),
+                )
+            })?;
+            Value::Text(c.to_string())
+        }
+        Func::Ascii => Value::Int4(text_arg(a(0)?)?.chars().next().map(|c| c as i32).unwrap_or(0)),
+        Func::StartsWith => Value::Bool(text_arg(a(0)?)?.starts_with(text_arg(a(1)?)?)),
+        Func::Version => Value::Text(VERSION_STRING.to_string()),
+        Func::CurrentSetting => Value::Text((ctx.settings)(text_arg(a(0)?)?)?),
+        Func::CurrentDatabase => Value::Text("arbordb".to_string()),
+        Func::CurrentSchema => Value::Text("public".to_string()),
+        Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
+        Func::Concat | Func::ConcatWs => return Err(Error::internal("handled above")),
+    })
+}
+
+fn out_of_range(name: &str) -> Error {
+    Error::new(
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        format!("{name} out of range"),
+    )
+}

@@ -1,0 +1,176 @@
+//! The seam over sqlparser: SQL text in, statements or a PostgreSQL-shaped
+//! syntax error out.
+//!
+//! Owns: the dialect choice (PostgreSQL), the recursion limit, and turning
+//! sqlparser's `"... at Line: L, Column: C"` messages into 42601
+//! `syntax error at or near "X"` (or `at end of input`) with a 1-based
+//! character `position`, as PostgreSQL reports them.
+//! Never: looks at what the statements mean.
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, Tokenizer};
+
+use crate::error::{Error, Result, SqlState};
+
+/// Deepest nesting sqlparser may recurse into before giving up (54001).
+const PARSER_RECURSION_LIMIT: usize = 200;
+
+/// 54001: what PostgreSQL reports when an expression nests too deeply.
+pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
+
+/// Parses every statement in `sql`. An empty string (or only `;`) gives none.
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let dialect = PostgreSqlDialect {};
+    let parsed = Parser::new(&dialect)
+        .with_recursion_limit(PARSER_RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements());
+    parsed.map_err(|e| syntax_error(sql, e))
+}
+
+/// Converts a 1-based (line, column) location into a 1-based character offset.
+pub fn char_position(sql: &str, loc: Location) -> Option<u32> {
+    if loc.line == 0 {
+        return None;
+    }
+    let mut offset = 0u64;
+    for (i, line) in sql.split('\n').enumerate() {
+        if (i as u64) + 1 == loc.line {
+            return u32::try_from(offset + loc.column).ok();
+        }
+        offset += line.chars().count() as u64 + 1;
+    }
+    None
+}
+
+fn end_of_input(sql: &str) -> Error {
+    Error::new(SqlState::SYNTAX_ERROR, "syntax error at end of input")
+        .with_position(sql.chars().count() as u32 + 1)
+}
+
+fn syntax_error(sql: &str, e: ParserError) -> Error {
+    let message = match e {
+        ParserError::RecursionLimitExceeded => {
+            return Error::new(STATEMENT_TOO_COMPLEX, "stack depth limit exceeded").with_hint(
+                "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
+            );
+        }
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+    };
+    let loc = parse_location(&message);
+    let found_eof = message.contains("found: EOF");
+    if message.starts_with("Unterminated string literal") || message.contains("Unterminated dollar") {
+        let pos = loc.and_then(|l| char_position(sql, l)).unwrap_or(1);
+        let rest: String = sql.chars().skip(pos as usize - 1).collect();
+        return Error::new(
+            SqlState::SYNTAX_ERROR,
+            format!("unterminated quoted string at or near \"{rest}\""),
+        )
+        .with_position(pos);
+    }
+    if found_eof {
+        return end_of_input(sql);
+    }
+    let Some(loc) = loc else {
+        return end_of_input(sql);
+    };
+    let Some(pos) = char_position(sql, loc) else {
+        return end_of_input(sql);
+    };
+    // Find the token that starts at the error location to quote it.
+    let dialect = PostgreSqlDialect {};
+    let token = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .ok()
+        .and_then(|tokens| {
+            tokens
+                .into_iter()
+                .find(|t| t.span.start == loc && !matches!(t.token, Token::Whitespace(_)))
+        });
+    match token {
+        Some(t) if t.token == Token::EOF => end_of_input(sql),
+        Some(t) => Error::new(
+            SqlState::SYNTAX_ERROR,
+            format!("syntax error at or near \"{}\"", t.token),
+        )
+        .with_position(pos),
+        None => {
+            let word: String = sql
+                .chars()
+                .skip(pos as usize - 1)
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            if word.is_empty() {
+                end_of_input(sql)
+            } else {
+                Error::new(
+                    SqlState::SYNTAX_ERROR,
+                    format!("syntax error at or near \"{word}\""),
+                )
+                .with_position(pos)
+            }
+        }
+    }
+}
+
+/// Extracts the trailing `at Line: L, Column: C` from a sqlparser message.
+fn parse_location(message: &str) -> Option<Location> {
+    let idx = message.rfind(" at Line: ")?;
+    let rest = &message[idx + " at Line: ".len()..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some(Location {
+        line: line.trim().parse().ok()?,
+        column: column.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(sql: &str) -> Error {
+        parse(sql).unwrap_err()
+    }
+
+    #[test]
+    fn syntax_errors_quote_the_token_and_its_position() {
+        let e = err("select 1 2");
+        assert_eq!(e.sqlstate, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "syntax error at or near \"2\"");
+        assert_eq!(e.position, Some(10));
+        let e = err("selec 1");
+        assert_eq!(e.message, "syntax error at or near \"selec\"");
+        assert_eq!(e.position, Some(1));
+        let e = err("select 1;\nselect 1 2");
+        assert_eq!(e.position, Some(20));
+    }
+
+    #[test]
+    fn truncated_statements_report_end_of_input() {
+        let e = err("select 1 +");
+        assert_eq!(e.message, "syntax error at end of input");
+        assert_eq!(e.position, Some(11));
+    }
+
+    #[test]
+    fn unterminated_strings_are_syntax_errors() {
+        let e = err("select 'abc");
+        assert_eq!(e.sqlstate, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "unterminated quoted string at or near \"'abc\"");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let sql = format!("select {}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert_eq!(err(&sql).sqlstate, STATEMENT_TOO_COMPLEX);
+    }
+
+    #[test]
+    fn empty_input_has_no_statements() {
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse(" ; ").unwrap().is_empty());
+    }
+}

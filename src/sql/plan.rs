@@ -1,0 +1,42 @@
+//! Logical plans: the relational operators a bound query is made of.
+//!
+//! ```text
+//!   SELECT a + 1 AS b FROM (VALUES (2), (1)) t(a) WHERE a > 0 ORDER BY b LIMIT 1
+//!
+//!   Limit 1
+//!   └── Sort [col 0 asc]
+//!       └── Project [a + 1]
+//!           └── Filter a > 0
+//!               └── Values [[2], [1]]
+//! ```
+//!
+//! Owns: the shape of a query after binding. A query without FROM reads
+//! `Values` with one empty row, as PostgreSQL's `Result` node does.
+//! Never: evaluates; [`super::execute`] runs plans.
+
+use super::expr::Expr;
+
+/// One ORDER BY key: a column of the input and its direction.
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub column: usize,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// Literal rows (each of `width` expressions).
+    Values { rows: Vec<Vec<Expr>>, width: usize },
+    Filter { input: Box<Plan>, predicate: Expr },
+    Project { input: Box<Plan>, exprs: Vec<Expr> },
+    /// Removes duplicate rows (NULLs count as equal), keeping the first.
+    Distinct { input: Box<Plan> },
+    Sort { input: Box<Plan>, keys: Vec<SortKey> },
+    /// `limit`/`offset` are int8 expressions, evaluated once when run.
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+}

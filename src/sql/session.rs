@@ -1,0 +1,633 @@
+//! One session's SQL state: settings, the transaction-block state machine,
+//! and the dispatch of each statement to the binder/executor or to the
+//! utility commands (SET, SHOW, RESET, BEGIN, COMMIT, ROLLBACK).
+//!
+//! ```text
+//!            BEGIN                      error
+//!   Idle ───────────────▶ InBlock ───────────────▶ Failed
+//!    ▲                       │                       │
+//!    └──── COMMIT/ROLLBACK ──┘                       │
+//!    └──────────── ROLLBACK (or COMMIT, reported as ROLLBACK) ──┘
+//!   In Failed, every other statement is 25P02.
+//! ```
+//!
+//! Owns: command tags, 25P02, settings rollback with the block, SHOW's
+//! result shape, the extended protocol's prepare/execute.
+//! Never: evaluates expressions itself.
+
+use sqlparser::ast;
+use sqlparser::ast::Statement;
+
+use crate::db::{Column, Prepared, StatementResult, TransactionStatus};
+use crate::error::{Error, Result, SqlState};
+use crate::types::{DataType, Value, parse_text};
+
+use super::Shared;
+use super::bind::{Binder, Params, ident_name, object_name};
+use super::execute::{self, ExecContext};
+use super::parse::parse;
+use super::settings::{Settings, canonical_name};
+
+/// A statement kept for the extended protocol: parsed once, bound again on
+/// each execution with the parameter types fixed at prepare time.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    /// `None` for an empty query string.
+    statement: Option<Box<Statement>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Block {
+    Idle,
+    InBlock {
+        /// Whether a query has run in the block (SET TRANSACTION is too late then).
+        queried: bool,
+    },
+    Failed,
+}
+
+/// One session's SQL state.
+pub struct SessionState {
+    settings: Settings,
+    block: Block,
+}
+
+fn tag_only(tag: &str) -> StatementResult {
+    StatementResult {
+        columns: Vec::new(),
+        rows: Vec::new(),
+        tag: tag.to_string(),
+    }
+}
+
+fn in_failed_block() -> Error {
+    Error::new(
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+/// Whether a statement may run in a failed block.
+fn ends_block(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
+}
+
+/// The leading keywords of a statement, to name it in 0A000 answers.
+fn statement_kind(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .take_while(|w| w.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .take(2)
+        .collect();
+    if words.is_empty() {
+        "this statement".to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// `quote_identifier`: quotes unless the name is a plain lower-case word.
+fn quote_identifier(s: &str) -> String {
+    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// How a SET value was written: `DEFAULT`, or a list of words/literals.
+enum SetValue {
+    Default,
+    Text(String),
+}
+
+fn set_value(name: &str, values: &[ast::Expr]) -> Result<SetValue> {
+    let list_quote = name.eq_ignore_ascii_case("search_path");
+    let mut parts = Vec::with_capacity(values.len());
+    for v in values {
+        let part = match v {
+            ast::Expr::Identifier(id) => {
+                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default") && values.len() == 1 {
+                    return Ok(SetValue::Default);
+                }
+                ident_name(id)
+            }
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(s, _) => s.clone(),
+                ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => s.clone(),
+                ast::Value::DollarQuotedString(d) => d.value.clone(),
+                ast::Value::Boolean(b) => if *b { "true" } else { "false" }.to_string(),
+                other => {
+                    return Err(Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{other}\"")));
+                }
+            },
+            ast::Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr,
+            } => match expr.as_ref() {
+                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => format!("-{}", v.value),
+                _ => return Err(Error::new(SqlState::SYNTAX_ERROR, "syntax error at or near \"-\"")),
+            },
+            other => {
+                return Err(Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{other}\"")));
+            }
+        };
+        parts.push(if list_quote { quote_identifier(&part) } else { part });
+    }
+    Ok(SetValue::Text(parts.join(", ")))
+}
+
+fn isolation_name(level: &ast::TransactionIsolationLevel) -> Result<&'static str> {
+    Ok(match level {
+        ast::TransactionIsolationLevel::ReadUncommitted => "read uncommitted",
+        ast::TransactionIsolationLevel::ReadCommitted => "read committed",
+        ast::TransactionIsolationLevel::RepeatableRead => "repeatable read",
+        ast::TransactionIsolationLevel::Serializable => "serializable",
+        ast::TransactionIsolationLevel::Snapshot => return Err(Error::unsupported("ISOLATION LEVEL SNAPSHOT")),
+    })
+}
+
+/// The type a parameter value has (for values handed in by the server).
+fn value_type(v: &Value) -> DataType {
+    match v {
+        Value::Null => DataType::Unknown,
+        Value::Bool(_) => DataType::Bool,
+        Value::Int2(_) => DataType::Int2,
+        Value::Int4(_) => DataType::Int4,
+        Value::Int8(_) => DataType::Int8,
+        Value::Float4(_) => DataType::Float4,
+        Value::Float8(_) => DataType::Float8,
+        Value::Numeric(_) => DataType::Numeric(None),
+        Value::Text(_) => DataType::Text,
+        Value::Bytea(_) => DataType::Bytea,
+    }
+}
+
+/// Makes a parameter value fit its declared type (text is read with the
+/// type's input function; other mismatches are cast).
+fn conform_param(v: Value, ty: &DataType) -> Result<Value> {
+    let from = value_type(&v);
+    if v.is_null() || super::coerce::same_base(&from, ty) || *ty == DataType::Unknown {
+        return Ok(v);
+    }
+    match v {
+        Value::Text(s) => parse_text(ty, &s),
+        other => super::cast::cast(other, &from, ty),
+    }
+}
+
+impl SessionState {
+    pub fn new(_shared: &Shared) -> SessionState {
+        SessionState {
+            settings: Settings::new(),
+            block: Block::Idle,
+        }
+    }
+
+    pub fn execute_simple(&mut self, sql: &str, on_result: &mut dyn FnMut(StatementResult)) -> Result<()> {
+        let statements = parse(sql)?;
+        // Several statements in one query form one implicit transaction:
+        // an error undoes the SETs that ran before it.
+        let implicit = self.block == Block::Idle && statements.len() > 1;
+        if implicit {
+            self.settings.begin();
+        }
+        for stmt in &statements {
+            match self.run(stmt, None, &[]) {
+                Ok(r) => on_result(r),
+                Err(e) => {
+                    if implicit && self.block == Block::Idle {
+                        self.settings.rollback();
+                    }
+                    self.fail();
+                    return Err(e);
+                }
+            }
+        }
+        if implicit && self.block == Block::Idle {
+            self.settings.commit();
+        }
+        Ok(())
+    }
+
+    /// An error inside a block aborts the block.
+    fn fail(&mut self) {
+        if matches!(self.block, Block::InBlock { .. }) {
+            self.block = Block::Failed;
+        }
+    }
+
+    pub fn prepare(&mut self, sql: &str, param_types: &[Option<DataType>]) -> Result<Prepared> {
+        let mut statements = parse(sql)?;
+        if statements.len() > 1 {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let declared: Vec<DataType> = param_types.iter().map(|t| t.clone().unwrap_or(DataType::Unknown)).collect();
+        let Some(stmt) = statements.pop() else {
+            return Ok(Prepared {
+                param_types: declared.into_iter().map(|t| if t == DataType::Unknown { DataType::Text } else { t }).collect(),
+                columns: Vec::new(),
+                inner: PreparedStatement { statement: None },
+            });
+        };
+        if self.block == Block::Failed && !ends_block(&stmt) {
+            return Err(in_failed_block());
+        }
+        let (types, columns) = match &stmt {
+            Statement::Query(q) => {
+                let mut binder = Binder::new(Params {
+                    types: declared,
+                    allowed: true,
+                });
+                let bound = binder.bind_query(q)?;
+                (binder.params.types, bound.columns)
+            }
+            Statement::ShowVariable { variable } => {
+                let columns = self.show_columns(variable)?;
+                (declared, columns)
+            }
+            _ => (declared, Vec::new()),
+        };
+        let param_types = types
+            .into_iter()
+            .map(|t| if t == DataType::Unknown { DataType::Text } else { t })
+            .collect();
+        Ok(Prepared {
+            param_types,
+            columns,
+            inner: PreparedStatement {
+                statement: Some(Box::new(stmt)),
+            },
+        })
+    }
+
+    pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<StatementResult> {
+        let Some(stmt) = &prepared.inner.statement else {
+            return Ok(tag_only(""));
+        };
+        if params.len() != prepared.param_types.len() {
+            return Err(Error::new(
+                SqlState::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"\" requires {}",
+                    params.len(),
+                    prepared.param_types.len()
+                ),
+            ));
+        }
+        let mut values = Vec::with_capacity(params.len());
+        for (v, t) in params.iter().zip(&prepared.param_types) {
+            values.push(conform_param(v.clone(), t)?);
+        }
+        let r = self.run(stmt, Some(&values), &prepared.param_types);
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    /// Runs one statement. `params` is `None` in the simple protocol.
+    fn run(&mut self, stmt: &Statement, params: Option<&[Value]>, param_types: &[DataType]) -> Result<StatementResult> {
+        if self.block == Block::Failed && !ends_block(stmt) {
+            return Err(in_failed_block());
+        }
+        match stmt {
+            Statement::Query(q) => {
+                let mut binder = Binder::new(Params {
+                    types: param_types.to_vec(),
+                    allowed: params.is_some(),
+                });
+                let bound = binder.bind_query(q)?;
+                if let Block::InBlock { queried } = &mut self.block {
+                    *queried = true;
+                }
+                let settings = &self.settings;
+                let lookup = |name: &str| settings.get(name);
+                let cx = ExecContext {
+                    params: params.unwrap_or(&[]),
+                    settings: &lookup,
+                };
+                let rows = execute::run(&bound.plan, &cx)?;
+                Ok(StatementResult {
+                    tag: format!("SELECT {}", rows.len()),
+                    columns: bound.columns,
+                    rows,
+                })
+            }
+            Statement::StartTransaction {
+                modes,
+                begin,
+                transaction,
+                modifier,
+                ..
+            } => {
+                if modifier.is_some() {
+                    return Err(Error::unsupported("BEGIN with a transaction modifier"));
+                }
+                let tag = if *begin || transaction.is_none() { "BEGIN" } else { "START TRANSACTION" };
+                if matches!(self.block, Block::InBlock { .. }) {
+                    // PostgreSQL warns "there is already a transaction in progress".
+                    return Ok(tag_only(tag));
+                }
+                self.settings.begin();
+                self.block = Block::InBlock { queried: false };
+                let default_iso = self.settings.get("default_transaction_isolation")?;
+                self.settings.set("transaction_isolation", &default_iso, true)?;
+                let default_ro = self.settings.get("default_transaction_read_only")?;
+                self.settings.set("transaction_read_only", &default_ro, true)?;
+                self.apply_transaction_modes(modes)?;
+                Ok(tag_only(tag))
+            }
+            Statement::Commit { chain, .. } => {
+                if *chain {
+                    return Err(Error::unsupported("COMMIT AND CHAIN"));
+                }
+                let tag = if self.block == Block::Failed {
+                    self.settings.rollback();
+                    "ROLLBACK"
+                } else {
+                    self.settings.commit();
+                    "COMMIT"
+                };
+                self.block = Block::Idle;
+                Ok(tag_only(tag))
+            }
+            Statement::Rollback { chain, savepoint } => {
+                if savepoint.is_some() {
+                    return Err(Error::unsupported("savepoints"));
+                }
+                if *chain {
+                    return Err(Error::unsupported("ROLLBACK AND CHAIN"));
+                }
+                self.settings.rollback();
+                self.block = Block::Idle;
+                Ok(tag_only("ROLLBACK"))
+            }
+            Statement::Set(set) => self.run_set(set),
+            Statement::ShowVariable { variable } => self.show(variable),
+            Statement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => self.settings.reset_all(),
+                    ast::Reset::SessionAuthorization => self.settings.reset("session_authorization", false)?,
+                    ast::Reset::ConfigurationParameter(name) => {
+                        let name = object_name(name).join(".");
+                        self.reset_parameter(&name)?;
+                    }
+                }
+                Ok(tag_only("RESET"))
+            }
+            Statement::Discard { object_type } => {
+                if !matches!(object_type, ast::DiscardObject::ALL) {
+                    return Err(Error::unsupported(format!("DISCARD {object_type}")));
+                }
+                if self.block != Block::Idle {
+                    return Err(Error::new(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                self.settings.reset_all();
+                Ok(tag_only("DISCARD ALL"))
+            }
+            Statement::Explain { .. } | Statement::ExplainTable { .. } => Err(Error::unsupported("EXPLAIN")),
+            other => Err(Error::unsupported(statement_kind(other))),
+        }
+    }
+
+    fn reset_parameter(&mut self, name: &str) -> Result<()> {
+        let canonical = canonical_name(name)?;
+        if matches!(canonical, "transaction_isolation" | "transaction_read_only") {
+            return Ok(());
+        }
+        self.settings.reset(canonical, false)
+    }
+
+    fn apply_transaction_modes(&mut self, modes: &[ast::TransactionMode]) -> Result<()> {
+        for m in modes {
+            match m {
+                ast::TransactionMode::IsolationLevel(level) => {
+                    self.settings.set("transaction_isolation", isolation_name(level)?, true)?;
+                }
+                ast::TransactionMode::AccessMode(mode) => {
+                    let ro = matches!(mode, ast::TransactionAccessMode::ReadOnly);
+                    self.settings.set("transaction_read_only", if ro { "on" } else { "off" }, true)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_set(&mut self, set: &ast::Set) -> Result<StatementResult> {
+        match set {
+            ast::Set::SingleAssignment {
+                scope,
+                hivevar,
+                variable,
+                values,
+            } => {
+                if *hivevar {
+                    return Err(Error::unsupported("SET HIVEVAR"));
+                }
+                let local = match scope {
+                    None | Some(ast::ContextModifier::Session) => false,
+                    Some(ast::ContextModifier::Local) => true,
+                    Some(ast::ContextModifier::Global) => return Err(Error::unsupported("SET GLOBAL")),
+                };
+                let name = object_name(variable).join(".");
+                let value = set_value(&name, values)?;
+                self.assign(&name, value, local)?;
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetTimeZone { local, value } => {
+                let value = match value {
+                    ast::Expr::Identifier(id) if id.quote_style.is_none() && (id.value.eq_ignore_ascii_case("local") || id.value.eq_ignore_ascii_case("default")) => {
+                        SetValue::Default
+                    }
+                    other => set_value("TimeZone", std::slice::from_ref(other))?,
+                };
+                self.assign("TimeZone", value, *local)?;
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetNames { charset_name, .. } => {
+                self.assign("client_encoding", SetValue::Text(charset_name.value.clone()), false)?;
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetNamesDefault {} => {
+                self.assign("client_encoding", SetValue::Default, false)?;
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetTransaction {
+                modes,
+                snapshot,
+                session,
+            } => {
+                if snapshot.is_some() {
+                    return Err(Error::unsupported("SET TRANSACTION SNAPSHOT"));
+                }
+                if *session {
+                    for m in modes {
+                        match m {
+                            ast::TransactionMode::IsolationLevel(level) => {
+                                self.settings.set("default_transaction_isolation", isolation_name(level)?, false)?;
+                            }
+                            ast::TransactionMode::AccessMode(mode) => {
+                                let ro = matches!(mode, ast::TransactionAccessMode::ReadOnly);
+                                self.settings.set("default_transaction_read_only", if ro { "on" } else { "off" }, false)?;
+                            }
+                        }
+                    }
+                } else if let Block::InBlock { queried } = self.block {
+                    if queried && modes.iter().any(|m| matches!(m, ast::TransactionMode::IsolationLevel(_))) {
+                        return Err(Error::new(
+                            SqlState::ACTIVE_SQL_TRANSACTION,
+                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                        ));
+                    }
+                    self.apply_transaction_modes(modes)?;
+                }
+                // Outside a block PostgreSQL warns and does nothing.
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetSessionAuthorization(p) => {
+                match &p.kind {
+                    ast::SetSessionAuthorizationParamKind::Default => self.settings.reset("session_authorization", false)?,
+                    ast::SetSessionAuthorizationParamKind::User(u) => {
+                        self.settings.set("session_authorization", &u.value, false)?
+                    }
+                }
+                Ok(tag_only("SET"))
+            }
+            ast::Set::SetRole { .. } => Err(Error::unsupported("SET ROLE")),
+            _ => Err(Error::unsupported("this form of SET")),
+        }
+    }
+
+    fn assign(&mut self, name: &str, value: SetValue, local: bool) -> Result<()> {
+        let canonical = canonical_name(name)?;
+        if local && self.block == Block::Idle {
+            // PostgreSQL: WARNING "SET LOCAL can only be used in transaction blocks"; no effect.
+            // Still validate the name and value as it does.
+            if let SetValue::Text(v) = &value {
+                let mut scratch = self.settings.clone();
+                scratch.set(canonical, v, true)?;
+            }
+            return Ok(());
+        }
+        if matches!(canonical, "transaction_isolation" | "transaction_read_only") {
+            let SetValue::Text(v) = value else {
+                return Ok(());
+            };
+            match self.block {
+                Block::InBlock { queried } => {
+                    if queried && canonical == "transaction_isolation" {
+                        return Err(Error::new(
+                            SqlState::ACTIVE_SQL_TRANSACTION,
+                            "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                        ));
+                    }
+                    self.settings.set(canonical, &v, true)
+                }
+                // Outside a block there is no transaction to change; validate only.
+                _ => self.settings.clone().set(canonical, &v, true),
+            }
+        } else {
+            match value {
+                SetValue::Default => self.settings.reset(canonical, local),
+                SetValue::Text(v) => self.settings.set(canonical, &v, local),
+            }
+        }
+    }
+
+    fn show_name(variable: &[ast::Ident]) -> String {
+        let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+        match words.join(" ").as_str() {
+            "transaction isolation level" => "transaction_isolation".to_string(),
+            "time zone" => "TimeZone".to_string(),
+            "session authorization" => "session_authorization".to_string(),
+            _ => words.join("."),
+        }
+    }
+
+    fn show_columns(&self, variable: &[ast::Ident]) -> Result<Vec<Column>> {
+        let name = Self::show_name(variable);
+        if name == "all" {
+            return Ok(["name", "setting", "description"]
+                .iter()
+                .map(|n| Column {
+                    name: n.to_string(),
+                    data_type: DataType::Text,
+                })
+                .collect());
+        }
+        Ok(vec![Column {
+            name: canonical_name(&name)?.to_string(),
+            data_type: DataType::Text,
+        }])
+    }
+
+    fn show(&self, variable: &[ast::Ident]) -> Result<StatementResult> {
+        let name = Self::show_name(variable);
+        let columns = self.show_columns(variable)?;
+        let rows = if name == "all" {
+            self.settings
+                .all()
+                .into_iter()
+                .map(|(n, v, d)| vec![Value::Text(n), Value::Text(v), Value::Text(d)])
+                .collect()
+        } else {
+            vec![vec![Value::Text(self.parameter_value(&name)?)]]
+        };
+        Ok(StatementResult {
+            columns,
+            rows,
+            tag: "SHOW".to_string(),
+        })
+    }
+
+    /// A parameter's value; transaction_* outside a block show the defaults.
+    fn parameter_value(&self, name: &str) -> Result<String> {
+        let canonical = canonical_name(name)?;
+        if self.block == Block::Idle {
+            match canonical {
+                "transaction_isolation" => return self.settings.get("default_transaction_isolation"),
+                "transaction_read_only" => return self.settings.get("default_transaction_read_only"),
+                _ => {}
+            }
+        }
+        self.settings.get(canonical)
+    }
+
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match self.block {
+            Block::Idle => TransactionStatus::Idle,
+            Block::InBlock { .. } => TransactionStatus::InBlock,
+            Block::Failed => TransactionStatus::Failed,
+        }
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.parameter_value(name).ok()
+    }
+
+    pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<()> {
+        self.assign(name, SetValue::Text(value.to_string()), false)
+    }
+
+    pub fn reported_parameters(&self) -> Vec<(String, String)> {
+        self.settings
+            .reported()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect()
+    }
+
+    pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
+        self.settings.take_changed()
+    }
+}
