@@ -150,13 +150,22 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
         A::Int(_) | A::Integer(_) | A::Int4(_) => (DataType::Int4, "int4"),
         A::BigInt(_) | A::Int8(_) => (DataType::Int8, "int8"),
         A::Real | A::Float4 => (DataType::Float4, "float4"),
-        A::DoublePrecision | A::Float8 | A::Double(ast::ExactNumberInfo::None) => (DataType::Float8, "float8"),
+        A::DoublePrecision | A::Float8 | A::Double(ast::ExactNumberInfo::None) => {
+            (DataType::Float8, "float8")
+        }
         A::Float(ast::ExactNumberInfo::None) => (DataType::Float8, "float8"),
         A::Float(ast::ExactNumberInfo::Precision(p)) => {
             if *p < 1 || *p > 53 {
                 return Err(Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
-                    format!("precision for type float must be {}", if *p < 1 { "at least 1 bit" } else { "less than 54 bits" }),
+                    format!(
+                        "precision for type float must be {}",
+                        if *p < 1 {
+                            "at least 1 bit"
+                        } else {
+                            "less than 54 bits"
+                        }
+                    ),
                 ));
             }
             if *p <= 24 {
@@ -167,7 +176,9 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
         }
         A::Numeric(info) | A::Decimal(info) | A::Dec(info) => (numeric(info)?, "numeric"),
         A::Text => (DataType::Text, "text"),
-        A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => (DataType::Varchar(char_len(l)?), "varchar"),
+        A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => {
+            (DataType::Varchar(char_len(l)?), "varchar")
+        }
         A::Char(l) | A::Character(l) => (DataType::Char(Some(char_len(l)?.unwrap_or(1))), "bpchar"),
         A::Bytea => (DataType::Bytea, "bytea"),
         A::Custom(name, mods) => {
@@ -224,7 +235,9 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
         E::CompoundIdentifier(ids) => (ids.last().map(ident_name).unwrap_or_default(), 2),
         E::Nested(inner) => figure_colname(inner),
         E::Function(f) => (object_name(&f.name).last().cloned().unwrap_or_default(), 2),
-        E::Cast { expr, data_type, .. } => {
+        E::Cast {
+            expr, data_type, ..
+        } => {
             let (name, strength) = figure_colname(expr);
             if strength <= 1 {
                 match resolve_type(data_type) {
@@ -311,7 +324,11 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
 }
 
 fn type_list(types: &[DataType]) -> String {
-    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+    types
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_stringish(t: &DataType) -> bool {
@@ -349,7 +366,10 @@ impl Binder {
                 if let Some(slot) = self.params.types.get_mut(index) {
                     *slot = base.clone();
                 }
-                let p = Expr::Param { index, ty: base.clone() };
+                let p = Expr::Param {
+                    index,
+                    ty: base.clone(),
+                };
                 if base == *to {
                     Ok(p)
                 } else {
@@ -374,7 +394,10 @@ impl Binder {
         }
         Err(Error::new(
             SqlState::DATATYPE_MISMATCH,
-            format!("argument of {context} must be type boolean, not type {}", t.name()),
+            format!(
+                "argument of {context} must be type boolean, not type {}",
+                t.name()
+            ),
         ))
     }
 
@@ -496,7 +519,10 @@ impl Binder {
         self.depth += 1;
         if self.depth > BIND_DEPTH_MAX {
             self.depth -= 1;
-            return Err(Error::new(super::parse::STATEMENT_TOO_COMPLEX, "stack depth limit exceeded"));
+            return Err(Error::new(
+                super::parse::STATEMENT_TOO_COMPLEX,
+                "stack depth limit exceeded",
+            ));
         }
         let r = self.bind_expr_inner(e, scope);
         self.depth -= 1;
@@ -534,7 +560,12 @@ impl Binder {
                 expr: Box::new(self.bind_expr(x, scope)?),
                 negated: matches!(e, E::IsNotNull(_)),
             }),
-            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) | E::IsUnknown(x) | E::IsNotUnknown(x) => {
+            E::IsTrue(x)
+            | E::IsNotTrue(x)
+            | E::IsFalse(x)
+            | E::IsNotFalse(x)
+            | E::IsUnknown(x)
+            | E::IsNotUnknown(x) => {
                 let (value, negated, ctx) = match e {
                     E::IsTrue(_) => (Some(true), false, "IS TRUE"),
                     E::IsNotTrue(_) => (Some(true), true, "IS NOT TRUE"),
@@ -563,7 +594,11 @@ impl Binder {
                     other => Err(Error::internal(format!("= bound to {other:?}"))),
                 }
             }
-            E::InList { expr, list, negated } => {
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let x = self.bind_expr(expr, scope)?;
                 let mut acc: Option<Expr> = None;
                 for item in list {
@@ -574,8 +609,14 @@ impl Binder {
                         Some(prev) => Expr::Or(Box::new(prev), Box::new(eq)),
                     });
                 }
-                let acc = acc.ok_or_else(|| Error::new(SqlState::SYNTAX_ERROR, "syntax error at or near \")\""))?;
-                Ok(if *negated { Expr::Not(Box::new(acc)) } else { acc })
+                let acc = acc.ok_or_else(|| {
+                    Error::new(SqlState::SYNTAX_ERROR, "syntax error at or near \")\"")
+                })?;
+                Ok(if *negated {
+                    Expr::Not(Box::new(acc))
+                } else {
+                    acc
+                })
             }
             E::Between {
                 expr,
@@ -589,7 +630,11 @@ impl Binder {
                 let ge = self.binary(BinOp::GtEq, x.clone(), lo)?;
                 let le = self.binary(BinOp::LtEq, x, hi)?;
                 let both = Expr::And(Box::new(ge), Box::new(le));
-                Ok(if *negated { Expr::Not(Box::new(both)) } else { both })
+                Ok(if *negated {
+                    Expr::Not(Box::new(both))
+                } else {
+                    both
+                })
             }
             E::Like {
                 negated,
@@ -609,7 +654,14 @@ impl Binder {
                     return Err(unsupported("LIKE ANY"));
                 }
                 let case_insensitive = matches!(e, E::ILike { .. });
-                self.bind_like(expr, pattern, escape_char.as_deref(), *negated, case_insensitive, scope)
+                self.bind_like(
+                    expr,
+                    pattern,
+                    escape_char.as_deref(),
+                    *negated,
+                    case_insensitive,
+                    scope,
+                )
             }
             E::Case {
                 operand,
@@ -632,12 +684,17 @@ impl Binder {
                     conds.push(c);
                     results.push(self.bind_expr(&w.result, scope)?);
                 }
+                // PostgreSQL resolves the ELSE branch's type first.
                 let has_else = else_result.is_some();
                 if let Some(x) = else_result {
-                    results.push(self.bind_expr(x, scope)?);
+                    results.insert(0, self.bind_expr(x, scope)?);
                 }
                 let (mut results, ty) = self.unify(results, "CASE")?;
-                let otherwise = if has_else { results.pop().map(Box::new) } else { None };
+                let otherwise = if has_else {
+                    Some(Box::new(results.remove(0)))
+                } else {
+                    None
+                };
                 Ok(Expr::Case {
                     whens: conds.into_iter().zip(results).collect(),
                     otherwise,
@@ -674,10 +731,17 @@ impl Binder {
             }
             E::Function(f) => self.bind_function(f, scope),
             E::Ceil { expr, field } | E::Floor { expr, field } => {
-                if !matches!(field, ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)) {
+                if !matches!(
+                    field,
+                    ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)
+                ) {
                     return Err(unsupported("CEIL/FLOOR with a field"));
                 }
-                let name = if matches!(e, E::Ceil { .. }) { "ceil" } else { "floor" };
+                let name = if matches!(e, E::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
                 let x = self.bind_expr(expr, scope)?;
                 self.call_function(name, vec![x])
             }
@@ -730,7 +794,9 @@ impl Binder {
                 }
                 self.call_function(name, args)
             }
-            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => Err(unsupported("subqueries")),
+            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
+                Err(unsupported("subqueries"))
+            }
             other => Err(unsupported(format!("{} expressions", variant_name(other)))),
         }
     }
@@ -771,7 +837,12 @@ impl Binder {
             .strip_prefix('$')
             .and_then(|d| d.parse().ok())
             .filter(|n| *n >= 1)
-            .ok_or_else(|| Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{p}\"")))?;
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::SYNTAX_ERROR,
+                    format!("syntax error at or near \"{p}\""),
+                )
+            })?;
         let index = n - 1;
         if index >= self.params.types.len() {
             if !self.params.allowed || n > u16::MAX as usize {
@@ -794,7 +865,10 @@ impl Binder {
             UnaryOperator::Minus | UnaryOperator::Plus => {
                 let minus = op == UnaryOperator::Minus;
                 // A negative numeric literal is one constant (`-2147483648` is int4).
-                if minus && let ast::Expr::Value(v) = expr && matches!(v.value, ast::Value::Number(..)) {
+                if minus
+                    && let ast::Expr::Value(v) = expr
+                    && matches!(v.value, ast::Value::Number(..))
+                {
                     return self.bind_value(&v.value, true);
                 }
                 let x = self.bind_expr(expr, scope)?;
@@ -820,7 +894,13 @@ impl Binder {
         }
     }
 
-    fn bind_binary(&mut self, left: &ast::Expr, op: &BinaryOperator, right: &ast::Expr, scope: &Scope) -> Result<Expr> {
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &BinaryOperator,
+        right: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
         use BinaryOperator as B;
         let bop = match op {
             B::And | B::Or => {
@@ -891,11 +971,8 @@ impl Binder {
                     match (chars.next(), chars.next()) {
                         (Some(c), None) => Some(c),
                         _ => {
-                            return Err(Error::new(
-                                SqlState("22025"),
-                                "invalid escape string",
-                            )
-                            .with_hint("Escape string must be empty or one character."));
+                            return Err(Error::new(SqlState("22025"), "invalid escape string")
+                                .with_hint("Escape string must be empty or one character."));
                         }
                     }
                 }
@@ -926,7 +1003,16 @@ impl Binder {
         }
         if matches!(
             name.as_str(),
-            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg" | "array_agg"
+            "count"
+                | "sum"
+                | "avg"
+                | "min"
+                | "max"
+                | "bool_and"
+                | "bool_or"
+                | "every"
+                | "string_agg"
+                | "array_agg"
         ) {
             return Err(unsupported("aggregate functions"));
         }
@@ -958,7 +1044,11 @@ impl Binder {
                 Ok(Expr::Coalesce { args, ty })
             }
             "greatest" | "least" => {
-                let ctx = if name == "greatest" { "GREATEST" } else { "LEAST" };
+                let ctx = if name == "greatest" {
+                    "GREATEST"
+                } else {
+                    "LEAST"
+                };
                 let (args, ty) = self.unify(bound, ctx)?;
                 // The type must have an ordering.
                 if let Some(a) = args.first() {
@@ -979,7 +1069,11 @@ impl Binder {
                 let (Some(a), Some(b)) = (a, b) else {
                     return Err(Error::internal("nullif arity"));
                 };
-                let a = if a.ty() == DataType::Unknown { self.coerce(a, &DataType::Text)? } else { a };
+                let a = if a.ty() == DataType::Unknown {
+                    self.coerce(a, &DataType::Text)?
+                } else {
+                    a
+                };
                 let ty = a.ty();
                 let eq = self.binary(BinOp::Eq, a.clone(), b)?;
                 Ok(Expr::Case {
@@ -1012,7 +1106,11 @@ impl Binder {
         if let Some(func) = functions::is_variadic_any(name) {
             let mut out = Vec::with_capacity(args.len());
             for a in args {
-                out.push(if a.ty() == DataType::Unknown { self.coerce(a, &DataType::Text)? } else { a });
+                out.push(if a.ty() == DataType::Unknown {
+                    self.coerce(a, &DataType::Text)?
+                } else {
+                    a
+                });
             }
             if func == Func::ConcatWs && out.is_empty() {
                 return Err(self.no_function(name, &out));
@@ -1061,7 +1159,11 @@ impl Binder {
     fn resolve_outputs(&mut self, exprs: Vec<Expr>) -> Result<Vec<Expr>> {
         let mut out = Vec::with_capacity(exprs.len());
         for e in exprs {
-            out.push(if e.ty() == DataType::Unknown { self.coerce(e, &DataType::Text)? } else { e });
+            out.push(if e.ty() == DataType::Unknown {
+                self.coerce(e, &DataType::Text)?
+            } else {
+                e
+            });
         }
         Ok(out)
     }
@@ -1073,7 +1175,11 @@ impl Binder {
         if !q.locks.is_empty() {
             return Err(unsupported("FOR UPDATE/FOR SHARE"));
         }
-        if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+        if q.for_clause.is_some()
+            || q.settings.is_some()
+            || q.format_clause.is_some()
+            || !q.pipe_operators.is_empty()
+        {
             return Err(unsupported("this query clause"));
         }
         let body = self.bind_body(&q.body)?;
@@ -1093,7 +1199,8 @@ impl Binder {
                 ast::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
             };
             for item in items {
-                let column = self.order_column(&item.expr, &names, &mut exprs, visible, &scope, distinct)?;
+                let column =
+                    self.order_column(&item.expr, &names, &mut exprs, visible, &scope, distinct)?;
                 let desc = match &item.options.sort {
                     None | Some(ast::OrderBySort::Asc) => false,
                     Some(ast::OrderBySort::Desc) => true,
@@ -1124,7 +1231,9 @@ impl Binder {
             exprs,
         };
         if distinct {
-            plan = Plan::Distinct { input: Box::new(plan) };
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
         }
         if !keys.is_empty() {
             plan = Plan::Sort {
@@ -1172,7 +1281,9 @@ impl Binder {
         if let ast::Expr::Value(v) = e
             && let ast::Value::Number(s, _) = &v.value
         {
-            let pos: i64 = s.parse().map_err(|_| unsupported("non-integer ORDER BY constants"))?;
+            let pos: i64 = s
+                .parse()
+                .map_err(|_| unsupported("non-integer ORDER BY constants"))?;
             if pos < 1 || pos as usize > visible {
                 return Err(Error::new(
                     SqlState::INVALID_COLUMN_REFERENCE,
@@ -1183,7 +1294,12 @@ impl Binder {
         }
         if let ast::Expr::Identifier(id) = e {
             let name = ident_name(id);
-            let hits: Vec<usize> = names[..visible].iter().enumerate().filter(|(_, n)| **n == name).map(|(i, _)| i).collect();
+            let hits: Vec<usize> = names[..visible]
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n == name)
+                .map(|(i, _)| i)
+                .collect();
             if hits.len() > 1 {
                 return Err(Error::new(
                     SqlState::AMBIGUOUS_COLUMN,
@@ -1201,7 +1317,11 @@ impl Binder {
             ));
         }
         let bound = self.bind_expr(e, scope)?;
-        let bound = if bound.ty() == DataType::Unknown { self.coerce(bound, &DataType::Text)? } else { bound };
+        let bound = if bound.ty() == DataType::Unknown {
+            self.coerce(bound, &DataType::Text)?
+        } else {
+            bound
+        };
         exprs.push(bound);
         Ok(exprs.len() - 1)
     }
@@ -1258,7 +1378,10 @@ impl Binder {
             t if category(&t) == Category::Numeric => self.explicit_cast(x, &DataType::Int8),
             t => Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("argument of LIMIT must be type bigint, not type {}", t.name()),
+                format!(
+                    "argument of LIMIT must be type bigint, not type {}",
+                    t.name()
+                ),
             )),
         }
     }
@@ -1282,7 +1405,11 @@ impl Binder {
                 Ok(Body {
                     input: inner.plan,
                     scope: Scope {
-                        columns: inner.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(),
+                        columns: inner
+                            .columns
+                            .iter()
+                            .map(|c| (c.name.clone(), c.data_type.clone()))
+                            .collect(),
                     },
                     exprs,
                     names: inner.columns.into_iter().map(|c| c.name).collect(),
@@ -1314,7 +1441,11 @@ impl Binder {
         let mut unified = Vec::with_capacity(width);
         for col in columns {
             let (col, ty) = self.unify(col, "VALUES")?;
-            let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+            let ty = if ty == DataType::Unknown {
+                DataType::Text
+            } else {
+                ty
+            };
             let mut fixed = Vec::with_capacity(col.len());
             for e in col {
                 fixed.push(self.coerce(e, &ty)?);
@@ -1330,7 +1461,10 @@ impl Binder {
         let exprs = types
             .iter()
             .enumerate()
-            .map(|(i, t)| Expr::Column { index: i, ty: t.clone() })
+            .map(|(i, t)| Expr::Column {
+                index: i,
+                ty: t.clone(),
+            })
             .collect();
         Ok(Body {
             input: Plan::Values { rows, width },
@@ -1344,10 +1478,18 @@ impl Binder {
     }
 
     fn bind_select(&mut self, s: &ast::Select) -> Result<Body> {
-        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.prewhere.is_some() {
+        if s.top.is_some()
+            || s.into.is_some()
+            || !s.lateral_views.is_empty()
+            || s.prewhere.is_some()
+        {
             return Err(unsupported("this SELECT clause"));
         }
-        if !s.connect_by.is_empty() || !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
+        if !s.connect_by.is_empty()
+            || !s.cluster_by.is_empty()
+            || !s.distribute_by.is_empty()
+            || !s.sort_by.is_empty()
+        {
             return Err(unsupported("this SELECT clause"));
         }
         if !s.named_window.is_empty() {
@@ -1372,7 +1514,13 @@ impl Binder {
             Some(_) => return Err(unsupported("DISTINCT ON")),
         };
         let (mut input, scope) = if s.from.is_empty() {
-            (Plan::Values { rows: vec![Vec::new()], width: 0 }, Scope::default())
+            (
+                Plan::Values {
+                    rows: vec![Vec::new()],
+                    width: 0,
+                },
+                Scope::default(),
+            )
         } else {
             self.bind_from(&s.from)?
         };
@@ -1404,7 +1552,10 @@ impl Binder {
                         ));
                     }
                     for (i, (n, t)) in scope.columns.iter().enumerate() {
-                        exprs.push(Expr::Column { index: i, ty: t.clone() });
+                        exprs.push(Expr::Column {
+                            index: i,
+                            ty: t.clone(),
+                        });
                         names.push(n.clone());
                     }
                 }
@@ -1459,7 +1610,10 @@ impl Binder {
                     }
                 }
                 let scope = Scope {
-                    columns: names.into_iter().zip(inner.columns.iter().map(|c| c.data_type.clone())).collect(),
+                    columns: names
+                        .into_iter()
+                        .zip(inner.columns.iter().map(|c| c.data_type.clone()))
+                        .collect(),
                 };
                 Ok((inner.plan, scope))
             }
@@ -1485,9 +1639,10 @@ fn plan_width(plan: &Plan) -> usize {
     match plan {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Values { width, .. } => *width,
-        Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input } => {
-            plan_width(input)
-        }
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input } => plan_width(input),
     }
 }
 

@@ -146,7 +146,9 @@ pub fn cast(v: Value, from: &DataType, to: &DataType) -> Result<Value> {
     let (cf, ct) = (category(from), category(to));
     let out = match (&v, to) {
         // To a string type: the output function.
-        (_, DataType::Text | DataType::Varchar(_) | DataType::Char(_)) => Value::Text(to_text(&v, from)),
+        (_, DataType::Text | DataType::Varchar(_) | DataType::Char(_)) => {
+            Value::Text(to_text(&v, from))
+        }
         // From a string type: the input function.
         (Value::Text(s), _) => {
             let s = if matches!(from, DataType::Char(_)) {
@@ -192,7 +194,9 @@ pub fn cast(v: Value, from: &DataType, to: &DataType) -> Result<Value> {
 /// `varchar(n)` / `char(n)` truncate (explicit casts) and pad.
 pub fn apply_typmod(v: Value, to: &DataType, explicit: bool) -> Result<Value> {
     Ok(match (v, to) {
-        (Value::Numeric(n), DataType::Numeric(Some((p, s)))) => Value::Numeric(n.apply_typmod(*p, *s)?),
+        (Value::Numeric(n), DataType::Numeric(Some((p, s)))) => {
+            Value::Numeric(n.apply_typmod(*p, *s)?)
+        }
         (Value::Text(s), DataType::Varchar(Some(n))) => {
             if explicit {
                 Value::Text(s.chars().take(*n as usize).collect())
@@ -218,10 +222,19 @@ mod tests {
 
     #[test]
     fn float_to_int_rounds_half_to_even_numeric_half_away() {
-        assert_eq!(cast(Value::Float8(2.5), &DataType::Float8, &DataType::Int4).unwrap(), Value::Int4(2));
-        assert_eq!(cast(Value::Float8(3.5), &DataType::Float8, &DataType::Int4).unwrap(), Value::Int4(4));
+        assert_eq!(
+            cast(Value::Float8(2.5), &DataType::Float8, &DataType::Int4).unwrap(),
+            Value::Int4(2)
+        );
+        assert_eq!(
+            cast(Value::Float8(3.5), &DataType::Float8, &DataType::Int4).unwrap(),
+            Value::Int4(4)
+        );
         let n = Value::Numeric(Numeric::parse("2.5").unwrap());
-        assert_eq!(cast(n, &DataType::Numeric(None), &DataType::Int4).unwrap(), Value::Int4(3));
+        assert_eq!(
+            cast(n, &DataType::Numeric(None), &DataType::Int4).unwrap(),
+            Value::Int4(3)
+        );
     }
 
     #[test]
@@ -236,18 +249,34 @@ mod tests {
 
     #[test]
     fn text_casts_use_input_and_output_functions() {
-        assert_eq!(cast(Value::Bool(true), &DataType::Bool, &DataType::Text).unwrap(), Value::Text("true".into()));
         assert_eq!(
-            cast(Value::Text("a  ".into()), &DataType::Char(Some(3)), &DataType::Text).unwrap(),
+            cast(Value::Bool(true), &DataType::Bool, &DataType::Text).unwrap(),
+            Value::Text("true".into())
+        );
+        assert_eq!(
+            cast(
+                Value::Text("a  ".into()),
+                &DataType::Char(Some(3)),
+                &DataType::Text
+            )
+            .unwrap(),
             Value::Text("a".into())
         );
         assert_eq!(
-            cast(Value::Text("abc".into()), &DataType::Text, &DataType::Varchar(Some(2))).unwrap(),
+            cast(
+                Value::Text("abc".into()),
+                &DataType::Text,
+                &DataType::Varchar(Some(2))
+            )
+            .unwrap(),
             Value::Text("ab".into())
         );
         let e = cast(Value::Text("abc".into()), &DataType::Text, &DataType::Int4).unwrap_err();
         assert_eq!(e.message, "invalid input syntax for type integer: \"abc\"");
         assert!(!can_cast_explicit(&DataType::Int8, &DataType::Bool));
-        assert!(!can_cast_explicit(&DataType::Bool, &DataType::Numeric(None)));
+        assert!(!can_cast_explicit(
+            &DataType::Bool,
+            &DataType::Numeric(None)
+        ));
     }
 }

@@ -96,11 +96,15 @@ pub enum NoMatch {
 
 /// Chooses among overloaded signatures as `func_select_candidate` does.
 /// `inputs` may contain `Unknown` (untyped literals and parameters).
-pub fn select_candidate(inputs: &[DataType], candidates: &[Vec<DataType>]) -> Result<usize, NoMatch> {
+pub fn select_candidate(
+    inputs: &[DataType],
+    candidates: &[Vec<DataType>],
+) -> Result<usize, NoMatch> {
     // Exact match first (an unknown input matches nothing exactly here).
-    if let Some(i) = candidates.iter().position(|c| {
-        c.len() == inputs.len() && c.iter().zip(inputs).all(|(c, i)| same_base(c, i))
-    }) {
+    if let Some(i) = candidates
+        .iter()
+        .position(|c| c.len() == inputs.len() && c.iter().zip(inputs).all(|(c, i)| same_base(c, i)))
+    {
         return Ok(i);
     }
     // A binary operator with one unknown side: try the other side's type for both.
@@ -160,7 +164,10 @@ pub fn select_candidate(inputs: &[DataType], candidates: &[Vec<DataType>]) -> Re
             if *input != DataType::Unknown {
                 continue;
             }
-            let cats: Vec<Category> = live.iter().map(|&i| category(&candidates[i][pos])).collect();
+            let cats: Vec<Category> = live
+                .iter()
+                .map(|&i| category(&candidates[i][pos]))
+                .collect();
             let chosen = if cats.contains(&Category::String) {
                 Category::String
             } else if cats.iter().all(|c| *c == cats[0]) {
@@ -181,15 +188,15 @@ pub fn select_candidate(inputs: &[DataType], candidates: &[Vec<DataType>]) -> Re
         if let Some(first) = known.first()
             && known.iter().all(|t| same_base(t, first))
         {
-            let fits: Vec<usize> = live
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    inputs.iter().zip(&candidates[i]).all(|(inp, c)| {
-                        *inp != DataType::Unknown || can_coerce_implicit(first, c)
+            let fits: Vec<usize> =
+                live.iter()
+                    .copied()
+                    .filter(|&i| {
+                        inputs.iter().zip(&candidates[i]).all(|(inp, c)| {
+                            *inp != DataType::Unknown || can_coerce_implicit(first, c)
+                        })
                     })
-                })
-                .collect();
+                    .collect();
             if fits.len() == 1 {
                 return Ok(fits[0]);
             }
@@ -225,7 +232,11 @@ pub fn common_type(types: &[DataType], context: &str) -> Result<DataType> {
                 if category(c) != category(t) {
                     return Err(Error::new(
                         SqlState::DATATYPE_MISMATCH,
-                        format!("{context} types {} and {} cannot be matched", c.name(), t.name()),
+                        format!(
+                            "{context} types {} and {} cannot be matched",
+                            c.name(),
+                            t.name()
+                        ),
                     ));
                 }
                 if !is_preferred(c) && can_coerce_implicit(c, t) && !can_coerce_implicit(t, c) {
@@ -240,7 +251,11 @@ pub fn common_type(types: &[DataType], context: &str) -> Result<DataType> {
         if !can_coerce_implicit(t, &chosen) {
             return Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("{context} could not convert type {} to {}", t.name(), chosen.name()),
+                format!(
+                    "{context} could not convert type {} to {}",
+                    t.name(),
+                    chosen.name()
+                ),
             ));
         }
     }
@@ -262,10 +277,15 @@ mod tests {
             vec![Float8, Float8],
             vec![Numeric(None), Numeric(None)],
         ];
-        let pick = |a: DataType, b: DataType| cands[select_candidate(&[a, b], &cands).ok().unwrap()].clone();
+        let pick = |a: DataType, b: DataType| {
+            cands[select_candidate(&[a, b], &cands).ok().unwrap()].clone()
+        };
         assert_eq!(pick(Int4, Int8), vec![Int8, Int8]);
         assert_eq!(pick(Float4, Int4), vec![Float4, Float8]);
-        assert_eq!(pick(Int4, Numeric(None)), vec![Numeric(None), Numeric(None)]);
+        assert_eq!(
+            pick(Int4, Numeric(None)),
+            vec![Numeric(None), Numeric(None)]
+        );
         assert_eq!(pick(Int4, Unknown), vec![Int4, Int4]);
     }
 
@@ -279,10 +299,16 @@ mod tests {
 
     #[test]
     fn common_type_picks_the_wider_type_and_rejects_mixed_categories() {
-        assert_eq!(common_type(&[Int4, Numeric(None)], "CASE").unwrap(), Numeric(None));
+        assert_eq!(
+            common_type(&[Int4, Numeric(None)], "CASE").unwrap(),
+            Numeric(None)
+        );
         assert_eq!(common_type(&[Unknown, Unknown], "CASE").unwrap(), Text);
         assert_eq!(common_type(&[Unknown, Int8], "CASE").unwrap(), Int8);
         let e = common_type(&[Int4, Bool], "CASE").unwrap_err();
-        assert_eq!(e.message, "CASE types integer and boolean cannot be matched");
+        assert_eq!(
+            e.message,
+            "CASE types integer and boolean cannot be matched"
+        );
     }
 }

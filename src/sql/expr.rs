@@ -237,7 +237,9 @@ impl Expr {
                     _ => Value::Null,
                 })
             }
-            Expr::IsNull { expr, negated } => Ok(Value::Bool(expr.eval(ctx)?.is_null() != *negated)),
+            Expr::IsNull { expr, negated } => {
+                Ok(Value::Bool(expr.eval(ctx)?.is_null() != *negated))
+            }
             Expr::IsBool {
                 expr,
                 value,
@@ -293,7 +295,9 @@ impl Expr {
                         None => v,
                         Some(b) => {
                             let o = compare(&v, &b)?;
-                            if (*greatest && o == Ordering::Greater) || (!*greatest && o == Ordering::Less) {
+                            if (*greatest && o == Ordering::Greater)
+                                || (!*greatest && o == Ordering::Less)
+                            {
                                 v
                             } else {
                                 b
@@ -347,7 +351,9 @@ fn as_bool(v: Value) -> Result<Option<bool>> {
     match v {
         Value::Bool(b) => Ok(Some(b)),
         Value::Null => Ok(None),
-        other => Err(Error::internal(format!("expected a boolean, got {other:?}"))),
+        other => Err(Error::internal(format!(
+            "expected a boolean, got {other:?}"
+        ))),
     }
 }
 
@@ -415,7 +421,13 @@ fn float_arith(op: BinOp, a: f64, b: f64) -> Result<f64> {
         BinOp::Pow => return functions::float_pow(a, b),
         _ => return Err(Error::internal(format!("{op:?} is not float arithmetic"))),
     };
-    check_float(r, a.is_infinite() || b.is_infinite(), (op == BinOp::Mul && (a == 0.0 || b == 0.0)) || (op == BinOp::Div && a == 0.0) || !matches!(op, BinOp::Mul | BinOp::Div))
+    check_float(
+        r,
+        a.is_infinite() || b.is_infinite(),
+        (op == BinOp::Mul && (a == 0.0 || b == 0.0))
+            || (op == BinOp::Div && a == 0.0)
+            || !matches!(op, BinOp::Mul | BinOp::Div),
+    )
 }
 
 /// PostgreSQL's float overflow / underflow checks on a result.
@@ -471,13 +483,25 @@ pub fn binary(op: BinOp, l: &Value, r: &Value, ty: &DataType) -> Result<Value> {
         });
     }
     Ok(match (l, r) {
-        (Value::Int2(a), Value::Int2(b)) => {
-            Value::Int2(int_arith(op, *a as i64, *b as i64, i16::MIN as i64, i16::MAX as i64, "smallint")? as i16)
+        (Value::Int2(a), Value::Int2(b)) => Value::Int2(int_arith(
+            op,
+            *a as i64,
+            *b as i64,
+            i16::MIN as i64,
+            i16::MAX as i64,
+            "smallint",
+        )? as i16),
+        (Value::Int4(a), Value::Int4(b)) => Value::Int4(int_arith(
+            op,
+            *a as i64,
+            *b as i64,
+            i32::MIN as i64,
+            i32::MAX as i64,
+            "integer",
+        )? as i32),
+        (Value::Int8(a), Value::Int8(b)) => {
+            Value::Int8(int_arith(op, *a, *b, i64::MIN, i64::MAX, "bigint")?)
         }
-        (Value::Int4(a), Value::Int4(b)) => {
-            Value::Int4(int_arith(op, *a as i64, *b as i64, i32::MIN as i64, i32::MAX as i64, "integer")? as i32)
-        }
-        (Value::Int8(a), Value::Int8(b)) => Value::Int8(int_arith(op, *a, *b, i64::MIN, i64::MAX, "bigint")?),
         (Value::Float8(a), Value::Float8(b)) => Value::Float8(float_arith(op, *a, *b)?),
         (Value::Float4(a), Value::Float4(b)) => {
             let r = float_arith(op, *a as f64, *b as f64)?;
@@ -588,27 +612,72 @@ mod tests {
 
     #[test]
     fn integer_overflow_and_division_by_zero_have_postgres_errors() {
-        let e = binary(BinOp::Add, &Value::Int4(i32::MAX), &Value::Int4(1), &DataType::Int4).unwrap_err();
-        assert_eq!((e.sqlstate, e.message.as_str()), (SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range"));
-        let e = binary(BinOp::Mul, &Value::Int8(i64::MAX), &Value::Int8(2), &DataType::Int8).unwrap_err();
+        let e = binary(
+            BinOp::Add,
+            &Value::Int4(i32::MAX),
+            &Value::Int4(1),
+            &DataType::Int4,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.sqlstate, e.message.as_str()),
+            (SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+        );
+        let e = binary(
+            BinOp::Mul,
+            &Value::Int8(i64::MAX),
+            &Value::Int8(2),
+            &DataType::Int8,
+        )
+        .unwrap_err();
         assert_eq!(e.message, "bigint out of range");
-        let e = binary(BinOp::Div, &Value::Int2(1), &Value::Int2(0), &DataType::Int2).unwrap_err();
+        let e = binary(
+            BinOp::Div,
+            &Value::Int2(1),
+            &Value::Int2(0),
+            &DataType::Int2,
+        )
+        .unwrap_err();
         assert_eq!(e.sqlstate, SqlState::DIVISION_BY_ZERO);
         assert_eq!(
-            binary(BinOp::Mod, &Value::Int4(i32::MIN), &Value::Int4(-1), &DataType::Int4).unwrap(),
+            binary(
+                BinOp::Mod,
+                &Value::Int4(i32::MIN),
+                &Value::Int4(-1),
+                &DataType::Int4
+            )
+            .unwrap(),
             Value::Int4(0)
         );
         assert_eq!(
-            binary(BinOp::Div, &Value::Int4(-7), &Value::Int4(2), &DataType::Int4).unwrap(),
+            binary(
+                BinOp::Div,
+                &Value::Int4(-7),
+                &Value::Int4(2),
+                &DataType::Int4
+            )
+            .unwrap(),
             Value::Int4(-3)
         );
     }
 
     #[test]
     fn float_nan_sorts_above_everything_and_equals_itself() {
-        assert_eq!(compare(&Value::Float8(f64::NAN), &Value::Float8(f64::NAN)).unwrap(), Ordering::Equal);
-        assert_eq!(compare(&Value::Float8(f64::NAN), &Value::Float8(f64::INFINITY)).unwrap(), Ordering::Greater);
-        let e = binary(BinOp::Mul, &Value::Float8(1e300), &Value::Float8(1e300), &DataType::Float8).unwrap_err();
+        assert_eq!(
+            compare(&Value::Float8(f64::NAN), &Value::Float8(f64::NAN)).unwrap(),
+            Ordering::Equal
+        );
+        assert_eq!(
+            compare(&Value::Float8(f64::NAN), &Value::Float8(f64::INFINITY)).unwrap(),
+            Ordering::Greater
+        );
+        let e = binary(
+            BinOp::Mul,
+            &Value::Float8(1e300),
+            &Value::Float8(1e300),
+            &DataType::Float8,
+        )
+        .unwrap_err();
         assert_eq!(e.message, "value out of range: overflow");
     }
 

@@ -8,7 +8,6 @@
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Numeric, Value};
 
-use super::cast;
 use super::expr::{EvalContext, check_float};
 
 /// Which built-in a bound call runs.
@@ -195,7 +194,9 @@ fn int_arg(v: &Value) -> Result<i64> {
         Value::Int2(i) => Ok(*i as i64),
         Value::Int4(i) => Ok(*i as i64),
         Value::Int8(i) => Ok(*i),
-        other => Err(Error::internal(format!("expected an integer, got {other:?}"))),
+        other => Err(Error::internal(format!(
+            "expected an integer, got {other:?}"
+        ))),
     }
 }
 
@@ -228,7 +229,11 @@ pub fn float_pow(a: f64, b: f64) -> Result<f64> {
         ));
     }
     let r = a.powf(b);
-    check_float(r, a.is_infinite() || b.is_infinite(), a == 0.0 || r.is_nan() || b.is_infinite())
+    check_float(
+        r,
+        a.is_infinite() || b.is_infinite(),
+        a == 0.0 || r.is_nan() || b.is_infinite(),
+    )
 }
 
 fn trim_chars(s: &str, chars: &str, left: bool, right: bool) -> String {
@@ -265,7 +270,10 @@ fn pad(s: &str, len: i64, fill: &str, left: bool) -> String {
 const TEXT_BYTES_MAX: usize = (1 << 30) - 1;
 
 fn too_long() -> Error {
-    Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "requested length too large")
+    Error::new(
+        SqlState::PROGRAM_LIMIT_EXCEEDED,
+        "requested length too large",
+    )
 }
 
 /// Runs `func` on evaluated arguments (of the types the signature wants).
@@ -310,7 +318,10 @@ pub fn call(
     if args.iter().any(|a| a.is_null()) {
         return Ok(Value::Null);
     }
-    let a = |i: usize| args.get(i).ok_or_else(|| Error::internal("missing argument"));
+    let a = |i: usize| {
+        args.get(i)
+            .ok_or_else(|| Error::internal("missing argument"))
+    };
     Ok(match func {
         Func::Abs => match a(0)? {
             Value::Int2(i) => Value::Int2(i.checked_abs().ok_or_else(|| out_of_range("smallint"))?),
@@ -405,12 +416,19 @@ pub fn call(
         }
         Func::Exp => {
             let f = float_arg(a(0)?)?;
-            Value::Float8(check_float(f.exp(), f.is_infinite(), f == f64::NEG_INFINITY || f.is_nan())?)
+            Value::Float8(check_float(
+                f.exp(),
+                f.is_infinite(),
+                f == f64::NEG_INFINITY || f.is_nan(),
+            )?)
         }
         Func::Ln => {
             let f = float_arg(a(0)?)?;
             if f == 0.0 {
-                return Err(Error::new(SqlState("2201E"), "cannot take logarithm of zero"));
+                return Err(Error::new(
+                    SqlState("2201E"),
+                    "cannot take logarithm of zero",
+                ));
             }
             if f < 0.0 {
                 return Err(Error::new(
@@ -438,11 +456,19 @@ pub fn call(
             };
             let from = start.max(1) as usize - 1;
             let to = (end.max(1) as usize - 1).min(s.len());
-            Value::Text(if from >= to { String::new() } else { s[from..to].iter().collect() })
+            Value::Text(if from >= to {
+                String::new()
+            } else {
+                s[from..to].iter().collect()
+            })
         }
         Func::Replace => {
             let (s, from, to) = (text_arg(a(0)?)?, text_arg(a(1)?)?, text_arg(a(2)?)?);
-            Value::Text(if from.is_empty() { s.to_string() } else { s.replace(from, to) })
+            Value::Text(if from.is_empty() {
+                s.to_string()
+            } else {
+                s.replace(from, to)
+            })
         }
         Func::Repeat => {
             let s = text_arg(a(0)?)?;
@@ -455,8 +481,17 @@ pub fn call(
         Func::Reverse => Value::Text(text_arg(a(0)?)?.chars().rev().collect()),
         Func::Btrim | Func::Ltrim | Func::Rtrim => {
             let s = text_arg(a(0)?)?;
-            let chars = if args.len() > 1 { text_arg(a(1)?)? } else { " " };
-            Value::Text(trim_chars(s, chars, func != Func::Rtrim, func != Func::Ltrim))
+            let chars = if args.len() > 1 {
+                text_arg(a(1)?)?
+            } else {
+                " "
+            };
+            Value::Text(trim_chars(
+                s,
+                chars,
+                func != Func::Rtrim,
+                func != Func::Ltrim,
+            ))
         }
         Func::Left | Func::Right => {
             let s: Vec<char> = text_arg(a(0)?)?.chars().collect();
@@ -482,7 +517,11 @@ pub fn call(
             if len as usize > TEXT_BYTES_MAX / 4 {
                 return Err(too_long());
             }
-            let fill = if args.len() > 2 { text_arg(a(2)?)? } else { " " };
+            let fill = if args.len() > 2 {
+                text_arg(a(2)?)?
+            } else {
+                " "
+            };
             Value::Text(pad(s, len, fill, func == Func::Lpad))
         }
         Func::Chr => {
@@ -493,15 +532,25 @@ pub fn call(
                     "null character not permitted",
                 ));
             }
-            let c = u32::try_from(code).ok().and_then(char::from_u32).ok_or_else(|| {
-                Error::new(
-                    SqlState::PROGRAM_LIMIT_EXCEEDED,
-                    "requested character too large for encoding: ".to_string() + &code.to_string(),
-                )
-            })?;
+            let c = u32::try_from(code)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::PROGRAM_LIMIT_EXCEEDED,
+                        "requested character too large for encoding: ".to_string()
+                            + &code.to_string(),
+                    )
+                })?;
             Value::Text(c.to_string())
         }
-        Func::Ascii => Value::Int4(text_arg(a(0)?)?.chars().next().map(|c| c as i32).unwrap_or(0)),
+        Func::Ascii => Value::Int4(
+            text_arg(a(0)?)?
+                .chars()
+                .next()
+                .map(|c| c as i32)
+                .unwrap_or(0),
+        ),
         Func::StartsWith => Value::Bool(text_arg(a(0)?)?.starts_with(text_arg(a(1)?)?)),
         Func::Version => Value::Text(VERSION_STRING.to_string()),
         Func::CurrentSetting => Value::Text((ctx.settings)(text_arg(a(0)?)?)?),

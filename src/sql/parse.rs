@@ -61,7 +61,8 @@ fn syntax_error(sql: &str, e: ParserError) -> Error {
     };
     let loc = parse_location(&message);
     let found_eof = message.contains("found: EOF");
-    if message.starts_with("Unterminated string literal") || message.contains("Unterminated dollar") {
+    if message.starts_with("Unterminated string literal") || message.contains("Unterminated dollar")
+    {
         let pos = loc.and_then(|l| char_position(sql, l)).unwrap_or(1);
         let rest: String = sql.chars().skip(pos as usize - 1).collect();
         return Error::new(

@@ -27,12 +27,26 @@ pub struct SortKey {
 #[derive(Debug, Clone)]
 pub enum Plan {
     /// Literal rows (each of `width` expressions).
-    Values { rows: Vec<Vec<Expr>>, width: usize },
-    Filter { input: Box<Plan>, predicate: Expr },
-    Project { input: Box<Plan>, exprs: Vec<Expr> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+        width: usize,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
     /// Removes duplicate rows (NULLs count as equal), keeping the first.
-    Distinct { input: Box<Plan> },
-    Sort { input: Box<Plan>, keys: Vec<SortKey> },
+    Distinct {
+        input: Box<Plan>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
     /// `limit`/`offset` are int8 expressions, evaluated once when run.
     Limit {
         input: Box<Plan>,

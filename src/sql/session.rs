@@ -37,7 +37,7 @@ pub struct PreparedStatement {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Block {
+enum BlockState {
     Idle,
     InBlock {
         /// Whether a query has run in the block (SET TRANSACTION is too late then).
@@ -49,7 +49,7 @@ enum Block {
 /// One session's SQL state.
 pub struct SessionState {
     settings: Settings,
-    block: Block,
+    block: BlockState,
 }
 
 fn tag_only(tag: &str) -> StatementResult {
@@ -89,8 +89,12 @@ fn statement_kind(stmt: &Statement) -> String {
 
 /// `quote_identifier`: quotes unless the name is a plain lower-case word.
 fn quote_identifier(s: &str) -> String {
-    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
     if plain {
         s.to_string()
     } else {
@@ -110,32 +114,54 @@ fn set_value(name: &str, values: &[ast::Expr]) -> Result<SetValue> {
     for v in values {
         let part = match v {
             ast::Expr::Identifier(id) => {
-                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default") && values.len() == 1 {
+                if id.quote_style.is_none()
+                    && id.value.eq_ignore_ascii_case("default")
+                    && values.len() == 1
+                {
                     return Ok(SetValue::Default);
                 }
                 ident_name(id)
             }
             ast::Expr::Value(v) => match &v.value {
                 ast::Value::Number(s, _) => s.clone(),
-                ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => s.clone(),
+                ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => {
+                    s.clone()
+                }
                 ast::Value::DollarQuotedString(d) => d.value.clone(),
                 ast::Value::Boolean(b) => if *b { "true" } else { "false" }.to_string(),
                 other => {
-                    return Err(Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{other}\"")));
+                    return Err(Error::new(
+                        SqlState::SYNTAX_ERROR,
+                        format!("syntax error at or near \"{other}\""),
+                    ));
                 }
             },
             ast::Expr::UnaryOp {
                 op: ast::UnaryOperator::Minus,
                 expr,
             } => match expr.as_ref() {
-                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => format!("-{}", v.value),
-                _ => return Err(Error::new(SqlState::SYNTAX_ERROR, "syntax error at or near \"-\"")),
+                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                    format!("-{}", v.value)
+                }
+                _ => {
+                    return Err(Error::new(
+                        SqlState::SYNTAX_ERROR,
+                        "syntax error at or near \"-\"",
+                    ));
+                }
             },
             other => {
-                return Err(Error::new(SqlState::SYNTAX_ERROR, format!("syntax error at or near \"{other}\"")));
+                return Err(Error::new(
+                    SqlState::SYNTAX_ERROR,
+                    format!("syntax error at or near \"{other}\""),
+                ));
             }
         };
-        parts.push(if list_quote { quote_identifier(&part) } else { part });
+        parts.push(if list_quote {
+            quote_identifier(&part)
+        } else {
+            part
+        });
     }
     Ok(SetValue::Text(parts.join(", ")))
 }
@@ -146,7 +172,9 @@ fn isolation_name(level: &ast::TransactionIsolationLevel) -> Result<&'static str
         ast::TransactionIsolationLevel::ReadCommitted => "read committed",
         ast::TransactionIsolationLevel::RepeatableRead => "repeatable read",
         ast::TransactionIsolationLevel::Serializable => "serializable",
-        ast::TransactionIsolationLevel::Snapshot => return Err(Error::unsupported("ISOLATION LEVEL SNAPSHOT")),
+        ast::TransactionIsolationLevel::Snapshot => {
+            return Err(Error::unsupported("ISOLATION LEVEL SNAPSHOT"));
+        }
     })
 }
 
@@ -183,15 +211,19 @@ impl SessionState {
     pub fn new(_shared: &Shared) -> SessionState {
         SessionState {
             settings: Settings::new(),
-            block: Block::Idle,
+            block: BlockState::Idle,
         }
     }
 
-    pub fn execute_simple(&mut self, sql: &str, on_result: &mut dyn FnMut(StatementResult)) -> Result<()> {
+    pub fn execute_simple(
+        &mut self,
+        sql: &str,
+        on_result: &mut dyn FnMut(StatementResult),
+    ) -> Result<()> {
         let statements = parse(sql)?;
         // Several statements in one query form one implicit transaction:
         // an error undoes the SETs that ran before it.
-        let implicit = self.block == Block::Idle && statements.len() > 1;
+        let implicit = self.block == BlockState::Idle && statements.len() > 1;
         if implicit {
             self.settings.begin();
         }
@@ -199,7 +231,7 @@ impl SessionState {
             match self.run(stmt, None, &[]) {
                 Ok(r) => on_result(r),
                 Err(e) => {
-                    if implicit && self.block == Block::Idle {
+                    if implicit && self.block == BlockState::Idle {
                         self.settings.rollback();
                     }
                     self.fail();
@@ -207,7 +239,7 @@ impl SessionState {
                 }
             }
         }
-        if implicit && self.block == Block::Idle {
+        if implicit && self.block == BlockState::Idle {
             self.settings.commit();
         }
         Ok(())
@@ -215,8 +247,8 @@ impl SessionState {
 
     /// An error inside a block aborts the block.
     fn fail(&mut self) {
-        if matches!(self.block, Block::InBlock { .. }) {
-            self.block = Block::Failed;
+        if matches!(self.block, BlockState::InBlock { .. }) {
+            self.block = BlockState::Failed;
         }
     }
 
@@ -228,15 +260,27 @@ impl SessionState {
                 "cannot insert multiple commands into a prepared statement",
             ));
         }
-        let declared: Vec<DataType> = param_types.iter().map(|t| t.clone().unwrap_or(DataType::Unknown)).collect();
+        let declared: Vec<DataType> = param_types
+            .iter()
+            .map(|t| t.clone().unwrap_or(DataType::Unknown))
+            .collect();
         let Some(stmt) = statements.pop() else {
             return Ok(Prepared {
-                param_types: declared.into_iter().map(|t| if t == DataType::Unknown { DataType::Text } else { t }).collect(),
+                param_types: declared
+                    .into_iter()
+                    .map(|t| {
+                        if t == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            t
+                        }
+                    })
+                    .collect(),
                 columns: Vec::new(),
                 inner: PreparedStatement { statement: None },
             });
         };
-        if self.block == Block::Failed && !ends_block(&stmt) {
+        if self.block == BlockState::Failed && !ends_block(&stmt) {
             return Err(in_failed_block());
         }
         let (types, columns) = match &stmt {
@@ -256,7 +300,13 @@ impl SessionState {
         };
         let param_types = types
             .into_iter()
-            .map(|t| if t == DataType::Unknown { DataType::Text } else { t })
+            .map(|t| {
+                if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                }
+            })
             .collect();
         Ok(Prepared {
             param_types,
@@ -267,7 +317,11 @@ impl SessionState {
         })
     }
 
-    pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<StatementResult> {
+    pub fn execute_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+    ) -> Result<StatementResult> {
         let Some(stmt) = &prepared.inner.statement else {
             return Ok(tag_only(""));
         };
@@ -293,8 +347,13 @@ impl SessionState {
     }
 
     /// Runs one statement. `params` is `None` in the simple protocol.
-    fn run(&mut self, stmt: &Statement, params: Option<&[Value]>, param_types: &[DataType]) -> Result<StatementResult> {
-        if self.block == Block::Failed && !ends_block(stmt) {
+    fn run(
+        &mut self,
+        stmt: &Statement,
+        params: Option<&[Value]>,
+        param_types: &[DataType],
+    ) -> Result<StatementResult> {
+        if self.block == BlockState::Failed && !ends_block(stmt) {
             return Err(in_failed_block());
         }
         match stmt {
@@ -304,7 +363,7 @@ impl SessionState {
                     allowed: params.is_some(),
                 });
                 let bound = binder.bind_query(q)?;
-                if let Block::InBlock { queried } = &mut self.block {
+                if let BlockState::InBlock { queried } = &mut self.block {
                     *queried = true;
                 }
                 let settings = &self.settings;
@@ -330,17 +389,23 @@ impl SessionState {
                 if modifier.is_some() {
                     return Err(Error::unsupported("BEGIN with a transaction modifier"));
                 }
-                let tag = if *begin || transaction.is_none() { "BEGIN" } else { "START TRANSACTION" };
-                if matches!(self.block, Block::InBlock { .. }) {
+                let tag = if *begin || transaction.is_none() {
+                    "BEGIN"
+                } else {
+                    "START TRANSACTION"
+                };
+                if matches!(self.block, BlockState::InBlock { .. }) {
                     // PostgreSQL warns "there is already a transaction in progress".
                     return Ok(tag_only(tag));
                 }
                 self.settings.begin();
-                self.block = Block::InBlock { queried: false };
+                self.block = BlockState::InBlock { queried: false };
                 let default_iso = self.settings.get("default_transaction_isolation")?;
-                self.settings.set("transaction_isolation", &default_iso, true)?;
+                self.settings
+                    .set("transaction_isolation", &default_iso, true)?;
                 let default_ro = self.settings.get("default_transaction_read_only")?;
-                self.settings.set("transaction_read_only", &default_ro, true)?;
+                self.settings
+                    .set("transaction_read_only", &default_ro, true)?;
                 self.apply_transaction_modes(modes)?;
                 Ok(tag_only(tag))
             }
@@ -348,14 +413,14 @@ impl SessionState {
                 if *chain {
                     return Err(Error::unsupported("COMMIT AND CHAIN"));
                 }
-                let tag = if self.block == Block::Failed {
+                let tag = if self.block == BlockState::Failed {
                     self.settings.rollback();
                     "ROLLBACK"
                 } else {
                     self.settings.commit();
                     "COMMIT"
                 };
-                self.block = Block::Idle;
+                self.block = BlockState::Idle;
                 Ok(tag_only(tag))
             }
             Statement::Rollback { chain, savepoint } => {
@@ -366,7 +431,7 @@ impl SessionState {
                     return Err(Error::unsupported("ROLLBACK AND CHAIN"));
                 }
                 self.settings.rollback();
-                self.block = Block::Idle;
+                self.block = BlockState::Idle;
                 Ok(tag_only("ROLLBACK"))
             }
             Statement::Set(set) => self.run_set(set),
@@ -374,7 +439,9 @@ impl SessionState {
             Statement::Reset(r) => {
                 match &r.reset {
                     ast::Reset::ALL => self.settings.reset_all(),
-                    ast::Reset::SessionAuthorization => self.settings.reset("session_authorization", false)?,
+                    ast::Reset::SessionAuthorization => {
+                        self.settings.reset("session_authorization", false)?
+                    }
                     ast::Reset::ConfigurationParameter(name) => {
                         let name = object_name(name).join(".");
                         self.reset_parameter(&name)?;
@@ -386,7 +453,7 @@ impl SessionState {
                 if !matches!(object_type, ast::DiscardObject::ALL) {
                     return Err(Error::unsupported(format!("DISCARD {object_type}")));
                 }
-                if self.block != Block::Idle {
+                if self.block != BlockState::Idle {
                     return Err(Error::new(
                         SqlState::ACTIVE_SQL_TRANSACTION,
                         "DISCARD ALL cannot run inside a transaction block",
@@ -395,7 +462,9 @@ impl SessionState {
                 self.settings.reset_all();
                 Ok(tag_only("DISCARD ALL"))
             }
-            Statement::Explain { .. } | Statement::ExplainTable { .. } => Err(Error::unsupported("EXPLAIN")),
+            Statement::Explain { .. } | Statement::ExplainTable { .. } => {
+                Err(Error::unsupported("EXPLAIN"))
+            }
             other => Err(Error::unsupported(statement_kind(other))),
         }
     }
@@ -412,11 +481,16 @@ impl SessionState {
         for m in modes {
             match m {
                 ast::TransactionMode::IsolationLevel(level) => {
-                    self.settings.set("transaction_isolation", isolation_name(level)?, true)?;
+                    self.settings
+                        .set("transaction_isolation", isolation_name(level)?, true)?;
                 }
                 ast::TransactionMode::AccessMode(mode) => {
                     let ro = matches!(mode, ast::TransactionAccessMode::ReadOnly);
-                    self.settings.set("transaction_read_only", if ro { "on" } else { "off" }, true)?;
+                    self.settings.set(
+                        "transaction_read_only",
+                        if ro { "on" } else { "off" },
+                        true,
+                    )?;
                 }
             }
         }
@@ -437,7 +511,9 @@ impl SessionState {
                 let local = match scope {
                     None | Some(ast::ContextModifier::Session) => false,
                     Some(ast::ContextModifier::Local) => true,
-                    Some(ast::ContextModifier::Global) => return Err(Error::unsupported("SET GLOBAL")),
+                    Some(ast::ContextModifier::Global) => {
+                        return Err(Error::unsupported("SET GLOBAL"));
+                    }
                 };
                 let name = object_name(variable).join(".");
                 let value = set_value(&name, values)?;
@@ -446,7 +522,11 @@ impl SessionState {
             }
             ast::Set::SetTimeZone { local, value } => {
                 let value = match value {
-                    ast::Expr::Identifier(id) if id.quote_style.is_none() && (id.value.eq_ignore_ascii_case("local") || id.value.eq_ignore_ascii_case("default")) => {
+                    ast::Expr::Identifier(id)
+                        if id.quote_style.is_none()
+                            && (id.value.eq_ignore_ascii_case("local")
+                                || id.value.eq_ignore_ascii_case("default")) =>
+                    {
                         SetValue::Default
                     }
                     other => set_value("TimeZone", std::slice::from_ref(other))?,
@@ -455,7 +535,11 @@ impl SessionState {
                 Ok(tag_only("SET"))
             }
             ast::Set::SetNames { charset_name, .. } => {
-                self.assign("client_encoding", SetValue::Text(charset_name.value.clone()), false)?;
+                self.assign(
+                    "client_encoding",
+                    SetValue::Text(charset_name.value.clone()),
+                    false,
+                )?;
                 Ok(tag_only("SET"))
             }
             ast::Set::SetNamesDefault {} => {
@@ -474,16 +558,28 @@ impl SessionState {
                     for m in modes {
                         match m {
                             ast::TransactionMode::IsolationLevel(level) => {
-                                self.settings.set("default_transaction_isolation", isolation_name(level)?, false)?;
+                                self.settings.set(
+                                    "default_transaction_isolation",
+                                    isolation_name(level)?,
+                                    false,
+                                )?;
                             }
                             ast::TransactionMode::AccessMode(mode) => {
                                 let ro = matches!(mode, ast::TransactionAccessMode::ReadOnly);
-                                self.settings.set("default_transaction_read_only", if ro { "on" } else { "off" }, false)?;
+                                self.settings.set(
+                                    "default_transaction_read_only",
+                                    if ro { "on" } else { "off" },
+                                    false,
+                                )?;
                             }
                         }
                     }
-                } else if let Block::InBlock { queried } = self.block {
-                    if queried && modes.iter().any(|m| matches!(m, ast::TransactionMode::IsolationLevel(_))) {
+                } else if let BlockState::InBlock { queried } = self.block {
+                    if queried
+                        && modes
+                            .iter()
+                            .any(|m| matches!(m, ast::TransactionMode::IsolationLevel(_)))
+                    {
                         return Err(Error::new(
                             SqlState::ACTIVE_SQL_TRANSACTION,
                             "SET TRANSACTION ISOLATION LEVEL must be called before any query",
@@ -496,9 +592,12 @@ impl SessionState {
             }
             ast::Set::SetSessionAuthorization(p) => {
                 match &p.kind {
-                    ast::SetSessionAuthorizationParamKind::Default => self.settings.reset("session_authorization", false)?,
+                    ast::SetSessionAuthorizationParamKind::Default => {
+                        self.settings.reset("session_authorization", false)?
+                    }
                     ast::SetSessionAuthorizationParamKind::User(u) => {
-                        self.settings.set("session_authorization", &u.value, false)?
+                        self.settings
+                            .set("session_authorization", &u.value, false)?
                     }
                 }
                 Ok(tag_only("SET"))
@@ -510,7 +609,7 @@ impl SessionState {
 
     fn assign(&mut self, name: &str, value: SetValue, local: bool) -> Result<()> {
         let canonical = canonical_name(name)?;
-        if local && self.block == Block::Idle {
+        if local && self.block == BlockState::Idle {
             // PostgreSQL: WARNING "SET LOCAL can only be used in transaction blocks"; no effect.
             // Still validate the name and value as it does.
             if let SetValue::Text(v) = &value {
@@ -524,7 +623,7 @@ impl SessionState {
                 return Ok(());
             };
             match self.block {
-                Block::InBlock { queried } => {
+                BlockState::InBlock { queried } => {
                     if queried && canonical == "transaction_isolation" {
                         return Err(Error::new(
                             SqlState::ACTIVE_SQL_TRANSACTION,
@@ -593,10 +692,14 @@ impl SessionState {
     /// A parameter's value; transaction_* outside a block show the defaults.
     fn parameter_value(&self, name: &str) -> Result<String> {
         let canonical = canonical_name(name)?;
-        if self.block == Block::Idle {
+        if self.block == BlockState::Idle {
             match canonical {
-                "transaction_isolation" => return self.settings.get("default_transaction_isolation"),
-                "transaction_read_only" => return self.settings.get("default_transaction_read_only"),
+                "transaction_isolation" => {
+                    return self.settings.get("default_transaction_isolation");
+                }
+                "transaction_read_only" => {
+                    return self.settings.get("default_transaction_read_only");
+                }
                 _ => {}
             }
         }
@@ -605,9 +708,9 @@ impl SessionState {
 
     pub fn transaction_status(&self) -> TransactionStatus {
         match self.block {
-            Block::Idle => TransactionStatus::Idle,
-            Block::InBlock { .. } => TransactionStatus::InBlock,
-            Block::Failed => TransactionStatus::Failed,
+            BlockState::Idle => TransactionStatus::Idle,
+            BlockState::InBlock { .. } => TransactionStatus::InBlock,
+            BlockState::Failed => TransactionStatus::Failed,
         }
     }
 
@@ -629,5 +732,227 @@ impl SessionState {
 
     pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
         self.settings.take_changed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    fn session() -> crate::db::Session {
+        Database::in_memory().unwrap().session()
+    }
+
+    #[test]
+    fn prepare_infers_parameter_types_from_context() {
+        let mut s = session();
+        let p = s
+            .prepare("SELECT $1 + 1, $2::int8, $3 = 'x', $4", &[])
+            .unwrap();
+        assert_eq!(
+            p.param_types,
+            vec![
+                DataType::Int4,
+                DataType::Int8,
+                DataType::Text,
+                DataType::Text
+            ]
+        );
+        let names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["?column?", "int8", "?column?", "?column?"]);
+        assert_eq!(p.columns[0].data_type, DataType::Int4);
+        let r = s
+            .execute_prepared(
+                &p,
+                &[
+                    Value::Int4(41),
+                    Value::Int8(7),
+                    Value::Text("x".into()),
+                    Value::Null,
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            r.rows,
+            vec![vec![
+                Value::Int4(42),
+                Value::Int8(7),
+                Value::Bool(true),
+                Value::Null
+            ]]
+        );
+        assert_eq!(r.tag, "SELECT 1");
+    }
+
+    #[test]
+    fn declared_parameter_types_win_and_text_values_are_read_as_them() {
+        let mut s = session();
+        let p = s.prepare("SELECT $1", &[Some(DataType::Int8)]).unwrap();
+        assert_eq!(p.param_types, vec![DataType::Int8]);
+        assert_eq!(p.columns[0].data_type, DataType::Int8);
+        let r = s.execute_prepared(&p, &[Value::Text("12".into())]).unwrap();
+        assert_eq!(r.rows, vec![vec![Value::Int8(12)]]);
+        let e = s.execute_prepared(&p, &[]).unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::PROTOCOL_VIOLATION);
+    }
+
+    #[test]
+    fn parameters_in_the_simple_protocol_are_42p02() {
+        let mut s = session();
+        let e = s.execute("SELECT $1").unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::UNDEFINED_PARAMETER);
+        assert_eq!(e.message, "there is no parameter $1");
+    }
+
+    #[test]
+    fn an_error_in_a_block_fails_it_until_rollback() {
+        let mut s = session();
+        assert_eq!(s.transaction_status(), TransactionStatus::Idle);
+        s.execute("BEGIN").unwrap();
+        assert_eq!(s.transaction_status(), TransactionStatus::InBlock);
+        assert!(s.execute("SELECT 1/0").is_err());
+        assert_eq!(s.transaction_status(), TransactionStatus::Failed);
+        let p = s.prepare("SELECT 1", &[]).unwrap_err();
+        assert_eq!(p.sqlstate, SqlState::IN_FAILED_SQL_TRANSACTION);
+        let r = s.execute("COMMIT").unwrap();
+        assert_eq!(r[0].tag, "ROLLBACK");
+        assert_eq!(s.transaction_status(), TransactionStatus::Idle);
+        // Outside a block, errors leave the session idle.
+        assert!(s.execute("SELECT 1/0").is_err());
+        assert_eq!(s.transaction_status(), TransactionStatus::Idle);
+    }
+
+    #[test]
+    fn command_tags_are_postgres_tags() {
+        let mut s = session();
+        let tags: Vec<String> = s
+            .execute("BEGIN; SELECT 1; SET application_name = 'a'; SHOW application_name; COMMIT; START TRANSACTION; ROLLBACK; RESET ALL")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.tag)
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "BEGIN",
+                "SELECT 1",
+                "SET",
+                "SHOW",
+                "COMMIT",
+                "START TRANSACTION",
+                "ROLLBACK",
+                "RESET"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_multi_statement_query_undoes_its_sets() {
+        let mut s = session();
+        assert!(s.execute("SET application_name = 'x'; SELECT 1/0").is_err());
+        assert_eq!(s.parameter("application_name").as_deref(), Some(""));
+        s.execute("SET application_name = 'y'; SELECT 1").unwrap();
+        assert_eq!(s.parameter("application_name").as_deref(), Some("y"));
+    }
+
+    #[test]
+    fn reported_parameters_and_their_changes() {
+        let mut s = session();
+        let reported = s.reported_parameters();
+        let names: Vec<&str> = reported.iter().map(|(n, _)| n.as_str()).collect();
+        for n in [
+            "server_version",
+            "server_encoding",
+            "client_encoding",
+            "application_name",
+            "DateStyle",
+            "IntervalStyle",
+            "TimeZone",
+            "integer_datetimes",
+            "standard_conforming_strings",
+            "is_superuser",
+            "session_authorization",
+        ] {
+            assert!(names.contains(&n), "{n} not reported");
+        }
+        assert!(s.take_changed_parameters().is_empty());
+        s.set_parameter("application_name", "psql").unwrap();
+        s.execute("SET DateStyle = 'iso, dmy'").unwrap();
+        let changed = s.take_changed_parameters();
+        assert_eq!(
+            changed,
+            vec![
+                ("application_name".to_string(), "psql".to_string()),
+                ("DateStyle".to_string(), "ISO, DMY".to_string())
+            ]
+        );
+        assert!(s.take_changed_parameters().is_empty());
+    }
+
+    #[test]
+    fn show_names_its_column_after_the_parameter() {
+        let mut s = session();
+        let r = s.execute("SHOW datestyle").unwrap();
+        assert_eq!(r[0].columns[0].name, "DateStyle");
+        let p = s.prepare("SHOW TimeZone", &[]).unwrap();
+        assert_eq!(p.columns[0].name, "TimeZone");
+        let all = s.execute("SHOW ALL").unwrap();
+        assert_eq!(all[0].columns.len(), 3);
+        assert!(all[0].rows.len() > 20);
+    }
+
+    #[test]
+    fn unsupported_statements_are_0a000() {
+        let mut s = session();
+        for sql in [
+            "CREATE TABLE t (a int)",
+            "INSERT INTO t VALUES (1)",
+            "SELECT * FROM t",
+            "EXPLAIN SELECT 1",
+            "SELECT (SELECT 1)",
+        ] {
+            let e = s.execute(sql).unwrap_err();
+            assert_eq!(e.sqlstate, SqlState::FEATURE_NOT_SUPPORTED, "{sql}: {e}");
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        // A cheap stand-in for the fuzz target: mangled statements.
+        let mut s = session();
+        let seeds = [
+            "SELECT 1 + 2 * 3",
+            "SELECT 'a' || 1",
+            "SELECT CASE WHEN $1 THEN 1 END",
+            "VALUES (1), (2)",
+            "SET x TO 1",
+            "SELECT 1e999999",
+            "SELECT -9223372036854775808",
+            "SELECT abs(-2147483648)",
+            "SELECT round(1.5, 2147483647)",
+            "SELECT repeat('x', 2147483647)",
+            "SELECT lpad('x', 2147483647)",
+            "SELECT 1::numeric(1000, 1000)",
+            "SELECT substr('abc', -2147483648, 2147483647)",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for base in seeds {
+            let _ = s.execute(base);
+            for _ in 0..50 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let chars: Vec<char> = base.chars().collect();
+                let cut = (seed as usize) % (chars.len() + 1);
+                let mangled: String = chars[..cut]
+                    .iter()
+                    .chain(chars[cut..].iter().rev())
+                    .collect();
+                let _ = s.execute(&mangled);
+                let _ = s.prepare(&mangled, &[]);
+            }
+            let _ = s.execute("ROLLBACK");
+        }
     }
 }

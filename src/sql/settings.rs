@@ -27,7 +27,10 @@ enum Kind {
     /// Fixed for the life of the server.
     ReadOnly,
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A duration in milliseconds, shown in the largest exact unit.
     Millis,
     Enum(&'static [&'static str]),
@@ -47,35 +50,199 @@ struct Param {
     description: &'static str,
 }
 
-const ISOLATION_LEVELS: &[&str] = &["serializable", "repeatable read", "read committed", "read uncommitted"];
+const ISOLATION_LEVELS: &[&str] = &[
+    "serializable",
+    "repeatable read",
+    "read committed",
+    "read uncommitted",
+];
 
 const PARAMS: &[Param] = &[
-    Param { name: "application_name", default: "", kind: Kind::Text, reported: true, description: "Sets the application name to be reported in statistics and logs." },
-    Param { name: "bytea_output", default: "hex", kind: Kind::Enum(&["escape", "hex"]), reported: false, description: "Sets the output format for bytea." },
-    Param { name: "client_encoding", default: "UTF8", kind: Kind::Encoding, reported: true, description: "Sets the client's character set encoding." },
-    Param { name: "client_min_messages", default: "notice", kind: Kind::Enum(&["debug5", "debug4", "debug3", "debug2", "debug1", "debug", "log", "notice", "warning", "error"]), reported: false, description: "Sets the message levels that are sent to the client." },
-    Param { name: "DateStyle", default: "ISO, MDY", kind: Kind::DateStyle, reported: true, description: "Sets the display format for date and time values." },
-    Param { name: "default_transaction_isolation", default: "read committed", kind: Kind::Enum(ISOLATION_LEVELS), reported: false, description: "Sets the transaction isolation level of each new transaction." },
-    Param { name: "default_transaction_read_only", default: "off", kind: Kind::Bool, reported: false, description: "Sets the default read-only status of new transactions." },
-    Param { name: "extra_float_digits", default: "1", kind: Kind::Int { min: -15, max: 3 }, reported: false, description: "Sets the number of digits displayed for floating-point values." },
-    Param { name: "idle_in_transaction_session_timeout", default: "0", kind: Kind::Millis, reported: false, description: "Sets the maximum allowed idle time between queries, when in a transaction." },
-    Param { name: "integer_datetimes", default: "on", kind: Kind::ReadOnly, reported: true, description: "Shows whether datetimes are integer based." },
-    Param { name: "IntervalStyle", default: "postgres", kind: Kind::Enum(&["postgres", "postgres_verbose", "sql_standard", "iso_8601"]), reported: true, description: "Sets the display format for interval values." },
-    Param { name: "is_superuser", default: "on", kind: Kind::ReadOnly, reported: true, description: "Shows whether the current user is a superuser." },
-    Param { name: "lc_collate", default: "C", kind: Kind::ReadOnly, reported: false, description: "Shows the collation order locale." },
-    Param { name: "lc_ctype", default: "C", kind: Kind::ReadOnly, reported: false, description: "Shows the character classification and case conversion locale." },
-    Param { name: "lock_timeout", default: "0", kind: Kind::Millis, reported: false, description: "Sets the maximum allowed duration of any wait for a lock." },
-    Param { name: "max_identifier_length", default: "63", kind: Kind::ReadOnly, reported: false, description: "Shows the maximum identifier length." },
-    Param { name: "search_path", default: "\"$user\", public", kind: Kind::Text, reported: false, description: "Sets the schema search order for names that are not schema-qualified." },
-    Param { name: "server_encoding", default: "UTF8", kind: Kind::ReadOnly, reported: true, description: "Shows the server (database) character set encoding." },
-    Param { name: "server_version", default: "15.0", kind: Kind::ReadOnly, reported: true, description: "Shows the server version." },
-    Param { name: "server_version_num", default: "150000", kind: Kind::ReadOnly, reported: false, description: "Shows the server version as an integer." },
-    Param { name: "session_authorization", default: "postgres", kind: Kind::Text, reported: true, description: "Sets the session user name." },
-    Param { name: "standard_conforming_strings", default: "on", kind: Kind::Bool, reported: true, description: "Causes '...' strings to treat backslashes literally." },
-    Param { name: "statement_timeout", default: "0", kind: Kind::Millis, reported: false, description: "Sets the maximum allowed duration of any statement." },
-    Param { name: "TimeZone", default: "UTC", kind: Kind::TimeZone, reported: true, description: "Sets the time zone for displaying and interpreting time stamps." },
-    Param { name: "transaction_isolation", default: "read committed", kind: Kind::Enum(ISOLATION_LEVELS), reported: false, description: "Sets the current transaction's isolation level." },
-    Param { name: "transaction_read_only", default: "off", kind: Kind::Bool, reported: false, description: "Sets the current transaction's read-only status." },
+    Param {
+        name: "application_name",
+        default: "",
+        kind: Kind::Text,
+        reported: true,
+        description: "Sets the application name to be reported in statistics and logs.",
+    },
+    Param {
+        name: "bytea_output",
+        default: "hex",
+        kind: Kind::Enum(&["escape", "hex"]),
+        reported: false,
+        description: "Sets the output format for bytea.",
+    },
+    Param {
+        name: "client_encoding",
+        default: "UTF8",
+        kind: Kind::Encoding,
+        reported: true,
+        description: "Sets the client's character set encoding.",
+    },
+    Param {
+        name: "client_min_messages",
+        default: "notice",
+        kind: Kind::Enum(&[
+            "debug5", "debug4", "debug3", "debug2", "debug1", "debug", "log", "notice", "warning",
+            "error",
+        ]),
+        reported: false,
+        description: "Sets the message levels that are sent to the client.",
+    },
+    Param {
+        name: "DateStyle",
+        default: "ISO, MDY",
+        kind: Kind::DateStyle,
+        reported: true,
+        description: "Sets the display format for date and time values.",
+    },
+    Param {
+        name: "default_transaction_isolation",
+        default: "read committed",
+        kind: Kind::Enum(ISOLATION_LEVELS),
+        reported: false,
+        description: "Sets the transaction isolation level of each new transaction.",
+    },
+    Param {
+        name: "default_transaction_read_only",
+        default: "off",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Sets the default read-only status of new transactions.",
+    },
+    Param {
+        name: "extra_float_digits",
+        default: "1",
+        kind: Kind::Int { min: -15, max: 3 },
+        reported: false,
+        description: "Sets the number of digits displayed for floating-point values.",
+    },
+    Param {
+        name: "idle_in_transaction_session_timeout",
+        default: "0",
+        kind: Kind::Millis,
+        reported: false,
+        description: "Sets the maximum allowed idle time between queries, when in a transaction.",
+    },
+    Param {
+        name: "integer_datetimes",
+        default: "on",
+        kind: Kind::ReadOnly,
+        reported: true,
+        description: "Shows whether datetimes are integer based.",
+    },
+    Param {
+        name: "IntervalStyle",
+        default: "postgres",
+        kind: Kind::Enum(&["postgres", "postgres_verbose", "sql_standard", "iso_8601"]),
+        reported: true,
+        description: "Sets the display format for interval values.",
+    },
+    Param {
+        name: "is_superuser",
+        default: "on",
+        kind: Kind::ReadOnly,
+        reported: true,
+        description: "Shows whether the current user is a superuser.",
+    },
+    Param {
+        name: "lc_collate",
+        default: "C",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the collation order locale.",
+    },
+    Param {
+        name: "lc_ctype",
+        default: "C",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the character classification and case conversion locale.",
+    },
+    Param {
+        name: "lock_timeout",
+        default: "0",
+        kind: Kind::Millis,
+        reported: false,
+        description: "Sets the maximum allowed duration of any wait for a lock.",
+    },
+    Param {
+        name: "max_identifier_length",
+        default: "63",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the maximum identifier length.",
+    },
+    Param {
+        name: "search_path",
+        default: "\"$user\", public",
+        kind: Kind::Text,
+        reported: false,
+        description: "Sets the schema search order for names that are not schema-qualified.",
+    },
+    Param {
+        name: "server_encoding",
+        default: "UTF8",
+        kind: Kind::ReadOnly,
+        reported: true,
+        description: "Shows the server (database) character set encoding.",
+    },
+    Param {
+        name: "server_version",
+        default: "15.0",
+        kind: Kind::ReadOnly,
+        reported: true,
+        description: "Shows the server version.",
+    },
+    Param {
+        name: "server_version_num",
+        default: "150000",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the server version as an integer.",
+    },
+    Param {
+        name: "session_authorization",
+        default: "postgres",
+        kind: Kind::Text,
+        reported: true,
+        description: "Sets the session user name.",
+    },
+    Param {
+        name: "standard_conforming_strings",
+        default: "on",
+        kind: Kind::Bool,
+        reported: true,
+        description: "Causes '...' strings to treat backslashes literally.",
+    },
+    Param {
+        name: "statement_timeout",
+        default: "0",
+        kind: Kind::Millis,
+        reported: false,
+        description: "Sets the maximum allowed duration of any statement.",
+    },
+    Param {
+        name: "TimeZone",
+        default: "UTC",
+        kind: Kind::TimeZone,
+        reported: true,
+        description: "Sets the time zone for displaying and interpreting time stamps.",
+    },
+    Param {
+        name: "transaction_isolation",
+        default: "read committed",
+        kind: Kind::Enum(ISOLATION_LEVELS),
+        reported: false,
+        description: "Sets the current transaction's isolation level.",
+    },
+    Param {
+        name: "transaction_read_only",
+        default: "off",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Sets the current transaction's read-only status.",
+    },
 ];
 
 fn find(name: &str) -> Result<&'static Param> {
@@ -85,7 +252,10 @@ fn find(name: &str) -> Result<&'static Param> {
         .ok_or_else(|| {
             Error::new(
                 SqlState::UNDEFINED_OBJECT,
-                format!("unrecognized configuration parameter \"{}\"", name.to_lowercase()),
+                format!(
+                    "unrecognized configuration parameter \"{}\"",
+                    name.to_lowercase()
+                ),
             )
         })
 }
@@ -98,7 +268,10 @@ pub fn canonical_name(name: &str) -> Result<&'static str> {
 fn invalid_value(name: &str, value: &str) -> Error {
     Error::new(
         SqlState::INVALID_PARAMETER_VALUE,
-        format!("invalid value for parameter \"{}\": \"{value}\"", name.to_lowercase()),
+        format!(
+            "invalid value for parameter \"{}\": \"{value}\"",
+            name.to_lowercase()
+        ),
     )
 }
 
@@ -106,7 +279,12 @@ fn show_millis(ms: i64) -> String {
     if ms == 0 {
         return "0".into();
     }
-    for (unit, factor) in [("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
+    for (unit, factor) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
         if ms % factor == 0 {
             return format!("{}{unit}", ms / factor);
         }
@@ -121,7 +299,9 @@ fn parse_millis(name: &str, value: &str) -> Result<i64> {
         .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let bad = || {
-        invalid_value(name, value).with_hint("Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".")
+        invalid_value(name, value).with_hint(
+            "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".",
+        )
     };
     let n: f64 = num.parse().map_err(|_| bad())?;
     let factor = match unit.trim() {
@@ -137,7 +317,11 @@ fn parse_millis(name: &str, value: &str) -> Result<i64> {
     if !(0.0..=i32::MAX as f64).contains(&ms) {
         return Err(Error::new(
             SqlState::INVALID_PARAMETER_VALUE,
-            format!("{} ms is outside the valid range for parameter \"{}\" (0 .. 2147483647)", ms, name.to_lowercase()),
+            format!(
+                "{} ms is outside the valid range for parameter \"{}\" (0 .. 2147483647)",
+                ms,
+                name.to_lowercase()
+            ),
         ));
     }
     Ok(ms as i64)
@@ -148,7 +332,10 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
         Ok(b) => Ok(b),
         Err(_) => Err(Error::new(
             SqlState::INVALID_PARAMETER_VALUE,
-            format!("parameter \"{}\" requires a Boolean value", name.to_lowercase()),
+            format!(
+                "parameter \"{}\" requires a Boolean value",
+                name.to_lowercase()
+            ),
         )),
     }
 }
@@ -171,7 +358,8 @@ fn normalize_datestyle(value: &str) -> Result<String> {
                 order.get_or_insert("MDY");
             }
             _ => {
-                return Err(invalid_value("DateStyle", value).with_detail(format!("Unrecognized key word: \"{}\".", part.trim())));
+                return Err(invalid_value("DateStyle", value)
+                    .with_detail(format!("Unrecognized key word: \"{}\".", part.trim())));
             }
         }
     }
@@ -183,7 +371,11 @@ fn normalize_datestyle(value: &str) -> Result<String> {
 fn normalize_timezone(value: &str) -> Result<String> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("utc") || v.eq_ignore_ascii_case("etc/utc") {
-        return Ok(if v.len() == 3 { "UTC".into() } else { "Etc/UTC".into() });
+        return Ok(if v.len() == 3 {
+            "UTC".into()
+        } else {
+            "Etc/UTC".into()
+        });
     }
     if v.eq_ignore_ascii_case("gmt") {
         return Ok("GMT".into());
@@ -195,10 +387,15 @@ fn normalize_timezone(value: &str) -> Result<String> {
         }
         let sign = if hours >= 0 { '+' } else { '-' };
         let posix_sign = if hours > 0 { '-' } else { '+' };
-        return Ok(format!("<{sign}{:02}>{posix_sign}{:02}", hours.abs(), hours.abs()));
+        return Ok(format!(
+            "<{sign}{:02}>{posix_sign}{:02}",
+            hours.abs(),
+            hours.abs()
+        ));
     }
     let plausible = !v.is_empty()
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
         && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     if plausible && (v.contains('/') || v.len() <= 5) {
         Ok(v.to_string())
@@ -214,13 +411,24 @@ fn normalize(p: &Param, value: &str) -> Result<String> {
             CANT_CHANGE_RUNTIME_PARAM,
             format!("parameter \"{}\" cannot be changed", p.name.to_lowercase()),
         )),
-        Kind::Bool => Ok(if parse_bool(p.name, value)? { "on" } else { "off" }.into()),
+        Kind::Bool => Ok(if parse_bool(p.name, value)? {
+            "on"
+        } else {
+            "off"
+        }
+        .into()),
         Kind::Int { min, max } => {
-            let n: i64 = value.trim().parse().map_err(|_| invalid_value(p.name, value))?;
+            let n: i64 = value
+                .trim()
+                .parse()
+                .map_err(|_| invalid_value(p.name, value))?;
             if n < min || n > max {
                 return Err(Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
-                    format!("{n} is outside the valid range for parameter \"{}\" ({min} .. {max})", p.name.to_lowercase()),
+                    format!(
+                        "{n} is outside the valid range for parameter \"{}\" ({min} .. {max})",
+                        p.name.to_lowercase()
+                    ),
                 ));
             }
             Ok(n.to_string())
@@ -230,7 +438,8 @@ fn normalize(p: &Param, value: &str) -> Result<String> {
             let v = value.trim().to_ascii_lowercase();
             match values.iter().find(|x| **x == v) {
                 Some(x) => Ok(x.to_string()),
-                None => Err(invalid_value(p.name, value).with_hint(format!("Available values: {}.", values.join(", ")))),
+                None => Err(invalid_value(p.name, value)
+                    .with_hint(format!("Available values: {}.", values.join(", ")))),
             }
         }
         Kind::Encoding => {
@@ -240,7 +449,10 @@ fn normalize(p: &Param, value: &str) -> Result<String> {
             } else if v == "SQLASCII" {
                 Err(Error::unsupported("client_encoding SQL_ASCII"))
             } else {
-                Err(Error::unsupported(format!("client_encoding \"{}\" (only UTF8)", value.trim())))
+                Err(Error::unsupported(format!(
+                    "client_encoding \"{}\" (only UTF8)",
+                    value.trim()
+                )))
             }
         }
         Kind::DateStyle => normalize_datestyle(value),
@@ -280,7 +492,7 @@ impl Settings {
         {
             s.session.insert("TimeZone", tz);
         }
-        s.last_reported = s.reported().into_iter().map(|(k, v)| (k, v)).collect();
+        s.last_reported = s.reported().into_iter().collect();
         s
     }
 
@@ -377,7 +589,13 @@ impl Settings {
     pub fn all(&self) -> Vec<(String, String, String)> {
         let mut rows: Vec<(String, String, String)> = PARAMS
             .iter()
-            .map(|p| (p.name.to_string(), self.get(p.name).unwrap_or_default(), p.description.to_string()))
+            .map(|p| {
+                (
+                    p.name.to_string(),
+                    self.get(p.name).unwrap_or_default(),
+                    p.description.to_string(),
+                )
+            })
             .collect();
         rows.sort_by_key(|r| r.0.to_lowercase());
         rows
@@ -409,13 +627,31 @@ mod tests {
     fn bad_settings_carry_postgres_sqlstates() {
         let mut s = Settings::new();
         let e = s.set("foo", "1", false).unwrap_err();
-        assert_eq!((e.sqlstate, e.message.as_str()), (SqlState::UNDEFINED_OBJECT, "unrecognized configuration parameter \"foo\""));
+        assert_eq!(
+            (e.sqlstate, e.message.as_str()),
+            (
+                SqlState::UNDEFINED_OBJECT,
+                "unrecognized configuration parameter \"foo\""
+            )
+        );
         let e = s.set("server_version", "1", false).unwrap_err();
-        assert_eq!((e.sqlstate, e.message.as_str()), (CANT_CHANGE_RUNTIME_PARAM, "parameter \"server_version\" cannot be changed"));
+        assert_eq!(
+            (e.sqlstate, e.message.as_str()),
+            (
+                CANT_CHANGE_RUNTIME_PARAM,
+                "parameter \"server_version\" cannot be changed"
+            )
+        );
         let e = s.set("IntervalStyle", "x", false).unwrap_err();
         assert_eq!(e.sqlstate, SqlState::INVALID_PARAMETER_VALUE);
-        assert_eq!(e.message, "invalid value for parameter \"intervalstyle\": \"x\"");
-        assert_eq!(e.hint.as_deref(), Some("Available values: postgres, postgres_verbose, sql_standard, iso_8601."));
+        assert_eq!(
+            e.message,
+            "invalid value for parameter \"intervalstyle\": \"x\""
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")
+        );
     }
 
     #[test]
@@ -441,7 +677,10 @@ mod tests {
         assert!(s.take_changed().is_empty());
         s.set("application_name", "x", false).unwrap();
         s.set("statement_timeout", "5", false).unwrap();
-        assert_eq!(s.take_changed(), vec![("application_name".to_string(), "x".to_string())]);
+        assert_eq!(
+            s.take_changed(),
+            vec![("application_name".to_string(), "x".to_string())]
+        );
         assert!(s.take_changed().is_empty());
     }
 }
