@@ -26,3 +26,10 @@ pub mod pager;
 
 pub use error::{StorageError, StorageResult};
 pub use page::{PAGE_SIZE, PageId};
+pub mod btree;
+pub mod check;
+pub mod engine;
+
+pub use btree::{Cursor, Tree, TreeId};
+pub use check::CheckReport;
+pub use engine::{Engine, EngineOptions};

@@ -1,0 +1,808 @@
+//! B+-trees over byte keys (memcmp order) and byte values, on pages.
+//!
+//! Background: Bayer & McCreight's B-tree with all records in the leaves
+//! (B+-tree), leaves linked to their siblings, interior separators shortened
+//! to the shortest byte string that separates two leaves (Bayer & Unterauer's
+//! prefix B-trees, suffix truncation only). Concurrency follows latch
+//! coupling with an optimistic first descent (Bayer & Schkolnick 1977; the
+//! variants are surveyed in Graefe, "A Survey of B-tree Locking Techniques",
+//! TODS 2010). We differ from Lehman & Yao's B-link tree in that a reader never
+//! has to move right: a split holds the parent's exclusive latch, so a reader
+//! coupling down from the parent sees the tree before or after the split,
+//! never during.
+//!
+//! ```text
+//!                     root (fixed page, the tree's identity)
+//!                  [ c0 | k1 c1 | k2 c2 ]          interior: keys < k1 -> c0,
+//!                  /        |         \                       [k1,k2) -> c1, >= k2 -> c2
+//!        [a b c] <-> [k1 .. ] <-> [k2 .. z]        leaves: slotted, linked both ways
+//!           |
+//!        overflow chain for a large value
+//! ```
+//!
+//! # Operations
+//! - `get`: shared latches coupled root to leaf.
+//! - `insert` / `delete`, optimistic: shared coupling down to the leaf's
+//!   parent, exclusive latch on the leaf; if the change fits without a split
+//!   (insert) or keeps the leaf at least a quarter full (delete), done.
+//! - otherwise pessimistic: exclusive coupling from the root, releasing every
+//!   ancestor whenever the newly latched node is *safe* (an insert into it
+//!   cannot split it; a delete from it cannot make it underflow). Splits and
+//!   merges then run bottom-up inside the latched path.
+//! - The root page never moves: a root split moves the root's cells into two
+//!   new children; a root interior left with one child absorbs it.
+//! - Merges: a node under a quarter full merges with its right sibling (or its
+//!   left one, if it is the last child) when both fit in one page; there is no
+//!   redistribution, so separators only ever get removed, never lengthened.
+//!   An emptied page always merges away (unless it is its parent's only child)
+//!   and returns to the free list.
+//! - Cursors (`cursor.rs`) copy one leaf at a time and hold no latch between
+//!   calls; they re-descend from the root to move to the next leaf.
+//!
+//! # Latch order (why there is no deadlock)
+//! Latches are taken top-down (parent before child), and within one level left
+//! to right (a split latches its old right neighbour; a merge latches the left
+//! node first, releasing and re-latching the current node if its partner is on
+//! its left). Then overflow pages (after the leaf that owns them), then the
+//! meta page (allocation and freeing), then a free page being allocated. Every
+//! thread acquires in this order, so no cycle of waits can form. Cursors hold
+//! at most one leaf at a time and no latch between calls.
+//!
+//! # Invariants
+//! - keys within a node strictly increase (memcmp);
+//! - every key under child `i` of an interior node lies in `[k_i, k_{i+1})`;
+//! - all leaves are at level 0 and a child is one level below its parent;
+//! - the leaves, left to right, form a doubly linked list with `prev` of the
+//!   first and `next` of the last equal to 0;
+//! - a cell is at most [`MAX_CELL_BYTES`], so a split always yields two halves
+//!   that fit;
+//! - a page belongs to exactly one tree or to the free list.
+//!
+//! # Open problems
+//! - No redistribution between siblings: a node that cannot merge stays under
+//!   a quarter full until its neighbour shrinks.
+//! - Prefix compression inside leaves.
+
+pub mod cursor;
+pub mod node;
+pub mod overflow;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::storage::buffer::{PageRead, PageWrite};
+use crate::storage::error::{StorageError, StorageResult};
+use crate::storage::op::PageOp;
+use crate::storage::page::{self, PageBuf, PageId, PageType, node as slotted};
+use crate::storage::pager::Pager;
+pub use cursor::Cursor;
+use node::LeafValue;
+
+/// Longest key, in bytes (longer is an error, SQLSTATE 54000).
+pub const MAX_KEY_BYTES: usize = 2048;
+/// Longest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 30;
+/// Largest cell (with its slot, a third of a node's room): a leaf cell
+/// bigger than this keeps its value in an overflow chain.
+pub const MAX_CELL_BYTES: usize = slotted::CAPACITY / 3 - 2;
+/// A node using fewer bytes than this after a delete tries to merge.
+pub const MIN_FILL_BYTES: usize = slotted::CAPACITY / 4;
+/// Largest interior cell (a separator of maximal length).
+const MAX_INTERIOR_CELL: usize = 6 + MAX_KEY_BYTES;
+
+const _: () = assert!(4 + MAX_KEY_BYTES + slotted::OVERFLOW_REF_BYTES <= MAX_CELL_BYTES);
+const _: () = assert!(MAX_INTERIOR_CELL <= MAX_CELL_BYTES);
+
+/// A tree's identity: its entry in the tree directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TreeId(pub u64);
+
+/// A B+-tree: an ordered map from byte keys to byte values. Cheap to clone;
+/// many threads may use one tree at once.
+#[derive(Clone)]
+pub struct Tree {
+    pager: Arc<Pager>,
+    id: TreeId,
+    root: PageId,
+}
+
+/// A latched node on the pessimistic path, with the child index taken.
+struct Step<'a> {
+    g: PageWrite<'a>,
+    child: usize,
+}
+
+impl Tree {
+    pub(crate) fn new(pager: Arc<Pager>, id: TreeId, root: PageId) -> Tree {
+        Tree { pager, id, root }
+    }
+
+    pub fn id(&self) -> TreeId {
+        self.id
+    }
+    pub fn root(&self) -> PageId {
+        self.root
+    }
+    pub(crate) fn pager(&self) -> &Pager {
+        &self.pager
+    }
+
+    /// Formats `root` (already allocated, latched by the caller) as an empty leaf.
+    pub(crate) fn format_root(g: &mut PageWrite<'_>) -> StorageResult<()> {
+        g.apply(&PageOp::FormatNode {
+            level: 0,
+            prev: PageId::NONE,
+            next: PageId::NONE,
+            leftmost: PageId::NONE,
+            cells: Vec::new(),
+        })
+    }
+
+    fn corrupt(&self, page: PageId, reason: impl Into<String>) -> StorageError {
+        StorageError::Corrupt {
+            file: self.pager.pool().file_name().to_string(),
+            page,
+            reason: reason.into(),
+        }
+    }
+
+    /// Checks that a latched page is a node at `level` (or any level if
+    /// `None`): a parent's pointer is trusted only this far.
+    fn expect_node(&self, p: &PageBuf, id: PageId, level: Option<u16>) -> StorageResult<()> {
+        let ty = page::page_type(p);
+        if ty != Some(PageType::Leaf) && ty != Some(PageType::Interior) {
+            return Err(self.corrupt(id, format!("expected a tree node, found {ty:?}")));
+        }
+        if let Some(l) = level
+            && slotted::level(p) != l
+        {
+            return Err(self.corrupt(
+                id,
+                format!("node at level {} where {l} expected", slotted::level(p)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn read_node(&self, id: PageId, level: Option<u16>) -> StorageResult<PageRead<'_>> {
+        let g = self.pager.pool().read(id)?;
+        self.expect_node(&g, id, level)?;
+        Ok(g)
+    }
+
+    fn write_node(&self, id: PageId, level: Option<u16>) -> StorageResult<PageWrite<'_>> {
+        let g = self.pager.pool().write(id)?;
+        self.expect_node(&g, id, level)?;
+        Ok(g)
+    }
+
+    /// Shared-latched leaf whose range holds `key` (coupled from the root).
+    fn leaf_for_read(&self, key: &[u8]) -> StorageResult<PageRead<'_>> {
+        let mut g = self.read_node(self.root, None)?;
+        while !slotted::is_leaf(&g) {
+            let level = slotted::level(&g);
+            let child = node::child_at(&g, node::child_index(&g, key));
+            let c = self.read_node(child, Some(level - 1))?;
+            g = c;
+        }
+        Ok(g)
+    }
+
+    /// Exclusive-latched leaf whose range holds `key`, reached with shared
+    /// latches above it (the optimistic descent).
+    fn leaf_for_write(&self, key: &[u8]) -> StorageResult<PageWrite<'_>> {
+        loop {
+            let mut g = self.read_node(self.root, None)?;
+            if slotted::is_leaf(&g) {
+                drop(g);
+                let w = self.write_node(self.root, None)?;
+                if slotted::is_leaf(&w) {
+                    return Ok(w);
+                }
+                continue; // the root split meanwhile
+            }
+            loop {
+                let level = slotted::level(&g);
+                let child = node::child_at(&g, node::child_index(&g, key));
+                if level == 1 {
+                    let w = self.write_node(child, Some(0))?;
+                    return Ok(w);
+                }
+                let c = self.read_node(child, Some(level - 1))?;
+                g = c;
+            }
+        }
+    }
+
+    /// Exclusive coupling from the root down to the leaf for `key`, keeping
+    /// only the ancestors that `safe` says may change. Returns the path
+    /// (ancestors, top first) and the leaf.
+    fn path_for_write(
+        &self,
+        key: &[u8],
+        safe: impl Fn(&PageBuf, bool) -> bool,
+    ) -> StorageResult<(Vec<Step<'_>>, PageWrite<'_>)> {
+        let mut path: Vec<Step<'_>> = Vec::new();
+        let mut g = self.write_node(self.root, None)?;
+        loop {
+            if safe(&g, g.id() == self.root) {
+                path.clear();
+            }
+            if slotted::is_leaf(&g) {
+                return Ok((path, g));
+            }
+            let level = slotted::level(&g);
+            let idx = node::child_index(&g, key);
+            let c = self.write_node(node::child_at(&g, idx), Some(level - 1))?;
+            path.push(Step { g, child: idx });
+            g = c;
+        }
+    }
+
+    /// Reads a leaf cell's value.
+    fn value_of(&self, cell: &[u8]) -> StorageResult<Vec<u8>> {
+        match node::leaf_value(cell) {
+            LeafValue::Inline(v) => Ok(v.to_vec()),
+            LeafValue::Overflow { len, first } => overflow::read(&self.pager, first, len),
+        }
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        let g = self.leaf_for_read(key)?;
+        match node::search(&g, key) {
+            Ok(i) => Ok(Some(self.value_of(slotted::cell(&g, i))?)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &[u8]) -> StorageResult<bool> {
+        let g = self.leaf_for_read(key)?;
+        Ok(node::search(&g, key).is_ok())
+    }
+
+    /// Inserts or replaces; returns whether a value was replaced.
+    pub fn insert(&self, key: &[u8], value: &[u8]) -> StorageResult<bool> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(StorageError::KeyTooLarge {
+                size: key.len(),
+                max: MAX_KEY_BYTES,
+            });
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StorageError::ValueTooLarge {
+                size: value.len(),
+                max: MAX_VALUE_BYTES,
+            });
+        }
+        let mut cell = Vec::with_capacity(8 + key.len() + value.len().min(MAX_CELL_BYTES));
+        let mut chain = None;
+        if 4 + key.len() + value.len() <= MAX_CELL_BYTES {
+            node::leaf_cell(key, value, &mut cell);
+        } else {
+            let first = overflow::write(&self.pager, value)?;
+            chain = Some(first);
+            node::overflow_cell(key, value.len() as u64, first, &mut cell);
+        }
+        let res = self.insert_cell(key, &cell);
+        if res.is_err()
+            && let Some(first) = chain
+        {
+            // the chain never became reachable; give its pages back
+            let _ = overflow::free(&self.pager, first, value.len() as u64);
+        }
+        res
+    }
+
+    fn insert_cell(&self, key: &[u8], cell: &[u8]) -> StorageResult<bool> {
+        // optimistic: only the leaf changes
+        {
+            let mut leaf = self.leaf_for_write(key)?;
+            match node::search(&leaf, key) {
+                Ok(i) => {
+                    let old = slotted::cell(&leaf, i);
+                    if slotted::total_free(&leaf) + old.len() >= cell.len() {
+                        let old_value = old_overflow(old);
+                        leaf.apply(&PageOp::ReplaceCell {
+                            slot: i as u16,
+                            cell,
+                        })?;
+                        self.free_old(old_value)?;
+                        return Ok(true);
+                    }
+                }
+                Err(i) => {
+                    if slotted::fits(&leaf, cell.len()) {
+                        leaf.apply(&PageOp::InsertCell {
+                            slot: i as u16,
+                            cell,
+                        })?;
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        // pessimistic: the leaf may split, and so may its ancestors
+        let (mut path, mut leaf) = self.path_for_write(key, |p, _root| {
+            if slotted::is_leaf(p) {
+                slotted::fits(p, cell.len())
+            } else {
+                slotted::fits(p, MAX_INTERIOR_CELL)
+            }
+        })?;
+        let mut replaced = false;
+        let slot = match node::search(&leaf, key) {
+            Ok(i) => {
+                let old = slotted::cell(&leaf, i);
+                let old_value = old_overflow(old);
+                if slotted::total_free(&leaf) + old.len() >= cell.len() {
+                    leaf.apply(&PageOp::ReplaceCell {
+                        slot: i as u16,
+                        cell,
+                    })?;
+                    self.free_old(old_value)?;
+                    return Ok(true);
+                }
+                leaf.apply(&PageOp::RemoveCell { slot: i as u16 })?;
+                self.free_old(old_value)?;
+                replaced = true;
+                i
+            }
+            Err(i) => i,
+        };
+        self.insert_splitting(&mut path, leaf, slot, cell.to_vec())?;
+        Ok(replaced)
+    }
+
+    fn free_old(&self, old: Option<(u64, PageId)>) -> StorageResult<()> {
+        match old {
+            Some((len, first)) => overflow::free(&self.pager, first, len),
+            None => Ok(()),
+        }
+    }
+
+    /// Inserts `cell` at `slot` of `node`, splitting it (and its ancestors on
+    /// `path`) as needed.
+    fn insert_splitting<'a>(
+        &'a self,
+        path: &mut Vec<Step<'a>>,
+        mut node: PageWrite<'a>,
+        mut slot: usize,
+        mut cell: Vec<u8>,
+    ) -> StorageResult<()> {
+        loop {
+            if slotted::fits(&node, cell.len()) {
+                return node.apply(&PageOp::InsertCell {
+                    slot: slot as u16,
+                    cell: &cell,
+                });
+            }
+            let n = slotted::count(&node);
+            let append = slot == n && slotted::next(&node).is_none() && slotted::is_leaf(&node);
+            let mut cells: Vec<Vec<u8>> =
+                (0..n).map(|i| slotted::cell(&node, i).to_vec()).collect();
+            cells.insert(slot, cell);
+            if node.id() == self.root {
+                return self.split_root(node, cells);
+            }
+            let Some(parent) = path.pop() else {
+                panic!(
+                    "node {} must split but its parent is not latched",
+                    node.id()
+                );
+            };
+            let (sep, right) = self.split(&mut node, cells, append)?;
+            cell = node::interior_cell(&sep, right);
+            slot = parent.child;
+            node = parent.g;
+        }
+    }
+
+    /// Splits a non-root node whose new contents are `cells`: the left part
+    /// stays, the right part moves to a new page. Returns the separator and
+    /// the new page.
+    fn split(
+        &self,
+        node: &mut PageWrite<'_>,
+        cells: Vec<Vec<u8>>,
+        append: bool,
+    ) -> StorageResult<(Vec<u8>, PageId)> {
+        let level = slotted::level(node);
+        let mut right = self.pager.allocate()?;
+        let rid = right.id();
+        if level == 0 {
+            let m = if append {
+                cells.len() - 1
+            } else {
+                split_point(&cells)
+            };
+            let old_next = slotted::next(node);
+            right.apply(&PageOp::FormatNode {
+                level: 0,
+                prev: node.id(),
+                next: old_next,
+                leftmost: PageId::NONE,
+                cells: cells[m..].iter().map(|c| &c[..]).collect(),
+            })?;
+            node.apply(&PageOp::FormatNode {
+                level: 0,
+                prev: slotted::prev(node),
+                next: rid,
+                leftmost: PageId::NONE,
+                cells: cells[..m].iter().map(|c| &c[..]).collect(),
+            })?;
+            drop(right);
+            if !old_next.is_none() {
+                let mut n = self.write_node(old_next, Some(0))?;
+                n.apply(&PageOp::SetPrev(rid))?;
+            }
+            let sep =
+                node::shortest_separator(node::leaf_key(&cells[m - 1]), node::leaf_key(&cells[m]));
+            Ok((sep, rid))
+        } else {
+            let m = split_point(&cells).clamp(1, cells.len().saturating_sub(2).max(1));
+            let sep = node::interior_key(&cells[m]).to_vec();
+            right.apply(&PageOp::FormatNode {
+                level,
+                prev: PageId::NONE,
+                next: PageId::NONE,
+                leftmost: node::interior_child(&cells[m]),
+                cells: cells[m + 1..].iter().map(|c| &c[..]).collect(),
+            })?;
+            let leftmost = slotted::leftmost(node);
+            node.apply(&PageOp::FormatNode {
+                level,
+                prev: PageId::NONE,
+                next: PageId::NONE,
+                leftmost,
+                cells: cells[..m].iter().map(|c| &c[..]).collect(),
+            })?;
+            Ok((sep, rid))
+        }
+    }
+
+    /// The root's page never changes: its contents move into two new
+    /// children and it becomes an interior node one level up.
+    fn split_root(&self, mut root: PageWrite<'_>, cells: Vec<Vec<u8>>) -> StorageResult<()> {
+        let level = slotted::level(&root);
+        let mut a = self.pager.allocate()?;
+        let mut b = self.pager.allocate()?;
+        let m;
+        let sep;
+        if level == 0 {
+            m = split_point(&cells);
+            a.apply(&PageOp::FormatNode {
+                level: 0,
+                prev: PageId::NONE,
+                next: b.id(),
+                leftmost: PageId::NONE,
+                cells: cells[..m].iter().map(|c| &c[..]).collect(),
+            })?;
+            b.apply(&PageOp::FormatNode {
+                level: 0,
+                prev: a.id(),
+                next: PageId::NONE,
+                leftmost: PageId::NONE,
+                cells: cells[m..].iter().map(|c| &c[..]).collect(),
+            })?;
+            sep =
+                node::shortest_separator(node::leaf_key(&cells[m - 1]), node::leaf_key(&cells[m]));
+        } else {
+            m = split_point(&cells).clamp(1, cells.len().saturating_sub(2).max(1));
+            a.apply(&PageOp::FormatNode {
+                level,
+                prev: PageId::NONE,
+                next: PageId::NONE,
+                leftmost: slotted::leftmost(&root),
+                cells: cells[..m].iter().map(|c| &c[..]).collect(),
+            })?;
+            b.apply(&PageOp::FormatNode {
+                level,
+                prev: PageId::NONE,
+                next: PageId::NONE,
+                leftmost: node::interior_child(&cells[m]),
+                cells: cells[m + 1..].iter().map(|c| &c[..]).collect(),
+            })?;
+            sep = node::interior_key(&cells[m]).to_vec();
+        }
+        let top = node::interior_cell(&sep, b.id());
+        root.apply(&PageOp::FormatNode {
+            level: level + 1,
+            prev: PageId::NONE,
+            next: PageId::NONE,
+            leftmost: a.id(),
+            cells: vec![&top],
+        })
+    }
+
+    /// Deletes `key`; returns whether it was present.
+    pub fn delete(&self, key: &[u8]) -> StorageResult<bool> {
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(false);
+        }
+        {
+            let mut leaf = self.leaf_for_write(key)?;
+            let Ok(i) = node::search(&leaf, key) else {
+                return Ok(false);
+            };
+            let cell = slotted::cell(&leaf, i);
+            let after = slotted::used(&leaf) - cell.len() - 2;
+            if leaf.id() == self.root || after >= MIN_FILL_BYTES {
+                let old = old_overflow(cell);
+                leaf.apply(&PageOp::RemoveCell { slot: i as u16 })?;
+                self.free_old(old)?;
+                return Ok(true);
+            }
+        }
+        let (mut path, mut leaf) = self.path_for_write(key, |p, root| {
+            if root {
+                slotted::is_leaf(p) || slotted::count(p) >= 2
+            } else if slotted::is_leaf(p) {
+                slotted::used(p) >= MIN_FILL_BYTES + MAX_CELL_BYTES + 2
+            } else {
+                slotted::count(p) >= 2 && slotted::used(p) >= MIN_FILL_BYTES + MAX_INTERIOR_CELL + 2
+            }
+        })?;
+        let Ok(i) = node::search(&leaf, key) else {
+            return Ok(false);
+        };
+        let old = old_overflow(slotted::cell(&leaf, i));
+        leaf.apply(&PageOp::RemoveCell { slot: i as u16 })?;
+        self.free_old(old)?;
+        self.rebalance(&mut path, leaf)?;
+        Ok(true)
+    }
+
+    /// After a removal from `node`: merge underfull nodes up the path, and
+    /// collapse a root left with one child.
+    fn rebalance<'a>(
+        &'a self,
+        path: &mut Vec<Step<'a>>,
+        mut node: PageWrite<'a>,
+    ) -> StorageResult<()> {
+        loop {
+            if node.id() == self.root {
+                return self.collapse_root(node);
+            }
+            if slotted::used(&node) >= MIN_FILL_BYTES {
+                return Ok(());
+            }
+            let Some(Step {
+                g: mut parent,
+                child,
+            }) = path.pop()
+            else {
+                return Ok(()); // was safe: an ancestor need not change
+            };
+            let level = slotted::level(&node);
+            let pcount = slotted::count(&parent);
+            let merged = if child < pcount {
+                let right = self.write_node(node::child_at(&parent, child + 1), Some(level))?;
+                self.merge(&mut parent, child, node, right)?
+            } else if child > 0 {
+                let nid = node.id();
+                drop(node);
+                let left = self.write_node(node::child_at(&parent, child - 1), Some(level))?;
+                let node = self.write_node(nid, Some(level))?;
+                self.merge(&mut parent, child - 1, left, node)?
+            } else {
+                false
+            };
+            if !merged {
+                return Ok(());
+            }
+            node = parent;
+        }
+    }
+
+    /// Merges `right` (child `left_child + 1` of `parent`) into `left` if
+    /// their contents fit one page; frees `right`.
+    fn merge(
+        &self,
+        parent: &mut PageWrite<'_>,
+        left_child: usize,
+        mut left: PageWrite<'_>,
+        right: PageWrite<'_>,
+    ) -> StorageResult<bool> {
+        let sep_slot = left_child; // cell holding right's separator
+        let level = slotted::level(&left);
+        let mut cells: Vec<Vec<u8>> = (0..slotted::count(&left))
+            .map(|i| slotted::cell(&left, i).to_vec())
+            .collect();
+        let sep_cell;
+        if level == 0 {
+            if slotted::used(&left) + slotted::used(&right) > slotted::CAPACITY {
+                return Ok(false);
+            }
+        } else {
+            let sep = node::interior_key(slotted::cell(parent, sep_slot));
+            sep_cell = node::interior_cell(sep, slotted::leftmost(&right));
+            if slotted::used(&left) + slotted::used(&right) + sep_cell.len() + 2 > slotted::CAPACITY
+            {
+                return Ok(false);
+            }
+            cells.push(sep_cell);
+        }
+        cells.extend((0..slotted::count(&right)).map(|i| slotted::cell(&right, i).to_vec()));
+        let next = slotted::next(&right);
+        left.apply(&PageOp::FormatNode {
+            level,
+            prev: slotted::prev(&left),
+            next,
+            leftmost: slotted::leftmost(&left),
+            cells: cells.iter().map(|c| &c[..]).collect(),
+        })?;
+        if level == 0 && !next.is_none() {
+            let mut n = self.write_node(next, Some(0))?;
+            n.apply(&PageOp::SetPrev(left.id()))?;
+        }
+        parent.apply(&PageOp::RemoveCell {
+            slot: sep_slot as u16,
+        })?;
+        drop(left);
+        self.pager.free(right)?;
+        Ok(true)
+    }
+
+    /// A root interior node with no cells has one child: pull it up.
+    fn collapse_root(&self, mut root: PageWrite<'_>) -> StorageResult<()> {
+        while !slotted::is_leaf(&root) && slotted::count(&root) == 0 {
+            let level = slotted::level(&root);
+            let child = self.write_node(slotted::leftmost(&root), Some(level - 1))?;
+            let cells: Vec<Vec<u8>> = (0..slotted::count(&child))
+                .map(|i| slotted::cell(&child, i).to_vec())
+                .collect();
+            root.apply(&PageOp::FormatNode {
+                level: level - 1,
+                prev: PageId::NONE,
+                next: PageId::NONE,
+                leftmost: slotted::leftmost(&child),
+                cells: cells.iter().map(|c| &c[..]).collect(),
+            })?;
+            self.pager.free(child)?;
+        }
+        Ok(())
+    }
+
+    /// Frees every page of the tree, the root included. The caller
+    /// guarantees no one else uses the tree.
+    pub(crate) fn free_all(&self) -> StorageResult<()> {
+        self.free_subtree(self.root, None)
+    }
+
+    fn free_subtree(&self, id: PageId, level: Option<u16>) -> StorageResult<()> {
+        let g = self.write_node(id, level)?;
+        let lvl = slotted::level(&g);
+        if lvl == 0 {
+            for i in 0..slotted::count(&g) {
+                if let Some((len, first)) = old_overflow(slotted::cell(&g, i)) {
+                    overflow::free(&self.pager, first, len)?;
+                }
+            }
+        } else {
+            let children: Vec<PageId> = (0..=slotted::count(&g))
+                .map(|i| node::child_at(&g, i))
+                .collect();
+            drop(g);
+            for c in children {
+                self.free_subtree(c, Some(lvl - 1))?;
+            }
+            let g = self.write_node(id, level)?;
+            return self.pager.free(g);
+        }
+        self.pager.free(g)
+    }
+
+    /// A cursor over keys between `lo` and `hi`, ascending.
+    pub fn range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Cursor {
+        Cursor::new(self.clone(), lo, hi, false)
+    }
+
+    /// A cursor over keys between `lo` and `hi`, descending.
+    pub fn range_rev(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Cursor {
+        Cursor::new(self.clone(), lo, hi, true)
+    }
+
+    /// Every entry, ascending.
+    pub fn iter(&self) -> Cursor {
+        self.range(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Every entry, descending.
+    pub fn iter_rev(&self) -> Cursor {
+        self.range_rev(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// A cursor over every key starting with `prefix`.
+    pub fn prefix(&self, prefix: &[u8], reverse: bool) -> Cursor {
+        let end = prefix_successor(prefix);
+        let hi = match &end {
+            Some(e) => Bound::Excluded(&e[..]),
+            None => Bound::Unbounded,
+        };
+        Cursor::new(self.clone(), Bound::Included(prefix), hi, reverse)
+    }
+}
+
+/// The overflow chain a leaf cell points at, if any.
+fn old_overflow(cell: &[u8]) -> Option<(u64, PageId)> {
+    match node::leaf_value(cell) {
+        LeafValue::Overflow { len, first } => Some((len, first)),
+        LeafValue::Inline(_) => None,
+    }
+}
+
+/// Where to cut `cells` (with slots) into two halves of about equal bytes:
+/// the first index whose prefix reaches half. Both halves are non-empty and
+/// fit a page because every cell is at most a third of a page.
+fn split_point(cells: &[Vec<u8>]) -> usize {
+    let total: usize = cells.iter().map(|c| c.len() + 2).sum();
+    let mut acc = 0;
+    for (i, c) in cells.iter().enumerate() {
+        if acc >= total / 2 {
+            return i.clamp(1, cells.len() - 1);
+        }
+        acc += c.len() + 2;
+    }
+    cells.len() - 1
+}
+
+/// The smallest key greater than every key with prefix `p`, if any.
+pub fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(&last) = s.last() {
+        if last == 0xFF {
+            s.pop();
+        } else {
+            *s.last_mut()? += 1;
+            return Some(s);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_is_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+
+    #[test]
+    fn split_point_balances_bytes_and_keeps_both_sides_non_empty() {
+        let cells: Vec<Vec<u8>> = vec![vec![0; 2000], vec![0; 10], vec![0; 10], vec![0; 2000]];
+        let m = split_point(&cells);
+        assert!((1..cells.len()).contains(&m));
+        let two = vec![vec![0; 100], vec![0; 100]];
+        assert_eq!(split_point(&two), 1);
+    }
+
+    #[test]
+    fn root_page_stays_put_through_growth_and_collapse() {
+        let e = crate::storage::Engine::in_memory(crate::storage::EngineOptions {
+            buffer_pool_frames: 32,
+        })
+        .unwrap();
+        let t = e.create_tree().unwrap();
+        let root = t.root();
+        for i in 0..3000u32 {
+            t.insert(&i.to_be_bytes(), &[0u8; 50]).unwrap();
+        }
+        let level = slotted::level(&t.pager().pool().read(root).unwrap());
+        assert!(level >= 1, "tree did not grow");
+        for i in 0..3000u32 {
+            assert!(t.delete(&i.to_be_bytes()).unwrap());
+        }
+        let g = t.pager().pool().read(root).unwrap();
+        assert_eq!((slotted::level(&g), slotted::count(&g)), (0, 0));
+        drop(g);
+        assert_eq!(e.tree(t.id()).unwrap().root(), root);
+        assert!(e.check().unwrap().is_ok());
+    }
+}
