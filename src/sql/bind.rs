@@ -30,7 +30,7 @@ use super::cast::{self, can_cast_explicit};
 use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
 use super::expr::{BinOp, Expr, no_parameter};
 use super::functions::{self, Func};
-use super::plan::{Plan, SortKey};
+use super::plan::{Plan, SetOpKind, SortKey};
 
 /// Deepest expression nesting the binder follows (54001 beyond it).
 const BIND_DEPTH_MAX: usize = 1000;
@@ -57,7 +57,35 @@ pub struct Binder {
 /// The columns a query's expressions can see (empty without FROM).
 #[derive(Default)]
 pub struct Scope {
+    /// The derived table's alias, for `t.a`.
+    pub table: Option<String>,
     pub columns: Vec<(String, DataType)>,
+}
+
+impl Scope {
+    fn resolve(&self, name: &str) -> Result<Expr> {
+        let hits: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| n == name)
+            .map(|(i, _)| i)
+            .collect();
+        match hits.as_slice() {
+            [i] => Ok(Expr::Column {
+                index: *i,
+                ty: self.columns[*i].1.clone(),
+            }),
+            [] => Err(Error::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{name}\" does not exist"),
+            )),
+            _ => Err(Error::new(
+                SqlState::AMBIGUOUS_COLUMN,
+                format!("column reference \"{name}\" is ambiguous"),
+            )),
+        }
+    }
 }
 
 fn unsupported(what: impl std::fmt::Display) -> Error {
@@ -533,21 +561,22 @@ impl Binder {
         use ast::Expr as E;
         match e {
             E::Value(v) => self.bind_value(&v.value, false),
-            E::Identifier(id) => {
-                let name = ident_name(id);
-                match scope.columns.iter().position(|(n, _)| *n == name) {
-                    Some(i) => Ok(Expr::Column {
-                        index: i,
-                        ty: scope.columns[i].1.clone(),
-                    }),
-                    None => Err(Error::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{name}\" does not exist"),
-                    )),
-                }
-            }
+            E::Identifier(id) => scope.resolve(&ident_name(id)),
             E::CompoundIdentifier(ids) => {
                 let table = ids.first().map(ident_name).unwrap_or_default();
+                if ids.len() == 2 && scope.table.as_deref() == Some(table.as_str()) {
+                    let column = ident_name(&ids[1]);
+                    return scope.resolve(&column).map_err(|e| {
+                        if e.sqlstate == SqlState::UNDEFINED_COLUMN {
+                            Error::new(
+                                SqlState::UNDEFINED_COLUMN,
+                                format!("column {table}.{column} does not exist"),
+                            )
+                        } else {
+                            e
+                        }
+                    });
+                }
                 Err(Error::new(
                     SqlState::UNDEFINED_TABLE,
                     format!("missing FROM-clause entry for table \"{table}\""),
@@ -754,8 +783,10 @@ impl Binder {
                 expr,
                 substring_from,
                 substring_for,
+                shorthand,
                 ..
             } => {
+                let name = if *shorthand { "substr" } else { "substring" };
                 let mut args = vec![self.bind_expr(expr, scope)?];
                 match (substring_from, substring_for) {
                     (Some(f), None) => args.push(self.bind_expr(f, scope)?),
@@ -772,7 +803,7 @@ impl Binder {
                     }
                     (None, None) => {}
                 }
-                self.call_function("substring", args)
+                self.call_function(name, args)
             }
             E::Trim {
                 trim_where,
@@ -797,7 +828,7 @@ impl Binder {
             E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
                 Err(unsupported("subqueries"))
             }
-            other => Err(unsupported(format!("{} expressions", variant_name(other)))),
+            other => Err(unsupported(format!("expression {}", variant_name(other)))),
         }
     }
 
@@ -889,6 +920,10 @@ impl Binder {
                     )
                     .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")),
                 }
+            }
+            UnaryOperator::PGAbs => {
+                let x = self.bind_expr(expr, scope)?;
+                self.call_function("abs", vec![x])
             }
             other => Err(unsupported(format!("operator {other}"))),
         }
@@ -1001,6 +1036,9 @@ impl Binder {
         if f.filter.is_some() || !f.within_group.is_empty() {
             return Err(unsupported("aggregate functions"));
         }
+        if name == "row" {
+            return Err(unsupported("row constructors"));
+        }
         if matches!(
             name.as_str(),
             "count"
@@ -1060,6 +1098,14 @@ impl Binder {
                     ty,
                 })
             }
+            "pg_typeof" if bound.len() == 1 => {
+                // PostgreSQL returns regtype; arbordb returns its text.
+                let name = bound[0].ty().name();
+                Ok(Expr::Const {
+                    value: Value::Text(name),
+                    ty: DataType::Text,
+                })
+            }
             "nullif" => {
                 if bound.len() != 2 {
                     return Err(self.no_function(&name, &bound));
@@ -1069,13 +1115,13 @@ impl Binder {
                 let (Some(a), Some(b)) = (a, b) else {
                     return Err(Error::internal("nullif arity"));
                 };
-                let a = if a.ty() == DataType::Unknown {
-                    self.coerce(a, &DataType::Text)?
-                } else {
-                    a
+                // Resolved as `a = b`; the result has a's type after that resolution.
+                let eq = self.binary(BinOp::Eq, a, b)?;
+                let a = match &eq {
+                    Expr::Binary { left, .. } => (**left).clone(),
+                    other => return Err(Error::internal(format!("= bound to {other:?}"))),
                 };
                 let ty = a.ty();
-                let eq = self.binary(BinOp::Eq, a.clone(), b)?;
                 Ok(Expr::Case {
                     whens: vec![(
                         eq,
@@ -1405,6 +1451,7 @@ impl Binder {
                 Ok(Body {
                     input: inner.plan,
                     scope: Scope {
+                        table: None,
                         columns: inner
                             .columns
                             .iter()
@@ -1416,10 +1463,107 @@ impl Binder {
                     distinct: false,
                 })
             }
-            SetExpr::SetOperation { op, .. } => Err(unsupported(format!("{op}"))),
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => self.bind_set_operation(left, *op, *set_quantifier, right),
             SetExpr::Table(_) => Err(unsupported("TABLE")),
             _ => Err(unsupported("data-modifying statements in a query")),
         }
+    }
+
+    /// A body as a plan producing exactly its output columns.
+    fn body_plan(&mut self, body: &SetExpr) -> Result<(Plan, Vec<String>, Vec<DataType>)> {
+        let b = self.bind_body(body)?;
+        let types = b.exprs.iter().map(|e| e.ty()).collect();
+        let mut plan = Plan::Project {
+            input: Box::new(b.input),
+            exprs: b.exprs,
+        };
+        if b.distinct {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        Ok((plan, b.names, types))
+    }
+
+    /// Wraps `plan` so its columns have `types`.
+    fn conform_columns(&mut self, plan: Plan, from: &[DataType], to: &[DataType]) -> Result<Plan> {
+        if from == to {
+            return Ok(plan);
+        }
+        let mut exprs = Vec::with_capacity(to.len());
+        for (i, (f, t)) in from.iter().zip(to).enumerate() {
+            let col = Expr::Column {
+                index: i,
+                ty: f.clone(),
+            };
+            exprs.push(self.coerce(col, t)?);
+        }
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs,
+        })
+    }
+
+    fn bind_set_operation(
+        &mut self,
+        left: &SetExpr,
+        op: ast::SetOperator,
+        quantifier: ast::SetQuantifier,
+        right: &SetExpr,
+    ) -> Result<Body> {
+        let (kind, name) = match op {
+            ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
+            ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
+            ast::SetOperator::Except => (SetOpKind::Except, "EXCEPT"),
+            ast::SetOperator::Minus => return Err(unsupported("MINUS")),
+        };
+        let all = match quantifier {
+            ast::SetQuantifier::All => true,
+            ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+            other => return Err(unsupported(format!("{name} {other}"))),
+        };
+        let (lplan, names, ltypes) = self.body_plan(left)?;
+        let (rplan, _, rtypes) = self.body_plan(right)?;
+        if ltypes.len() != rtypes.len() {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("each {name} query must have the same number of columns"),
+            ));
+        }
+        let mut types = Vec::with_capacity(ltypes.len());
+        for (l, r) in ltypes.iter().zip(&rtypes) {
+            types.push(common_type(&[l.clone(), r.clone()], name)?);
+        }
+        let lplan = self.conform_columns(lplan, &ltypes, &types)?;
+        let rplan = self.conform_columns(rplan, &rtypes, &types)?;
+        let exprs = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Expr::Column {
+                index: i,
+                ty: t.clone(),
+            })
+            .collect();
+        Ok(Body {
+            input: Plan::SetOp {
+                kind,
+                all,
+                left: Box::new(lplan),
+                right: Box::new(rplan),
+            },
+            scope: Scope {
+                table: None,
+                columns: names.iter().cloned().zip(types).collect(),
+            },
+            exprs,
+            names,
+            distinct: false,
+        })
     }
 
     fn bind_values(&mut self, v: &ast::Values) -> Result<Body> {
@@ -1469,6 +1613,7 @@ impl Binder {
         Ok(Body {
             input: Plan::Values { rows, width },
             scope: Scope {
+                table: None,
                 columns: names.iter().cloned().zip(types).collect(),
             },
             exprs,
@@ -1610,6 +1755,7 @@ impl Binder {
                     }
                 }
                 let scope = Scope {
+                    table: alias.as_ref().map(|a| ident_name(&a.name)),
                     columns: names
                         .into_iter()
                         .zip(inner.columns.iter().map(|c| c.data_type.clone()))
@@ -1639,6 +1785,7 @@ fn plan_width(plan: &Plan) -> usize {
     match plan {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Values { width, .. } => *width,
+        Plan::SetOp { left, .. } => plan_width(left),
         Plan::Filter { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::Value;
 
 use super::expr::{EvalContext, compare_nulls_last};
-use super::plan::Plan;
+use super::plan::{Plan, SetOpKind};
 
 pub type Row = Vec<Value>;
 
@@ -68,22 +68,44 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::Distinct { input } => {
-            let rows = run(input, cx)?;
-            let mut out: Vec<Row> = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut seen = false;
-                for kept in &out {
-                    if rows_equal(kept, &row)? {
-                        seen = true;
-                        break;
+        Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+        } => {
+            let l = run(left, cx)?;
+            let r = run(right, cx)?;
+            let out = match kind {
+                SetOpKind::Union => {
+                    let mut rows = l;
+                    rows.extend(r);
+                    rows
+                }
+                SetOpKind::Intersect | SetOpKind::Except => {
+                    // Multiset semantics: each right row matches one left row.
+                    let mut remaining: Vec<Option<Row>> = r.into_iter().map(Some).collect();
+                    let mut out = Vec::new();
+                    for row in l {
+                        let mut matched = false;
+                        for slot in remaining.iter_mut() {
+                            if let Some(other) = slot
+                                && rows_equal(other, &row)?
+                            {
+                                *slot = None;
+                                matched = true;
+                                break;
+                            }
+                        }
+                        if matched == (*kind == SetOpKind::Intersect) {
+                            out.push(row);
+                        }
                     }
+                    out
                 }
-                if !seen {
-                    out.push(row);
-                }
-            }
-            Ok(out)
+            };
+            if *all { Ok(out) } else { distinct(out) }
         }
         Plan::Sort { input, keys } => {
             let mut rows = run(input, cx)?;
@@ -171,6 +193,24 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 .collect())
         }
     }
+}
+
+/// Keeps the first of each group of equal rows (NULLs equal).
+fn distinct(rows: Vec<Row>) -> Result<Vec<Row>> {
+    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut seen = false;
+        for kept in &out {
+            if rows_equal(kept, &row)? {
+                seen = true;
+                break;
+            }
+        }
+        if !seen {
+            out.push(row);
+        }
+    }
+    Ok(out)
 }
 
 fn rows_equal(a: &[Value], b: &[Value]) -> Result<bool> {

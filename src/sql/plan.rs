@@ -24,8 +24,24 @@ pub struct SortKey {
     pub nulls_first: bool,
 }
 
+/// UNION / INTERSECT / EXCEPT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
 #[derive(Debug, Clone)]
 pub enum Plan {
+    /// Both inputs have the same column types; `all` keeps duplicates
+    /// (multiset semantics), otherwise the result is distinct.
+    SetOp {
+        kind: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+    },
     /// Literal rows (each of `width` expressions).
     Values {
         rows: Vec<Vec<Expr>>,
