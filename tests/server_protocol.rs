@@ -475,14 +475,31 @@ fn truncated_messages_and_abrupt_closes_leave_the_server_serving() {
         let (mut raw, _) = Raw::login(srv.addr());
         raw.send(&query("SELECT 1")[..7]);
     }
-    // A length field that lies low: whatever the server makes of the
-    // bytes, it answers or closes, and the client's close ends it.
+    // A length field that lies low: FATAL 08P01, the stream is not read on.
     {
         let (mut raw, _) = Raw::login(srv.addr());
-        raw.send(&[b'Q', 0, 0, 0, 1]);
-        raw.send(&query(""));
-        raw.s.shutdown(std::net::Shutdown::Write).unwrap();
-        let _ = raw.closed();
+        raw.send(&[&[b'Q', 0, 0, 0, 1][..], &query("")].concat());
+        let (msgs, closed) = raw.closed();
+        assert!(closed);
+        assert_eq!(
+            types(&msgs),
+            b"E",
+            "no EmptyQueryResponse for the hidden query"
+        );
+        assert_eq!(error_code(&msgs).as_deref(), Some("08P01"));
+    }
+    // A Parse declaring more parameter types than it carries (found by the
+    // wire fuzzer): answered with 08P01, no panic.
+    {
+        let (mut raw, _) = Raw::login(srv.addr());
+        let mut body = cstr("s1");
+        body.extend(cstr("SELECT 1"));
+        body.extend(2i16.to_be_bytes());
+        body.extend(23u32.to_be_bytes());
+        raw.send(&frame(b'P', &body));
+        let (msgs, closed) = raw.closed();
+        assert!(closed);
+        assert_eq!(error_code(&msgs).as_deref(), Some("08P01"));
     }
     // A Bind whose parameter length runs past the message.
     {
@@ -493,7 +510,6 @@ fn truncated_messages_and_abrupt_closes_leave_the_server_serving() {
         body.extend(1i16.to_be_bytes());
         body.extend(1_000_000i32.to_be_bytes());
         raw.send(&frame(b'B', &body));
-        raw.s.shutdown(std::net::Shutdown::Write).unwrap();
         let (msgs, closed) = raw.closed();
         assert!(closed);
         assert_eq!(

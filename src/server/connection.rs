@@ -22,12 +22,14 @@ use std::time::Duration;
 
 use std::panic::AssertUnwindSafe;
 
-use futures::{FutureExt, SinkExt, StreamExt};
+use bytes::BytesMut;
+use futures::SinkExt;
 use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::response::ReadyForQuery;
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{MaybeTls, PgWireMessageServerCodec, negotiate_tls, process_message};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::codec::Framed;
@@ -35,6 +37,7 @@ use tokio_util::codec::Framed;
 use crate::error::SqlState;
 
 use super::Backend;
+use super::frame;
 use super::query::{log_error, wire_status};
 use super::session::{self, ConnState};
 use super::wire;
@@ -72,57 +75,66 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
         }
     };
     let noop = Arc::new(NoopHandler);
+    // Bytes are read here, not by the Framed's decoder: each message is cut
+    // out and validated by frame.rs before pgwire decodes it. Whatever the
+    // negotiation already read comes first.
+    let mut inbox = socket.read_buffer_mut().split();
 
     loop {
-        let in_startup = matches!(
-            socket.state(),
-            PgWireConnectionState::AwaitingStartup
-                | PgWireConnectionState::AuthenticationInProgress
-        );
-        let message = tokio::select! {
-            // A message already waiting is processed before a shutdown is noticed.
-            biased;
-            // pgwire's decoders panic on some malformed messages (lengths
-            // that run past the frame); that ends this connection only.
-            message = AssertUnwindSafe(socket.next()).catch_unwind() => message,
-            _ = &mut startup_deadline, if in_startup => {
-                tracing::info!(?peer, "closing connection: startup timed out");
-                return;
+        let startup_packet = matches!(socket.state(), PgWireConnectionState::AwaitingStartup);
+        let frame = match frame::next_frame(&mut inbox, startup_packet) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                let in_startup = startup_packet
+                    || matches!(
+                        socket.state(),
+                        PgWireConnectionState::AuthenticationInProgress
+                    );
+                let read = tokio::select! {
+                    // Bytes already sent are processed before a shutdown is noticed.
+                    biased;
+                    read = socket.get_mut().read_buf(&mut inbox) => read,
+                    _ = &mut startup_deadline, if in_startup => {
+                        tracing::info!(?peer, "closing connection: startup timed out");
+                        return;
+                    }
+                    _ = stopping(&mut stop) => {
+                        let info = wire::fatal_info(
+                            SqlState::ADMIN_SHUTDOWN,
+                            "terminating connection due to administrator command",
+                        );
+                        let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
+                        let _ = socket.close().await;
+                        tracing::debug!(?peer, "connection closed by server shutdown");
+                        return;
+                    }
+                };
+                match read {
+                    Ok(0) => {
+                        if !inbox.is_empty() {
+                            tracing::debug!(?peer, "client left in the middle of a message");
+                        }
+                        break;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::debug!(?peer, error = %e, "connection read failed");
+                        break;
+                    }
+                }
             }
-            _ = stopping(&mut stop) => {
-                let info = wire::fatal_info(
-                    SqlState::ADMIN_SHUTDOWN,
-                    "terminating connection due to administrator command",
-                );
-                let _ = socket.send(PgWireBackendMessage::ErrorResponse(info.into())).await;
-                let _ = socket.close().await;
-                tracing::debug!(?peer, "connection closed by server shutdown");
-                return;
+            Err(reason) => {
+                reject(&mut socket, peer, reason).await;
+                break;
             }
         };
-        let invalid = match &message {
-            Err(panic) => Some(format!(
-                "invalid frontend message: {}",
-                session::panic_message(panic.as_ref())
-            )),
-            Ok(Some(Err(PgWireError::IoError(_)))) => break,
-            Ok(Some(Err(e))) => Some(e.to_string()),
-            Ok(_) => None,
-        };
-        if let Some(reason) = invalid {
-            // The stream cannot be trusted past a bad message.
-            tracing::info!(?peer, "closing connection: {reason}");
-            let info = wire::fatal_info(SqlState::PROTOCOL_VIOLATION, reason);
-            let _ = socket
-                .send(PgWireBackendMessage::ErrorResponse(info.into()))
-                .await;
-            let _ = socket.close().await;
-            break;
-        }
-        let message = match message {
-            Ok(None) | Err(_) | Ok(Some(Err(_))) => break,
-            Ok(Some(Ok(PgWireFrontendMessage::Terminate(_)))) => break,
-            Ok(Some(Ok(message))) => message,
+        let message = match decode(&socket, frame, startup_packet) {
+            Ok(PgWireFrontendMessage::Terminate(_)) => break,
+            Ok(message) => message,
+            Err(reason) => {
+                reject(&mut socket, peer, reason).await;
+                break;
+            }
         };
         let is_extended = message.is_extended_query();
         let is_cancel = matches!(message, PgWireFrontendMessage::CancelRequest(_));
@@ -149,6 +161,42 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
     if let Some(conn) = socket.session_extensions().get::<ConnState>() {
         tracing::debug!(peer = %conn.peer, "connection closed");
     }
+}
+
+/// Decodes one validated frame with pgwire, in the connection's state.
+fn decode(
+    socket: &Socket,
+    mut frame: BytesMut,
+    startup_packet: bool,
+) -> Result<PgWireFrontendMessage, String> {
+    let mut ctx = DecodeContext::new(socket.protocol_version());
+    ctx.awaiting_frontend_ssl = false;
+    ctx.awaiting_frontend_startup = startup_packet;
+    // frame.rs has checked every field, so the decoder cannot run past the
+    // frame; should it still panic, that is this connection's end only.
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        PgWireFrontendMessage::decode(&mut frame, &ctx)
+    }));
+    match decoded {
+        Ok(Ok(Some(message))) => Ok(message),
+        Ok(Ok(None)) => Err("invalid message format: incomplete message".into()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "invalid message format: {}",
+            session::panic_message(panic.as_ref())
+        )),
+    }
+}
+
+/// Answers a message that cannot be decoded with FATAL 08P01 and closes: the
+/// stream cannot be trusted past it.
+async fn reject(socket: &mut Socket, peer: Option<std::net::SocketAddr>, reason: String) {
+    tracing::info!(?peer, "closing connection: {reason}");
+    let info = wire::fatal_info(SqlState::PROTOCOL_VIOLATION, reason);
+    let _ = socket
+        .send(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await;
+    let _ = socket.close().await;
 }
 
 /// Sends the ErrorResponse for a failed message. Extended-protocol errors

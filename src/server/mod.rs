@@ -32,6 +32,7 @@
 
 mod binary;
 mod connection;
+mod frame;
 mod query;
 mod session;
 mod startup;

@@ -289,15 +289,8 @@ fn decode_params(bind: &Bind, types: &[DataType], statement_name: &str) -> Resul
         let value = if *format == wire::FORMAT_BINARY {
             binary::decode(ty, bytes).map_err(|e| e.into_error(i + 1))?
         } else {
-            let s = std::str::from_utf8(bytes).map_err(|_| {
-                let at = bytes
-                    .get(
-                        std::str::from_utf8(bytes)
-                            .err()
-                            .map_or(0, |e| e.valid_up_to()),
-                    )
-                    .copied()
-                    .unwrap_or(0);
+            let s = std::str::from_utf8(bytes).map_err(|e| {
+                let at = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
                 Error::new(
                     CHARACTER_NOT_IN_REPERTOIRE,
                     format!("invalid byte sequence for encoding \"UTF8\": 0x{at:02x}"),
