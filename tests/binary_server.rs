@@ -79,9 +79,21 @@ impl Server {
         assert!(status.success(), "kill {signal} failed");
     }
 
-    /// Every log line received so far.
-    fn lines(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+    /// The log, once it contains every one of `needles` (or after 10 s).
+    fn log_containing(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut log = String::new();
+        while !needles.iter().all(|n| log.contains(n)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                Err(_) => break,
+            }
+        }
+        log
     }
 }
 
@@ -114,13 +126,22 @@ async fn binary_serves_refuses_a_second_instance_and_exits_zero_on_sigterm() {
     let mut server = Server::start(dir.path());
 
     let (client, task) = connect(server.addr).await;
-    // The empty query is answered whatever SQL is supported yet.
-    let messages = client.simple_query("").await.unwrap();
-    // tokio-postgres reports EmptyQueryResponse as "0 rows affected".
-    assert!(matches!(
-        messages.as_slice(),
-        [tokio_postgres::SimpleQueryMessage::CommandComplete(0)]
-    ));
+    let row = client.query_one("SELECT 1 + 1 AS two", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>("two"), 2);
+    let e = client
+        .simple_query("SELECT 2147483647 + 1")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22003"));
+    let row = client
+        .query_one("SELECT $1::text || 'b'", &[&"a"])
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, String>(0),
+        "ab",
+        "still usable after the error"
+    );
 
     // A second server on the same directory refuses to start.
     let second = Command::new(BIN)
@@ -140,13 +161,20 @@ async fn binary_serves_refuses_a_second_instance_and_exits_zero_on_sigterm() {
         "names the lock file: {stderr}"
     );
 
-    // The connection log names the peer, user and database.
-    let log = server.lines().join("\n");
-    assert!(log.contains("connection authorized"), "{log}");
-    assert!(
-        log.contains("user=tester") && log.contains("database=db"),
-        "{log}"
-    );
+    // The log has a line per connection (peer, user, database) and one per
+    // error (SQLSTATE and message).
+    let needles = [
+        "connection authorized",
+        "peer=127.0.0.1:",
+        "user=tester",
+        "database=db",
+        "22003",
+        "integer out of range",
+    ];
+    let log = server.log_containing(&needles);
+    for n in needles {
+        assert!(log.contains(n), "log lacks {n:?}:\n{log}");
+    }
 
     // SIGTERM with a client still connected: clean exit, status 0.
     server.signal("-TERM");
