@@ -173,12 +173,6 @@ pub fn server_answers(addr: SocketAddr) -> bool {
 /// then half-closes and drains the answer. Panics if any panic happened in
 /// the process or the server stops answering.
 pub fn wire(data: &[u8]) {
-    wire_with(data, true);
-}
-
-/// [`wire`], optionally tolerating panics inside server tasks (the server
-/// catches them; `survival only` still requires it to keep answering).
-pub fn wire_with(data: &[u8], panics_are_failures: bool) {
     install_panic_counter();
     let Some(addr) = wire_server() else {
         panic!("wire target: could not start the server");
@@ -211,7 +205,7 @@ pub fn wire_with(data: &[u8], panics_are_failures: bool) {
     );
     let after = panics_seen();
     assert!(
-        !panics_are_failures || after == before,
+        after == before,
         "wire target: {} panic(s) while serving this input",
         after - before
     );
