@@ -26,11 +26,12 @@ use crate::db::Column;
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Numeric, Value};
 
+use super::aggregate::{self, AggFunc};
 use super::cast::{self, can_cast_explicit};
 use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
 use super::expr::{BinOp, Expr, no_parameter};
 use super::functions::{self, Func};
-use super::plan::{Plan, SetOpKind, SortKey};
+use super::plan::{AggCall, Plan, SetOpKind, SortKey};
 
 /// Deepest expression nesting the binder follows (54001 beyond it).
 const BIND_DEPTH_MAX: usize = 1000;
@@ -52,10 +53,35 @@ pub struct Params {
 pub struct Binder {
     pub params: Params,
     depth: usize,
+    /// Set while binding the select list, HAVING and ORDER BY of a query
+    /// that may aggregate.
+    agg: Option<AggState>,
+    /// The clause being bound where aggregates are not allowed.
+    agg_forbidden: Option<&'static str>,
+}
+
+/// Aggregation while binding one SELECT.
+struct AggState {
+    /// Grouped (GROUP BY, HAVING or aggregates seen): a column outside an
+    /// aggregate must be a group key.
+    strict: bool,
+    group_asts: Vec<ast::Expr>,
+    group_types: Vec<DataType>,
+    aggs: Vec<AggCall>,
+    /// Inside an aggregate's arguments.
+    in_agg: bool,
+    input_scope: Scope,
+}
+
+fn strip_nested(e: &ast::Expr) -> &ast::Expr {
+    match e {
+        ast::Expr::Nested(inner) => strip_nested(inner),
+        other => other,
+    }
 }
 
 /// The columns a query's expressions can see (empty without FROM).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Scope {
     /// The derived table's alias, for `t.a`.
     pub table: Option<String>,
@@ -365,7 +391,12 @@ fn is_stringish(t: &DataType) -> bool {
 
 impl Binder {
     pub fn new(params: Params) -> Binder {
-        Binder { params, depth: 0 }
+        Binder {
+            params,
+            depth: 0,
+            agg: None,
+            agg_forbidden: None,
+        }
     }
 
     // -----------------------------------------------------------------------
@@ -552,20 +583,83 @@ impl Binder {
                 "stack depth limit exceeded",
             ));
         }
-        let r = self.bind_expr_inner(e, scope);
+        let r = match self.group_key(e) {
+            Some(key) => Ok(key),
+            None => self.bind_expr_inner(e, scope),
+        };
         self.depth -= 1;
         r
+    }
+
+    /// In a grouped query, an expression equal to a GROUP BY key reads the key.
+    fn group_key(&self, e: &ast::Expr) -> Option<Expr> {
+        let st = self.agg.as_ref()?;
+        if !st.strict || st.in_agg {
+            return None;
+        }
+        let e = strip_nested(e);
+        // Column references match by the column they name (`x`, `"x"`, `t.x`).
+        let column_of = |x: &ast::Expr| -> Option<usize> {
+            let name = match x {
+                ast::Expr::Identifier(id) => ident_name(id),
+                ast::Expr::CompoundIdentifier(ids) if ids.len() == 2 => {
+                    if st.input_scope.table.as_deref() != Some(ident_name(&ids[0]).as_str()) {
+                        return None;
+                    }
+                    ident_name(&ids[1])
+                }
+                _ => return None,
+            };
+            st.input_scope.columns.iter().position(|(n, _)| *n == name)
+        };
+        let target = column_of(e);
+        let i = st
+            .group_asts
+            .iter()
+            .position(|g| g == e || (target.is_some() && column_of(g) == target))?;
+        Some(Expr::Column {
+            index: i,
+            ty: st.group_types[i].clone(),
+        })
+    }
+
+    /// 42803 for a column used outside an aggregate in a grouped query.
+    fn check_ungrouped(&self, scope: &Scope, name: &str) -> Result<()> {
+        if let Some(st) = &self.agg
+            && st.strict
+            && !st.in_agg
+        {
+            let shown = match &scope.table {
+                Some(t) => format!("{t}.{name}"),
+                None => name.to_string(),
+            };
+            return Err(Error::new(
+                SqlState::GROUPING_ERROR,
+                format!(
+                    "column \"{shown}\" must appear in the GROUP BY clause or be used in an aggregate function"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn bind_expr_inner(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
         use ast::Expr as E;
         match e {
             E::Value(v) => self.bind_value(&v.value, false),
-            E::Identifier(id) => scope.resolve(&ident_name(id)),
+            E::Identifier(id) => {
+                let name = ident_name(id);
+                let col = scope.resolve(&name)?;
+                self.check_ungrouped(scope, &name)?;
+                Ok(col)
+            }
             E::CompoundIdentifier(ids) => {
                 let table = ids.first().map(ident_name).unwrap_or_default();
                 if ids.len() == 2 && scope.table.as_deref() == Some(table.as_str()) {
                     let column = ident_name(&ids[1]);
+                    if scope.resolve(&column).is_ok() {
+                        self.check_ungrouped(scope, &column)?;
+                    }
                     return scope.resolve(&column).map_err(|e| {
                         if e.sqlstate == SqlState::UNDEFINED_COLUMN {
                             Error::new(
@@ -1033,26 +1127,14 @@ impl Binder {
         if f.over.is_some() {
             return Err(unsupported("window functions"));
         }
+        if aggregate::is_aggregate(&name) {
+            return self.bind_aggregate(&name, f);
+        }
         if f.filter.is_some() || !f.within_group.is_empty() {
-            return Err(unsupported("aggregate functions"));
+            return Err(unsupported(format!("FILTER / WITHIN GROUP on {name}")));
         }
         if name == "row" {
             return Err(unsupported("row constructors"));
-        }
-        if matches!(
-            name.as_str(),
-            "count"
-                | "sum"
-                | "avg"
-                | "min"
-                | "max"
-                | "bool_and"
-                | "bool_or"
-                | "every"
-                | "string_agg"
-                | "array_agg"
-        ) {
-            return Err(unsupported("aggregate functions"));
         }
         let args: Vec<&ast::Expr> = match &f.args {
             FunctionArguments::None => Vec::new(),
@@ -1136,6 +1218,135 @@ impl Binder {
             }
             _ => self.call_function(&name, bound),
         }
+    }
+
+    fn bind_aggregate(&mut self, name: &str, f: &ast::Function) -> Result<Expr> {
+        let grouping = |m: String| Error::new(SqlState::GROUPING_ERROR, m);
+        if f.filter.is_some() {
+            return Err(unsupported("aggregate FILTER"));
+        }
+        if !f.within_group.is_empty() {
+            return Err(unsupported("WITHIN GROUP"));
+        }
+        let Some(state) = self.agg.as_ref() else {
+            return Err(grouping(match self.agg_forbidden {
+                Some(ctx) => format!("aggregate functions are not allowed in {ctx}"),
+                None => "aggregate functions are not allowed here".to_string(),
+            }));
+        };
+        if state.in_agg {
+            return Err(grouping(
+                "aggregate function calls cannot be nested".to_string(),
+            ));
+        }
+        let scope = state.input_scope.clone();
+        let (list, distinct) = match &f.args {
+            FunctionArguments::List(list) => {
+                if !list.clauses.is_empty() {
+                    return Err(unsupported("ORDER BY inside aggregates"));
+                }
+                (
+                    list.args.as_slice(),
+                    matches!(
+                        list.duplicate_treatment,
+                        Some(ast::DuplicateTreatment::Distinct)
+                    ),
+                )
+            }
+            _ => (&[][..], false),
+        };
+        let star = matches!(list, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]);
+        if star && name != "count" {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("{name}(*) must be used to call a parameterless aggregate function"),
+            ));
+        }
+        let mut args = Vec::with_capacity(list.len());
+        if !star {
+            if let Some(st) = self.agg.as_mut() {
+                st.in_agg = true;
+            }
+            for a in list {
+                let r = match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => self.bind_expr(e, &scope),
+                    _ => Err(unsupported("this aggregate argument")),
+                };
+                match r {
+                    Ok(x) => args.push(x),
+                    Err(e) => {
+                        if let Some(st) = self.agg.as_mut() {
+                            st.in_agg = false;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(st) = self.agg.as_mut() {
+                st.in_agg = false;
+            }
+        }
+        let (func, args, ret) = if star {
+            (AggFunc::CountStar, Vec::new(), DataType::Int8)
+        } else if name == "count" {
+            if args.len() != 1 {
+                return Err(self.no_function(name, &args));
+            }
+            let mut out = Vec::with_capacity(1);
+            for a in args {
+                out.push(if a.ty() == DataType::Unknown {
+                    self.coerce(a, &DataType::Text)?
+                } else {
+                    a
+                });
+            }
+            (AggFunc::Count, out, DataType::Int8)
+        } else {
+            let sigs = aggregate::signatures(name);
+            let inputs: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
+            // PostgreSQL also has sum/avg over interval and money, so an
+            // unknown argument is ambiguous there.
+            if matches!(name, "sum" | "avg") && inputs.contains(&DataType::Unknown) {
+                return Err(Error::new(
+                    SqlState::AMBIGUOUS_FUNCTION,
+                    format!("function {name}({}) is not unique", type_list(&inputs)),
+                )
+                .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+            }
+            let candidates: Vec<Vec<DataType>> = sigs.iter().map(|s| s.args.clone()).collect();
+            let i = match select_candidate(&inputs, &candidates) {
+                Ok(i) => i,
+                Err(NoMatch::None) => return Err(self.no_function(name, &args)),
+                Err(NoMatch::Ambiguous) => {
+                    return Err(Error::new(
+                        SqlState::AMBIGUOUS_FUNCTION,
+                        format!("function {name}({}) is not unique", type_list(&inputs)),
+                    )
+                    .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+                }
+            };
+            let sig = &sigs[i];
+            let mut out = Vec::with_capacity(args.len());
+            for (a, t) in args.into_iter().zip(&sig.args) {
+                out.push(if same_base(&a.ty(), t) {
+                    a
+                } else {
+                    self.coerce(a, t)?
+                });
+            }
+            (sig.func, out, sig.ret.clone())
+        };
+        let Some(st) = self.agg.as_mut() else {
+            return Err(Error::internal("aggregate state vanished"));
+        };
+        let index = st.group_asts.len() + st.aggs.len();
+        st.aggs.push(AggCall {
+            func,
+            args,
+            distinct,
+            ret: ret.clone(),
+        });
+        Ok(Expr::Column { index, ty: ret })
     }
 
     fn no_function(&self, name: &str, args: &[Expr]) -> Error {
@@ -1228,42 +1439,23 @@ impl Binder {
         {
             return Err(unsupported("this query clause"));
         }
-        let body = self.bind_body(&q.body)?;
-        let Body {
-            input,
-            scope,
-            mut exprs,
-            names,
-            distinct,
-        } = body;
-        let visible = exprs.len();
-        // ORDER BY: output names, positions, or expressions over the input.
-        let mut keys = Vec::new();
-        if let Some(order) = &q.order_by {
-            let items = match &order.kind {
+        let order: &[ast::OrderByExpr] = match &q.order_by {
+            None => &[],
+            Some(order) => match &order.kind {
                 ast::OrderByKind::Expressions(items) => items,
                 ast::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
-            };
-            for item in items {
-                let column =
-                    self.order_column(&item.expr, &names, &mut exprs, visible, &scope, distinct)?;
-                let desc = match &item.options.sort {
-                    None | Some(ast::OrderBySort::Asc) => false,
-                    Some(ast::OrderBySort::Desc) => true,
-                    Some(_) => return Err(unsupported("ORDER BY USING")),
-                };
-                let nulls_first = item.options.nulls_first.unwrap_or(desc);
-                // The column's type must be orderable.
-                if let Some(e) = exprs.get(column) {
-                    self.binary(BinOp::Lt, e.clone(), e.clone())?;
-                }
-                keys.push(SortKey {
-                    column,
-                    desc,
-                    nulls_first,
-                });
-            }
-        }
+            },
+        };
+        let body = self.bind_body(&q.body, order)?;
+        let Body {
+            input,
+            exprs,
+            names,
+            distinct,
+            sort: keys,
+            visible,
+            ..
+        } = body;
         let columns: Vec<Column> = names
             .iter()
             .zip(&exprs)
@@ -1313,6 +1505,39 @@ impl Binder {
             plan,
             columns: columns.into_iter().take(visible).collect(),
         })
+    }
+
+    /// ORDER BY: output names, positions, or expressions over the input
+    /// (appended to `exprs` as hidden columns).
+    fn resolve_order(
+        &mut self,
+        items: &[ast::OrderByExpr],
+        names: &[String],
+        exprs: &mut Vec<Expr>,
+        scope: &Scope,
+        distinct: bool,
+    ) -> Result<Vec<SortKey>> {
+        let visible = names.len();
+        let mut keys = Vec::with_capacity(items.len());
+        for item in items {
+            let column = self.order_column(&item.expr, names, exprs, visible, scope, distinct)?;
+            let desc = match &item.options.sort {
+                None | Some(ast::OrderBySort::Asc) => false,
+                Some(ast::OrderBySort::Desc) => true,
+                Some(_) => return Err(unsupported("ORDER BY USING")),
+            };
+            let nulls_first = item.options.nulls_first.unwrap_or(desc);
+            // The column's type must be orderable.
+            if let Some(e) = exprs.get(column) {
+                self.binary(BinOp::Lt, e.clone(), e.clone())?;
+            }
+            keys.push(SortKey {
+                column,
+                desc,
+                nulls_first,
+            });
+        }
+        Ok(keys)
     }
 
     fn order_column(
@@ -1417,7 +1642,7 @@ impl Binder {
     }
 
     fn bind_count(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
-        let x = self.bind_expr(e, scope)?;
+        let x = self.forbid_aggregates("LIMIT", |b| b.bind_expr(e, scope))?;
         match x.ty() {
             DataType::Int8 => Ok(x),
             DataType::Unknown => self.coerce(x, &DataType::Int8),
@@ -1432,9 +1657,21 @@ impl Binder {
         }
     }
 
-    fn bind_body(&mut self, body: &SetExpr) -> Result<Body> {
+    fn bind_body(&mut self, body: &SetExpr, order: &[ast::OrderByExpr]) -> Result<Body> {
+        if let SetExpr::Select(s) = body {
+            return self.bind_select(s, order);
+        }
+        let mut b = self.bind_body_unordered(body)?;
+        b.visible = b.names.len();
+        let mut exprs = std::mem::take(&mut b.exprs);
+        b.sort = self.resolve_order(order, &b.names, &mut exprs, &b.scope, b.distinct)?;
+        b.exprs = exprs;
+        Ok(b)
+    }
+
+    fn bind_body_unordered(&mut self, body: &SetExpr) -> Result<Body> {
         match body {
-            SetExpr::Select(s) => self.bind_select(s),
+            SetExpr::Select(s) => self.bind_select(s, &[]),
             SetExpr::Values(v) => self.bind_values(v),
             SetExpr::Query(q) => {
                 // A parenthesized query: bind it whole, then read its columns.
@@ -1461,6 +1698,8 @@ impl Binder {
                     exprs,
                     names: inner.columns.into_iter().map(|c| c.name).collect(),
                     distinct: false,
+                    sort: Vec::new(),
+                    visible: 0,
                 })
             }
             SetExpr::SetOperation {
@@ -1476,7 +1715,7 @@ impl Binder {
 
     /// A body as a plan producing exactly its output columns.
     fn body_plan(&mut self, body: &SetExpr) -> Result<(Plan, Vec<String>, Vec<DataType>)> {
-        let b = self.bind_body(body)?;
+        let b = self.bind_body(body, &[])?;
         let types = b.exprs.iter().map(|e| e.ty()).collect();
         let mut plan = Plan::Project {
             input: Box::new(b.input),
@@ -1563,6 +1802,8 @@ impl Binder {
             exprs,
             names,
             distinct: false,
+            sort: Vec::new(),
+            visible: 0,
         })
     }
 
@@ -1578,7 +1819,7 @@ impl Binder {
                 ));
             }
             for (j, e) in row.content.iter().enumerate() {
-                columns[j].push(self.bind_expr(e, &scope)?);
+                columns[j].push(self.forbid_aggregates("VALUES", |b| b.bind_expr(e, &scope))?);
             }
         }
         let mut types = Vec::with_capacity(width);
@@ -1619,10 +1860,12 @@ impl Binder {
             exprs,
             names,
             distinct: false,
+            sort: Vec::new(),
+            visible: 0,
         })
     }
 
-    fn bind_select(&mut self, s: &ast::Select) -> Result<Body> {
+    fn bind_select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<Body> {
         if s.top.is_some()
             || s.into.is_some()
             || !s.lateral_views.is_empty()
@@ -1646,18 +1889,17 @@ impl Binder {
         if s.exclude.is_some() {
             return Err(unsupported("EXCLUDE"));
         }
-        if s.having.is_some() {
-            return Err(unsupported("HAVING"));
-        }
-        match &s.group_by {
-            ast::GroupByExpr::Expressions(exprs, mods) if exprs.is_empty() && mods.is_empty() => {}
-            _ => return Err(unsupported("GROUP BY")),
-        }
+        let group_items: &[ast::Expr] = match &s.group_by {
+            ast::GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
+            _ => return Err(unsupported("GROUP BY ALL / ROLLUP / CUBE")),
+        };
         let distinct = match &s.distinct {
             None | Some(ast::Distinct::All) => false,
             Some(ast::Distinct::Distinct) => true,
             Some(_) => return Err(unsupported("DISTINCT ON")),
         };
+        // A derived table binds its own aggregates.
+        let outer_agg = self.agg.take();
         let (mut input, scope) = if s.from.is_empty() {
             (
                 Plan::Values {
@@ -1670,23 +1912,141 @@ impl Binder {
             self.bind_from(&s.from)?
         };
         if let Some(w) = &s.selection {
-            let p = self.bind_expr(w, &scope)?;
+            let p = self.forbid_aggregates("WHERE", |b| b.bind_expr(w, &scope))?;
             let p = self.coerce_bool(p, "WHERE")?;
             input = Plan::Filter {
                 input: Box::new(input),
                 predicate: p,
             };
         }
+        // GROUP BY keys: input expressions, output positions or output aliases.
+        let mut group_asts = Vec::with_capacity(group_items.len());
+        let mut group_exprs = Vec::with_capacity(group_items.len());
+        for g in group_items {
+            let target = self.group_target(g, &s.projection, &scope)?;
+            let bound = self.forbid_aggregates("GROUP BY", |b| b.bind_expr(target, &scope))?;
+            group_asts.push(strip_nested(target).clone());
+            group_exprs.push(bound);
+        }
+        let mut strict = !group_items.is_empty() || s.having.is_some();
+        let group_types: Vec<DataType> = group_exprs.iter().map(|e| e.ty()).collect();
+        let mut attempt = 0;
+        let (exprs, names, sort, having) = loop {
+            attempt += 1;
+            self.agg = Some(AggState {
+                strict,
+                group_asts: group_asts.clone(),
+                group_types: group_types.clone(),
+                aggs: Vec::new(),
+                in_agg: false,
+                input_scope: scope.clone(),
+            });
+            let (exprs, names) = self.bind_projection(s, &scope)?;
+            let found = self.agg.as_ref().is_some_and(|a| !a.aggs.is_empty());
+            if found && !strict && attempt == 1 {
+                // Aggregates make this a grouped query: bind again, strictly.
+                strict = true;
+                continue;
+            }
+            let having = match &s.having {
+                Some(h) => {
+                    let h = self.bind_expr(h, &scope)?;
+                    Some(self.coerce_bool(h, "HAVING")?)
+                }
+                None => None,
+            };
+            let mut exprs = self.resolve_outputs(exprs)?;
+            let sort = self.resolve_order(order, &names, &mut exprs, &scope, distinct)?;
+            if !strict && self.agg.as_ref().is_some_and(|a| !a.aggs.is_empty()) {
+                return Err(unsupported("aggregates only in ORDER BY"));
+            }
+            break (exprs, names, sort, having);
+        };
+        let state = self.agg.take();
+        self.agg = outer_agg;
+        if strict {
+            let aggs = state.map(|st| st.aggs).unwrap_or_default();
+            input = Plan::Aggregate {
+                input: Box::new(input),
+                keys: group_exprs,
+                aggs,
+            };
+            if let Some(h) = having {
+                input = Plan::Filter {
+                    input: Box::new(input),
+                    predicate: h,
+                };
+            }
+        }
+        let visible = names.len();
+        Ok(Body {
+            input,
+            scope,
+            exprs,
+            names,
+            distinct,
+            sort,
+            visible,
+        })
+    }
+
+    /// What a GROUP BY item refers to: an output column by position, an
+    /// output alias that is not an input column, or the expression itself.
+    fn group_target<'a>(
+        &self,
+        g: &'a ast::Expr,
+        projection: &'a [SelectItem],
+        scope: &Scope,
+    ) -> Result<&'a ast::Expr> {
+        let item_expr = |item: &'a SelectItem| match item {
+            SelectItem::UnnamedExpr(e) => Some(e),
+            SelectItem::ExprWithAlias { expr, .. } => Some(expr),
+            _ => None,
+        };
+        if let ast::Expr::Value(v) = g
+            && let ast::Value::Number(n, _) = &v.value
+        {
+            let pos: usize = n.parse().unwrap_or(0);
+            return projection
+                .get(pos.wrapping_sub(1))
+                .and_then(item_expr)
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!("GROUP BY position {n} is not in select list"),
+                    )
+                });
+        }
+        if let ast::Expr::Identifier(id) = g {
+            let name = ident_name(id);
+            if !scope.columns.iter().any(|(n, _)| *n == name) {
+                for item in projection {
+                    if let SelectItem::ExprWithAlias { expr, alias } = item
+                        && ident_name(alias) == name
+                    {
+                        return Ok(expr);
+                    }
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    fn bind_projection(
+        &mut self,
+        s: &ast::Select,
+        scope: &Scope,
+    ) -> Result<(Vec<Expr>, Vec<String>)> {
         let mut exprs = Vec::new();
         let mut names = Vec::new();
         for item in &s.projection {
             match item {
                 SelectItem::UnnamedExpr(e) => {
-                    exprs.push(self.bind_expr(e, &scope)?);
+                    exprs.push(self.bind_expr(e, scope)?);
                     names.push(figure_colname(e).0);
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    exprs.push(self.bind_expr(expr, &scope)?);
+                    exprs.push(self.bind_expr(expr, scope)?);
                     names.push(ident_name(alias));
                 }
                 SelectItem::Wildcard(_) => {
@@ -1696,11 +2056,9 @@ impl Binder {
                             "SELECT * with no tables specified is not valid",
                         ));
                     }
-                    for (i, (n, t)) in scope.columns.iter().enumerate() {
-                        exprs.push(Expr::Column {
-                            index: i,
-                            ty: t.clone(),
-                        });
+                    for (n, _) in &scope.columns {
+                        let id = ast::Expr::Identifier(ast::Ident::with_quote('"', n.clone()));
+                        exprs.push(self.bind_expr(&id, scope)?);
                         names.push(n.clone());
                     }
                 }
@@ -1710,14 +2068,21 @@ impl Binder {
                 SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
             }
         }
-        let exprs = self.resolve_outputs(exprs)?;
-        Ok(Body {
-            input,
-            scope,
-            exprs,
-            names,
-            distinct,
-        })
+        Ok((exprs, names))
+    }
+
+    /// Binds with aggregates forbidden (`WHERE`, `GROUP BY`, …).
+    fn forbid_aggregates<T>(
+        &mut self,
+        context: &'static str,
+        f: impl FnOnce(&mut Binder) -> Result<T>,
+    ) -> Result<T> {
+        let saved_agg = self.agg.take();
+        let saved_ctx = self.agg_forbidden.replace(context);
+        let r = f(self);
+        self.agg = saved_agg;
+        self.agg_forbidden = saved_ctx;
+        r
     }
 
     /// FROM: only a single derived table (`(VALUES …) AS t(a, b)` or a
@@ -1776,9 +2141,13 @@ impl Binder {
 struct Body {
     input: Plan,
     scope: Scope,
+    /// Output expressions, then hidden ORDER BY expressions.
     exprs: Vec<Expr>,
     names: Vec<String>,
     distinct: bool,
+    sort: Vec<SortKey>,
+    /// How many of `exprs` are output columns.
+    visible: usize,
 }
 
 fn plan_width(plan: &Plan) -> usize {
@@ -1786,6 +2155,7 @@ fn plan_width(plan: &Plan) -> usize {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Values { width, .. } => *width,
         Plan::SetOp { left, .. } => plan_width(left),
+        Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
         Plan::Filter { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. }

@@ -13,6 +13,7 @@ use std::cmp::Ordering;
 use crate::error::{Error, Result, SqlState};
 use crate::types::Value;
 
+use super::aggregate::Accumulator;
 use super::expr::{EvalContext, compare_nulls_last};
 use super::plan::{Plan, SetOpKind};
 
@@ -69,6 +70,82 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Aggregate { input, keys, aggs } => {
+            let rows = run(input, cx)?;
+            // Groups in order of first appearance: key values, accumulators,
+            // and for DISTINCT aggregates the argument lists already seen.
+            type Group = (Row, Vec<Accumulator>, Vec<Vec<Row>>);
+            let new_group = |key: Row| -> Group {
+                let accs = aggs
+                    .iter()
+                    .map(|a| {
+                        Accumulator::new(
+                            a.func,
+                            &a.args
+                                .first()
+                                .map(|e| e.ty())
+                                .unwrap_or(crate::types::DataType::Int8),
+                        )
+                    })
+                    .collect();
+                (key, accs, vec![Vec::new(); aggs.len()])
+            };
+            let mut groups: Vec<Group> = Vec::new();
+            for row in &rows {
+                let ctx = eval_cx(cx, row);
+                let mut key = Vec::with_capacity(keys.len());
+                for k in keys {
+                    key.push(k.eval(&ctx)?);
+                }
+                let mut found = None;
+                for (i, g) in groups.iter().enumerate() {
+                    if rows_equal(&g.0, &key)? {
+                        found = Some(i);
+                        break;
+                    }
+                }
+                let gi = match found {
+                    Some(i) => i,
+                    None => {
+                        groups.push(new_group(key));
+                        groups.len() - 1
+                    }
+                };
+                let group = &mut groups[gi];
+                for (j, a) in aggs.iter().enumerate() {
+                    let mut args = Vec::with_capacity(a.args.len());
+                    for e in &a.args {
+                        args.push(e.eval(&ctx)?);
+                    }
+                    if a.distinct {
+                        let mut seen = false;
+                        for prev in &group.2[j] {
+                            if rows_equal(prev, &args)? {
+                                seen = true;
+                                break;
+                            }
+                        }
+                        if seen {
+                            continue;
+                        }
+                        group.2[j].push(args.clone());
+                    }
+                    group.1[j].update(a.func, &args)?;
+                }
+            }
+            if groups.is_empty() && keys.is_empty() {
+                groups.push(new_group(Vec::new()));
+            }
+            let mut out = Vec::with_capacity(groups.len());
+            for (key, accs, _) in groups {
+                let mut row = key;
+                for (acc, a) in accs.into_iter().zip(aggs) {
+                    row.push(acc.finish(a.func, &a.ret)?);
+                }
+                out.push(row);
+            }
+            Ok(out)
+        }
         Plan::SetOp {
             kind,
             all,

@@ -10,6 +10,7 @@
 //! expression evaluation, plans.
 //! Never: talks to the wire or reaches past the catalog/transaction layer.
 
+pub mod aggregate;
 pub mod bind;
 pub mod cast;
 pub mod coerce;

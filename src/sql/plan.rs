@@ -14,7 +14,9 @@
 //! `Values` with one empty row, as PostgreSQL's `Result` node does.
 //! Never: evaluates; [`super::execute`] runs plans.
 
+use super::aggregate::AggFunc;
 use super::expr::Expr;
+use crate::types::DataType;
 
 /// One ORDER BY key: a column of the input and its direction.
 #[derive(Debug, Clone)]
@@ -22,6 +24,16 @@ pub struct SortKey {
     pub column: usize,
     pub desc: bool,
     pub nulls_first: bool,
+}
+
+/// One aggregate call of an [`Plan::Aggregate`].
+#[derive(Debug, Clone)]
+pub struct AggCall {
+    pub func: AggFunc,
+    /// Arguments over the aggregate's input row (empty for `count(*)`).
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub ret: DataType,
 }
 
 /// UNION / INTERSECT / EXCEPT.
@@ -54,6 +66,13 @@ pub enum Plan {
     Project {
         input: Box<Plan>,
         exprs: Vec<Expr>,
+    },
+    /// Groups rows by `keys`; outputs `keys ++ aggs` per group (one row
+    /// with no keys and no input rows).
+    Aggregate {
+        input: Box<Plan>,
+        keys: Vec<Expr>,
+        aggs: Vec<AggCall>,
     },
     /// Removes duplicate rows (NULLs count as equal), keeping the first.
     Distinct {

@@ -1,0 +1,319 @@
+//! Aggregate functions: signatures, result types and accumulators.
+//!
+//! ```text
+//!   SELECT x, count(*), avg(y) FROM … GROUP BY x
+//!   Aggregate keys [x] aggs [count(*), avg(y)]   -> rows (x, count, avg)
+//!   (no GROUP BY and no input rows: one row, count = 0, others NULL)
+//! ```
+//!
+//! Owns: what each aggregate returns for each argument type (as PostgreSQL:
+//! `sum(int4)` is bigint, `sum(int8)` and `avg(int)` are numeric, …) and how
+//! it accumulates. NULL inputs are skipped by every aggregate.
+//! Never: groups rows; [`super::execute`] does.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result, SqlState};
+use crate::types::{DataType, Numeric, Value};
+
+use super::expr::compare;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    /// `count(*)`: counts rows, not values.
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    BoolAnd,
+    BoolOr,
+    StringAgg,
+}
+
+/// Whether `name` is an aggregate function.
+pub fn is_aggregate(name: &str) -> bool {
+    matches!(
+        name,
+        "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg"
+    )
+}
+
+/// One overload: argument types (after coercion) and the result type.
+pub struct AggSignature {
+    pub func: AggFunc,
+    pub args: Vec<DataType>,
+    pub ret: DataType,
+}
+
+/// The overloads of aggregate `name` (`count(*)` is handled by the binder).
+pub fn signatures(name: &str) -> Vec<AggSignature> {
+    use DataType::*;
+    let num = || Numeric(None);
+    let sig = |func: AggFunc, args: Vec<DataType>, ret: DataType| AggSignature { func, args, ret };
+    match name {
+        "sum" => vec![
+            sig(AggFunc::Sum, vec![Int2], Int8),
+            sig(AggFunc::Sum, vec![Int4], Int8),
+            sig(AggFunc::Sum, vec![Int8], num()),
+            sig(AggFunc::Sum, vec![num()], num()),
+            sig(AggFunc::Sum, vec![Float4], Float4),
+            sig(AggFunc::Sum, vec![Float8], Float8),
+        ],
+        "avg" => vec![
+            sig(AggFunc::Avg, vec![Int2], num()),
+            sig(AggFunc::Avg, vec![Int4], num()),
+            sig(AggFunc::Avg, vec![Int8], num()),
+            sig(AggFunc::Avg, vec![num()], num()),
+            sig(AggFunc::Avg, vec![Float4], Float8),
+            sig(AggFunc::Avg, vec![Float8], Float8),
+        ],
+        "min" | "max" => {
+            let f = if name == "min" {
+                AggFunc::Min
+            } else {
+                AggFunc::Max
+            };
+            [Int2, Int4, Int8, num(), Float4, Float8, Text, Bool, Bytea]
+                .into_iter()
+                .map(|t| sig(f, vec![t.clone()], t))
+                .collect()
+        }
+        "bool_and" | "every" => vec![sig(AggFunc::BoolAnd, vec![Bool], Bool)],
+        "bool_or" => vec![sig(AggFunc::BoolOr, vec![Bool], Bool)],
+        "string_agg" => vec![sig(AggFunc::StringAgg, vec![Text, Text], Text)],
+        _ => Vec::new(),
+    }
+}
+
+fn bigint_out_of_range() -> Error {
+    Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
+}
+
+/// The running state of one aggregate over one group.
+#[derive(Debug, Clone)]
+pub enum Accumulator {
+    Count(i64),
+    /// Sum of integers kept in i128 (exact for any count of int8 values
+    /// that fits in memory), with the number of values seen.
+    IntSum {
+        sum: i128,
+        n: i64,
+    },
+    NumericSum {
+        sum: Numeric,
+        n: i64,
+    },
+    FloatSum {
+        sum: f64,
+        n: i64,
+    },
+    Extreme(Option<Value>),
+    Bool(Option<bool>),
+    Concat(Option<String>),
+}
+
+impl Accumulator {
+    pub fn new(func: AggFunc, arg_type: &DataType) -> Accumulator {
+        match func {
+            AggFunc::CountStar | AggFunc::Count => Accumulator::Count(0),
+            AggFunc::Sum | AggFunc::Avg => match arg_type {
+                DataType::Int2 | DataType::Int4 | DataType::Int8 => {
+                    Accumulator::IntSum { sum: 0, n: 0 }
+                }
+                DataType::Float4 | DataType::Float8 => Accumulator::FloatSum { sum: 0.0, n: 0 },
+                _ => Accumulator::NumericSum {
+                    sum: Numeric::zero(),
+                    n: 0,
+                },
+            },
+            AggFunc::Min | AggFunc::Max => Accumulator::Extreme(None),
+            AggFunc::BoolAnd | AggFunc::BoolOr => Accumulator::Bool(None),
+            AggFunc::StringAgg => Accumulator::Concat(None),
+        }
+    }
+
+    /// Adds one row's argument values (`args` empty for `count(*)`).
+    pub fn update(&mut self, func: AggFunc, args: &[Value]) -> Result<()> {
+        if func == AggFunc::CountStar {
+            if let Accumulator::Count(n) = self {
+                *n = n.checked_add(1).ok_or_else(bigint_out_of_range)?;
+            }
+            return Ok(());
+        }
+        let Some(v) = args.first() else {
+            return Err(Error::internal("aggregate without an argument"));
+        };
+        if v.is_null() {
+            return Ok(());
+        }
+        match self {
+            Accumulator::Count(n) => *n = n.checked_add(1).ok_or_else(bigint_out_of_range)?,
+            Accumulator::IntSum { sum, n } => {
+                let x = match v {
+                    Value::Int2(i) => *i as i128,
+                    Value::Int4(i) => *i as i128,
+                    Value::Int8(i) => *i as i128,
+                    other => return Err(Error::internal(format!("integer sum of {other:?}"))),
+                };
+                *sum = sum.checked_add(x).ok_or_else(bigint_out_of_range)?;
+                *n += 1;
+            }
+            Accumulator::NumericSum { sum, n } => {
+                let Value::Numeric(x) = v else {
+                    return Err(Error::internal(format!("numeric sum of {v:?}")));
+                };
+                *sum = sum.add(x)?;
+                *n += 1;
+            }
+            Accumulator::FloatSum { sum, n } => {
+                let x = match v {
+                    Value::Float4(f) => *f as f64,
+                    Value::Float8(f) => *f,
+                    other => return Err(Error::internal(format!("float sum of {other:?}"))),
+                };
+                *sum += x;
+                *n += 1;
+            }
+            Accumulator::Extreme(best) => {
+                let replace = match best {
+                    None => true,
+                    Some(b) => {
+                        let o = compare(v, b)?;
+                        (func == AggFunc::Min && o == Ordering::Less)
+                            || (func == AggFunc::Max && o == Ordering::Greater)
+                    }
+                };
+                if replace {
+                    *best = Some(v.clone());
+                }
+            }
+            Accumulator::Bool(state) => {
+                let Value::Bool(b) = v else {
+                    return Err(Error::internal(format!("bool aggregate of {v:?}")));
+                };
+                *state = Some(match (func, *state) {
+                    (AggFunc::BoolAnd, Some(s)) => s && *b,
+                    (AggFunc::BoolOr, Some(s)) => s || *b,
+                    (_, None) => *b,
+                    (_, Some(s)) => s,
+                });
+            }
+            Accumulator::Concat(state) => {
+                let Value::Text(s) = v else {
+                    return Err(Error::internal(format!("string_agg of {v:?}")));
+                };
+                match state {
+                    None => *state = Some(s.clone()),
+                    Some(acc) => {
+                        if let Some(Value::Text(sep)) = args.get(1) {
+                            acc.push_str(sep);
+                        }
+                        acc.push_str(s);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The aggregate's result, of type `ret`.
+    pub fn finish(self, func: AggFunc, ret: &DataType) -> Result<Value> {
+        Ok(match self {
+            Accumulator::Count(n) => Value::Int8(n),
+            Accumulator::IntSum { n: 0, .. }
+            | Accumulator::NumericSum { n: 0, .. }
+            | Accumulator::FloatSum { n: 0, .. } => Value::Null,
+            Accumulator::IntSum { sum, n } => {
+                if func == AggFunc::Avg {
+                    Value::Numeric(Numeric::from_i128(sum).div(&Numeric::from_i64(n))?)
+                } else if *ret == DataType::Int8 {
+                    Value::Int8(i64::try_from(sum).map_err(|_| bigint_out_of_range())?)
+                } else {
+                    Value::Numeric(Numeric::from_i128(sum))
+                }
+            }
+            Accumulator::NumericSum { sum, n } => {
+                if func == AggFunc::Avg {
+                    Value::Numeric(sum.div(&Numeric::from_i64(n))?)
+                } else {
+                    Value::Numeric(sum)
+                }
+            }
+            Accumulator::FloatSum { sum, n } => {
+                if func == AggFunc::Avg {
+                    Value::Float8(sum / n as f64)
+                } else if *ret == DataType::Float4 {
+                    Value::Float4(sum as f32)
+                } else {
+                    Value::Float8(sum)
+                }
+            }
+            Accumulator::Extreme(v) => v.unwrap_or(Value::Null),
+            Accumulator::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
+            Accumulator::Concat(s) => s.map(Value::Text).unwrap_or(Value::Null),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(func: AggFunc, ty: DataType, ret: DataType, values: &[Value]) -> Value {
+        let mut acc = Accumulator::new(func, &ty);
+        for v in values {
+            acc.update(func, std::slice::from_ref(v)).unwrap();
+        }
+        acc.finish(func, &ret).unwrap()
+    }
+
+    #[test]
+    fn sums_and_averages_have_postgres_types_and_scales() {
+        let ints = [Value::Int4(1), Value::Int4(2), Value::Null];
+        assert_eq!(
+            run(AggFunc::Sum, DataType::Int4, DataType::Int8, &ints),
+            Value::Int8(3)
+        );
+        assert_eq!(
+            run(AggFunc::Avg, DataType::Int4, DataType::Numeric(None), &ints).to_text(),
+            "1.5000000000000000"
+        );
+        let big = [Value::Int8(i64::MAX), Value::Int8(i64::MAX)];
+        assert_eq!(
+            run(AggFunc::Sum, DataType::Int8, DataType::Numeric(None), &big).to_text(),
+            "18446744073709551614"
+        );
+        assert_eq!(
+            run(AggFunc::Sum, DataType::Int4, DataType::Int8, &[]),
+            Value::Null
+        );
+        assert_eq!(
+            run(AggFunc::Count, DataType::Int4, DataType::Int8, &ints),
+            Value::Int8(2)
+        );
+    }
+
+    #[test]
+    fn min_max_and_bool_aggregates_skip_nulls() {
+        let vals = [Value::Int4(3), Value::Null, Value::Int4(1)];
+        assert_eq!(
+            run(AggFunc::Min, DataType::Int4, DataType::Int4, &vals),
+            Value::Int4(1)
+        );
+        assert_eq!(
+            run(AggFunc::Max, DataType::Int4, DataType::Int4, &vals),
+            Value::Int4(3)
+        );
+        let bools = [Value::Bool(true), Value::Null, Value::Bool(false)];
+        assert_eq!(
+            run(AggFunc::BoolAnd, DataType::Bool, DataType::Bool, &bools),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            run(AggFunc::BoolOr, DataType::Bool, DataType::Bool, &bools),
+            Value::Bool(true)
+        );
+    }
+}
