@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use arbordb::server::SHUTDOWN_GRACE_MS;
+use arbordb::server::{SHUTDOWN_GRACE_MS, ServerConfig};
 use arbordb::{Database, Options};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -65,6 +65,21 @@ struct ServeArgs {
     /// 8192kB, 256MiB, 1GiB. Rounded down to whole 8 KiB pages; at least 128 kB.
     #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_pool_frames)]
     buffer_pool: usize,
+
+    /// Clients served at once; one more is refused with "sorry, too many
+    /// clients already" (SQLSTATE 53300).
+    #[arg(long, value_name = "N", default_value_t = arbordb::server::MAX_CONNECTIONS_DEFAULT,
+          value_parser = parse_max_connections)]
+    max_connections: usize,
+}
+
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid connection limit \"{s}\": expected a whole number >= 1"
+        )),
+    }
 }
 
 /// Parses a buffer-pool size into a number of 8 KiB frames.
@@ -160,7 +175,11 @@ fn run_server(args: ServeArgs) -> ExitCode {
             buffer_pool_frames = args.buffer_pool,
             "listening on {local}"
         );
-        arbordb::server::serve(db, listener, shutdown)
+        let config = ServerConfig {
+            max_connections: args.max_connections,
+            ..ServerConfig::default()
+        };
+        arbordb::server::serve_with(db, listener, shutdown, config)
             .await
             .map_err(|e| e.message)
     });
@@ -231,6 +250,8 @@ mod tests {
         assert_eq!(cli.serve.data_dir, PathBuf::from("./arbordb-data"));
         assert_eq!(cli.serve.listen, "127.0.0.1:5432".parse().unwrap());
         assert_eq!(cli.serve.buffer_pool, 16 * 1024);
+        assert_eq!(cli.serve.max_connections, 100);
+        assert!(Cli::try_parse_from(["arbordb", "--max-connections", "0"]).is_err());
         let cli = Cli::try_parse_from([
             "arbordb",
             "serve",

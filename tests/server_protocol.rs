@@ -527,6 +527,43 @@ fn truncated_messages_and_abrupt_closes_leave_the_server_serving() {
     assert_serving(srv.addr());
 }
 
+// ---------------------------------------------------------------- limits
+
+#[test]
+fn a_client_over_the_connection_limit_gets_53300_and_others_carry_on() {
+    let config = arbordb::server::ServerConfig {
+        max_connections: 1,
+        ..Default::default()
+    };
+    let srv = BackgroundServer::start_with(Database::in_memory().unwrap(), config).unwrap();
+    let (mut first, _) = Raw::login(srv.addr());
+    let mut second = Raw::connect(srv.addr());
+    second.send(&startup_message(&[("user", "tester")]));
+    let (msgs, closed) = second.closed();
+    assert!(closed);
+    let f = fields(&msgs[0].1);
+    assert_eq!(f[&b'S'], "FATAL");
+    assert_eq!(f[&b'C'], "53300");
+    assert_eq!(f[&b'M'], "sorry, too many clients already");
+    // The first client is unaffected; once it leaves, its slot is free.
+    first.send(&query(""));
+    assert_eq!(types(&first.until_ready()), b"IZ");
+    first.send(&frame(b'X', &[]));
+    assert!(first.closed().1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut raw = Raw::connect(srv.addr());
+        raw.send(&startup_message(&[("user", "tester")]));
+        match raw.read() {
+            Some((b'R', _)) => break,
+            _ if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => panic!("slot never freed: {other:?}"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- shutdown
 
 #[test]

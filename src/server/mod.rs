@@ -60,6 +60,30 @@ pub const SERVER_VERSION: &str = concat!("15.0 (arbordb ", env!("CARGO_PKG_VERSI
 /// How long running statements may take to finish after shutdown starts.
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
+/// Connections served at once by default (PostgreSQL's max_connections).
+pub const MAX_CONNECTIONS_DEFAULT: usize = 100;
+
+/// SQLSTATE 53300: too many connections.
+const TOO_MANY_CONNECTIONS: crate::error::SqlState = crate::error::SqlState("53300");
+
+/// Limits of one server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Clients served at once; one more gets FATAL 53300 and is closed.
+    pub max_connections: usize,
+    /// How long running statements may take to finish after shutdown starts.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            max_connections: MAX_CONNECTIONS_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS,
+        }
+    }
+}
+
 /// What every connection shares: the database and the key generator.
 pub(crate) struct Backend {
     db: Database,
@@ -74,6 +98,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_with(db, listener, shutdown, ServerConfig::default()).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    db: Database,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    config: ServerConfig,
+) -> Result<()> {
     let backend = std::sync::Arc::new(Backend {
         db,
         keys: RandomPidSecretKeyGenerator::default(),
@@ -85,8 +119,14 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => {
-                    connections.spawn(connection::run(backend.clone(), tcp, stop_rx.clone()));
+                Ok((tcp, peer)) => {
+                    if connections.len() >= config.max_connections {
+                        tracing::warn!(%peer, max_connections = config.max_connections,
+                            "connection refused: too many clients");
+                        tokio::spawn(refuse(tcp));
+                    } else {
+                        connections.spawn(connection::run(backend.clone(), tcp, stop_rx.clone()));
+                    }
                 }
                 Err(e) => {
                     // Out of descriptors and the like: back off, keep serving.
@@ -106,7 +146,7 @@ pub async fn serve(
     );
     // Receivers may all be gone already; nothing to tell then.
     let _ = stop_tx.send(true);
-    let grace = tokio::time::sleep(Duration::from_millis(SHUTDOWN_GRACE_MS));
+    let grace = tokio::time::sleep(Duration::from_millis(config.shutdown_grace_ms));
     tokio::pin!(grace);
     loop {
         tokio::select! {
@@ -129,6 +169,35 @@ pub async fn serve(
     Ok(())
 }
 
+/// Tells a client over the limit why it is turned away, then closes.
+async fn refuse(mut tcp: tokio::net::TcpStream) {
+    use bytes::BytesMut;
+    use tokio::io::AsyncWriteExt;
+    let info = wire::fatal_info(TOO_MANY_CONNECTIONS, "sorry, too many clients already");
+    let message = pgwire::messages::PgWireBackendMessage::ErrorResponse(info.into());
+    let mut buf = BytesMut::new();
+    if message.encode(&mut buf).is_ok() {
+        // The client may be gone already; nothing more to do then.
+        let _ = tcp.write_all(&buf).await;
+    }
+    let _ = tcp.shutdown().await;
+    // Drain what the client sent (its startup packet) for a moment, so that
+    // closing with unread bytes does not reset the connection before the
+    // client has read the error.
+    let mut sink = [0u8; 1024];
+    let drain = async {
+        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(REFUSE_DRAIN_MS), drain).await;
+}
+
+/// How long a refused connection's input is drained before closing.
+const REFUSE_DRAIN_MS: u64 = 1_000;
+
 fn log_connection_end(done: std::result::Result<(), tokio::task::JoinError>) {
     if let Err(e) = done
         && e.is_panic()
@@ -150,6 +219,11 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts serving `db` on a free loopback port.
     pub fn start(db: Database) -> Result<BackgroundServer> {
+        BackgroundServer::start_with(db, ServerConfig::default())
+    }
+
+    /// [`BackgroundServer::start`] with explicit limits.
+    pub fn start_with(db: Database, config: ServerConfig) -> Result<BackgroundServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arbordb-server")
@@ -166,16 +240,22 @@ impl BackgroundServer {
         let thread = std::thread::Builder::new()
             .name("arbordb-server".into())
             .spawn(move || {
-                let served = runtime.block_on(serve(db, listener, async move {
-                    // A dropped sender also means stop.
-                    let _ = stop_rx.await;
-                }));
+                let grace_ms = config.shutdown_grace_ms;
+                let served = runtime.block_on(serve_with(
+                    db,
+                    listener,
+                    async move {
+                        // A dropped sender also means stop.
+                        let _ = stop_rx.await;
+                    },
+                    config,
+                ));
                 if let Err(e) = served {
                     tracing::error!(error = %e, "background server failed");
                 }
                 // Blocking statements cut off by the grace period must not
                 // hold the caller's drop forever.
-                runtime.shutdown_timeout(Duration::from_millis(SHUTDOWN_GRACE_MS));
+                runtime.shutdown_timeout(Duration::from_millis(grace_ms));
             })
             .map_err(|e| Error::internal(format!("could not start server thread: {e}")))?;
         Ok(BackgroundServer {
