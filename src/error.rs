@@ -55,6 +55,7 @@ impl SqlState {
     pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
     pub const GROUPING_ERROR: SqlState = SqlState("42803");
     pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
+    pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
     pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
     pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");

@@ -21,6 +21,7 @@ pub mod error;
 pub mod server;
 pub mod sql;
 pub mod storage;
+pub mod txn;
 pub mod types;
 
 /// Test support shared by the harnesses and fuzz targets; not a stable API.
