@@ -31,7 +31,7 @@ use super::cast::{self, can_cast_explicit};
 use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
 use super::expr::{BinOp, Expr, no_parameter};
 use super::functions::{self, Func};
-use super::plan::{AggCall, Plan, SetOpKind, SortKey};
+use super::plan::{AggCall, JoinKind, Plan, SetOpKind, SortKey};
 
 /// Deepest expression nesting the binder follows (54001 beyond it).
 const BIND_DEPTH_MAX: usize = 1000;
@@ -80,36 +80,98 @@ fn strip_nested(e: &ast::Expr) -> &ast::Expr {
     }
 }
 
-/// The columns a query's expressions can see (empty without FROM).
-#[derive(Default, Clone)]
-pub struct Scope {
-    /// The derived table's alias, for `t.a`.
+/// One column visible to expressions: its relation's name, its name, its type.
+#[derive(Debug, Clone)]
+pub struct ScopeColumn {
     pub table: Option<String>,
-    pub columns: Vec<(String, DataType)>,
+    pub name: String,
+    pub ty: DataType,
+}
+
+/// The columns a query's expressions can see (empty without FROM), in the
+/// order of the input row: a join's scope is its left scope, then its right.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
 }
 
 impl Scope {
-    fn resolve(&self, name: &str) -> Result<Expr> {
+    /// The columns of one relation named `table`.
+    pub fn of(
+        table: Option<String>,
+        columns: impl IntoIterator<Item = (String, DataType)>,
+    ) -> Scope {
+        Scope {
+            columns: columns
+                .into_iter()
+                .map(|(name, ty)| ScopeColumn {
+                    table: table.clone(),
+                    name,
+                    ty,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn concat(mut self, other: Scope) -> Scope {
+        self.columns.extend(other.columns);
+        self
+    }
+
+    pub fn has_table(&self, table: &str) -> bool {
+        self.columns
+            .iter()
+            .any(|c| c.table.as_deref() == Some(table))
+    }
+
+    /// The input position of `[table.]name`.
+    pub fn find(&self, table: Option<&str>, name: &str) -> Result<usize> {
+        if let Some(t) = table
+            && !self.has_table(t)
+        {
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("missing FROM-clause entry for table \"{t}\""),
+            ));
+        }
         let hits: Vec<usize> = self
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, (n, _))| n == name)
+            .filter(|(_, c)| c.name == name && (table.is_none() || c.table.as_deref() == table))
             .map(|(i, _)| i)
             .collect();
         match hits.as_slice() {
-            [i] => Ok(Expr::Column {
-                index: *i,
-                ty: self.columns[*i].1.clone(),
-            }),
+            [i] => Ok(*i),
             [] => Err(Error::new(
                 SqlState::UNDEFINED_COLUMN,
-                format!("column \"{name}\" does not exist"),
+                match table {
+                    Some(t) => format!("column {t}.{name} does not exist"),
+                    None => format!("column \"{name}\" does not exist"),
+                },
             )),
             _ => Err(Error::new(
                 SqlState::AMBIGUOUS_COLUMN,
                 format!("column reference \"{name}\" is ambiguous"),
             )),
+        }
+    }
+
+    fn column(&self, index: usize) -> Expr {
+        Expr::Column {
+            index,
+            ty: self.columns[index].ty.clone(),
+        }
+    }
+
+    /// Resolves an identifier or `table.column` AST to a column position.
+    fn find_ast(&self, e: &ast::Expr) -> Option<usize> {
+        match e {
+            ast::Expr::Identifier(id) => self.find(None, &ident_name(id)).ok(),
+            ast::Expr::CompoundIdentifier(ids) if ids.len() == 2 => self
+                .find(Some(&ident_name(&ids[0])), &ident_name(&ids[1]))
+                .ok(),
+            _ => None,
         }
     }
 }
@@ -599,19 +661,7 @@ impl Binder {
         }
         let e = strip_nested(e);
         // Column references match by the column they name (`x`, `"x"`, `t.x`).
-        let column_of = |x: &ast::Expr| -> Option<usize> {
-            let name = match x {
-                ast::Expr::Identifier(id) => ident_name(id),
-                ast::Expr::CompoundIdentifier(ids) if ids.len() == 2 => {
-                    if st.input_scope.table.as_deref() != Some(ident_name(&ids[0]).as_str()) {
-                        return None;
-                    }
-                    ident_name(&ids[1])
-                }
-                _ => return None,
-            };
-            st.input_scope.columns.iter().position(|(n, _)| *n == name)
-        };
+        let column_of = |x: &ast::Expr| st.input_scope.find_ast(x);
         let target = column_of(e);
         let i = st
             .group_asts
@@ -624,14 +674,15 @@ impl Binder {
     }
 
     /// 42803 for a column used outside an aggregate in a grouped query.
-    fn check_ungrouped(&self, scope: &Scope, name: &str) -> Result<()> {
+    fn check_ungrouped(&self, scope: &Scope, index: usize) -> Result<()> {
         if let Some(st) = &self.agg
             && st.strict
             && !st.in_agg
         {
-            let shown = match &scope.table {
-                Some(t) => format!("{t}.{name}"),
-                None => name.to_string(),
+            let c = &scope.columns[index];
+            let shown = match &c.table {
+                Some(t) => format!("{t}.{}", c.name),
+                None => c.name.clone(),
             };
             return Err(Error::new(
                 SqlState::GROUPING_ERROR,
@@ -648,33 +699,17 @@ impl Binder {
         match e {
             E::Value(v) => self.bind_value(&v.value, false),
             E::Identifier(id) => {
-                let name = ident_name(id);
-                let col = scope.resolve(&name)?;
-                self.check_ungrouped(scope, &name)?;
-                Ok(col)
+                let i = scope.find(None, &ident_name(id))?;
+                self.check_ungrouped(scope, i)?;
+                Ok(scope.column(i))
             }
             E::CompoundIdentifier(ids) => {
-                let table = ids.first().map(ident_name).unwrap_or_default();
-                if ids.len() == 2 && scope.table.as_deref() == Some(table.as_str()) {
-                    let column = ident_name(&ids[1]);
-                    if scope.resolve(&column).is_ok() {
-                        self.check_ungrouped(scope, &column)?;
-                    }
-                    return scope.resolve(&column).map_err(|e| {
-                        if e.sqlstate == SqlState::UNDEFINED_COLUMN {
-                            Error::new(
-                                SqlState::UNDEFINED_COLUMN,
-                                format!("column {table}.{column} does not exist"),
-                            )
-                        } else {
-                            e
-                        }
-                    });
+                if ids.len() != 2 {
+                    return Err(unsupported("qualified names with more than two parts"));
                 }
-                Err(Error::new(
-                    SqlState::UNDEFINED_TABLE,
-                    format!("missing FROM-clause entry for table \"{table}\""),
-                ))
+                let i = scope.find(Some(&ident_name(&ids[0])), &ident_name(&ids[1]))?;
+                self.check_ungrouped(scope, i)?;
+                Ok(scope.column(i))
             }
             E::Nested(inner) => self.bind_expr(inner, scope),
             E::UnaryOp { op, expr } => self.bind_unary(*op, expr, scope),
@@ -1487,7 +1522,7 @@ impl Binder {
                 offset,
             };
         }
-        if columns.len() > visible || plan_width(&plan) > visible {
+        if columns.len() > visible || plan.width() > visible {
             let exprs = columns[..visible]
                 .iter()
                 .enumerate()
@@ -1687,14 +1722,13 @@ impl Binder {
                     .collect();
                 Ok(Body {
                     input: inner.plan,
-                    scope: Scope {
-                        table: None,
-                        columns: inner
+                    scope: Scope::of(
+                        None,
+                        inner
                             .columns
                             .iter()
-                            .map(|c| (c.name.clone(), c.data_type.clone()))
-                            .collect(),
-                    },
+                            .map(|c| (c.name.clone(), c.data_type.clone())),
+                    ),
                     exprs,
                     names: inner.columns.into_iter().map(|c| c.name).collect(),
                     distinct: false,
@@ -1795,10 +1829,7 @@ impl Binder {
                 left: Box::new(lplan),
                 right: Box::new(rplan),
             },
-            scope: Scope {
-                table: None,
-                columns: names.iter().cloned().zip(types).collect(),
-            },
+            scope: Scope::of(None, names.iter().cloned().zip(types)),
             exprs,
             names,
             distinct: false,
@@ -1853,10 +1884,7 @@ impl Binder {
             .collect();
         Ok(Body {
             input: Plan::Values { rows, width },
-            scope: Scope {
-                table: None,
-                columns: names.iter().cloned().zip(types).collect(),
-            },
+            scope: Scope::of(None, names.iter().cloned().zip(types)),
             exprs,
             names,
             distinct: false,
@@ -2019,7 +2047,7 @@ impl Binder {
         }
         if let ast::Expr::Identifier(id) = g {
             let name = ident_name(id);
-            if !scope.columns.iter().any(|(n, _)| *n == name) {
+            if !scope.columns.iter().any(|c| c.name == name) {
                 for item in projection {
                     if let SelectItem::ExprWithAlias { expr, alias } = item
                         && ident_name(alias) == name
@@ -2056,19 +2084,58 @@ impl Binder {
                             "SELECT * with no tables specified is not valid",
                         ));
                     }
-                    for (n, _) in &scope.columns {
-                        let id = ast::Expr::Identifier(ast::Ident::with_quote('"', n.clone()));
-                        exprs.push(self.bind_expr(&id, scope)?);
-                        names.push(n.clone());
+                    self.expand_wildcard(scope, None, &mut exprs, &mut names)?;
+                }
+                SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) => {
+                    let parts = object_name(name);
+                    let [table] = parts.as_slice() else {
+                        return Err(unsupported("schema-qualified wildcards"));
+                    };
+                    if !scope.has_table(table) {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{table}\""),
+                        ));
                     }
+                    self.expand_wildcard(scope, Some(table), &mut exprs, &mut names)?;
                 }
                 SelectItem::QualifiedWildcard(..) => {
-                    return Err(unsupported("qualified wildcards"));
+                    return Err(unsupported("this wildcard"));
                 }
                 SelectItem::ExprWithAliases { .. } => return Err(unsupported("multiple aliases")),
             }
         }
         Ok((exprs, names))
+    }
+
+    /// `*` or `t.*`: every column (of `table`), bound as a reference so a
+    /// grouped query checks each against GROUP BY.
+    fn expand_wildcard(
+        &mut self,
+        scope: &Scope,
+        table: Option<&str>,
+        exprs: &mut Vec<Expr>,
+        names: &mut Vec<String>,
+    ) -> Result<()> {
+        for c in scope.columns.clone() {
+            if table.is_some() && c.table.as_deref() != table {
+                continue;
+            }
+            let column = ast::Ident::with_quote('"', c.name.clone());
+            let id = match &c.table {
+                Some(t) => ast::Expr::CompoundIdentifier(vec![
+                    ast::Ident::with_quote('"', t.clone()),
+                    column,
+                ]),
+                None => ast::Expr::Identifier(column),
+            };
+            exprs.push(self.bind_expr(&id, scope)?);
+            names.push(c.name.clone());
+        }
+        Ok(())
     }
 
     /// Binds with aggregates forbidden (`WHERE`, `GROUP BY`, …).
@@ -2085,13 +2152,65 @@ impl Binder {
         r
     }
 
-    /// FROM: only a single derived table (`(VALUES …) AS t(a, b)` or a
-    /// subquery) so far; tables come with the catalog.
+    /// FROM: derived tables (`(VALUES …) AS t(a, b)`, subqueries) joined
+    /// by commas, CROSS, INNER, LEFT, RIGHT and FULL joins with ON; tables
+    /// come with the catalog.
     fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
-        if from.len() != 1 || !from[0].joins.is_empty() {
-            return Err(unsupported("joins"));
+        let mut acc: Option<(Plan, Scope)> = None;
+        for twj in from {
+            let (mut plan, mut scope) = self.bind_table_factor(&twj.relation)?;
+            for join in &twj.joins {
+                use ast::JoinOperator as J;
+                let (rplan, rscope) = self.bind_table_factor(&join.relation)?;
+                let (kind, constraint) = match &join.join_operator {
+                    J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
+                    J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
+                    J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
+                    J::FullOuter(c) => (JoinKind::Full, Some(c)),
+                    J::CrossJoin(_) => (JoinKind::Inner, None),
+                    other => return Err(unsupported(format!("join {}", variant_name(other)))),
+                };
+                check_duplicate_tables(&scope, &rscope)?;
+                let combined = scope.concat(rscope);
+                let on = match constraint {
+                    None | Some(ast::JoinConstraint::None) => None,
+                    Some(ast::JoinConstraint::On(e)) => {
+                        let p = self
+                            .forbid_aggregates("JOIN conditions", |b| b.bind_expr(e, &combined))?;
+                        Some(self.coerce_bool(p, "JOIN/ON")?)
+                    }
+                    Some(ast::JoinConstraint::Using(_)) => return Err(unsupported("JOIN … USING")),
+                    Some(ast::JoinConstraint::Natural) => return Err(unsupported("NATURAL JOIN")),
+                };
+                plan = Plan::Join {
+                    kind,
+                    left: Box::new(plan),
+                    right: Box::new(rplan),
+                    on,
+                };
+                scope = combined;
+            }
+            acc = Some(match acc {
+                None => (plan, scope),
+                Some((lplan, lscope)) => {
+                    check_duplicate_tables(&lscope, &scope)?;
+                    (
+                        Plan::Join {
+                            kind: JoinKind::Inner,
+                            left: Box::new(lplan),
+                            right: Box::new(plan),
+                            on: None,
+                        },
+                        lscope.concat(scope),
+                    )
+                }
+            });
         }
-        match &from[0].relation {
+        acc.ok_or_else(|| Error::internal("empty FROM list"))
+    }
+
+    fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
+        match tf {
             ast::TableFactor::Derived {
                 lateral,
                 subquery,
@@ -2101,32 +2220,49 @@ impl Binder {
                 if *lateral {
                     return Err(unsupported("LATERAL"));
                 }
-                let inner = self.bind_query(subquery)?;
-                let mut names: Vec<String> = inner.columns.iter().map(|c| c.name.clone()).collect();
-                if let Some(alias) = alias {
-                    if alias.columns.len() > names.len() {
-                        let table = ident_name(&alias.name);
-                        return Err(Error::new(
-                            SqlState::INVALID_COLUMN_REFERENCE,
-                            format!(
-                                "table \"{table}\" has {} columns available but {} columns specified",
-                                names.len(),
-                                alias.columns.len()
-                            ),
-                        ));
-                    }
-                    for (i, c) in alias.columns.iter().enumerate() {
-                        names[i] = ident_name(&c.name);
-                    }
-                }
-                let scope = Scope {
-                    table: alias.as_ref().map(|a| ident_name(&a.name)),
-                    columns: names
-                        .into_iter()
-                        .zip(inner.columns.iter().map(|c| c.data_type.clone()))
-                        .collect(),
+                let Some(alias) = alias else {
+                    return Err(Error::new(
+                        SqlState::SYNTAX_ERROR,
+                        "subquery in FROM must have an alias",
+                    )
+                    .with_hint("For example, FROM (SELECT ...) [AS] foo."));
                 };
+                // A derived table sees nothing of the query around it.
+                let outer_agg = self.agg.take();
+                let inner = self.bind_query(subquery);
+                self.agg = outer_agg;
+                let inner = inner?;
+                let mut names: Vec<String> = inner.columns.iter().map(|c| c.name.clone()).collect();
+                let table = ident_name(&alias.name);
+                if alias.columns.len() > names.len() {
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!(
+                            "table \"{table}\" has {} columns available but {} columns specified",
+                            names.len(),
+                            alias.columns.len()
+                        ),
+                    ));
+                }
+                for (i, c) in alias.columns.iter().enumerate() {
+                    names[i] = ident_name(&c.name);
+                }
+                let scope = Scope::of(
+                    Some(table),
+                    names
+                        .into_iter()
+                        .zip(inner.columns.iter().map(|c| c.data_type.clone())),
+                );
                 Ok((inner.plan, scope))
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                if alias.is_some() {
+                    return Err(unsupported("aliases on parenthesized joins"));
+                }
+                self.bind_from(std::slice::from_ref(table_with_joins))
             }
             ast::TableFactor::Table { name, .. } => Err(Error::unsupported(format!(
                 "FROM with tables (relation \"{}\")",
@@ -2135,6 +2271,21 @@ impl Binder {
             other => Err(unsupported(format!("FROM {}", variant_name(other)))),
         }
     }
+}
+
+/// 42712 when two FROM items share a name.
+fn check_duplicate_tables(left: &Scope, right: &Scope) -> Result<()> {
+    for c in &right.columns {
+        if let Some(t) = &c.table
+            && left.has_table(t)
+        {
+            return Err(Error::new(
+                SqlState("42712"),
+                format!("table name \"{t}\" specified more than once"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a SELECT or VALUES body binds to before ORDER BY / LIMIT.
@@ -2148,19 +2299,6 @@ struct Body {
     sort: Vec<SortKey>,
     /// How many of `exprs` are output columns.
     visible: usize,
-}
-
-fn plan_width(plan: &Plan) -> usize {
-    match plan {
-        Plan::Project { exprs, .. } => exprs.len(),
-        Plan::Values { width, .. } => *width,
-        Plan::SetOp { left, .. } => plan_width(left),
-        Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
-        Plan::Filter { input, .. }
-        | Plan::Sort { input, .. }
-        | Plan::Limit { input, .. }
-        | Plan::Distinct { input } => plan_width(input),
-    }
 }
 
 /// Types a numeric literal as PostgreSQL does: int4, else int8, else numeric.

@@ -15,7 +15,7 @@ use crate::types::Value;
 
 use super::aggregate::Accumulator;
 use super::expr::{EvalContext, compare_nulls_last};
-use super::plan::{Plan, SetOpKind};
+use super::plan::{JoinKind, Plan, SetOpKind};
 
 pub type Row = Vec<Value>;
 
@@ -70,6 +70,57 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Join {
+            kind,
+            left,
+            right,
+            on,
+        } => {
+            let l = run(left, cx)?;
+            let r = run(right, cx)?;
+            let lw = l
+                .first()
+                .map(|row| row.len())
+                .unwrap_or_else(|| left.width());
+            let rw = r
+                .first()
+                .map(|row| row.len())
+                .unwrap_or_else(|| right.width());
+            let mut right_matched = vec![false; r.len()];
+            let mut out = Vec::new();
+            for lrow in &l {
+                let mut matched = false;
+                for (j, rrow) in r.iter().enumerate() {
+                    let mut row = Vec::with_capacity(lw + rw);
+                    row.extend_from_slice(lrow);
+                    row.extend_from_slice(rrow);
+                    let keep = match on {
+                        None => true,
+                        Some(p) => p.eval(&eval_cx(cx, &row))? == Value::Bool(true),
+                    };
+                    if keep {
+                        matched = true;
+                        right_matched[j] = true;
+                        out.push(row);
+                    }
+                }
+                if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
+                    let mut row = lrow.clone();
+                    row.extend(std::iter::repeat_n(Value::Null, rw));
+                    out.push(row);
+                }
+            }
+            if matches!(kind, JoinKind::Right | JoinKind::Full) {
+                for (j, rrow) in r.iter().enumerate() {
+                    if !right_matched[j] {
+                        let mut row = vec![Value::Null; lw];
+                        row.extend_from_slice(rrow);
+                        out.push(row);
+                    }
+                }
+            }
+            Ok(out)
+        }
         Plan::Aggregate { input, keys, aggs } => {
             let rows = run(input, cx)?;
             // Groups in order of first appearance: key values, accumulators,

@@ -36,6 +36,17 @@ pub struct AggCall {
     pub ret: DataType,
 }
 
+/// How a join keeps rows without a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Only matching pairs (a CROSS join is INNER without a condition).
+    Inner,
+    /// Also left rows without a match, padded with NULLs.
+    Left,
+    Right,
+    Full,
+}
+
 /// UNION / INTERSECT / EXCEPT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOpKind {
@@ -67,6 +78,13 @@ pub enum Plan {
         input: Box<Plan>,
         exprs: Vec<Expr>,
     },
+    /// Nested-loop join; output rows are left columns then right columns.
+    Join {
+        kind: JoinKind,
+        left: Box<Plan>,
+        right: Box<Plan>,
+        on: Option<Expr>,
+    },
     /// Groups rows by `keys`; outputs `keys ++ aggs` per group (one row
     /// with no keys and no input rows).
     Aggregate {
@@ -88,4 +106,21 @@ pub enum Plan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+}
+
+impl Plan {
+    /// The number of columns each output row has.
+    pub fn width(&self) -> usize {
+        match self {
+            Plan::Values { width, .. } => *width,
+            Plan::Project { exprs, .. } => exprs.len(),
+            Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
+            Plan::Join { left, right, .. } => left.width() + right.width(),
+            Plan::SetOp { left, .. } => left.width(),
+            Plan::Filter { input, .. }
+            | Plan::Distinct { input }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. } => input.width(),
+        }
+    }
 }
