@@ -11,9 +11,7 @@ use arbordb::storage::Lsn;
 use arbordb::storage::disk::fault::{CrashPoint, FaultVfs, LossMode, SplitMix64};
 use arbordb::storage::disk::{OsVfs, Vfs};
 use arbordb::storage::wal::segment::{SEGMENT_HEADER_BYTES, segment_path};
-use arbordb::storage::wal::{
-    LogicalUndo, PageRedo, Record, RecordBody, TxnId, Wal, WalError, WalOptions,
-};
+use arbordb::storage::wal::{PageRedo, Record, RecordBody, TxnId, Wal, WalError, WalOptions};
 
 fn small() -> WalOptions {
     WalOptions {
@@ -26,16 +24,12 @@ fn update(txn: u64, prev: Lsn, page: u64, payload: usize) -> Record {
     Record {
         txn: TxnId(txn),
         prev_lsn: prev,
-        body: RecordBody::Update {
+        body: RecordBody::Redo {
+            smo: Lsn(0),
             redo: PageRedo {
                 page,
-                op: vec![(page % 251) as u8; payload],
-            },
-            undo: LogicalUndo {
-                tree: 1,
-                key: page.to_be_bytes().to_vec(),
                 // Non-zero last byte: zeroing any suffix changes the record.
-                before: Some(vec![0xEE; 3]),
+                op: vec![(page % 251) as u8 | 1; payload],
             },
         },
     }
@@ -356,7 +350,7 @@ fn the_log_reopens_after_a_crash_at_every_io_operation() {
             }
             for (lsn, r) in &present {
                 assert!(
-                    matches!(r.body, RecordBody::Update { .. }),
+                    matches!(r.body, RecordBody::Redo { .. }),
                     "seed {seed}: {lsn:?}"
                 );
             }

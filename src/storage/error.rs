@@ -45,6 +45,9 @@ pub enum StorageError {
     /// No tree with this id exists.
     #[error("tree {0} does not exist")]
     NoSuchTree(u64),
+    /// The write-ahead log failed (I/O, corruption, a poisoned log).
+    #[error(transparent)]
+    Wal(#[from] crate::storage::wal::WalError),
 }
 
 impl StorageError {
@@ -58,6 +61,7 @@ impl StorageError {
             | StorageError::FileFull { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
             StorageError::PoolExhausted { .. } => SqlState("53200"),
             StorageError::NoSuchTree(_) => SqlState::INTERNAL_ERROR,
+            StorageError::Wal(e) => e.sqlstate(),
         }
     }
 }

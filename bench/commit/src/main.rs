@@ -4,7 +4,8 @@
 //! preallocated file in the same directory) in the same run.
 //!
 //! A transaction is what the storage layer logs for a one-row insert: Begin,
-//! an Update record (a ~100-byte cell and its logical undo), Commit; the
+//! an Update record (the logical undo), a Redo record (a ~100-byte cell
+//! inserted into a leaf), Commit; the
 //! commit returns only once its record is durable (group commit).
 //!
 //! Usage: bench-commit <data dir> [seconds per measurement] [rounds]
@@ -78,13 +79,22 @@ fn commits_per_sec(dir: &Path, committers: u64, secs: f64) -> (f64, f64) {
                     let key = i.to_be_bytes().to_vec();
                     let mut cell = key.clone();
                     cell.extend_from_slice(&[7u8; 92]);
-                    let upd = wal
+                    let intent = wal
                         .append(&Record {
                             txn,
                             prev_lsn: begin,
                             body: RecordBody::Update {
-                                redo: PageRedo { page: 1 + t, op: cell },
                                 undo: LogicalUndo { tree: 1, key, before: None },
+                            },
+                        })
+                        .expect("append");
+                    let upd = wal
+                        .append(&Record {
+                            txn,
+                            prev_lsn: intent,
+                            body: RecordBody::Redo {
+                                smo: Lsn(0),
+                                redo: PageRedo { page: 1 + t, op: cell },
                             },
                         })
                         .expect("append");

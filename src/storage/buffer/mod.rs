@@ -64,6 +64,21 @@ pub trait PageLog: Send + Sync {
     /// Makes the log durable up to and including `lsn` (the write-ahead rule,
     /// called before a page with that LSN is written out).
     fn flush_to(&self, lsn: Lsn) -> io::Result<()>;
+    /// Logs `op` as the first change to page `page` since the page was last
+    /// clean; `before` is the page's whole content. A log keeps a full page
+    /// image here so that redo can rebuild a page whose write was torn.
+    fn append_first(&self, page: PageId, before: &PageBuf, op: &PageOp<'_>) -> StorageResult<Lsn> {
+        let _ = before;
+        self.append(page, op)
+    }
+    /// A structure change (split, merge, allocation) begins on this thread:
+    /// the ops until the matching [`PageLog::end_smo`] are one atomic,
+    /// redo-only action. Calls nest.
+    fn begin_smo(&self) {}
+    /// Ends the structure change begun by [`PageLog::begin_smo`].
+    fn end_smo(&self) -> StorageResult<()> {
+        Ok(())
+    }
 }
 
 /// No log: every op gets `Lsn(0)`; nothing to flush.
@@ -88,6 +103,8 @@ struct Frame {
     latch: RwLock<FrameState>,
     pin: AtomicU32,
     dirty: AtomicBool,
+    /// LSN of the change that made the frame dirty (recLSN in ARIES).
+    rec_lsn: AtomicU64,
 }
 
 struct Table {
@@ -152,6 +169,7 @@ impl BufferPool {
                 }),
                 pin: AtomicU32::new(0),
                 dirty: AtomicBool::new(false),
+                rec_lsn: AtomicU64::new(0),
             })
             .collect();
         let n = frames.len();
@@ -406,6 +424,21 @@ impl BufferPool {
         }
     }
 
+    /// The dirty page table: every dirty page and its recLSN (the LSN of the
+    /// change that made it dirty). Fuzzy: pages may change while it is taken.
+    pub fn dirty_pages(&self) -> Vec<(PageId, Lsn)> {
+        let mut out = Vec::new();
+        for frame in self.frames.iter() {
+            if frame.dirty.load(Ordering::Acquire) {
+                let g = frame.latch.read();
+                if g.valid && frame.dirty.load(Ordering::Acquire) {
+                    out.push((g.id, Lsn(frame.rec_lsn.load(Ordering::Acquire))));
+                }
+            }
+        }
+        out
+    }
+
     /// Number of frames currently pinned (for leak tests).
     pub fn pinned_frames(&self) -> usize {
         self.frames
@@ -459,7 +492,16 @@ impl PageWrite<'_> {
     /// The one door: logs `op`, applies it, sets the page LSN, marks dirty.
     pub fn apply(&mut self, op: &PageOp<'_>) -> StorageResult<()> {
         let id = self.g.id;
-        let lsn = self.pool.log.append(id, op)?;
+        let frame = &self.pool.frames[self.frame];
+        let was_dirty = frame.dirty.load(Ordering::Acquire);
+        let lsn = if was_dirty {
+            self.pool.log.append(id, op)?
+        } else {
+            self.pool.log.append_first(id, &self.g.buf, op)?
+        };
+        if !was_dirty {
+            frame.rec_lsn.store(lsn.0, Ordering::Release);
+        }
         let st: &mut FrameState = &mut self.g;
         let before = page::page_lsn(&st.buf);
         assert!(
@@ -472,6 +514,44 @@ impl PageWrite<'_> {
             .dirty
             .store(true, Ordering::Release);
         Ok(())
+    }
+}
+
+impl PageWrite<'_> {
+    /// Recovery's door: re-applies an op that is already in the log at
+    /// `lsn`, without logging it again. The caller has checked that the page
+    /// does not already contain it.
+    pub fn redo(&mut self, op: &PageOp<'_>, lsn: Lsn) {
+        let id = self.g.id;
+        let st: &mut FrameState = &mut self.g;
+        assert!(
+            page::page_lsn(&st.buf) < lsn,
+            "redo of a change {id} already has"
+        );
+        op::apply(&mut st.buf, id, op);
+        page::set_page_lsn(&mut st.buf, lsn);
+        self.mark_dirty_by_redo(lsn);
+    }
+
+    /// Recovery's door for a logged full page image: the page becomes
+    /// `image` (zero-padded), then `op` at `lsn` is applied to it.
+    pub fn redo_image(&mut self, image: &[u8], op: &PageOp<'_>, lsn: Lsn) {
+        assert!(image.len() <= PAGE_SIZE, "page image too large");
+        let id = self.g.id;
+        let st: &mut FrameState = &mut self.g;
+        st.buf.fill(0);
+        st.buf[..image.len()].copy_from_slice(image);
+        op::apply(&mut st.buf, id, op);
+        page::set_page_lsn(&mut st.buf, lsn);
+        self.mark_dirty_by_redo(lsn);
+    }
+
+    fn mark_dirty_by_redo(&self, lsn: Lsn) {
+        let frame = &self.pool.frames[self.frame];
+        if !frame.dirty.load(Ordering::Acquire) {
+            frame.rec_lsn.store(lsn.0, Ordering::Release);
+            frame.dirty.store(true, Ordering::Release);
+        }
     }
 }
 

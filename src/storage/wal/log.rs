@@ -258,6 +258,19 @@ impl Wal {
     /// Appends `record`; returns its LSN. The record is not durable until a
     /// `flush` covers it.
     pub fn append(&self, record: &Record) -> Result<Lsn, WalError> {
+        self.append_inner(|lsn, buf| record.encode_into(lsn, buf))
+    }
+
+    /// Appends the record `build` makes for the LSN it will get (for records
+    /// that name their own LSN, like the first record of a structure change).
+    pub fn append_with(&self, build: impl FnOnce(Lsn) -> Record) -> Result<Lsn, WalError> {
+        self.append_inner(|lsn, buf| build(lsn).encode_into(lsn, buf))
+    }
+
+    fn append_inner(
+        &self,
+        encode: impl FnOnce(Lsn, &mut Vec<u8>) -> Result<(), WalError>,
+    ) -> Result<Lsn, WalError> {
         let mut st = self.state.lock();
         loop {
             if let Some(f) = &st.failed {
@@ -266,14 +279,13 @@ impl Wal {
             if st.buf.len() < self.options.wal_buffer_bytes {
                 break;
             }
-            // Full: make room by flushing what is there.
             let last = Lsn(st.buf_start.0 + st.buf.len() as u64 - 1);
             drop(st);
             self.flush(last)?;
             st = self.state.lock();
         }
         let lsn = Lsn(st.buf_start.0 + st.buf.len() as u64);
-        record.encode_into(lsn, &mut st.buf)?;
+        encode(lsn, &mut st.buf)?;
         self.stats.records.fetch_add(1, Ordering::Relaxed);
         Ok(lsn)
     }

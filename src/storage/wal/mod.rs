@@ -37,9 +37,12 @@
 
 pub mod control;
 pub mod log;
+pub mod pagelog;
 pub mod reader;
 pub mod record;
+pub mod recovery;
 pub mod segment;
+pub mod txn;
 
 pub use log::{LogIter, OpenReport, Wal, WalOptions, WalStats};
 pub use record::{LogicalUndo, PageRedo, Record, RecordBody, TxnEntry, TxnId, TxnState};
@@ -64,13 +67,19 @@ pub enum WalError {
     Failed(String),
 }
 
-impl From<WalError> for Error {
-    fn from(e: WalError) -> Error {
-        let state = match &e {
+impl WalError {
+    /// The SQLSTATE this error carries to a client.
+    pub fn sqlstate(&self) -> SqlState {
+        match self {
             WalError::Io { .. } | WalError::Failed(_) => SqlState::IO_ERROR,
             WalError::Corrupt { .. } => SqlState::DATA_CORRUPTED,
             WalError::RecordTooLarge { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
-        };
-        Error::new(state, e.to_string())
+        }
+    }
+}
+
+impl From<WalError> for Error {
+    fn from(e: WalError) -> Error {
+        Error::new(e.sqlstate(), e.to_string())
     }
 }

@@ -23,14 +23,22 @@
 //! |    2 | Commit           | —                                                           |
 //! |    3 | Abort            | — (rollback has started; CLRs follow)                       |
 //! |    4 | End              | — (the transaction is finished: committed or rolled back)   |
-//! |    5 | Update           | PageRedo, LogicalUndo                                       |
-//! |    6 | Structure        | u32 count, count × PageRedo (redo-only, never undone)       |
-//! |    7 | Clr              | u64 undoNextLSN, u32 count, count × PageRedo                |
+//! |    5 | Update           | LogicalUndo (a row change; its page changes follow as Redo) |
+//! |    6 | Redo             | u64 smo, PageRedo (redo-only, never undone)                 |
+//! |    7 | Clr              | u64 undoNextLSN (the undo step's page changes precede it)   |
 //! |    8 | CheckpointBegin  | —                                                           |
 //! |    9 | CheckpointEnd    | u64 begin LSN, u32 n, n × (u64 page, u64 recLSN), u32 m, m × TxnEntry |
+//! |   10 | PageImage        | u64 smo, u64 page, u32 len + image, u32 len + op            |
+//! |   11 | SmoEnd           | u64 LSN of the structure change's first record              |
 //!
 //! `PageRedo` = u64 page number, u32 length, that many bytes of a serialised
 //! page operation (the storage layer's `PageOp`; the log never looks inside).
+//! `smo` is 0 for a standalone change, else the LSN of the first record of the
+//! structure change (split, merge, ...) the record belongs to; redo applies a
+//! structure change only if its SmoEnd is in the log, so it is all-or-nothing.
+//! A PageImage is a page's whole content before `op` (trailing zeros
+//! trimmed), logged by the first change after the page was last clean: redo
+//! rebuilds the page from it without reading the (possibly torn) disk copy.
 //! `LogicalUndo` = u64 tree id, u32 key length, key, u8 has-before (0/1),
 //! [u32 length, before-image]: "make `key` in `tree` hold `before` again
 //! (absent: delete it)". `TxnEntry` = u64 txn id, u8 state (0 running,
@@ -93,19 +101,21 @@ pub enum RecordBody {
     Commit,
     Abort,
     End,
-    /// A row change: physiological redo, logical undo.
+    /// A row change, logged before its page changes: how to undo it
+    /// logically. Undo sets the key back, which is a no-op if the change
+    /// never reached the tree, so the order is safe at any crash point.
     Update {
-        redo: PageRedo,
         undo: LogicalUndo,
     },
-    /// An atomic structure change (split, merge, allocation, free list, meta,
-    /// overflow pages): redone, never undone.
-    Structure {
-        redo: Vec<PageRedo>,
+    /// One page change: redone, never undone. Part of the structure change
+    /// starting at `smo` (or standalone if `smo` is 0).
+    Redo {
+        smo: Lsn,
+        redo: PageRedo,
     },
-    /// A compensation record: the redo of an undo step, and where undo goes on.
+    /// A compensation record: the undo step for the record before
+    /// `undo_next` is done (its page changes were logged as Redo before it).
     Clr {
-        redo: Vec<PageRedo>,
         undo_next: Lsn,
     },
     CheckpointBegin,
@@ -113,6 +123,18 @@ pub enum RecordBody {
         begin: Lsn,
         dirty_pages: Vec<(u64, Lsn)>,
         txns: Vec<TxnEntry>,
+    },
+    /// A page's whole content before `op`, then `op`: the first change to a
+    /// page since it was last written clean.
+    PageImage {
+        smo: Lsn,
+        page: u64,
+        image: Vec<u8>,
+        op: Vec<u8>,
+    },
+    /// The structure change whose first record is at `first` is complete.
+    SmoEnd {
+        first: Lsn,
     },
 }
 
@@ -124,25 +146,27 @@ impl RecordBody {
             RecordBody::Abort => 3,
             RecordBody::End => 4,
             RecordBody::Update { .. } => 5,
-            RecordBody::Structure { .. } => 6,
+            RecordBody::Redo { .. } => 6,
             RecordBody::Clr { .. } => 7,
             RecordBody::CheckpointBegin => 8,
             RecordBody::CheckpointEnd { .. } => 9,
+            RecordBody::PageImage { .. } => 10,
+            RecordBody::SmoEnd { .. } => 11,
         }
     }
 
-    /// The page changes this record redoes, if any.
-    pub fn redo(&self) -> &[PageRedo] {
+    /// The page this record changes, and the structure change it is part of.
+    pub fn page_change(&self) -> Option<(u64, Lsn)> {
         match self {
-            RecordBody::Update { redo, .. } => std::slice::from_ref(redo),
-            RecordBody::Structure { redo } | RecordBody::Clr { redo, .. } => redo,
-            _ => &[],
+            RecordBody::Redo { smo, redo } => Some((redo.page, *smo)),
+            RecordBody::PageImage { smo, page, .. } => Some((*page, *smo)),
+            _ => None,
         }
     }
 }
 
 fn valid_type(code: u8) -> bool {
-    (1..=9).contains(&code)
+    (1..=11).contains(&code)
 }
 
 /// A whole record.
@@ -166,12 +190,6 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 fn put_redo(out: &mut Vec<u8>, r: &PageRedo) {
     put_u64(out, r.page);
     put_bytes(out, &r.op);
-}
-fn put_redos(out: &mut Vec<u8>, rs: &[PageRedo]) {
-    put_u32(out, rs.len() as u32);
-    for r in rs {
-        put_redo(out, r);
-    }
 }
 
 fn crc_of(lsn: Lsn, record: &[u8]) -> u32 {
@@ -197,8 +215,7 @@ impl Record {
             | RecordBody::Abort
             | RecordBody::End
             | RecordBody::CheckpointBegin => {}
-            RecordBody::Update { redo, undo } => {
-                put_redo(out, redo);
+            RecordBody::Update { undo } => {
                 put_u64(out, undo.tree);
                 put_bytes(out, &undo.key);
                 match &undo.before {
@@ -209,11 +226,23 @@ impl Record {
                     None => out.push(0),
                 }
             }
-            RecordBody::Structure { redo } => put_redos(out, redo),
-            RecordBody::Clr { redo, undo_next } => {
-                put_u64(out, undo_next.0);
-                put_redos(out, redo);
+            RecordBody::Redo { smo, redo } => {
+                put_u64(out, smo.0);
+                put_redo(out, redo);
             }
+            RecordBody::Clr { undo_next } => put_u64(out, undo_next.0),
+            RecordBody::PageImage {
+                smo,
+                page,
+                image,
+                op,
+            } => {
+                put_u64(out, smo.0);
+                put_u64(out, *page);
+                put_bytes(out, image);
+                put_bytes(out, op);
+            }
+            RecordBody::SmoEnd { first } => put_u64(out, first.0),
             RecordBody::CheckpointEnd {
                 begin,
                 dirty_pages,
@@ -336,14 +365,6 @@ impl<'a> Cursor<'a> {
         let op = self.bytes("page operation")?;
         Ok(PageRedo { page, op })
     }
-    fn redos(&mut self) -> Result<Vec<PageRedo>, WalError> {
-        let n = self.u32("page change count")? as usize;
-        // Each PageRedo takes at least 12 bytes: bound the allocation by the input.
-        if n > self.bytes.len() / 12 {
-            return Err(self.corrupt("page change count"));
-        }
-        (0..n).map(|_| self.redo()).collect()
-    }
     fn count(&mut self, min_entry_bytes: usize, what: &str) -> Result<usize, WalError> {
         let n = self.u32(what)? as usize;
         if n > self.bytes.len() / min_entry_bytes {
@@ -379,7 +400,6 @@ impl Record {
             3 => RecordBody::Abort,
             4 => RecordBody::End,
             5 => {
-                let redo = c.redo()?;
                 let tree = c.u64("tree id")?;
                 let key = c.bytes("key")?;
                 let before = match c.u8("before flag")? {
@@ -388,18 +408,19 @@ impl Record {
                     _ => return Err(c.corrupt("before flag")),
                 };
                 RecordBody::Update {
-                    redo,
                     undo: LogicalUndo { tree, key, before },
                 }
             }
-            6 => RecordBody::Structure { redo: c.redos()? },
-            7 => {
-                let undo_next = Lsn(c.u64("undoNextLSN")?);
-                RecordBody::Clr {
-                    redo: c.redos()?,
-                    undo_next,
+            6 => {
+                let smo = Lsn(c.u64("smo")?);
+                RecordBody::Redo {
+                    smo,
+                    redo: c.redo()?,
                 }
             }
+            7 => RecordBody::Clr {
+                undo_next: Lsn(c.u64("undoNextLSN")?),
+            },
             8 => RecordBody::CheckpointBegin,
             9 => {
                 let begin = Lsn(c.u64("checkpoint begin")?);
@@ -435,6 +456,21 @@ impl Record {
                     txns,
                 }
             }
+            10 => {
+                let smo = Lsn(c.u64("smo")?);
+                let page = c.u64("page number")?;
+                let image = c.bytes("page image")?;
+                let op = c.bytes("page operation")?;
+                RecordBody::PageImage {
+                    smo,
+                    page,
+                    image,
+                    op,
+                }
+            }
+            11 => RecordBody::SmoEnd {
+                first: Lsn(c.u64("smo first LSN")?),
+            },
             _ => return Err(c.corrupt("record type")),
         };
         if c.pos != bytes.len() {
@@ -466,10 +502,6 @@ mod tests {
             rec(RecordBody::Abort),
             rec(RecordBody::End),
             rec(RecordBody::Update {
-                redo: PageRedo {
-                    page: 42,
-                    op: vec![1, 2, 3],
-                },
                 undo: LogicalUndo {
                     tree: 3,
                     key: b"key".to_vec(),
@@ -477,35 +509,34 @@ mod tests {
                 },
             }),
             rec(RecordBody::Update {
-                redo: PageRedo {
-                    page: 1,
-                    op: vec![],
-                },
                 undo: LogicalUndo {
                     tree: 3,
                     key: vec![],
                     before: None,
                 },
             }),
-            rec(RecordBody::Structure {
-                redo: vec![
-                    PageRedo {
-                        page: 5,
-                        op: vec![9; 100],
-                    },
-                    PageRedo {
-                        page: 6,
-                        op: vec![8; 10],
-                    },
-                ],
-            }),
-            rec(RecordBody::Clr {
-                redo: vec![PageRedo {
+            rec(RecordBody::Redo {
+                smo: Lsn(0),
+                redo: PageRedo {
                     page: 5,
-                    op: vec![7],
-                }],
-                undo_next: Lsn(99),
+                    op: vec![9; 100],
+                },
             }),
+            rec(RecordBody::Redo {
+                smo: Lsn(77),
+                redo: PageRedo {
+                    page: 6,
+                    op: vec![],
+                },
+            }),
+            rec(RecordBody::Clr { undo_next: Lsn(99) }),
+            rec(RecordBody::PageImage {
+                smo: Lsn(3),
+                page: 8,
+                image: vec![1, 2, 3, 0, 5],
+                op: vec![6; 20],
+            }),
+            rec(RecordBody::SmoEnd { first: Lsn(1) }),
             rec(RecordBody::CheckpointBegin),
             rec(RecordBody::CheckpointEnd {
                 begin: Lsn(10),
