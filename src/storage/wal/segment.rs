@@ -313,26 +313,28 @@ impl Segments {
                 file.sync().map_err(|e| io_err(&path, e))?;
             }
         }
+        // Newest first, so a crash leaves a prefix of the log.
         let later: Vec<u64> = self
             .files
             .read()
             .range(start + 1..)
+            .rev()
             .map(|(&s, _)| s)
             .collect();
         self.remove(&later)
     }
 
+    /// Removes the segments `starts`, in that order, each removal durable
+    /// before the next: a crash leaves the present segments contiguous.
     fn remove(&self, starts: &[u64]) -> Result<(), WalError> {
-        if starts.is_empty() {
-            return Ok(());
-        }
+        let dir = Path::new(WAL_DIR);
         for &s in starts {
             let path = segment_path(Lsn(s));
             self.vfs.remove(&path).map_err(|e| io_err(&path, e))?;
             self.files.write().remove(&s);
+            self.vfs.sync_dir(dir).map_err(|e| io_err(dir, e))?;
         }
-        let dir = Path::new(WAL_DIR);
-        self.vfs.sync_dir(dir).map_err(|e| io_err(dir, e))
+        Ok(())
     }
 
     /// Removes every segment that lies wholly below `lsn`, except the one
