@@ -50,7 +50,32 @@ pub struct Params {
     pub allowed: bool,
 }
 
+/// A `WITH` query in scope.
+struct Cte {
+    name: String,
+    plan: Plan,
+    columns: Vec<Column>,
+}
+
+/// The type of a subquery's only column (42601 otherwise).
+fn single_column(q: &BoundQuery) -> Result<DataType> {
+    match q.columns.as_slice() {
+        [c] => Ok(c.data_type.clone()),
+        _ => Err(Error::new(
+            SqlState::SYNTAX_ERROR,
+            "subquery must return only one column",
+        )),
+    }
+}
+
 pub struct Binder {
+    /// Scopes of the queries enclosing the one being bound (innermost last),
+    /// to recognize correlated references.
+    outer: Vec<Scope>,
+    /// `WITH` queries visible here (innermost last).
+    ctes: Vec<Cte>,
+    /// Names of `WITH RECURSIVE` queries being bound (self-references are 0A000).
+    recursive_pending: Vec<String>,
     pub params: Params,
     depth: usize,
     /// Set while binding the select list, HAVING and ORDER BY of a query
@@ -454,6 +479,9 @@ fn is_stringish(t: &DataType) -> bool {
 impl Binder {
     pub fn new(params: Params) -> Binder {
         Binder {
+            outer: Vec::new(),
+            ctes: Vec::new(),
+            recursive_pending: Vec::new(),
             params,
             depth: 0,
             agg: None,
@@ -699,7 +727,10 @@ impl Binder {
         match e {
             E::Value(v) => self.bind_value(&v.value, false),
             E::Identifier(id) => {
-                let i = scope.find(None, &ident_name(id))?;
+                let name = ident_name(id);
+                let i = scope
+                    .find(None, &name)
+                    .map_err(|e| self.not_found(None, &name, e))?;
                 self.check_ungrouped(scope, i)?;
                 Ok(scope.column(i))
             }
@@ -707,7 +738,10 @@ impl Binder {
                 if ids.len() != 2 {
                     return Err(unsupported("qualified names with more than two parts"));
                 }
-                let i = scope.find(Some(&ident_name(&ids[0])), &ident_name(&ids[1]))?;
+                let (t, c) = (ident_name(&ids[0]), ident_name(&ids[1]));
+                let i = scope
+                    .find(Some(&t), &c)
+                    .map_err(|e| self.not_found(Some(&t), &c, e))?;
                 self.check_ungrouped(scope, i)?;
                 Ok(scope.column(i))
             }
@@ -954,8 +988,42 @@ impl Binder {
                 }
                 self.call_function(name, args)
             }
-            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
-                Err(unsupported("subqueries"))
+            E::Subquery(q) => {
+                let sub = self.bind_subquery(q, scope)?;
+                let ty = single_column(&sub)?;
+                Ok(Expr::Subquery {
+                    plan: Box::new(sub.plan),
+                    ty,
+                })
+            }
+            E::Exists { subquery, negated } => {
+                let sub = self.bind_subquery(subquery, scope)?;
+                Ok(Expr::Exists {
+                    plan: Box::new(sub.plan),
+                    negated: *negated,
+                })
+            }
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let x = self.bind_expr(expr, scope)?;
+                let sub = self.bind_subquery(subquery, scope)?;
+                let ty = single_column(&sub)?;
+                // Resolve `x = column` to find both sides' comparison type.
+                let column = Expr::Column { index: 0, ty };
+                let Expr::Binary { left, right, .. } = self.binary(BinOp::Eq, x, column)? else {
+                    return Err(Error::internal("= did not bind to a comparison"));
+                };
+                Ok(Expr::InSubquery {
+                    expr: left,
+                    plan: Box::new(Plan::Project {
+                        input: Box::new(sub.plan),
+                        exprs: vec![*right],
+                    }),
+                    negated: *negated,
+                })
             }
             other => Err(unsupported(format!("expression {}", variant_name(other)))),
         }
@@ -1461,9 +1529,61 @@ impl Binder {
     }
 
     pub fn bind_query(&mut self, q: &ast::Query) -> Result<BoundQuery> {
-        if q.with.is_some() {
-            return Err(unsupported("WITH"));
+        let ctes_before = self.ctes.len();
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                if cte.from.is_some() {
+                    return Err(unsupported("CTE FROM"));
+                }
+                let name = ident_name(&cte.alias.name);
+                if self.ctes[ctes_before..].iter().any(|c| c.name == name) {
+                    self.ctes.truncate(ctes_before);
+                    return Err(Error::new(
+                        SqlState("42712"),
+                        format!("WITH query name \"{name}\" specified more than once"),
+                    ));
+                }
+                if with.recursive {
+                    self.recursive_pending.push(name.clone());
+                }
+                let bound = self.bind_query(&cte.query);
+                if with.recursive {
+                    self.recursive_pending.pop();
+                }
+                let mut bound = match bound {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.ctes.truncate(ctes_before);
+                        return Err(e);
+                    }
+                };
+                if cte.alias.columns.len() > bound.columns.len() {
+                    self.ctes.truncate(ctes_before);
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!(
+                            "WITH query \"{name}\" has {} columns available but {} columns specified",
+                            bound.columns.len(),
+                            cte.alias.columns.len()
+                        ),
+                    ));
+                }
+                for (c, a) in bound.columns.iter_mut().zip(&cte.alias.columns) {
+                    c.name = ident_name(&a.name);
+                }
+                self.ctes.push(Cte {
+                    name,
+                    plan: bound.plan,
+                    columns: bound.columns,
+                });
+            }
         }
+        let r = self.bind_query_body(q);
+        self.ctes.truncate(ctes_before);
+        r
+    }
+
+    fn bind_query_body(&mut self, q: &ast::Query) -> Result<BoundQuery> {
         if !q.locks.is_empty() {
             return Err(unsupported("FOR UPDATE/FOR SHARE"));
         }
@@ -2138,6 +2258,32 @@ impl Binder {
         Ok(())
     }
 
+    /// A subquery in an expression: bound on its own, with the enclosing
+    /// scope remembered only to reject correlated references.
+    fn bind_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<BoundQuery> {
+        let saved_agg = self.agg.take();
+        let saved_ctx = self.agg_forbidden.take();
+        self.outer.push(scope.clone());
+        let r = self.bind_query(q);
+        self.outer.pop();
+        self.agg = saved_agg;
+        self.agg_forbidden = saved_ctx;
+        r
+    }
+
+    /// A column missing here but visible in an enclosing query is a
+    /// correlated reference: 0A000 for now.
+    fn not_found(&self, table: Option<&str>, name: &str, e: Error) -> Error {
+        if matches!(
+            e.sqlstate,
+            SqlState::UNDEFINED_COLUMN | SqlState::UNDEFINED_TABLE
+        ) && self.outer.iter().any(|s| s.find(table, name).is_ok())
+        {
+            return Error::unsupported("correlated subqueries");
+        }
+        e
+    }
+
     /// Binds with aggregates forbidden (`WHERE`, `GROUP BY`, …).
     fn forbid_aggregates<T>(
         &mut self,
@@ -2264,12 +2410,61 @@ impl Binder {
                 }
                 self.bind_from(std::slice::from_ref(table_with_joins))
             }
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } if args.is_none() && self.cte(name).is_some() => {
+                let Some(cte) = self.cte(name) else {
+                    return Err(Error::internal("CTE vanished"));
+                };
+                let mut names: Vec<String> = cte.columns.iter().map(|c| c.name.clone()).collect();
+                let types: Vec<DataType> =
+                    cte.columns.iter().map(|c| c.data_type.clone()).collect();
+                let plan = cte.plan.clone();
+                let table = match alias {
+                    Some(a) => {
+                        if a.columns.len() > names.len() {
+                            return Err(Error::new(
+                                SqlState::INVALID_COLUMN_REFERENCE,
+                                format!(
+                                    "table \"{}\" has {} columns available but {} columns specified",
+                                    ident_name(&a.name),
+                                    names.len(),
+                                    a.columns.len()
+                                ),
+                            ));
+                        }
+                        for (i, c) in a.columns.iter().enumerate() {
+                            names[i] = ident_name(&c.name);
+                        }
+                        ident_name(&a.name)
+                    }
+                    None => cte.name.clone(),
+                };
+                Ok((plan, Scope::of(Some(table), names.into_iter().zip(types))))
+            }
+            ast::TableFactor::Table { name, .. }
+                if object_name(name).len() == 1
+                    && self.recursive_pending.contains(&object_name(name)[0]) =>
+            {
+                Err(unsupported("recursive WITH queries"))
+            }
             ast::TableFactor::Table { name, .. } => Err(Error::unsupported(format!(
                 "FROM with tables (relation \"{}\")",
                 object_name(name).join(".")
             ))),
             other => Err(unsupported(format!("FROM {}", variant_name(other)))),
         }
+    }
+}
+
+impl Binder {
+    /// The innermost `WITH` query called `name` (an unqualified name).
+    fn cte(&self, name: &ast::ObjectName) -> Option<&Cte> {
+        let parts = object_name(name);
+        let [n] = parts.as_slice() else {
+            return None;
+        };
+        self.ctes.iter().rev().find(|c| c.name == *n)
     }
 }
 

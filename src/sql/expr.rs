@@ -24,7 +24,9 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Numeric, Value};
 
 use super::cast;
+use super::execute::{self, ExecContext};
 use super::functions::{self, Func};
+use super::plan::Plan;
 
 /// A binary operator, applied to two operands of one type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +145,21 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: DataType,
     },
+    /// A scalar subquery: its only column of its only row (NULL if none).
+    Subquery {
+        plan: Box<Plan>,
+        ty: DataType,
+    },
+    Exists {
+        plan: Box<Plan>,
+        negated: bool,
+    },
+    /// `expr [NOT] IN (subquery)`; the plan's one column has expr's type.
+    InSubquery {
+        expr: Box<Expr>,
+        plan: Box<Plan>,
+        negated: bool,
+    },
     /// `[NOT] LIKE / ILIKE` on text.
     Like {
         expr: Box<Expr>,
@@ -171,7 +188,8 @@ impl Expr {
             | Expr::Case { ty, .. }
             | Expr::Coalesce { ty, .. }
             | Expr::MinMax { ty, .. }
-            | Expr::Func { ty, .. } => ty.clone(),
+            | Expr::Func { ty, .. }
+            | Expr::Subquery { ty, .. } => ty.clone(),
             Expr::Cast { to, .. } => to.clone(),
             Expr::Negate { expr } => expr.ty(),
             Expr::Not(_)
@@ -180,6 +198,8 @@ impl Expr {
             | Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. }
             | Expr::Like { .. } => DataType::Bool,
         }
     }
@@ -315,6 +335,50 @@ impl Expr {
                 let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
                 functions::call(*func, values, &types, ty, ctx)
             }
+            Expr::Subquery { plan, .. } => {
+                let rows = run_subquery(plan, ctx)?;
+                match rows.len() {
+                    0 => Ok(Value::Null),
+                    1 => Ok(rows
+                        .into_iter()
+                        .next()
+                        .and_then(|r| r.into_iter().next())
+                        .unwrap_or(Value::Null)),
+                    _ => Err(Error::new(
+                        SqlState::CARDINALITY_VIOLATION,
+                        "more than one row returned by a subquery used as an expression",
+                    )),
+                }
+            }
+            Expr::Exists { plan, negated } => {
+                Ok(Value::Bool(run_subquery(plan, ctx)?.is_empty() == *negated))
+            }
+            Expr::InSubquery {
+                expr,
+                plan,
+                negated,
+            } => {
+                let x = expr.eval(ctx)?;
+                let rows = run_subquery(plan, ctx)?;
+                let mut saw_null = false;
+                let mut found = false;
+                for row in &rows {
+                    let v = row.first().cloned().unwrap_or(Value::Null);
+                    if x.is_null() || v.is_null() {
+                        saw_null = true;
+                    } else if compare(&x, &v)? == Ordering::Equal {
+                        found = true;
+                        break;
+                    }
+                }
+                Ok(if found {
+                    Value::Bool(!*negated)
+                } else if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*negated)
+                })
+            }
             Expr::Like {
                 expr,
                 pattern,
@@ -338,6 +402,15 @@ impl Expr {
             }
         }
     }
+}
+
+/// Runs an (uncorrelated) subquery's plan with the statement's parameters.
+fn run_subquery(plan: &Plan, ctx: &EvalContext<'_>) -> Result<Vec<Vec<Value>>> {
+    let cx = ExecContext {
+        params: ctx.params,
+        settings: ctx.settings,
+    };
+    execute::run(plan, &cx)
 }
 
 pub fn no_parameter(index: usize) -> Error {
