@@ -60,6 +60,15 @@ pub enum TxnError {
     #[error("transaction {0} is not in progress")]
     NotInProgress(Xid),
 
+    /// A transaction setting changed too late (25001), e.g. `SET TRANSACTION
+    /// ISOLATION LEVEL` after the first query.
+    #[error("{0}")]
+    TooLate(&'static str),
+
+    /// `ROLLBACK TO` / `RELEASE` of an unknown savepoint (3B001).
+    #[error("savepoint \"{0}\" does not exist")]
+    NoSuchSavepoint(String),
+
     /// An error from the layer below (the log or the trees) passed through
     /// with its own SQLSTATE.
     #[error("{}", .0.message)]
@@ -81,6 +90,8 @@ impl TxnError {
             TxnError::OutOfLockMemory { .. } => SqlState::OUT_OF_MEMORY,
             TxnError::ReadOnly { .. } => SqlState::READ_ONLY_SQL_TRANSACTION,
             TxnError::NotInProgress(_) => SqlState::NO_ACTIVE_SQL_TRANSACTION,
+            TxnError::TooLate(_) => SqlState::ACTIVE_SQL_TRANSACTION,
+            TxnError::NoSuchSavepoint(_) => SqlState::INVALID_SAVEPOINT_SPECIFICATION,
             TxnError::Lower(e) => e.sqlstate,
         }
     }

@@ -8,6 +8,8 @@
 //!        version.rs   tree key = user key ++ !stamp (newest first); value header
 //!        lock.rs      row locks: 4 PostgreSQL modes, FIFO queues, deadlocks
 //!        ssi.rs       SIREAD locks, rw-antidependencies, dangerous structures
+//!        transaction.rs  the API: get/scan/insert/put/delete/lock_row, savepoints,
+//!                     commit/rollback, isolation levels, pruning and vacuum
 //!                                                                  |
 //!  storage/  trees of byte keys -> byte values  <──────────────────┘
 //! ```
@@ -23,6 +25,7 @@ pub mod lock;
 pub mod manager;
 pub mod snapshot;
 pub mod ssi;
+pub mod transaction;
 pub mod version;
 
 pub use error::TxnError;
@@ -33,11 +36,10 @@ pub use lock::{
 pub use manager::{TxnManager, VolatileXidLog, XidLog, XidStatus};
 pub use snapshot::{CommandId, Snapshot, Writer, Xid, is_visible};
 pub use ssi::{KeyRange, SsiConfig, SsiManager};
+pub use transaction::{RowLock, Scan, Transaction, TxnEngine, TxnOptions, VacuumStats};
 
-/// The number of a tree (table, index, catalog) as the transaction layer
-/// names lock targets and SIREAD locks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TreeId(pub u32);
+/// Lock targets and SIREAD locks name trees by the storage engine's id.
+pub use crate::storage::btree::TreeId;
 
 /// The isolation levels PostgreSQL offers (READ UNCOMMITTED behaves as READ
 /// COMMITTED there, and the SQL layer maps it so).

@@ -1,0 +1,919 @@
+//! The transaction API the SQL layer uses: MVCC reads and writes over the
+//! B+-trees, row locks, the three isolation levels, savepoints and pruning.
+//!
+//! ```text
+//!  TxnEngine (one per database): TxnManager + LockManager + SsiManager
+//!     └─ begin(options) -> Transaction
+//!          begin_statement()        new command id; READ COMMITTED: new snapshot
+//!          get / scan               newest version the snapshot sees; SIREAD locks
+//!          lock_row                 FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE
+//!          insert / put / delete    row lock, first-updater-wins check, SSI
+//!                                   conflict-in, a new version (stamp), prune
+//!          savepoint / rollback_to / release
+//!          commit / rollback        SSI pre-commit, durable commit, undo, unlock
+//! ```
+//!
+//! The first statement takes the snapshot (as PostgreSQL does: `BEGIN` itself
+//! takes none), so a transaction sees everything committed before its first
+//! statement. A write holds its row lock to the end of the transaction, so the
+//! newest version of a key is always committed or the writer's own: after a
+//! lock is granted, the newest version is the one to check.
+//!
+//! - READ COMMITTED: a new snapshot per statement. [`Transaction::lock_row`]
+//!   returns the newest version and whether it differs from the one the
+//!   statement saw; the caller re-evaluates its condition on it and writes
+//!   from it (PostgreSQL's EvalPlanQual), so `v = v + 1` loses no update.
+//! - REPEATABLE READ: one snapshot; writing or locking a row whose newest
+//!   version the snapshot cannot see fails with 40001 (first updater wins).
+//! - SERIALIZABLE: as REPEATABLE READ, plus SSI (`ssi.rs`).
+//!
+//! Invariants:
+//! - Every write is made under an UPDATE or NO KEY UPDATE row lock, and its
+//!   stamp is drawn under that lock, so stamps order the versions of a key.
+//! - The undo list holds exactly the versions this transaction wrote and has
+//!   not undone; rollback removes them (newest first) before the locks go.
+//! - Pruning removes only versions no snapshot can see: those older than the
+//!   newest version whose writer committed below the vacuum watermark (and
+//!   that version too if it is a tombstone).
+//!
+//! Open problems: scans take their SIREAD range lock on the whole requested
+//! range at the start (a LIMIT that stops early over-locks: false positives,
+//! never missed conflicts); commit records and undo are not yet logged.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::storage::btree::{Cursor, Tree};
+use crate::storage::error::StorageError;
+
+use super::lock::{
+    CancelToken, LockConfig, LockManager, LockOutcome, LockTarget, LockWait, RowLockMode,
+    WaitPolicy,
+};
+use super::manager::{TxnManager, XidLog};
+use super::snapshot::{CommandId, Snapshot, Writer, Xid, is_visible};
+use super::ssi::{KeyRange, SsiConfig, SsiManager};
+use super::version;
+use super::{IsolationLevel, TxnError};
+
+impl From<StorageError> for TxnError {
+    fn from(e: StorageError) -> TxnError {
+        TxnError::Lower(e.into())
+    }
+}
+
+impl From<version::VersionFormatError> for TxnError {
+    fn from(e: version::VersionFormatError) -> TxnError {
+        TxnError::Lower(crate::Error::new(
+            crate::SqlState::DATA_CORRUPTED,
+            e.to_string(),
+        ))
+    }
+}
+
+/// The transaction machinery of one database.
+pub struct TxnEngine {
+    pub manager: TxnManager,
+    pub locks: LockManager,
+    pub ssi: SsiManager,
+}
+
+/// How to start a transaction.
+#[derive(Clone)]
+pub struct TxnOptions {
+    pub isolation: IsolationLevel,
+    pub read_only: bool,
+    /// Only meaningful for SERIALIZABLE READ ONLY.
+    pub deferrable: bool,
+    /// The session's cancel token (CancelRequest), if any.
+    pub cancel: Option<Arc<CancelToken>>,
+}
+
+impl TxnOptions {
+    pub fn new(isolation: IsolationLevel) -> TxnOptions {
+        TxnOptions {
+            isolation,
+            read_only: false,
+            deferrable: false,
+            cancel: None,
+        }
+    }
+
+    pub fn read_only(mut self) -> TxnOptions {
+        self.read_only = true;
+        self
+    }
+
+    pub fn deferrable(mut self) -> TxnOptions {
+        self.deferrable = true;
+        self
+    }
+}
+
+/// What pruning or a vacuum pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VacuumStats {
+    pub versions_seen: usize,
+    pub versions_removed: usize,
+}
+
+impl TxnEngine {
+    pub fn new(
+        log: Arc<dyn XidLog>,
+        recovered_next_id: u64,
+        lock: LockConfig,
+        ssi: SsiConfig,
+    ) -> Arc<TxnEngine> {
+        Arc::new(TxnEngine {
+            manager: TxnManager::new(log, recovered_next_id),
+            locks: LockManager::new(lock),
+            ssi: SsiManager::new(ssi),
+        })
+    }
+
+    /// For in-memory databases.
+    pub fn volatile() -> Arc<TxnEngine> {
+        Arc::new(TxnEngine {
+            manager: TxnManager::volatile(),
+            locks: LockManager::new(LockConfig::default()),
+            ssi: SsiManager::new(SsiConfig::default()),
+        })
+    }
+
+    /// Starts a transaction (no snapshot yet: the first statement takes it).
+    pub fn begin(self: &Arc<Self>, options: TxnOptions) -> Result<Transaction, TxnError> {
+        let xid = self.manager.begin(options.isolation, options.read_only)?;
+        Ok(Transaction {
+            engine: self.clone(),
+            xid,
+            options,
+            snapshot: None,
+            ssi_registered: false,
+            cid: 0,
+            statements: 0,
+            writes: Vec::new(),
+            savepoints: Vec::new(),
+            finished: false,
+            lock_timeout: None,
+            statement_deadline: None,
+        })
+    }
+
+    /// Removes every version of `tree` no snapshot can see any more.
+    pub fn vacuum_tree(&self, tree: &Tree) -> Result<VacuumStats, TxnError> {
+        let horizon = self.manager.oldest_xmin();
+        let mut stats = VacuumStats::default();
+        let mut cursor = tree.iter();
+        let mut group: Vec<VersionRec> = Vec::new();
+        let mut group_key: Option<Vec<u8>> = None;
+        loop {
+            let next = cursor.next_entry()?;
+            let decoded = match &next {
+                Some((k, v)) => Some((version::decode_key(k)?, v)),
+                None => None,
+            };
+            let same = matches!((&decoded, &group_key), (Some(((u, _), _)), Some(g)) if u == g);
+            if !same {
+                if let Some(key) = group_key.take() {
+                    stats.versions_seen += group.len();
+                    stats.versions_removed += self.prune_versions(tree, &key, &group, horizon)?;
+                }
+                group.clear();
+            }
+            let Some(((user, stamp), value)) = decoded else {
+                break;
+            };
+            let v = version::decode_value(value)?;
+            group.push(VersionRec {
+                stamp,
+                writer: v.writer,
+                row: v.row.map(<[u8]>::to_vec),
+            });
+            group_key = Some(user);
+        }
+        Ok(stats)
+    }
+
+    /// Deletes the versions of `key` (given newest first) that no snapshot
+    /// can see, given the watermark `horizon`. Returns how many went.
+    fn prune_versions(
+        &self,
+        tree: &Tree,
+        key: &[u8],
+        versions: &[VersionRec],
+        horizon: Xid,
+    ) -> Result<usize, TxnError> {
+        let all_see = versions
+            .iter()
+            .position(|v| v.writer.xid < horizon && !self.manager.is_aborted(v.writer.xid));
+        let Some(i) = all_see else {
+            return Ok(0);
+        };
+        let from = if versions[i].row.is_none() { i } else { i + 1 };
+        let mut removed = 0;
+        for v in &versions[from..] {
+            if tree.delete(&version::encode_key(key, v.stamp))? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// One version as read from a tree.
+#[derive(Debug, Clone)]
+struct VersionRec {
+    stamp: u64,
+    writer: Writer,
+    row: Option<Vec<u8>>,
+}
+
+/// What [`Transaction::lock_row`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowLock {
+    /// Locked. `current` is the newest version (`None`: the row is deleted or
+    /// never existed); `changed`: it is not the version this statement's
+    /// snapshot sees, so a READ COMMITTED caller must re-check its condition
+    /// on `current` (PostgreSQL's EvalPlanQual).
+    Locked {
+        current: Option<Vec<u8>>,
+        changed: bool,
+    },
+    /// `SKIP LOCKED` and another transaction holds a conflicting lock.
+    Skipped,
+    /// The row was already written by this very statement (skip it, as
+    /// PostgreSQL does: an UPDATE never revisits the rows it made).
+    SelfUpdated,
+}
+
+#[derive(Clone)]
+struct Undo {
+    tree: Tree,
+    key: Vec<u8>,
+    stamp: u64,
+}
+
+#[derive(Debug, Clone)]
+struct SavepointMark {
+    name: String,
+    writes: usize,
+    locks: usize,
+}
+
+/// A running transaction. Dropping it unfinished rolls it back.
+pub struct Transaction {
+    engine: Arc<TxnEngine>,
+    xid: Xid,
+    options: TxnOptions,
+    snapshot: Option<Snapshot>,
+    ssi_registered: bool,
+    cid: CommandId,
+    statements: u64,
+    writes: Vec<Undo>,
+    savepoints: Vec<SavepointMark>,
+    finished: bool,
+    /// `lock_timeout` for row-lock waits.
+    pub lock_timeout: Option<Duration>,
+    /// The current statement's `statement_timeout` deadline.
+    pub statement_deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("xid", &self.xid)
+            .field("isolation", &self.options.isolation)
+            .field("cid", &self.cid)
+            .finish()
+    }
+}
+
+fn lock_target(tree: &Tree, key: &[u8]) -> LockTarget {
+    LockTarget {
+        tree: tree.id(),
+        key: key.to_vec(),
+    }
+}
+
+/// The versions of `key` in `tree`, newest first.
+fn versions_of(tree: &Tree, key: &[u8]) -> Result<Vec<VersionRec>, TxnError> {
+    let mut lo = Vec::new();
+    version::encode_user_prefix(key, &mut lo);
+    let hi = version::versions_end(key);
+    let mut cursor = tree.range(Bound::Included(&lo), Bound::Excluded(&hi));
+    let mut out = Vec::new();
+    while let Some((k, v)) = cursor.next_entry()? {
+        let (user, stamp) = version::decode_key(&k)?;
+        if user != key {
+            return Err(version::VersionFormatError::Key("version outside its key's range").into());
+        }
+        let v = version::decode_value(&v)?;
+        out.push(VersionRec {
+            stamp,
+            writer: v.writer,
+            row: v.row.map(<[u8]>::to_vec),
+        });
+    }
+    Ok(out)
+}
+
+/// What a read needs: the snapshot, command id, and SSI tracking. Cheap to
+/// clone; a [`Scan`] owns one, so it does not borrow the transaction.
+#[derive(Clone)]
+struct ReadView {
+    engine: Arc<TxnEngine>,
+    xid: Xid,
+    snapshot: Snapshot,
+    cid: CommandId,
+    tracking: bool,
+}
+
+impl ReadView {
+    /// The index of the version visible to this view (versions newest
+    /// first), reporting skipped concurrent writers to SSI.
+    fn choose(&self, versions: &[VersionRec]) -> Result<Option<usize>, TxnError> {
+        let m = &self.engine.manager;
+        for (i, v) in versions.iter().enumerate() {
+            if is_visible(&self.snapshot, self.cid, v.writer, |x| m.is_aborted(x)) {
+                return Ok(Some(i));
+            }
+            if self.tracking
+                && self.snapshot.is_concurrent(v.writer.xid)
+                && !m.is_aborted(v.writer.xid)
+            {
+                self.engine.ssi.conflict_out(self.xid, v.writer.xid)?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Transaction {
+    pub fn xid(&self) -> Xid {
+        self.xid
+    }
+
+    pub fn isolation(&self) -> IsolationLevel {
+        self.options.isolation
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.options.read_only
+    }
+
+    pub fn command_id(&self) -> CommandId {
+        self.cid
+    }
+
+    /// Whether the transaction has written anything (not undone).
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// Changes isolation, read-only and deferrable before the first
+    /// statement (`SET TRANSACTION`). After it, 25001 as in PostgreSQL.
+    pub fn set_characteristics(
+        &mut self,
+        isolation: IsolationLevel,
+        read_only: bool,
+        deferrable: bool,
+    ) -> Result<(), TxnError> {
+        if self.snapshot.is_some() {
+            if isolation != self.options.isolation {
+                return Err(TxnError::TooLate(
+                    "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                ));
+            }
+            if self.options.read_only && !read_only {
+                return Err(TxnError::TooLate(
+                    "transaction read-write mode must be set before any query",
+                ));
+            }
+        }
+        self.options.isolation = isolation;
+        self.options.read_only = read_only;
+        self.options.deferrable = deferrable;
+        Ok(())
+    }
+
+    /// Starts a statement: a new command id (so it sees the transaction's
+    /// earlier writes), and under READ COMMITTED a new snapshot.
+    pub fn begin_statement(&mut self) -> Result<(), TxnError> {
+        self.check_active()?;
+        if self.statements > 0 {
+            self.cid = self.cid.checked_add(1).ok_or(TxnError::TooLate(
+                "cannot have more than 2^32-2 commands in a transaction",
+            ))?;
+        }
+        self.statements += 1;
+        if self.snapshot.is_none() || !self.options.isolation.uses_transaction_snapshot() {
+            self.take_snapshot()?;
+        }
+        Ok(())
+    }
+
+    fn take_snapshot(&mut self) -> Result<(), TxnError> {
+        let e = &self.engine;
+        let xid = self.xid;
+        let snap = if self.options.isolation == IsolationLevel::Serializable {
+            assert!(
+                !self.ssi_registered,
+                "a serializable transaction takes one snapshot"
+            );
+            let s = e.ssi.register(
+                xid,
+                self.options.read_only,
+                self.options.deferrable,
+                self.options.cancel.as_deref(),
+                || e.manager.snapshot(xid),
+            )?;
+            self.ssi_registered = true;
+            s
+        } else {
+            e.manager.snapshot(xid)?
+        };
+        self.snapshot = Some(snap);
+        Ok(())
+    }
+
+    fn check_active(&self) -> Result<(), TxnError> {
+        if self.finished {
+            Err(TxnError::NotInProgress(self.xid))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn view(&mut self) -> Result<ReadView, TxnError> {
+        self.check_active()?;
+        if self.snapshot.is_none() {
+            self.begin_statement()?;
+        }
+        let snapshot = self
+            .snapshot
+            .clone()
+            .ok_or(TxnError::NotInProgress(self.xid))?;
+        let tracking = self.ssi_registered && self.engine.ssi.is_tracking(self.xid);
+        Ok(ReadView {
+            engine: self.engine.clone(),
+            xid: self.xid,
+            snapshot,
+            cid: self.cid,
+            tracking,
+        })
+    }
+
+    /// The snapshot in use (after the first statement).
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The row under `key` as this statement sees it.
+    pub fn get(&mut self, tree: &Tree, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
+        let view = self.view()?;
+        if view.tracking {
+            self.engine.ssi.read_key(self.xid, tree.id(), key);
+        }
+        let versions = versions_of(tree, key)?;
+        Ok(view
+            .choose(&versions)?
+            .and_then(|i| versions.into_iter().nth(i))
+            .and_then(|v| v.row))
+    }
+
+    /// The rows with keys in (`start`, `end`) as this statement sees them,
+    /// ascending or (`reverse`) descending.
+    pub fn scan(
+        &mut self,
+        tree: &Tree,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        reverse: bool,
+    ) -> Result<Scan, TxnError> {
+        let view = self.view()?;
+        if view.tracking {
+            self.engine.ssi.read_range(
+                self.xid,
+                tree.id(),
+                KeyRange::new(owned(start), owned(end)),
+            );
+        }
+        let lo_buf;
+        let lo = match start {
+            Bound::Included(k) => {
+                let mut p = Vec::new();
+                version::encode_user_prefix(k, &mut p);
+                lo_buf = p;
+                Bound::Included(&lo_buf[..])
+            }
+            Bound::Excluded(k) => {
+                lo_buf = version::versions_end(k);
+                Bound::Included(&lo_buf[..])
+            }
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let hi_buf;
+        let hi = match end {
+            Bound::Included(k) => {
+                hi_buf = version::versions_end(k);
+                Bound::Excluded(&hi_buf[..])
+            }
+            Bound::Excluded(k) => {
+                let mut p = Vec::new();
+                version::encode_user_prefix(k, &mut p);
+                hi_buf = p;
+                Bound::Excluded(&hi_buf[..])
+            }
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let cursor = if reverse {
+            tree.range_rev(lo, hi)
+        } else {
+            tree.range(lo, hi)
+        };
+        Ok(Scan {
+            view,
+            cursor,
+            reverse,
+            pending: None,
+            done: false,
+        })
+    }
+
+    fn lock_with(
+        &self,
+        tree: &Tree,
+        key: &[u8],
+        mode: RowLockMode,
+        policy: WaitPolicy,
+        relation: &str,
+    ) -> Result<LockOutcome, TxnError> {
+        let wait = LockWait {
+            policy,
+            lock_timeout: self.lock_timeout,
+            deadline: self.statement_deadline,
+            cancel: self.options.cancel.as_deref(),
+            relation,
+        };
+        self.engine
+            .locks
+            .lock(self.xid, &lock_target(tree, key), mode, wait)
+    }
+
+    /// `SELECT … FOR <mode> [NOWAIT | SKIP LOCKED]` on one row: locks it and
+    /// returns its newest version. REPEATABLE READ and SERIALIZABLE fail with
+    /// 40001 if that version is newer than the snapshot's.
+    pub fn lock_row(
+        &mut self,
+        tree: &Tree,
+        key: &[u8],
+        mode: RowLockMode,
+        policy: WaitPolicy,
+        relation: &str,
+    ) -> Result<RowLock, TxnError> {
+        let view = self.view()?;
+        if self.options.read_only {
+            return Err(TxnError::ReadOnly {
+                statement: format!("SELECT {}", mode.sql_name()),
+            });
+        }
+        match self.lock_with(tree, key, mode, policy, relation)? {
+            LockOutcome::Skipped => return Ok(RowLock::Skipped),
+            LockOutcome::Acquired { .. } => {}
+        }
+        let versions = versions_of(tree, key)?;
+        self.check_newest(&view, &versions)
+    }
+
+    /// Compares the newest version (we hold the row lock: it is committed or
+    /// our own) with the one the snapshot sees.
+    fn check_newest(&self, view: &ReadView, versions: &[VersionRec]) -> Result<RowLock, TxnError> {
+        let Some(newest) = versions.first() else {
+            return Ok(RowLock::Locked {
+                current: None,
+                changed: false,
+            });
+        };
+        if newest.writer.xid == self.xid && newest.writer.cid >= self.cid {
+            return Ok(RowLock::SelfUpdated);
+        }
+        let seen = view.choose(versions)?;
+        let changed = seen != Some(0);
+        if changed && self.options.isolation.uses_transaction_snapshot() {
+            return Err(if newest.row.is_none() {
+                TxnError::ConcurrentDelete
+            } else {
+                TxnError::ConcurrentUpdate
+            });
+        }
+        Ok(RowLock::Locked {
+            current: newest.row.clone(),
+            changed,
+        })
+    }
+
+    fn check_writable(&self, statement: &str) -> Result<(), TxnError> {
+        self.check_active()?;
+        if self.options.read_only {
+            return Err(TxnError::ReadOnly {
+                statement: statement.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends a version of `key` (the row lock is held). Returns nothing;
+    /// prunes what the new version makes dead.
+    fn append_version(
+        &mut self,
+        tree: &Tree,
+        key: &[u8],
+        row: Option<&[u8]>,
+        older: &[VersionRec],
+    ) -> Result<(), TxnError> {
+        if self.ssi_registered {
+            self.engine.ssi.conflict_in(self.xid, tree.id(), key)?;
+        }
+        let stamp = self.engine.manager.next_stamp()?;
+        let writer = Writer {
+            xid: self.xid,
+            cid: self.cid,
+        };
+        let replaced = tree.insert(
+            &version::encode_key(key, stamp),
+            &version::encode_value(writer, row),
+        )?;
+        assert!(!replaced, "version stamp {stamp} reused");
+        self.writes.push(Undo {
+            tree: tree.clone(),
+            key: key.to_vec(),
+            stamp,
+        });
+        let horizon = self.engine.manager.oldest_xmin();
+        self.engine.prune_versions(tree, key, older, horizon)?;
+        Ok(())
+    }
+
+    /// INSERT: adds `row` under `key` unless a live row is there. Returns
+    /// false for a duplicate (the SQL layer reports 23505). Waits for an
+    /// uncommitted writer of the key first, as a unique check does.
+    pub fn insert(&mut self, tree: &Tree, key: &[u8], row: &[u8]) -> Result<bool, TxnError> {
+        self.check_writable("INSERT")?;
+        let view = self.view()?;
+        self.lock_with(tree, key, RowLockMode::Update, WaitPolicy::Block, "")?;
+        let versions = versions_of(tree, key)?;
+        if versions.first().is_some_and(|v| v.row.is_some()) {
+            // Under SSI a duplicate found is still a read of the key.
+            if view.tracking {
+                self.engine.ssi.read_key(self.xid, tree.id(), key);
+            }
+            return Ok(false);
+        }
+        self.append_version(tree, key, Some(row), &versions)?;
+        Ok(true)
+    }
+
+    /// UPDATE of one row to `row`: `key_changed` says whether the update
+    /// changes the key columns (UPDATE lock) or not (NO KEY UPDATE). Call
+    /// [`Transaction::lock_row`] first to re-check under READ COMMITTED; a
+    /// blind put overwrites the newest version. Returns false if there was
+    /// no live row to update.
+    pub fn put(
+        &mut self,
+        tree: &Tree,
+        key: &[u8],
+        row: &[u8],
+        key_changed: bool,
+    ) -> Result<bool, TxnError> {
+        self.check_writable("UPDATE")?;
+        let mode = if key_changed {
+            RowLockMode::Update
+        } else {
+            RowLockMode::NoKeyUpdate
+        };
+        self.write(tree, key, Some(row), mode)
+    }
+
+    /// DELETE of one row. Returns false if there was no live row.
+    pub fn delete(&mut self, tree: &Tree, key: &[u8]) -> Result<bool, TxnError> {
+        self.check_writable("DELETE")?;
+        self.write(tree, key, None, RowLockMode::Update)
+    }
+
+    fn write(
+        &mut self,
+        tree: &Tree,
+        key: &[u8],
+        row: Option<&[u8]>,
+        mode: RowLockMode,
+    ) -> Result<bool, TxnError> {
+        let view = self.view()?;
+        self.lock_with(tree, key, mode, WaitPolicy::Block, "")?;
+        let versions = versions_of(tree, key)?;
+        match self.check_newest(&view, &versions)? {
+            RowLock::Locked { current: None, .. } => Ok(false),
+            RowLock::SelfUpdated => Ok(false),
+            RowLock::Skipped => unreachable_skip(),
+            RowLock::Locked {
+                current: Some(_), ..
+            } => {
+                self.append_version(tree, key, row, &versions)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// `SAVEPOINT name`.
+    pub fn savepoint(&mut self, name: &str) -> Result<(), TxnError> {
+        self.check_active()?;
+        self.savepoints.push(SavepointMark {
+            name: name.to_string(),
+            writes: self.writes.len(),
+            locks: self.engine.locks.mark(self.xid),
+        });
+        Ok(())
+    }
+
+    fn find_savepoint(&self, name: &str) -> Result<usize, TxnError> {
+        self.savepoints
+            .iter()
+            .rposition(|s| s.name == name)
+            .ok_or_else(|| TxnError::NoSuchSavepoint(name.to_string()))
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: undoes the writes and releases the row
+    /// locks taken since; the savepoint stays.
+    pub fn rollback_to(&mut self, name: &str) -> Result<(), TxnError> {
+        self.check_active()?;
+        let i = self.find_savepoint(name)?;
+        let mark = self.savepoints[i].clone();
+        self.savepoints.truncate(i + 1);
+        self.undo_to(mark.writes)?;
+        self.engine.locks.release_since(self.xid, mark.locks);
+        Ok(())
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and the savepoints after it.
+    pub fn release(&mut self, name: &str) -> Result<(), TxnError> {
+        self.check_active()?;
+        let i = self.find_savepoint(name)?;
+        self.savepoints.truncate(i);
+        Ok(())
+    }
+
+    fn undo_to(&mut self, len: usize) -> Result<(), TxnError> {
+        while self.writes.len() > len {
+            let u = self.writes.last().expect("non-empty undo list");
+            let existed = u.tree.delete(&version::encode_key(&u.key, u.stamp))?;
+            assert!(existed, "undo of version {} that is not there", u.stamp);
+            self.writes.pop();
+        }
+        Ok(())
+    }
+
+    /// Commits. On a serialization failure or a failed commit record the
+    /// transaction is rolled back and the error returned.
+    pub fn commit(mut self) -> Result<(), TxnError> {
+        self.check_active()?;
+        if self.ssi_registered
+            && let Err(e) = self.engine.ssi.precommit(self.xid)
+        {
+            let _ = self.abort();
+            return Err(e);
+        }
+        let wrote = !self.writes.is_empty();
+        if let Err(e) = self.engine.manager.commit(self.xid, wrote) {
+            let _ = self.abort();
+            return Err(e);
+        }
+        self.finished = true;
+        if self.ssi_registered {
+            self.engine.ssi.commit(self.xid);
+        }
+        self.engine.locks.release_all(self.xid);
+        Ok(())
+    }
+
+    /// Rolls back: undoes every write, then releases locks.
+    pub fn rollback(mut self) -> Result<(), TxnError> {
+        self.check_active()?;
+        self.abort()
+    }
+
+    fn abort(&mut self) -> Result<(), TxnError> {
+        self.finished = true;
+        let wrote = !self.writes.is_empty();
+        let ended = self.engine.manager.abort(self.xid, wrote);
+        // Versions stay invisible while the xid is in the aborted set, so a
+        // failed undo leaves garbage for vacuum, never wrong answers.
+        let undone = self.undo_to(0);
+        if wrote && undone.is_ok() {
+            self.engine.manager.forget_aborted(self.xid);
+        }
+        if self.ssi_registered {
+            self.engine.ssi.rollback(self.xid);
+        }
+        self.engine.locks.release_all(self.xid);
+        ended.and(undone)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.abort();
+        }
+    }
+}
+
+fn unreachable_skip() -> ! {
+    panic!("a blocking lock never skips");
+}
+
+fn owned(b: Bound<&[u8]>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// A user key and its row.
+pub type KeyRow = (Vec<u8>, Vec<u8>);
+
+/// A scan's rows, visible to the statement that opened it, in key order.
+pub struct Scan {
+    view: ReadView,
+    cursor: Cursor,
+    reverse: bool,
+    /// One entry read past the current key's group.
+    pending: Option<(Vec<u8>, VersionRec)>,
+    done: bool,
+}
+
+impl Scan {
+    fn next_entry(&mut self) -> Result<Option<(Vec<u8>, VersionRec)>, TxnError> {
+        if let Some(p) = self.pending.take() {
+            return Ok(Some(p));
+        }
+        let Some((k, v)) = self.cursor.next_entry()? else {
+            return Ok(None);
+        };
+        let (user, stamp) = version::decode_key(&k)?;
+        let v = version::decode_value(&v)?;
+        Ok(Some((
+            user,
+            VersionRec {
+                stamp,
+                writer: v.writer,
+                row: v.row.map(<[u8]>::to_vec),
+            },
+        )))
+    }
+
+    fn next_row(&mut self) -> Result<Option<KeyRow>, TxnError> {
+        while !self.done {
+            let Some((key, first)) = self.next_entry()? else {
+                self.done = true;
+                break;
+            };
+            let mut group = vec![first];
+            loop {
+                match self.next_entry()? {
+                    Some((k, v)) if k == key => group.push(v),
+                    Some(other) => {
+                        self.pending = Some(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if self.reverse {
+                group.reverse();
+            }
+            debug_assert!(group.windows(2).all(|w| w[0].stamp > w[1].stamp));
+            if let Some(i) = self.view.choose(&group)?
+                && let Some(row) = group.swap_remove(i).row
+            {
+                return Ok(Some((key, row)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<KeyRow, TxnError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_row() {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
