@@ -719,3 +719,173 @@ fn bank_write_skew_breaks_the_joint_balance_at_repeatable_read() {
     let total: i64 = d.all(&mut c, false).iter().map(|r| r.1).sum();
     assert_eq!(total, -80);
 }
+
+/// G1b (intermediate read): T1 writes x = 101 then x = 102; T2 reads x
+/// between them and after, seeing only the committed original, then T1's
+/// final value once it commits — never 101. Prevented at every level.
+#[test]
+fn intermediate_read_g1b_is_prevented_at_every_level() {
+    for iso in [ReadCommitted, RepeatableRead, Serializable] {
+        let d = db();
+        d.load(&[("x", 10)]);
+        let mut t1 = d.begin(ReadCommitted);
+        t1.put(&d.t, b"x", &b(101), false).unwrap();
+        let mut t2 = d.begin(iso);
+        assert_eq!(d.get(&mut t2, "x"), Some(10));
+        t1.begin_statement().unwrap();
+        t1.put(&d.t, b"x", &b(102), false).unwrap();
+        t2.begin_statement().unwrap();
+        assert_eq!(d.get(&mut t2, "x"), Some(10));
+        t1.commit().unwrap();
+        t2.begin_statement().unwrap();
+        let after = d.get(&mut t2, "x");
+        if iso == ReadCommitted {
+            assert_eq!(after, Some(102));
+        } else {
+            assert_eq!(after, Some(10), "{iso:?}");
+        }
+        t2.commit().unwrap();
+    }
+}
+
+/// G1c (circular information flow): T1 writes x, T2 writes y, then each
+/// reads the other's row: neither sees the other's uncommitted write.
+#[test]
+fn circular_information_flow_g1c_is_prevented_at_every_level() {
+    for iso in [ReadCommitted, RepeatableRead, Serializable] {
+        let d = db();
+        d.load(&[("x", 10), ("y", 20)]);
+        let mut t1 = d.begin(iso);
+        let mut t2 = d.begin(iso);
+        t1.put(&d.t, b"x", &b(11), false).unwrap();
+        t2.put(&d.t, b"y", &b(22), false).unwrap();
+        t1.begin_statement().unwrap();
+        t2.begin_statement().unwrap();
+        assert_eq!(d.get(&mut t1, "y"), Some(20), "{iso:?}");
+        assert_eq!(d.get(&mut t2, "x"), Some(10), "{iso:?}");
+        t1.commit().unwrap();
+        let r2 = t2.commit();
+        if iso == Serializable {
+            // T1 -rw-> T2 and T2 -rw-> T1: PostgreSQL fails the second commit.
+            assert_eq!(r2.unwrap_err().sqlstate().code(), "40001");
+        } else {
+            r2.unwrap();
+        }
+    }
+}
+
+/// OTV (observed transaction vanishes), at READ COMMITTED: T1 writes x = 11,
+/// y = 19; T2's update of x blocks; T1 commits; T2 updates y; T3 reading in
+/// between sees T1's values and, after T2 commits, T2's — never a mix.
+#[test]
+fn observed_transaction_vanishes_otv_is_prevented_at_read_committed() {
+    let d = Arc::new(db());
+    d.load(&[("x", 10), ("y", 20)]);
+    let mut t1 = d.begin(ReadCommitted);
+    t1.put(&d.t, b"x", &b(11), false).unwrap();
+    t1.put(&d.t, b"y", &b(19), false).unwrap();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let d2 = d.clone();
+    let t2h = thread::spawn(move || {
+        let mut t2 = d2.begin(ReadCommitted);
+        t2.put(&d2.t, b"x", &b(12), false).unwrap(); // blocks on T1
+        t2.begin_statement().unwrap();
+        t2.put(&d2.t, b"y", &b(18), false).unwrap();
+        go_rx.recv().unwrap();
+        t2.commit().unwrap();
+    });
+    thread::sleep(Duration::from_millis(30));
+    t1.commit().unwrap();
+    let mut t3 = d.begin(ReadCommitted);
+    let (x, y) = (d.get(&mut t3, "x").unwrap(), d.get(&mut t3, "y").unwrap());
+    assert_eq!((x, y), (11, 19));
+    go_tx.send(()).unwrap();
+    t2h.join().unwrap();
+    t3.begin_statement().unwrap();
+    let (x, y) = (d.get(&mut t3, "x").unwrap(), d.get(&mut t3, "y").unwrap());
+    assert_eq!((x, y), (12, 18));
+}
+
+/// PMP (predicate-many-preceders): T1 scans a range and finds nothing; T2
+/// inserts into it and commits; T1 scans again. RC sees the new row
+/// (allowed, as in PostgreSQL); RR and SER do not.
+#[test]
+fn predicate_many_preceders_pmp_is_allowed_at_read_committed_only() {
+    for iso in [ReadCommitted, RepeatableRead, Serializable] {
+        let d = db();
+        d.load(&[("a", 1)]);
+        let mut t1 = d.begin(iso);
+        let found = |t: &mut Transaction| {
+            t.scan(&d.t, Bound::Included(b"m"), Bound::Excluded(b"n"), false)
+                .unwrap()
+                .count()
+        };
+        assert_eq!(found(&mut t1), 0);
+        let mut t2 = d.begin(ReadCommitted);
+        assert!(t2.insert(&d.t, b"m1", &b(30)).unwrap());
+        t2.commit().unwrap();
+        t1.begin_statement().unwrap();
+        let n = found(&mut t1);
+        assert_eq!(n, usize::from(iso == ReadCommitted), "{iso:?}");
+        t1.commit().unwrap();
+    }
+}
+
+/// G2 (anti-dependency cycle over predicates): each transaction checks that a
+/// range is empty and inserts into it. RR: both commit (a phantom pair);
+/// SER: the second commit fails with 40001.
+#[test]
+fn anti_dependency_cycle_g2_is_prevented_only_under_serializable() {
+    for iso in [RepeatableRead, Serializable] {
+        let d = db();
+        let mut t1 = d.begin(iso);
+        let mut t2 = d.begin(iso);
+        for t in [&mut t1, &mut t2] {
+            let n = t
+                .scan(
+                    &d.t,
+                    Bound::Included(b"slot/"),
+                    Bound::Excluded(b"slot0"),
+                    false,
+                )
+                .unwrap()
+                .count();
+            assert_eq!(n, 0);
+        }
+        t1.begin_statement().unwrap();
+        assert!(t1.insert(&d.t, b"slot/1", &b(1)).unwrap());
+        t2.begin_statement().unwrap();
+        assert!(t2.insert(&d.t, b"slot/2", &b(2)).unwrap());
+        t1.commit().unwrap();
+        let r2 = t2.commit();
+        if iso == Serializable {
+            assert_eq!(r2.unwrap_err().sqlstate().code(), "40001");
+        } else {
+            r2.unwrap();
+        }
+    }
+}
+
+/// A concurrent insert of the same key waits for the inserter and then
+/// reports a duplicate (PostgreSQL: the unique check waits, then 23505).
+#[test]
+fn concurrent_insert_of_the_same_key_waits_then_finds_a_duplicate() {
+    let d = Arc::new(db());
+    let mut t1 = d.begin(ReadCommitted);
+    assert!(t1.insert(&d.t, b"k", &b(1)).unwrap());
+    let d2 = d.clone();
+    let h = thread::spawn(move || {
+        let mut t2 = d2.begin(ReadCommitted);
+        let r = t2.insert(&d2.t, b"k", &b(2)).unwrap();
+        t2.commit().unwrap();
+        r
+    });
+    thread::sleep(Duration::from_millis(30));
+    assert!(!h.is_finished());
+    t1.commit().unwrap();
+    assert!(
+        !h.join().unwrap(),
+        "duplicate after the first inserter committed"
+    );
+    assert_eq!(d.read_committed("k"), Some(1));
+}
