@@ -889,3 +889,59 @@ fn concurrent_insert_of_the_same_key_waits_then_finds_a_duplicate() {
     );
     assert_eq!(d.read_committed("k"), Some(1));
 }
+
+/// The background vacuum removes the versions a long snapshot held back,
+/// once it ends, without anyone writing the row again.
+#[test]
+fn background_vacuum_removes_versions_once_no_snapshot_needs_them() {
+    let d = db();
+    d.load(&[("hot", 0)]);
+    let vac = arbordb::txn::Vacuumer::start(d.txn.clone(), Duration::from_secs(3600)).unwrap();
+    vac.register(d.t.clone());
+    let mut old = d.begin(RepeatableRead);
+    assert_eq!(d.get(&mut old, "hot"), Some(0));
+    for i in 1..=50 {
+        let mut t = d.begin(ReadCommitted);
+        t.put(&d.t, b"hot", &b(i), false).unwrap();
+        t.commit().unwrap();
+    }
+    let before = d.t.iter().count_entries();
+    assert!(before > 40, "held back: {before}");
+    old.commit().unwrap();
+    let passes = vac.stats().passes;
+    vac.kick();
+    assert!(vac.wait_for_pass(passes, Duration::from_secs(10)) > passes);
+    assert_eq!(d.t.iter().count_entries(), 1);
+    assert_eq!(d.read_committed("hot"), Some(50));
+    let st = vac.stats();
+    assert!(st.versions_removed as usize >= before - 1, "{st:?}");
+    assert_eq!(st.errors, 0);
+}
+
+/// The file stays about the size of the live data under many updates of one
+/// row (the issue asks for a million; 20 000 keep the test fast in debug
+/// builds, and the bound does not grow with the count): with a 1 KiB row,
+/// 20 000 unpruned versions would need ~2 500 pages.
+#[test]
+fn file_size_stays_bounded_under_many_updates_of_one_row() {
+    let d = db();
+    let row = vec![7u8; 1024];
+    let mut t = d.begin(ReadCommitted);
+    assert!(t.insert(&d.t, b"row", &row).unwrap());
+    t.commit().unwrap();
+    for i in 0..20_000u32 {
+        let mut t = d.begin(ReadCommitted);
+        let mut r = row.clone();
+        r[..4].copy_from_slice(&i.to_be_bytes());
+        t.put(&d.t, b"row", &r, false).unwrap();
+        t.commit().unwrap();
+    }
+    let (pages, free) = d._engine.page_counts().unwrap();
+    assert!(pages - free <= 8, "pages in use: {pages} - {free} free");
+    assert!(pages <= 16, "file grew to {pages} pages");
+    // The newest version and the one before it (which snapshots that do not
+    // see the newest still read) remain; vacuum then leaves one.
+    assert_eq!(d.t.iter().count_entries(), 2);
+    d.txn.vacuum_tree(&d.t).unwrap();
+    assert_eq!(d.t.iter().count_entries(), 1);
+}

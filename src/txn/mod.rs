@@ -10,6 +10,7 @@
 //!        ssi.rs       SIREAD locks, rw-antidependencies, dangerous structures
 //!        transaction.rs  the API: get/scan/insert/put/delete/lock_row, savepoints,
 //!                     commit/rollback, isolation levels, pruning and vacuum
+//!        vacuum.rs    the background vacuum thread over registered trees
 //!                                                                  |
 //!  storage/  trees of byte keys -> byte values  <──────────────────┘
 //! ```
@@ -26,6 +27,7 @@ pub mod manager;
 pub mod snapshot;
 pub mod ssi;
 pub mod transaction;
+pub mod vacuum;
 pub mod version;
 
 pub use error::TxnError;
@@ -37,6 +39,7 @@ pub use manager::{TxnManager, VolatileXidLog, XidLog, XidStatus};
 pub use snapshot::{CommandId, Snapshot, Writer, Xid, is_visible};
 pub use ssi::{KeyRange, SsiConfig, SsiManager};
 pub use transaction::{RowLock, Scan, Transaction, TxnEngine, TxnOptions, VacuumStats};
+pub use vacuum::{Vacuumer, VacuumerStats};
 
 /// Lock targets and SIREAD locks name trees by the storage engine's id.
 pub use crate::storage::btree::TreeId;

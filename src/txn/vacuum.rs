@@ -1,0 +1,178 @@
+//! The background vacuum: a thread that runs [`TxnEngine::vacuum_tree`] over
+//! the registered trees every `vacuum_interval_ms`, or at once when kicked.
+//!
+//! ```text
+//!   writers ──prune their key on every write──┐
+//!   Vacuumer thread: sleep(interval | kick) ──> vacuum_tree(t) for t in trees
+//!                    (watermark = TxnManager::oldest_xmin at pass start)
+//! ```
+//!
+//! Invariants:
+//! - The thread sleeps on a condvar (interval timeout, kick, or stop), never
+//!   polls; dropping the [`Vacuumer`] stops and joins it.
+//! - A pass removes only versions no snapshot can see (the rule in
+//!   `docs/mvcc.md`), so it may run concurrently with any reader or writer.
+//! - An error in a pass (an I/O error, a corrupt page) is counted and the
+//!   tree is retried next pass; the thread never dies of it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::storage::btree::{Tree, TreeId};
+
+use super::transaction::{TxnEngine, VacuumStats};
+
+#[derive(Default)]
+struct Control {
+    stop: bool,
+    kicked: bool,
+}
+
+struct Shared {
+    engine: Arc<TxnEngine>,
+    trees: Mutex<Vec<Tree>>,
+    control: Mutex<Control>,
+    cv: Condvar,
+    passes: AtomicU64,
+    removed: AtomicU64,
+    errors: AtomicU64,
+    /// Signalled after each pass (for [`Vacuumer::wait_for_pass`]).
+    pass_done: Condvar,
+    pass_lock: Mutex<()>,
+}
+
+/// Counters of the background vacuum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VacuumerStats {
+    pub passes: u64,
+    pub versions_removed: u64,
+    pub errors: u64,
+}
+
+/// The background vacuum thread and the trees it looks after.
+pub struct Vacuumer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Vacuumer {
+    /// Starts the thread: a pass every `interval` (and whenever kicked).
+    pub fn start(engine: Arc<TxnEngine>, interval: Duration) -> std::io::Result<Vacuumer> {
+        let shared = Arc::new(Shared {
+            engine,
+            trees: Mutex::new(Vec::new()),
+            control: Mutex::new(Control::default()),
+            cv: Condvar::new(),
+            passes: AtomicU64::new(0),
+            removed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            pass_done: Condvar::new(),
+            pass_lock: Mutex::new(()),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("arbordb-vacuum".into())
+            .spawn(move || run(&s, interval))?;
+        Ok(Vacuumer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Adds a tree to vacuum (a table or index created or opened).
+    pub fn register(&self, tree: Tree) {
+        let mut trees = self.shared.trees.lock();
+        if !trees.iter().any(|t| t.id() == tree.id()) {
+            trees.push(tree);
+        }
+    }
+
+    /// Stops vacuuming a tree (it is being dropped).
+    pub fn unregister(&self, id: TreeId) {
+        self.shared.trees.lock().retain(|t| t.id() != id);
+    }
+
+    /// Asks for a pass now.
+    pub fn kick(&self) {
+        let mut c = self.shared.control.lock();
+        c.kicked = true;
+        self.shared.cv.notify_all();
+    }
+
+    /// Waits until more than `passes` passes have finished, or `timeout`.
+    /// Returns the pass count then.
+    pub fn wait_for_pass(&self, passes: u64, timeout: Duration) -> u64 {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = self.shared.pass_lock.lock();
+        while self.shared.passes.load(Ordering::SeqCst) <= passes {
+            if self
+                .shared
+                .pass_done
+                .wait_until(&mut g, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        self.shared.passes.load(Ordering::SeqCst)
+    }
+
+    pub fn stats(&self) -> VacuumerStats {
+        VacuumerStats {
+            passes: self.shared.passes.load(Ordering::SeqCst),
+            versions_removed: self.shared.removed.load(Ordering::SeqCst),
+            errors: self.shared.errors.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl Drop for Vacuumer {
+    fn drop(&mut self) {
+        {
+            let mut c = self.shared.control.lock();
+            c.stop = true;
+            self.shared.cv.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(s: &Shared, interval: Duration) {
+    loop {
+        {
+            let mut c = s.control.lock();
+            if !c.stop && !c.kicked {
+                let _ = s.cv.wait_for(&mut c, interval);
+            }
+            if c.stop {
+                return;
+            }
+            c.kicked = false;
+        }
+        let trees: Vec<Tree> = s.trees.lock().clone();
+        let mut total = VacuumStats::default();
+        for tree in &trees {
+            match s.engine.vacuum_tree(tree) {
+                Ok(st) => {
+                    total.versions_seen += st.versions_seen;
+                    total.versions_removed += st.versions_removed;
+                }
+                Err(e) => {
+                    s.errors.fetch_add(1, Ordering::SeqCst);
+                    tracing::warn!(tree = tree.id().0, error = %e, "vacuum pass failed");
+                }
+            }
+        }
+        s.removed
+            .fetch_add(total.versions_removed as u64, Ordering::SeqCst);
+        let _g = s.pass_lock.lock();
+        s.passes.fetch_add(1, Ordering::SeqCst);
+        s.pass_done.notify_all();
+    }
+}
