@@ -589,17 +589,21 @@ impl Transaction {
     /// Compares the newest version (we hold the row lock: it is committed or
     /// our own) with the one the snapshot sees.
     fn check_newest(&self, view: &ReadView, versions: &[VersionRec]) -> Result<RowLock, TxnError> {
-        let Some(newest) = versions.first() else {
+        // Versions of an aborted writer whose undo failed stay invisible
+        // garbage: the newest real version is the first other one.
+        let m = &self.engine.manager;
+        let Some(newest_at) = versions.iter().position(|v| !m.is_aborted(v.writer.xid)) else {
             return Ok(RowLock::Locked {
                 current: None,
                 changed: false,
             });
         };
+        let newest = &versions[newest_at];
         if newest.writer.xid == self.xid && newest.writer.cid >= self.cid {
             return Ok(RowLock::SelfUpdated);
         }
         let seen = view.choose(versions)?;
-        let changed = seen != Some(0);
+        let changed = seen != Some(newest_at);
         if changed && self.options.isolation.uses_transaction_snapshot() {
             return Err(if newest.row.is_none() {
                 TxnError::ConcurrentDelete
@@ -663,7 +667,9 @@ impl Transaction {
         let view = self.view()?;
         self.lock_with(tree, key, RowLockMode::Update, WaitPolicy::Block, "")?;
         let versions = versions_of(tree, key)?;
-        if versions.first().is_some_and(|v| v.row.is_some()) {
+        let m = &self.engine.manager;
+        let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
+        if newest.is_some_and(|v| v.row.is_some()) {
             // Under SSI a duplicate found is still a read of the key.
             if view.tracking {
                 self.engine.ssi.read_key(self.xid, tree.id(), key);
