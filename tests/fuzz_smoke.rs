@@ -208,39 +208,90 @@ const LITERALS: &[&str] = &[
     "NULL",
 ];
 
-fn expr(rng: &mut Rng, depth: usize) -> String {
+/// An expression over literals and the columns in `cols` (none: literals only).
+fn expr(rng: &mut Rng, depth: usize, cols: &[&str]) -> String {
     if depth == 0 || rng.chance(30) {
-        return if rng.chance(50) {
+        return if cols.is_empty() || rng.chance(50) {
             rng.pick(LITERALS).to_string()
         } else {
-            rng.pick(&COLUMNS[..COLUMNS.len() - 1]).to_string()
+            rng.pick(cols).to_string()
         };
     }
     match rng.below(7) {
         0 => format!(
             "{} {} {}",
-            expr(rng, depth - 1),
+            expr(rng, depth - 1, cols),
             rng.pick(OPERATORS),
-            expr(rng, depth - 1)
+            expr(rng, depth - 1, cols)
         ),
-        1 => format!("({})", expr(rng, depth - 1)),
-        2 => format!("{}({})", rng.pick(FUNCTIONS), expr(rng, depth - 1)),
-        3 => format!("CAST({} AS {})", expr(rng, depth - 1), rng.pick(TYPES)),
+        1 => format!("({})", expr(rng, depth - 1, cols)),
+        2 => format!("{}({})", rng.pick(FUNCTIONS), expr(rng, depth - 1, cols)),
+        3 => format!(
+            "CAST({} AS {})",
+            expr(rng, depth - 1, cols),
+            rng.pick(TYPES)
+        ),
         4 => format!(
             "CASE WHEN {} THEN {} ELSE {} END",
-            expr(rng, depth - 1),
-            expr(rng, depth - 1),
-            expr(rng, depth - 1)
+            expr(rng, depth - 1, cols),
+            expr(rng, depth - 1, cols),
+            expr(rng, depth - 1, cols)
         ),
-        5 => format!("{} IS NOT NULL", expr(rng, depth - 1)),
-        _ => format!("-{}", expr(rng, depth - 1)),
+        5 => format!("{} IS NOT NULL", expr(rng, depth - 1, cols)),
+        _ => format!("-{}", expr(rng, depth - 1, cols)),
     }
 }
 
 fn statement(rng: &mut Rng) -> String {
-    let e = |rng: &mut Rng| expr(rng, 3);
-    match rng.below(9) {
-        0 => format!("SELECT {}", e(rng)),
+    // Columns of table t, of the VALUES / WITH aliases, and none at all.
+    let table = &COLUMNS[..COLUMNS.len() - 1];
+    let e = |rng: &mut Rng| expr(rng, 3, table);
+    let lit = |rng: &mut Rng| expr(rng, 3, &[]);
+    let ab = |rng: &mut Rng| expr(rng, 3, &["a", "b"]);
+    match rng.below(14) {
+        0 => format!("SELECT {}", lit(rng)),
+        9 => format!(
+            "SELECT * FROM (VALUES ({}, {}), ({}, {})) AS v(a, b) WHERE {} ORDER BY {} {}",
+            lit(rng),
+            lit(rng),
+            lit(rng),
+            lit(rng),
+            ab(rng),
+            rng.pick(&["1", "2", "a", "b DESC NULLS FIRST"]),
+            rng.pick(&["", "LIMIT 1", "OFFSET 1", "LIMIT -1"])
+        ),
+        10 => format!(
+            "WITH w(a) AS (SELECT {}) SELECT {} FROM w {} JOIN (SELECT {} AS b) AS x ON {}",
+            lit(rng),
+            ab(rng),
+            rng.pick(&["", "LEFT", "RIGHT", "FULL"]),
+            lit(rng),
+            ab(rng)
+        ),
+        11 => format!(
+            "SELECT {} {} SELECT {}",
+            lit(rng),
+            rng.pick(&["UNION", "UNION ALL", "INTERSECT", "EXCEPT", "EXCEPT ALL"]),
+            lit(rng)
+        ),
+        12 => format!(
+            "SELECT (SELECT {}), {} IN (SELECT {} UNION SELECT {}), EXISTS (SELECT {} WHERE {})",
+            lit(rng),
+            lit(rng),
+            lit(rng),
+            lit(rng),
+            lit(rng),
+            lit(rng)
+        ),
+        13 => format!(
+            "SELECT {}, {}, count(*) FROM (VALUES ({}), ({}), (NULL)) AS g(a) GROUP BY {} HAVING {}",
+            rng.pick(&["a", "sum(a)", "min(a)", "max(a)", "avg(a)"]),
+            expr(rng, 2, &["a"]),
+            lit(rng),
+            lit(rng),
+            rng.pick(&["a", "1", "()"]),
+            expr(rng, 2, &["a", "count(*)"])
+        ),
         1 => format!(
             "SELECT {}, {} FROM t WHERE {} ORDER BY 1 LIMIT {}",
             e(rng),
@@ -542,4 +593,29 @@ fn generators_replay_from_their_seed() {
     let d: Vec<Vec<u8>> = (0..50).map(|i| wire_input(&mut Rng(i))).collect();
     assert_eq!(c, d);
     assert_ne!(a, c);
+}
+
+/// The SQL generator is only worth running if much of what it writes gets
+/// past the parser and binder: at least one in twenty of its statements must
+/// run without error. 8.5% did on main at b63f1b4, before tables; the
+/// fraction grows as the engine does.
+#[test]
+fn sql_generator_reaches_the_executor() {
+    let db = arbordb::Database::in_memory().unwrap();
+    let mut session = db.session();
+    let _ = session.execute(fuzzing::SQL_SETUP);
+    let total = 2_000;
+    let mut ok = 0;
+    for i in 0..total {
+        let sql = statement(&mut Rng(i));
+        if session.execute(&sql).is_ok() {
+            ok += 1;
+        }
+        let _ = session.execute("ROLLBACK");
+    }
+    eprintln!("sql generator: {ok} of {total} statements ran without error");
+    assert!(
+        ok * 20 >= total,
+        "only {ok} of {total} generated statements ran"
+    );
 }
