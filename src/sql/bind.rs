@@ -17,6 +17,7 @@
 //! ```
 
 use sqlparser::ast;
+use sqlparser::ast::Spanned;
 use sqlparser::ast::{
     BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, SetExpr,
     UnaryOperator,
@@ -69,6 +70,8 @@ fn single_column(q: &BoundQuery) -> Result<DataType> {
 }
 
 pub struct Binder {
+    /// The statement text, to turn AST locations into error positions.
+    source: String,
     /// Scopes of the queries enclosing the one being bound (innermost last),
     /// to recognize correlated references.
     outer: Vec<Scope>,
@@ -479,6 +482,7 @@ fn is_stringish(t: &DataType) -> bool {
 impl Binder {
     pub fn new(params: Params) -> Binder {
         Binder {
+            source: String::new(),
             outer: Vec::new(),
             ctes: Vec::new(),
             recursive_pending: Vec::new(),
@@ -486,6 +490,52 @@ impl Binder {
             depth: 0,
             agg: None,
             agg_forbidden: None,
+        }
+    }
+
+    /// Remembers the statement text so errors can carry a position.
+    pub fn with_source(mut self, sql: &str) -> Binder {
+        self.source = sql.to_string();
+        self
+    }
+
+    /// Gives an error the position of `e` (1-based, in characters) if the
+    /// error is about that node and has none yet: an unknown column or
+    /// function, or a literal that is not valid for its type.
+    fn locate(&self, e: &ast::Expr, err: Error) -> Error {
+        if err.position.is_some() || self.source.is_empty() {
+            return err;
+        }
+        let node = match e {
+            ast::Expr::Cast { expr, .. } => expr.as_ref(),
+            other => other,
+        };
+        let about_node = match node {
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => matches!(
+                err.sqlstate,
+                SqlState::UNDEFINED_COLUMN
+                    | SqlState::UNDEFINED_TABLE
+                    | SqlState::AMBIGUOUS_COLUMN
+                    | SqlState::GROUPING_ERROR
+            ),
+            ast::Expr::Function(_) => matches!(
+                err.sqlstate,
+                SqlState::UNDEFINED_FUNCTION
+                    | SqlState::AMBIGUOUS_FUNCTION
+                    | SqlState::GROUPING_ERROR
+            ),
+            ast::Expr::Value(_) | ast::Expr::TypedString(_) => matches!(
+                err.sqlstate,
+                SqlState::INVALID_TEXT_REPRESENTATION | SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+            ),
+            _ => false,
+        };
+        if !about_node {
+            return err;
+        }
+        match super::parse::char_position(&self.source, node.span().start) {
+            Some(pos) => err.with_position(pos),
+            None => err,
         }
     }
 
@@ -675,7 +725,9 @@ impl Binder {
         }
         let r = match self.group_key(e) {
             Some(key) => Ok(key),
-            None => self.bind_expr_inner(e, scope),
+            None => self
+                .bind_expr_inner(e, scope)
+                .map_err(|err| self.locate(e, err)),
         };
         self.depth -= 1;
         r

@@ -133,7 +133,10 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         ],
         "div" => vec![sig(vec![num(), num()], num(), Func::Div)],
         "power" | "pow" => vec![sig(vec![Float8, Float8], Float8, Func::Power)],
-        "sqrt" => vec![sig(vec![Float8], Float8, Func::Sqrt)],
+        "sqrt" => vec![
+            sig(vec![Float8], Float8, Func::Sqrt),
+            sig(vec![num()], num(), Func::Sqrt),
+        ],
         "exp" => vec![sig(vec![Float8], Float8, Func::Exp)],
         "ln" => vec![sig(vec![Float8], Float8, Func::Ln)],
         "pi" => vec![sig(vec![], Float8, Func::Pi)],
@@ -405,6 +408,9 @@ pub fn call(
         Func::Div => Value::Numeric(numeric_arg(a(0)?)?.div_trunc(numeric_arg(a(1)?)?)?),
         Func::Power => Value::Float8(float_pow(float_arg(a(0)?)?, float_arg(a(1)?)?)?),
         Func::Sqrt => {
+            if let Value::Numeric(n) = a(0)? {
+                return Ok(Value::Numeric(n.sqrt()?));
+            }
             let f = float_arg(a(0)?)?;
             if f < 0.0 {
                 return Err(Error::new(

@@ -34,6 +34,8 @@ use super::settings::{Settings, canonical_name};
 pub struct PreparedStatement {
     /// `None` for an empty query string.
     statement: Option<Box<Statement>>,
+    /// The statement text, for error positions.
+    sql: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +230,7 @@ impl SessionState {
             self.settings.begin();
         }
         for stmt in &statements {
-            match self.run(stmt, None, &[]) {
+            match self.run(stmt, sql, None, &[]) {
                 Ok(r) => on_result(r),
                 Err(e) => {
                     if implicit && self.block == BlockState::Idle {
@@ -277,7 +279,10 @@ impl SessionState {
                     })
                     .collect(),
                 columns: Vec::new(),
-                inner: PreparedStatement { statement: None },
+                inner: PreparedStatement {
+                    statement: None,
+                    sql: String::new(),
+                },
             });
         };
         if self.block == BlockState::Failed && !ends_block(&stmt) {
@@ -288,7 +293,8 @@ impl SessionState {
                 let mut binder = Binder::new(Params {
                     types: declared,
                     allowed: true,
-                });
+                })
+                .with_source(sql);
                 let bound = binder.bind_query(q)?;
                 (binder.params.types, bound.columns)
             }
@@ -313,6 +319,7 @@ impl SessionState {
             columns,
             inner: PreparedStatement {
                 statement: Some(Box::new(stmt)),
+                sql: sql.to_string(),
             },
         })
     }
@@ -339,7 +346,12 @@ impl SessionState {
         for (v, t) in params.iter().zip(&prepared.param_types) {
             values.push(conform_param(v.clone(), t)?);
         }
-        let r = self.run(stmt, Some(&values), &prepared.param_types);
+        let r = self.run(
+            stmt,
+            &prepared.inner.sql,
+            Some(&values),
+            &prepared.param_types,
+        );
         if r.is_err() {
             self.fail();
         }
@@ -350,6 +362,7 @@ impl SessionState {
     fn run(
         &mut self,
         stmt: &Statement,
+        sql: &str,
         params: Option<&[Value]>,
         param_types: &[DataType],
     ) -> Result<StatementResult> {
@@ -361,7 +374,8 @@ impl SessionState {
                 let mut binder = Binder::new(Params {
                     types: param_types.to_vec(),
                     allowed: params.is_some(),
-                });
+                })
+                .with_source(sql);
                 let bound = binder.bind_query(q)?;
                 if let BlockState::InBlock { queried } = &mut self.block {
                     *queried = true;
@@ -954,5 +968,30 @@ mod tests {
             }
             let _ = s.execute("ROLLBACK");
         }
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use crate::db::Database;
+
+    fn position(sql: &str) -> Option<u32> {
+        let mut s = Database::in_memory().unwrap().session();
+        s.execute(sql).unwrap_err().position
+    }
+
+    #[test]
+    fn bind_errors_point_at_the_offending_node_as_postgres_does() {
+        assert_eq!(position("select nope"), Some(8));
+        assert_eq!(position("select 1, foo(1)"), Some(11));
+        assert_eq!(position("select 'abc'::int"), Some(8));
+        assert_eq!(position("select t.x from (values (1)) t(y)"), Some(8));
+        assert_eq!(
+            position("select x from (values (1)) t(x) group by x + 1"),
+            Some(8)
+        );
+        let mut s = Database::in_memory().unwrap().session();
+        let p = s.prepare("select 1, nope", &[]).unwrap_err();
+        assert_eq!(p.position, Some(11));
     }
 }

@@ -240,6 +240,24 @@ fn mag_divmod(a: &[u32], b: &[u32]) -> (Mag, Mag) {
     (q, r)
 }
 
+/// Floor of the square root (Newton's method from above).
+fn mag_isqrt(n: &[u32]) -> Mag {
+    if n.is_empty() {
+        return Vec::new();
+    }
+    // 10^ceil(digits/2) >= sqrt(n): start above the root and descend.
+    let digits = mag_decimal_digits(n) as u64;
+    let mut x = mag_pow10(digits.div_ceil(2));
+    loop {
+        let (q, _) = mag_divmod(n, &x);
+        let (y, _) = mag_divmod(&mag_add(&x, &q), &[2]);
+        if mag_cmp(&y, &x) != Ordering::Less {
+            return x;
+        }
+        x = y;
+    }
+}
+
 fn mag_is_zero(a: &[u32]) -> bool {
     a.is_empty()
 }
@@ -938,6 +956,52 @@ impl Numeric {
         Numeric::from_dec(&r, self.dscale.max(other.dscale) as i64)
     }
 
+    /// `sqrt(numeric)` with PostgreSQL's result scale: at least 16
+    /// significant digits, never fewer decimals than the input shows.
+    pub fn sqrt(&self) -> Result<Numeric> {
+        let negative = || {
+            Error::new(
+                SqlState("2201F"),
+                "cannot take square root of a negative number",
+            )
+        };
+        match self.sign {
+            NumericSign::NaN | NumericSign::PositiveInfinity => return Ok(self.clone()),
+            NumericSign::NegativeInfinity => return Err(negative()),
+            NumericSign::Negative if !self.digits.is_empty() => return Err(negative()),
+            _ => {}
+        }
+        let weight = if self.digits.is_empty() {
+            0
+        } else {
+            self.weight as i64
+        };
+        let sweight = (weight + 1) * DEC_DIGITS / 2 - 1;
+        let rscale = (NUMERIC_MIN_SIG_DIGITS - sweight)
+            .max(self.dscale as i64)
+            .clamp(0, NUMERIC_MAX_DISPLAY_SCALE) as u64;
+        // value = m * 10^-s; sqrt(value) * 10^(r+1) = sqrt(m * 10^(2(r+1) - s)).
+        let d = self.to_dec();
+        let e = 2 * (rscale + 1) as i128 - d.scale as i128;
+        let n = if e >= 0 {
+            mag_shift(&d.mag, e as u64)
+        } else {
+            mag_divmod(&d.mag, &mag_pow10((-e) as u64)).0
+        };
+        let root = mag_isqrt(&n);
+        // One extra digit decides the rounding (half away from zero).
+        let (mut q, extra) = mag_divmod(&root, &[10]);
+        if extra.first().copied().unwrap_or(0) >= 5 {
+            q = mag_add(&q, &[1]);
+        }
+        let r = Dec {
+            neg: false,
+            mag: q,
+            scale: rscale,
+        };
+        Numeric::from_dec(&r, rscale as i64)
+    }
+
     /// `round(x, s)`: rounds half away from zero to `s` decimals (`s` may be
     /// negative); the result shows `max(s, 0)` decimals.
     pub fn round(&self, scale: i32) -> Result<Numeric> {
@@ -1259,6 +1323,22 @@ mod tests {
         assert_eq!(n("2.1").ceil().unwrap().to_string(), "3");
         assert_eq!(n("-2.1").floor().unwrap().to_string(), "-3");
         assert_eq!(n("-2.1").ceil().unwrap().to_string(), "-2");
+    }
+
+    #[test]
+    fn sqrt_uses_postgres_result_scale() {
+        for (x, root) in [
+            ("2.0", "1.414213562373095"),
+            ("2", "1.414213562373095"),
+            ("100", "10.000000000000000"),
+            ("0.0001", "0.01000000000000000"),
+            ("1e-10", "0.000010000000000000000"),
+            ("123456789.123", "11111.11106609056"),
+            ("0", "0.000000000000000"),
+        ] {
+            assert_eq!(n(x).sqrt().unwrap().to_string(), root, "sqrt({x})");
+        }
+        assert_eq!(n("-1").sqrt().unwrap_err().sqlstate, SqlState("2201F"));
     }
 
     #[test]
