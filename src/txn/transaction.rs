@@ -923,3 +923,12 @@ impl Iterator for Scan {
         }
     }
 }
+
+// A session's transaction moves between the server's worker threads.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Transaction>();
+    assert_send::<Scan>();
+    const fn assert_sync<T: Sync>() {}
+    assert_sync::<TxnEngine>();
+};
