@@ -66,7 +66,9 @@ impl World {
             .unwrap();
         let snap = self
             .ssi
-            .register(xid, read_only, deferrable, None, || self.tm.snapshot(xid))
+            .register(xid, read_only, deferrable, None, None, || {
+                self.tm.snapshot(xid)
+            })
             .unwrap();
         T { xid, snap }
     }
@@ -543,7 +545,7 @@ fn serializable_xacts_max_is_enforced_with_53200() {
     let xid = w.tm.begin(IsolationLevel::Serializable, false).unwrap();
     let e = w
         .ssi
-        .register(xid, false, false, None, || w.tm.snapshot(xid))
+        .register(xid, false, false, None, None, || w.tm.snapshot(xid))
         .unwrap_err();
     assert_eq!(e.sqlstate().code(), "53200");
 }
@@ -622,4 +624,23 @@ fn random_interleavings_keep_the_total_invariant() {
     }
     assert!(committed >= 200, "seed {seed}: only {committed} commits");
     assert_eq!(w.ssi.sxact_count(), 0, "seed {seed}");
+}
+
+/// A DEFERRABLE wait ends at the statement deadline with 57014 (and leaves
+/// no trace), like any other wait.
+#[test]
+fn deferrable_wait_ends_at_the_statement_deadline() {
+    let w = World::new();
+    let rw = w.begin(false);
+    w.read(&rw, "a").unwrap();
+    let xid = w.tm.begin(IsolationLevel::Serializable, true).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_millis(50);
+    let e = w
+        .ssi
+        .register(xid, true, true, None, Some(deadline), || w.tm.snapshot(xid))
+        .unwrap_err();
+    assert_eq!(e, TxnError::StatementTimeout);
+    assert!(std::time::Instant::now() >= deadline);
+    assert_eq!(w.ssi.sxact_count(), 1, "only rw remains");
+    w.commit(rw).unwrap();
 }

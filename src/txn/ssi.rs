@@ -46,6 +46,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -217,13 +218,15 @@ impl SsiManager {
     ///
     /// A `read_only` and `deferrable` transaction waits until its snapshot is
     /// known safe, retaking it as often as it turns out unsafe (Ports &
-    /// Grittner, section 4.3); `cancel` interrupts that wait with 57014.
+    /// Grittner, section 4.3); `cancel` and the statement `deadline`
+    /// interrupt that wait with 57014.
     pub fn register(
         &self,
         xid: Xid,
         read_only: bool,
         deferrable: bool,
         cancel: Option<&CancelToken>,
+        deadline: Option<Instant>,
         mut take_snapshot: impl FnMut() -> Result<Snapshot, TxnError>,
     ) -> Result<Snapshot, TxnError> {
         let mut st = self.shared.state.lock();
@@ -298,7 +301,13 @@ impl SsiManager {
                 if cancel.is_some_and(|c| c.is_canceled()) {
                     break Err(TxnError::Canceled);
                 }
-                self.shared.judged.wait(&mut st);
+                match deadline {
+                    Some(d) if Instant::now() >= d => break Err(TxnError::StatementTimeout),
+                    Some(d) => {
+                        let _ = self.shared.judged.wait_until(&mut st, d);
+                    }
+                    None => self.shared.judged.wait(&mut st),
+                }
             };
             if let Some(c) = cancel {
                 c.clear_waker();

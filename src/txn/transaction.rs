@@ -426,6 +426,7 @@ impl Transaction {
                 self.options.read_only,
                 self.options.deferrable,
                 self.options.cancel.as_deref(),
+                self.statement_deadline,
                 || e.manager.snapshot(xid),
             )?;
             self.ssi_registered = true;
