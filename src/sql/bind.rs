@@ -1046,6 +1046,7 @@ impl Binder {
                 Ok(Expr::Subquery {
                     plan: Box::new(sub.plan),
                     ty,
+                    cache: Default::default(),
                 })
             }
             E::Exists { subquery, negated } => {
@@ -1053,6 +1054,7 @@ impl Binder {
                 Ok(Expr::Exists {
                     plan: Box::new(sub.plan),
                     negated: *negated,
+                    cache: Default::default(),
                 })
             }
             E::InSubquery {
@@ -1075,6 +1077,7 @@ impl Binder {
                         exprs: vec![*right],
                     }),
                     negated: *negated,
+                    cache: Default::default(),
                 })
             }
             other => Err(unsupported(format!("expression {}", variant_name(other)))),

@@ -9,6 +9,7 @@
 //! Never: binds or resolves types.
 
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result, SqlState};
 use crate::types::Value;
@@ -125,7 +126,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             let rows = run(input, cx)?;
             // Groups in order of first appearance: key values, accumulators,
             // and for DISTINCT aggregates the argument lists already seen.
-            type Group = (Row, Vec<Accumulator>, Vec<Vec<Row>>);
+            type Group = (Row, Vec<Accumulator>, Vec<HashSet<Vec<KeyPart>>>);
             let new_group = |key: Row| -> Group {
                 let accs = aggs
                     .iter()
@@ -139,25 +140,20 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                         )
                     })
                     .collect();
-                (key, accs, vec![Vec::new(); aggs.len()])
+                (key, accs, vec![HashSet::new(); aggs.len()])
             };
             let mut groups: Vec<Group> = Vec::new();
+            let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
             for row in &rows {
                 let ctx = eval_cx(cx, row);
                 let mut key = Vec::with_capacity(keys.len());
                 for k in keys {
                     key.push(k.eval(&ctx)?);
                 }
-                let mut found = None;
-                for (i, g) in groups.iter().enumerate() {
-                    if rows_equal(&g.0, &key)? {
-                        found = Some(i);
-                        break;
-                    }
-                }
-                let gi = match found {
-                    Some(i) => i,
+                let gi = match index.get(&row_key(&key)) {
+                    Some(&i) => i,
                     None => {
+                        index.insert(row_key(&key), groups.len());
                         groups.push(new_group(key));
                         groups.len() - 1
                     }
@@ -168,18 +164,8 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                     for e in &a.args {
                         args.push(e.eval(&ctx)?);
                     }
-                    if a.distinct {
-                        let mut seen = false;
-                        for prev in &group.2[j] {
-                            if rows_equal(prev, &args)? {
-                                seen = true;
-                                break;
-                            }
-                        }
-                        if seen {
-                            continue;
-                        }
-                        group.2[j].push(args.clone());
+                    if a.distinct && !group.2[j].insert(row_key(&args)) {
+                        continue;
                     }
                     group.1[j].update(a.func, &args)?;
                 }
@@ -213,19 +199,19 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 }
                 SetOpKind::Intersect | SetOpKind::Except => {
                     // Multiset semantics: each right row matches one left row.
-                    let mut remaining: Vec<Option<Row>> = r.into_iter().map(Some).collect();
+                    let mut remaining: HashMap<Vec<KeyPart>, usize> = HashMap::new();
+                    for row in &r {
+                        *remaining.entry(row_key(row)).or_insert(0) += 1;
+                    }
                     let mut out = Vec::new();
                     for row in l {
-                        let mut matched = false;
-                        for slot in remaining.iter_mut() {
-                            if let Some(other) = slot
-                                && rows_equal(other, &row)?
-                            {
-                                *slot = None;
-                                matched = true;
-                                break;
+                        let matched = match remaining.get_mut(&row_key(&row)) {
+                            Some(n) if *n > 0 => {
+                                *n -= 1;
+                                true
                             }
-                        }
+                            _ => false,
+                        };
                         if matched == (*kind == SetOpKind::Intersect) {
                             out.push(row);
                         }
@@ -323,29 +309,60 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
     }
 }
 
-/// Keeps the first of each group of equal rows (NULLs equal).
-fn distinct(rows: Vec<Row>) -> Result<Vec<Row>> {
-    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut seen = false;
-        for kept in &out {
-            if rows_equal(kept, &row)? {
-                seen = true;
-                break;
-            }
-        }
-        if !seen {
-            out.push(row);
-        }
-    }
-    Ok(out)
+/// A value as a hashable key with SQL equality within one type: numeric
+/// ignores its display scale (`1.0 = 1.00`), floats treat `-0 = 0` and
+/// `NaN = NaN`, NULLs group together (as GROUP BY and DISTINCT want).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyPart {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Numeric(String),
+    Text(String),
+    Bytes(Vec<u8>),
 }
 
-fn rows_equal(a: &[Value], b: &[Value]) -> Result<bool> {
-    for (x, y) in a.iter().zip(b) {
-        if compare_nulls_last(x, y)? != Ordering::Equal {
-            return Ok(false);
+fn key_part(v: &Value) -> KeyPart {
+    let float = |f: f64| {
+        if f.is_nan() {
+            KeyPart::Float(f64::NAN.to_bits())
+        } else if f == 0.0 {
+            KeyPart::Float(0f64.to_bits())
+        } else {
+            KeyPart::Float(f.to_bits())
         }
+    };
+    match v {
+        Value::Null => KeyPart::Null,
+        Value::Bool(b) => KeyPart::Bool(*b),
+        Value::Int2(i) => KeyPart::Int(*i as i64),
+        Value::Int4(i) => KeyPart::Int(*i as i64),
+        Value::Int8(i) => KeyPart::Int(*i),
+        Value::Float4(f) => float(*f as f64),
+        Value::Float8(f) => float(*f),
+        Value::Numeric(n) => {
+            let t = n.to_string();
+            KeyPart::Numeric(if t.contains('.') {
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                t
+            })
+        }
+        Value::Text(s) => KeyPart::Text(s.clone()),
+        Value::Bytea(b) => KeyPart::Bytes(b.clone()),
     }
-    Ok(a.len() == b.len())
+}
+
+pub fn row_key(row: &[Value]) -> Vec<KeyPart> {
+    row.iter().map(key_part).collect()
+}
+
+/// Keeps the first of each group of equal rows (NULLs equal).
+fn distinct(rows: Vec<Row>) -> Result<Vec<Row>> {
+    let mut seen = HashSet::with_capacity(rows.len());
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert(row_key(r)))
+        .collect())
 }

@@ -149,16 +149,19 @@ pub enum Expr {
     Subquery {
         plan: Box<Plan>,
         ty: DataType,
+        cache: SubqueryCache,
     },
     Exists {
         plan: Box<Plan>,
         negated: bool,
+        cache: SubqueryCache,
     },
     /// `expr [NOT] IN (subquery)`; the plan's one column has expr's type.
     InSubquery {
         expr: Box<Expr>,
         plan: Box<Plan>,
         negated: bool,
+        cache: SubqueryCache,
     },
     /// `[NOT] LIKE / ILIKE` on text.
     Like {
@@ -168,6 +171,20 @@ pub enum Expr {
         case_insensitive: bool,
         negated: bool,
     },
+}
+
+/// The rows of an uncorrelated subquery, computed on first use and kept
+/// for the rest of the statement (they cannot change between rows).
+#[derive(Debug, Clone, Default)]
+pub struct SubqueryCache(std::sync::OnceLock<Result<Vec<Vec<Value>>>>);
+
+impl SubqueryCache {
+    fn rows(&self, plan: &Plan, ctx: &EvalContext<'_>) -> Result<&Vec<Vec<Value>>> {
+        self.0
+            .get_or_init(|| run_subquery(plan, ctx))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// What evaluation may read besides the expression: the input row, the
@@ -335,14 +352,14 @@ impl Expr {
                 let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
                 functions::call(*func, values, &types, ty, ctx)
             }
-            Expr::Subquery { plan, .. } => {
-                let rows = run_subquery(plan, ctx)?;
+            Expr::Subquery { plan, cache, .. } => {
+                let rows = cache.rows(plan, ctx)?;
                 match rows.len() {
                     0 => Ok(Value::Null),
                     1 => Ok(rows
-                        .into_iter()
-                        .next()
-                        .and_then(|r| r.into_iter().next())
+                        .first()
+                        .and_then(|r| r.first())
+                        .cloned()
                         .unwrap_or(Value::Null)),
                     _ => Err(Error::new(
                         SqlState::CARDINALITY_VIOLATION,
@@ -350,19 +367,22 @@ impl Expr {
                     )),
                 }
             }
-            Expr::Exists { plan, negated } => {
-                Ok(Value::Bool(run_subquery(plan, ctx)?.is_empty() == *negated))
-            }
+            Expr::Exists {
+                plan,
+                negated,
+                cache,
+            } => Ok(Value::Bool(cache.rows(plan, ctx)?.is_empty() == *negated)),
             Expr::InSubquery {
                 expr,
                 plan,
                 negated,
+                cache,
             } => {
                 let x = expr.eval(ctx)?;
-                let rows = run_subquery(plan, ctx)?;
+                let rows = cache.rows(plan, ctx)?;
                 let mut saw_null = false;
                 let mut found = false;
-                for row in &rows {
+                for row in rows {
                     let v = row.first().cloned().unwrap_or(Value::Null);
                     if x.is_null() || v.is_null() {
                         saw_null = true;
