@@ -36,6 +36,7 @@
 //! tail search reads the rest of the last segment on every open.
 
 pub mod control;
+pub mod durable;
 pub mod log;
 pub mod pagelog;
 pub mod reader;
