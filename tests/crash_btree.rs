@@ -313,6 +313,20 @@ fn a_crash_in_the_middle_of_a_large_transaction_is_undone_by_recovery() {
     }
 }
 
+/// Cases the property test once found, kept as regressions.
+#[test]
+fn known_crash_cases_recover() {
+    // The meta page, written out in the middle of a split (it is not latched
+    // for the whole split), was torn; its image in the unfinished split is
+    // what restores it.
+    run_case(
+        15089579535874463468,
+        0.16939601727830159,
+        LossMode::ProcessKill,
+        false,
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("ARBORDB_CRASH_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48),

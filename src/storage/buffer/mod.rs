@@ -546,6 +546,18 @@ impl PageWrite<'_> {
         self.mark_dirty_by_redo(lsn);
     }
 
+    /// Recovery's door for the image of a page whose change was cut short:
+    /// the page becomes `image` (zero-padded), as it was before that change;
+    /// its LSN is set to `lsn`, the image's record.
+    pub fn restore_image(&mut self, image: &[u8], lsn: Lsn) {
+        assert!(image.len() <= PAGE_SIZE, "page image too large");
+        let st: &mut FrameState = &mut self.g;
+        st.buf.fill(0);
+        st.buf[..image.len()].copy_from_slice(image);
+        page::set_page_lsn(&mut st.buf, lsn);
+        self.mark_dirty_by_redo(lsn);
+    }
+
     fn mark_dirty_by_redo(&self, lsn: Lsn) {
         let frame = &self.pool.frames[self.frame];
         if !frame.dirty.load(Ordering::Acquire) {

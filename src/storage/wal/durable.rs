@@ -93,10 +93,33 @@ impl DurableEngine {
         options: EngineOptions,
         wal_options: WalOptions,
     ) -> Result<(DurableEngine, RecoveryReport), Error> {
-        let (wal, report) = Wal::open(vfs.clone(), wal_options)?;
-        let wal = Arc::new(wal);
+        let (mut wal, mut report) = Wal::open(vfs.clone(), wal_options.clone())?;
         let data_path = Path::new(DATA_FILE_NAME);
-        if !report.created && !vfs.exists(data_path) && wal.checkpoint_lsn() > Lsn(0) {
+        let io = |path: &str, e: std::io::Error| WalError::Io {
+            path: path.to_string(),
+            source: e,
+        };
+        if !report.created && wal.checkpoint_lsn() == Lsn(0) {
+            // Every open ends with a checkpoint: none means the very first
+            // open never finished, so nothing was ever acknowledged. Start
+            // afresh (data file first, then the control file, then the
+            // segments, each step durable, so a crash here is harmless).
+            tracing::warn!("the database's first open never finished; creating it afresh");
+            drop(wal);
+            if vfs.exists(data_path) {
+                vfs.remove(data_path).map_err(|e| io(DATA_FILE_NAME, e))?;
+                vfs.sync_dir(Path::new("")).map_err(|e| io(".", e))?;
+            }
+            let wal_dir = Path::new(super::segment::WAL_DIR);
+            let control = super::control::control_path();
+            if vfs.exists(&control) {
+                vfs.remove(&control).map_err(|e| io("wal/control", e))?;
+                vfs.sync_dir(wal_dir).map_err(|e| io("wal", e))?;
+            }
+            (wal, report) = Wal::open(vfs.clone(), wal_options)?;
+        }
+        let wal = Arc::new(wal);
+        if !report.created && !vfs.exists(data_path) {
             // A checkpoint may have called pages clean that only the data
             // file holds: without it, committed data would be lost.
             return Err(WalError::Corrupt {
@@ -107,10 +130,15 @@ impl DurableEngine {
             }
             .into());
         }
-        let file: Arc<dyn FileIo> = vfs.open(data_path, true).map_err(|e| WalError::Io {
-            path: DATA_FILE_NAME.to_string(),
-            source: e,
-        })?;
+        let file: Arc<dyn FileIo> = vfs
+            .open(data_path, true)
+            .map_err(|e| io(DATA_FILE_NAME, e))?;
+        if report.created {
+            // The log is created before the data file: a data file older
+            // than the log is the leftover of a creation cut short.
+            file.set_len(0).map_err(|e| io(DATA_FILE_NAME, e))?;
+            file.sync().map_err(|e| io(DATA_FILE_NAME, e))?;
+        }
         // The data file's directory entry is durable before any checkpoint
         // can call its pages clean.
         vfs.sync_dir(Path::new("")).map_err(|e| WalError::Io {

@@ -18,7 +18,10 @@
 //!   the changes after it, so a page whose disk copy is torn is rebuilt
 //!   without reading it. A change whose page already has a newer LSN is
 //!   skipped. Changes of a structure change with no `SmoEnd` (a crash cut it
-//!   short) are skipped: structure changes are all-or-nothing.
+//!   short) are skipped: structure changes are all-or-nothing. A page image
+//!   logged inside such a change is still restored (without its op): it is
+//!   the page as it was before the change, and the page's disk copy may hold
+//!   part of the change (the meta page is not latched for a whole split).
 //! - **Undo** rolls the losers (running or aborting at the crash) back
 //!   through the normal [`TxnManager::rollback`], which writes CLRs, so a
 //!   crash during recovery is recovered like any other; committed
@@ -165,20 +168,16 @@ pub fn redo(wal: &Wal, analysis: &Analysis, pool: &BufferPool) -> Result<RedoSta
     // Pass 1: which structure changes finished, and each page's last image.
     let mut smo_ended: HashSet<Lsn> = HashSet::new();
     let mut last_image: HashMap<u64, Lsn> = HashMap::new();
-    let mut images: Vec<(u64, Lsn, Lsn)> = Vec::new();
     for item in wal.iter_from(analysis.redo_start) {
         let (lsn, rec) = item?;
         match &rec.body {
             RecordBody::SmoEnd { first } => {
                 smo_ended.insert(*first);
             }
-            RecordBody::PageImage { smo, page, .. } => images.push((*page, lsn, *smo)),
+            RecordBody::PageImage { page, .. } => {
+                last_image.insert(*page, lsn);
+            }
             _ => {}
-        }
-    }
-    for (page, lsn, smo) in images {
-        if smo == Lsn(0) || smo_ended.contains(&smo) {
-            last_image.insert(page, lsn);
         }
     }
     // Pass 2: apply.
@@ -188,10 +187,7 @@ pub fn redo(wal: &Wal, analysis: &Analysis, pool: &BufferPool) -> Result<RedoSta
         let Some((p, smo)) = rec.body.page_change() else {
             continue;
         };
-        if smo != Lsn(0) && !smo_ended.contains(&smo) {
-            stats.skipped_incomplete_smo += 1;
-            continue;
-        }
+        let complete = smo == Lsn(0) || smo_ended.contains(&smo);
         let image_at = last_image.get(&p).copied();
         if image_at.is_some_and(|at| lsn < at) {
             stats.skipped_before_image += 1;
@@ -203,11 +199,30 @@ pub fn redo(wal: &Wal, analysis: &Analysis, pool: &BufferPool) -> Result<RedoSta
                 if image.len() > page::PAGE_SIZE {
                     return Err(corrupt(lsn, "page image larger than a page").into());
                 }
-                let op = decode_op(lsn, op)?;
-                let mut g = pool.create(id)?;
-                g.redo_image(image, &op, lsn);
+                if complete {
+                    let op = decode_op(lsn, op)?;
+                    let mut g = pool.create(id)?;
+                    g.redo_image(image, &op, lsn);
+                } else if image.is_empty() {
+                    // A page the unfinished structure change was creating:
+                    // it did not exist before it, and does not now.
+                    stats.skipped_incomplete_smo += 1;
+                    continue;
+                } else {
+                    // The page as it was before the unfinished structure
+                    // change touched it (its disk copy may hold part of the
+                    // change, written out while the page was unlatched).
+                    let mut g = pool.create(id)?;
+                    g.restore_image(image, lsn);
+                    stats.skipped_incomplete_smo += 1;
+                    continue;
+                }
             }
             RecordBody::Redo { redo, .. } => {
+                if !complete {
+                    stats.skipped_incomplete_smo += 1;
+                    continue;
+                }
                 let op = decode_op(lsn, &redo.op)?;
                 let mut g = pool.write(id)?;
                 if page::page_lsn(&g) >= lsn {
