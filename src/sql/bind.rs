@@ -1062,23 +1062,34 @@ impl Binder {
                 subquery,
                 negated,
             } => {
-                let x = self.bind_expr(expr, scope)?;
-                let sub = self.bind_subquery(subquery, scope)?;
-                let ty = single_column(&sub)?;
-                // Resolve `x = column` to find both sides' comparison type.
-                let column = Expr::Column { index: 0, ty };
-                let Expr::Binary { left, right, .. } = self.binary(BinOp::Eq, x, column)? else {
-                    return Err(Error::internal("= did not bind to a comparison"));
+                let q = self.bind_quantified(expr, BinOp::Eq, subquery, false, scope)?;
+                Ok(if *negated { Expr::Not(Box::new(q)) } else { q })
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let all = matches!(e, E::AllOp { .. });
+                let op = match compare_op {
+                    BinaryOperator::Eq => BinOp::Eq,
+                    BinaryOperator::NotEq => BinOp::NotEq,
+                    BinaryOperator::Lt => BinOp::Lt,
+                    BinaryOperator::LtEq => BinOp::LtEq,
+                    BinaryOperator::Gt => BinOp::Gt,
+                    BinaryOperator::GtEq => BinOp::GtEq,
+                    other => return Err(unsupported(format!("{other} ANY/ALL"))),
                 };
-                Ok(Expr::InSubquery {
-                    expr: left,
-                    plan: Box::new(Plan::Project {
-                        input: Box::new(sub.plan),
-                        exprs: vec![*right],
-                    }),
-                    negated: *negated,
-                    cache: Default::default(),
-                })
+                match strip_nested(right) {
+                    E::Subquery(q) => self.bind_quantified(left, op, q, all, scope),
+                    _ => Err(unsupported("ANY/ALL over arrays")),
+                }
             }
             other => Err(unsupported(format!("expression {}", variant_name(other)))),
         }
@@ -2311,6 +2322,35 @@ impl Binder {
             names.push(c.name.clone());
         }
         Ok(())
+    }
+
+    /// `x op ANY/ALL (subquery)` (and `x IN (subquery)`, which is `= ANY`).
+    fn bind_quantified(
+        &mut self,
+        expr: &ast::Expr,
+        op: BinOp,
+        subquery: &ast::Query,
+        all: bool,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(expr, scope)?;
+        let sub = self.bind_subquery(subquery, scope)?;
+        let ty = single_column(&sub)?;
+        // Resolve `x op column` to find both sides' comparison type.
+        let column = Expr::Column { index: 0, ty };
+        let Expr::Binary { left, right, .. } = self.binary(op, x, column)? else {
+            return Err(Error::internal("comparison did not bind to an operator"));
+        };
+        Ok(Expr::Quantified {
+            expr: left,
+            op,
+            all,
+            plan: Box::new(Plan::Project {
+                input: Box::new(sub.plan),
+                exprs: vec![*right],
+            }),
+            cache: Default::default(),
+        })
     }
 
     /// A subquery in an expression: bound on its own, with the enclosing

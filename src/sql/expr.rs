@@ -156,11 +156,13 @@ pub enum Expr {
         negated: bool,
         cache: SubqueryCache,
     },
-    /// `expr [NOT] IN (subquery)`; the plan's one column has expr's type.
-    InSubquery {
+    /// `expr op ANY/ALL (subquery)` (`IN` is `= ANY`); the plan's one
+    /// column has expr's type.
+    Quantified {
         expr: Box<Expr>,
+        op: BinOp,
+        all: bool,
         plan: Box<Plan>,
-        negated: bool,
         cache: SubqueryCache,
     },
     /// `[NOT] LIKE / ILIKE` on text.
@@ -216,7 +218,7 @@ impl Expr {
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
             | Expr::Exists { .. }
-            | Expr::InSubquery { .. }
+            | Expr::Quantified { .. }
             | Expr::Like { .. } => DataType::Bool,
         }
     }
@@ -372,31 +374,33 @@ impl Expr {
                 negated,
                 cache,
             } => Ok(Value::Bool(cache.rows(plan, ctx)?.is_empty() == *negated)),
-            Expr::InSubquery {
+            Expr::Quantified {
                 expr,
+                op,
+                all,
                 plan,
-                negated,
                 cache,
             } => {
                 let x = expr.eval(ctx)?;
                 let rows = cache.rows(plan, ctx)?;
+                let ty = expr.ty();
                 let mut saw_null = false;
-                let mut found = false;
                 for row in rows {
                     let v = row.first().cloned().unwrap_or(Value::Null);
                     if x.is_null() || v.is_null() {
                         saw_null = true;
-                    } else if compare(&x, &v)? == Ordering::Equal {
-                        found = true;
-                        break;
+                        continue;
+                    }
+                    let hit = binary(*op, &x, &v, &ty)? == Value::Bool(true);
+                    if hit != *all {
+                        // ANY found a match, or ALL found a failure.
+                        return Ok(Value::Bool(hit));
                     }
                 }
-                Ok(if found {
-                    Value::Bool(!*negated)
-                } else if saw_null {
+                Ok(if saw_null {
                     Value::Null
                 } else {
-                    Value::Bool(*negated)
+                    Value::Bool(*all)
                 })
             }
             Expr::Like {
