@@ -150,6 +150,30 @@ async fn a_prepared_statement_is_reused_with_new_parameters() {
     assert_eq!(row.get::<_, Option<i32>>(0), None);
 }
 
+#[tokio::test]
+async fn statements_without_rows_and_show_work_over_the_extended_protocol() {
+    let srv = server();
+    let client = connect(&srv).await;
+    assert_eq!(
+        client
+            .execute("SET application_name = 'extended'", &[])
+            .await
+            .unwrap(),
+        0
+    );
+    let row = client
+        .query_one("SHOW application_name", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].name(), "application_name");
+    assert_eq!(row.get::<_, String>(0), "extended");
+    let mut tx_client = client;
+    let tx = tx_client.transaction().await.unwrap();
+    let row = tx.query_one("SELECT $1::int8", &[&7i64]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 7);
+    tx.commit().await.unwrap();
+}
+
 // ---------------------------------------------------------------- errors
 
 #[tokio::test]
@@ -214,18 +238,41 @@ struct Raw(TcpStream);
 
 impl Raw {
     fn login(addr: SocketAddr) -> Raw {
+        let (raw, msgs) = Raw::start(addr, &[("user", "tester")]);
+        assert_eq!(msgs.last().unwrap().0, b'Z', "startup failed: {msgs:?}");
+        raw
+    }
+
+    /// Sends a startup packet; returns every message up to ReadyForQuery or
+    /// the close.
+    fn start(addr: SocketAddr, params: &[(&str, &str)]) -> (Raw, Vec<Msg>) {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut body = 196608i32.to_be_bytes().to_vec();
-        body.extend(cstr("user"));
-        body.extend(cstr("tester"));
+        for (k, v) in params {
+            body.extend(cstr(k));
+            body.extend(cstr(v));
+        }
         body.push(0);
         let mut m = (body.len() as i32 + 4).to_be_bytes().to_vec();
         m.extend(body);
         s.write_all(&m).unwrap();
         let mut raw = Raw(s);
-        raw.until_ready();
-        raw
+        let mut msgs = Vec::new();
+        loop {
+            let mut head = [0u8; 5];
+            if raw.0.read_exact(&mut head).is_err() {
+                return (raw, msgs);
+            }
+            let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+            let mut body = vec![0u8; len - 4];
+            raw.0.read_exact(&mut body).unwrap();
+            let done = head[0] == b'Z';
+            msgs.push((head[0], body));
+            if done {
+                return (raw, msgs);
+            }
+        }
     }
 
     fn read(&mut self) -> Msg {
@@ -434,4 +481,91 @@ fn execute_with_max_rows_suspends_and_resumes_the_portal() {
     assert_eq!(command_tag(&msgs[6]), "SELECT 1");
     assert_eq!(command_tag(&msgs[7]), "SELECT 0");
     raw.query("COMMIT");
+}
+
+/// ParameterStatus values from startup messages.
+fn parameter_statuses(msgs: &[Msg]) -> Vec<(String, String)> {
+    msgs.iter()
+        .filter(|m| m.0 == b'S')
+        .map(|m| {
+            let mut parts = m.1.split(|b| *b == 0);
+            let name = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
+            let value = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
+            (name, value)
+        })
+        .collect()
+}
+
+fn error_fields(msgs: &[Msg]) -> std::collections::HashMap<u8, String> {
+    let body = &msgs
+        .iter()
+        .find(|m| m.0 == b'E')
+        .expect("an ErrorResponse")
+        .1;
+    let mut out = std::collections::HashMap::new();
+    let mut rest = &body[..];
+    while let Some((&code, tail)) = rest.split_first() {
+        if code == 0 {
+            break;
+        }
+        let end = tail.iter().position(|b| *b == 0).unwrap();
+        out.insert(code, String::from_utf8(tail[..end].to_vec()).unwrap());
+        rest = &tail[end + 1..];
+    }
+    out
+}
+
+#[test]
+fn startup_parameters_and_options_become_session_settings() {
+    let srv = server();
+    let (mut raw, msgs) = Raw::start(
+        srv.addr(),
+        &[
+            ("user", "alice"),
+            ("application_name", "app"),
+            ("client_encoding", "utf-8"),
+            ("options", "-c DateStyle=German --extra-float-digits=2"),
+        ],
+    );
+    let params = parameter_statuses(&msgs);
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(get("application_name").as_deref(), Some("app"));
+    assert_eq!(get("client_encoding").as_deref(), Some("UTF8"));
+    assert_eq!(get("DateStyle").as_deref(), Some("German, DMY"));
+    assert_eq!(get("session_authorization").as_deref(), Some("alice"));
+    assert_eq!(
+        get("server_version").as_deref().map(|v| &v[..3]),
+        Some("15.")
+    );
+    let msgs = raw.query("SHOW extra_float_digits");
+    assert_eq!(field(&msgs[1]), b"2");
+}
+
+#[test]
+fn bad_startup_settings_are_fatal_as_in_postgres() {
+    let srv = server();
+    for (params, code, message) in [
+        (
+            [("user", "u"), ("options", "-c DateStyle=nonsense")],
+            "22023",
+            "invalid value for parameter \"DateStyle\": \"nonsense\"",
+        ),
+        (
+            [("user", "u"), ("nosuch", "1")],
+            "42704",
+            "unrecognized configuration parameter \"nosuch\"",
+        ),
+    ] {
+        let (_raw, msgs) = Raw::start(srv.addr(), &params);
+        assert!(
+            !msgs.iter().any(|m| m.0 == b'Z'),
+            "no session for {params:?}"
+        );
+        let f = error_fields(&msgs);
+        assert_eq!(f[&b'S'], "FATAL");
+        assert_eq!(f[&b'C'], code);
+        // PostgreSQL names the parameter canonically ("DateStyle"); the
+        // wording is the SQL layer's, so compare without case here.
+        assert_eq!(f[&b'M'].to_lowercase(), message.to_lowercase());
+    }
 }

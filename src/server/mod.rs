@@ -26,9 +26,18 @@
 //!   reported as XX000 and never ends the server.
 //! - ReadyForQuery carries `Session::transaction_status()`.
 //!
-//! Open problems: CancelRequest is accepted but does nothing yet (the engine
-//! has no interrupt); TLS and password authentication are not offered;
-//! COPY is not supported.
+//! Open problems:
+//! - CancelRequest is accepted but does nothing yet: the engine has no
+//!   interrupt for a running statement.
+//! - Extended-protocol messages between two Syncs are not one implicit
+//!   transaction yet (each Execute is its own): `Session` has no "Sync"
+//!   entry point. Likewise an error in Bind (bad parameter) inside a
+//!   transaction block does not mark the block failed.
+//! - No NoticeResponse for statements (e.g. PostgreSQL's WARNING 25P01 for
+//!   COMMIT outside a block): `StatementResult` carries no notices.
+//! - TLS, password authentication (SCRAM) and COPY are not offered.
+//! - Binary format covers bool, int2/4/8, float4/8, numeric, text types and
+//!   bytea; date/time/uuid follow when `Value` has them.
 
 mod binary;
 mod connection;

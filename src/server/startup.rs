@@ -199,12 +199,11 @@ impl StartupHandler for Backend {
             for (name, value) in &settings {
                 match session.set_parameter(name, value) {
                     Ok(()) => {}
-                    // Not supported yet, or a parameter we do not know:
-                    // PostgreSQL would know it, so carry on without it.
-                    Err(e)
-                        if e.sqlstate == SqlState::FEATURE_NOT_SUPPORTED
-                            || e.sqlstate == SqlState::UNDEFINED_OBJECT =>
-                    {
+                    // A value PostgreSQL takes but arbordb does not support
+                    // yet (client_encoding SQL_ASCII): carry on without it,
+                    // and say so. Anything else (unknown parameter, bad
+                    // value) is FATAL, as in PostgreSQL.
+                    Err(e) if e.sqlstate == SqlState::FEATURE_NOT_SUPPORTED => {
                         ignored.push((name.clone(), e));
                     }
                     Err(e) => return Err(e),
@@ -224,12 +223,8 @@ impl StartupHandler for Backend {
         })?;
         let (session, reported, status, ignored) = opened.map_err(|e| fatal_from(&e))?;
 
-        let mut notices = Vec::new();
-        for (name, e) in ignored {
-            tracing::debug!(%peer, parameter = %name, error = %e, "startup parameter ignored");
-            if e.sqlstate == SqlState::UNDEFINED_OBJECT {
-                notices.push(e);
-            }
+        for (name, e) in &ignored {
+            tracing::info!(%peer, parameter = %name, error = %e, "startup parameter ignored");
         }
 
         let mut parameters = reported;
@@ -263,7 +258,7 @@ impl StartupHandler for Backend {
                 pid, secret_key,
             )))
             .await?;
-        for e in notices {
+        for (_, e) in ignored {
             let mut info = ErrorInfo::new(
                 SEVERITY_WARNING.to_owned(),
                 e.sqlstate.code().to_owned(),
