@@ -59,13 +59,6 @@ struct Inner {
     _vfs: Arc<dyn Vfs>,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // best effort: a clean shutdown writes everything back
-        let _ = self.pager.flush();
-    }
-}
-
 impl Engine {
     /// Opens (creating if missing) the data file in `vfs` without a log.
     pub fn open(vfs: Arc<dyn Vfs>, options: EngineOptions) -> StorageResult<Engine> {
@@ -207,7 +200,14 @@ impl Engine {
         self.inner.pager.flush()
     }
 
-    /// Flushes and closes (the last handle's drop also flushes, ignoring errors).
+    /// Writes every dirty page back without syncing (what SQLite's commit
+    /// does with `synchronous = OFF`).
+    pub fn write_back(&self) -> StorageResult<()> {
+        self.inner.pager.pool().write_back()
+    }
+
+    /// Flushes and closes (dropping the last handle to the engine and its
+    /// trees also flushes, ignoring errors).
     pub fn close(self) -> StorageResult<()> {
         self.flush()
     }

@@ -170,6 +170,14 @@ impl Pager {
     }
 }
 
+impl Drop for Pager {
+    fn drop(&mut self) {
+        // best effort: a clean shutdown writes everything back; callers who
+        // need to see the error call `Engine::close`
+        let _ = self.pool.flush_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@
 pub mod replacer;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -108,8 +109,27 @@ struct Frame {
 }
 
 struct Table {
-    map: HashMap<PageId, usize>,
+    map: HashMap<PageId, usize, BuildHasherDefault<IdHasher>>,
     q: TwoQ,
+}
+
+/// Page ids are small dense integers: a multiplicative hash is enough, and
+/// much cheaper than SipHash on the hottest path of the pool.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (u64::from(v) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Counters, for tests and benchmarks.
@@ -178,7 +198,7 @@ impl BufferPool {
             file_name: file_name.into(),
             frames,
             table: Mutex::new(Table {
-                map: HashMap::with_capacity(n),
+                map: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
                 q: TwoQ::new(n),
             }),
             log,
@@ -395,13 +415,20 @@ impl BufferPool {
     /// Writes every dirty page out (honouring the write-ahead rule) and syncs
     /// the file.
     pub fn flush_all(&self) -> StorageResult<()> {
+        self.write_back()?;
+        self.file.sync().map_err(|e| self.io(e))
+    }
+
+    /// Writes every dirty page out (honouring the write-ahead rule), without
+    /// waiting for the file to be durable.
+    pub fn write_back(&self) -> StorageResult<()> {
         for f in 0..self.frames.len() {
             if self.frames[f].dirty.load(Ordering::Acquire) {
                 let g = self.frames[f].latch.read();
                 self.write_out(f, &g)?;
             }
         }
-        self.file.sync().map_err(|e| self.io(e))
+        Ok(())
     }
 
     /// Drops every cached page without writing it (for tests that simulate a

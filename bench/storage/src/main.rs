@@ -1,0 +1,343 @@
+//! arbordb's storage engine against SQLite, same workloads, same run.
+//!
+//! Loads N random 16-byte keys with 100-byte values, then times random point
+//! lookups of loaded keys, one full ordered scan, and random inserts of new
+//! keys. SQLite gets a `WITHOUT ROWID` table with a blob primary key, the
+//! same page size (8 KiB) and cache size as arbordb's pool, `journal_mode =
+//! OFF`, `synchronous = OFF` and an exclusive lock, and each phase runs in
+//! one transaction, so neither side pays for durability.
+//!
+//! Usage: `storage-bench --n 1000000 --pool-mib 64 [--lookups L] [--inserts I] [--dir D]`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use arbordb::storage::{Engine, EngineOptions, PAGE_SIZE};
+
+struct Args {
+    n: u64,
+    pool_mib: u64,
+    lookups: u64,
+    inserts: u64,
+    dir: PathBuf,
+    /// Run only arbordb (for profiling).
+    only_arbordb: bool,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        n: 1_000_000,
+        pool_mib: 0,
+        lookups: 0,
+        inserts: 0,
+        dir: std::env::temp_dir().join("arbordb-storage-bench"),
+        only_arbordb: false,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < argv.len() {
+        let v = &argv[i + 1];
+        let num = || v.replace('_', "").parse::<u64>().expect("a number");
+        match argv[i].as_str() {
+            "--n" => a.n = num(),
+            "--pool-mib" => a.pool_mib = num(),
+            "--lookups" => a.lookups = num(),
+            "--inserts" => a.inserts = num(),
+            "--dir" => a.dir = PathBuf::from(v),
+            "--only" => a.only_arbordb = v == "arbordb",
+            other => panic!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    if a.pool_mib == 0 {
+        // large enough for everything: ~2x the raw data
+        a.pool_mib = (a.n * 250).div_ceil(1 << 20).max(16);
+    }
+    if a.lookups == 0 {
+        a.lookups = a.n.min(1_000_000);
+    }
+    if a.inserts == 0 {
+        a.inserts = (a.n / 10).clamp(1, 1_000_000);
+    }
+    a
+}
+
+/// splitmix64: key i is a fixed pseudo-random 16 bytes.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&mix(i).to_be_bytes());
+    k[8..].copy_from_slice(&mix(i ^ 0xDEAD_BEEF).to_be_bytes());
+    k
+}
+
+fn value(i: u64) -> [u8; 100] {
+    let mut v = [0u8; 100];
+    for (j, c) in v.chunks_mut(8).enumerate() {
+        let b = mix(i.wrapping_add(j as u64)).to_le_bytes();
+        c.copy_from_slice(&b[..c.len()]);
+    }
+    v
+}
+
+#[derive(Default, Clone, Copy)]
+struct Times {
+    load: Duration,
+    lookup: Duration,
+    scan: Duration,
+    insert: Duration,
+}
+
+trait Store {
+    fn name(&self) -> &'static str;
+    fn load(&mut self, n: u64);
+    fn lookups(&mut self, n: u64, count: u64) -> u64;
+    fn scan(&mut self) -> u64;
+    fn inserts(&mut self, n: u64, count: u64);
+}
+
+struct Arbor {
+    engine: Engine,
+    tree: arbordb::storage::Tree,
+}
+
+impl Store for Arbor {
+    fn name(&self) -> &'static str {
+        "arbordb"
+    }
+    fn load(&mut self, n: u64) {
+        for i in 0..n {
+            self.tree.insert(&key(i), &value(i)).unwrap();
+        }
+        // what SQLite's COMMIT does with synchronous = OFF
+        self.engine.write_back().unwrap();
+    }
+    fn lookups(&mut self, n: u64, count: u64) -> u64 {
+        let mut found = 0;
+        for j in 0..count {
+            let i = mix(j ^ 0x1234) % n;
+            if let Some(v) = self.tree.get(&key(i)).unwrap() {
+                found += u64::from(v[0] == value(i)[0]);
+            }
+        }
+        found
+    }
+    fn scan(&mut self) -> u64 {
+        let mut rows = 0;
+        let mut last = [0u8; 16];
+        for e in self.tree.iter() {
+            let (k, v) = e.unwrap();
+            assert!(k[..] > last[..] || rows == 0);
+            last.copy_from_slice(&k);
+            rows += u64::from(v.len() == 100);
+        }
+        rows
+    }
+    fn inserts(&mut self, n: u64, count: u64) {
+        for j in 0..count {
+            let i = n + j;
+            self.tree.insert(&key(i), &value(i)).unwrap();
+        }
+        self.engine.write_back().unwrap();
+    }
+}
+
+struct Lite {
+    conn: rusqlite::Connection,
+}
+
+impl Store for Lite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn load(&mut self, n: u64) {
+        let tx = self.conn.transaction().unwrap();
+        {
+            let mut st = tx.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)").unwrap();
+            for i in 0..n {
+                st.execute((&key(i)[..], &value(i)[..])).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    fn lookups(&mut self, n: u64, count: u64) -> u64 {
+        let tx = self.conn.transaction().unwrap();
+        let mut found = 0;
+        {
+            let mut st = tx.prepare("SELECT v FROM t WHERE k = ?1").unwrap();
+            for j in 0..count {
+                let i = mix(j ^ 0x1234) % n;
+                let mut rows = st.query([&key(i)[..]]).unwrap();
+                if let Some(row) = rows.next().unwrap() {
+                    let v = row.get_ref(0).unwrap().as_blob().unwrap().to_vec();
+                    found += u64::from(v[0] == value(i)[0]);
+                }
+            }
+        }
+        tx.commit().unwrap();
+        found
+    }
+    fn scan(&mut self) -> u64 {
+        let tx = self.conn.transaction().unwrap();
+        let mut n = 0;
+        {
+            let mut st = tx.prepare("SELECT k, v FROM t ORDER BY k").unwrap();
+            let mut rows = st.query([]).unwrap();
+            let mut last = [0u8; 16];
+            while let Some(row) = rows.next().unwrap() {
+                // copy out, as arbordb's cursor does
+                let k = row.get_ref(0).unwrap().as_blob().unwrap().to_vec();
+                let v = row.get_ref(1).unwrap().as_blob().unwrap().to_vec();
+                assert!(k[..] > last[..] || n == 0);
+                last.copy_from_slice(&k);
+                n += u64::from(v.len() == 100);
+            }
+        }
+        tx.commit().unwrap();
+        n
+    }
+    fn inserts(&mut self, n: u64, count: u64) {
+        let tx = self.conn.transaction().unwrap();
+        {
+            let mut st = tx.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)").unwrap();
+            for j in 0..count {
+                let i = n + j;
+                st.execute((&key(i)[..], &value(i)[..])).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+}
+
+fn fresh(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+}
+
+fn run(store: &mut dyn Store, a: &Args) -> Times {
+    let mut t = Times::default();
+    let s = Instant::now();
+    store.load(a.n);
+    t.load = s.elapsed();
+    eprintln!("  {}: loaded {} keys in {:.1?}", store.name(), a.n, t.load);
+    let s = Instant::now();
+    let found = store.lookups(a.n, a.lookups);
+    t.lookup = s.elapsed();
+    assert_eq!(found, a.lookups, "{}: lookups missed", store.name());
+    // BENCH_EXTRA_SCANS=k repeats the scan first, for profiling
+    let extra: u32 = std::env::var("BENCH_EXTRA_SCANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..extra {
+        store.scan();
+    }
+    let s = Instant::now();
+    let rows = store.scan();
+    t.scan = s.elapsed();
+    eprintln!("  {}: scanned {rows} rows in {:.1?}", store.name(), t.scan);
+    assert_eq!(rows, a.n, "{}: scan saw the wrong number of rows", store.name());
+    let s = Instant::now();
+    store.inserts(a.n, a.inserts);
+    t.insert = s.elapsed();
+    t
+}
+
+fn rate(count: u64, d: Duration) -> f64 {
+    count as f64 / d.as_secs_f64()
+}
+
+fn fmt_n(n: u64) -> String {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1000 && n.is_multiple_of(1000) {
+        format!("{}K", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn main() {
+    let a = parse();
+    let frames = (a.pool_mib << 20) as usize / PAGE_SIZE;
+    eprintln!(
+        "N={} pool {} MiB ({} frames), {} lookups, {} inserts, dir {}",
+        a.n,
+        a.pool_mib,
+        frames,
+        a.lookups,
+        a.inserts,
+        a.dir.display()
+    );
+    let adir = a.dir.join("arbordb");
+    let sdir = a.dir.join("sqlite");
+    fresh(&adir);
+    fresh(&sdir);
+
+    let engine = Engine::open_dir(
+        &adir,
+        EngineOptions {
+            buffer_pool_frames: frames,
+        },
+    )
+    .unwrap();
+    let tree = engine.create_tree().unwrap();
+    let mut arbor = Arbor { engine, tree };
+    let ta = run(&mut arbor, &a);
+    let stats = arbor.engine.pool_stats();
+    eprintln!("  arbordb pool: {stats:?}");
+    drop(arbor);
+    if a.only_arbordb {
+        let _ = std::fs::remove_dir_all(&a.dir);
+        return;
+    }
+
+    let conn = rusqlite::Connection::open(sdir.join("bench.sqlite")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA page_size = {PAGE_SIZE};
+         PRAGMA journal_mode = OFF;
+         PRAGMA synchronous = OFF;
+         PRAGMA locking_mode = EXCLUSIVE;
+         PRAGMA cache_size = -{};
+         CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+        a.pool_mib * 1024
+    ))
+    .unwrap();
+    let mut lite = Lite { conn };
+    let ts = run(&mut lite, &a);
+    drop(lite);
+    let _ = std::fs::remove_dir_all(&a.dir);
+
+    println!(
+        "| N={} pool {} MiB | arbordb ops/s | sqlite ops/s | ratio |",
+        fmt_n(a.n),
+        a.pool_mib
+    );
+    println!("|---|---:|---:|---:|");
+    let rows = [
+        ("load (random order)", a.n, ta.load, ts.load),
+        ("point lookup", a.lookups, ta.lookup, ts.lookup),
+        ("full ordered scan (rows)", a.n, ta.scan, ts.scan),
+        ("random insert", a.inserts, ta.insert, ts.insert),
+    ];
+    let mut ratios = Vec::new();
+    for (name, count, da, ds) in rows {
+        let (ra, rs) = (rate(count, da), rate(count, ds));
+        ratios.push(ra / rs);
+        println!("| {name} | {ra:.0} | {rs:.0} | {:.2} |", ra / rs);
+    }
+    println!(
+        "storage: lookup {:.2}x sqlite, insert {:.2}x sqlite, scan {:.2}x sqlite (N={}, pool {}MiB)",
+        ratios[1],
+        ratios[3],
+        ratios[2],
+        fmt_n(a.n),
+        a.pool_mib
+    );
+}
