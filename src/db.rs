@@ -16,6 +16,9 @@ use crate::types::{DataType, Value};
 /// Name of the lock file inside a data directory.
 pub const LOCK_FILE_NAME: &str = "arbordb.lock";
 
+/// Buffer pool frames of an in-memory database.
+const IN_MEMORY_POOL_FRAMES: usize = 256;
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -47,6 +50,8 @@ struct DatabaseInner {
     #[allow(dead_code)]
     options: Options,
     shared: sql::Shared,
+    /// The one engine: storage, the log (file-backed only), the txn layer.
+    stack: crate::txn::open::Stack,
 }
 
 impl Database {
@@ -98,12 +103,14 @@ impl Database {
                 ));
             }
         }
+        let stack = crate::txn::open::Stack::open_dir(dir, options.buffer_pool_frames)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 data_dir: Some(dir.to_path_buf()),
                 _lock: Some(lock),
                 options,
                 shared: sql::Shared::new(),
+                stack,
             }),
         })
     }
@@ -111,12 +118,19 @@ impl Database {
     /// A database that lives in memory (on the same B+-trees, over a memory
     /// page store) and disappears when the last handle is dropped.
     pub fn in_memory() -> Result<Database> {
+        // Pages live in memory anyway: a small pool in front of them keeps
+        // opening cheap (the conformance runner opens one per file).
+        let options = Options {
+            buffer_pool_frames: IN_MEMORY_POOL_FRAMES,
+        };
+        let stack = crate::txn::open::Stack::in_memory(options.buffer_pool_frames)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 data_dir: None,
                 _lock: None,
-                options: Options::default(),
+                options,
                 shared: sql::Shared::new(),
+                stack,
             }),
         })
     }
@@ -124,6 +138,17 @@ impl Database {
     /// The data directory, or `None` for an in-memory database.
     pub fn data_dir(&self) -> Option<&Path> {
         self.inner.data_dir.as_deref()
+    }
+
+    /// The engine under this database: trees, the log, the transaction layer.
+    pub fn stack(&self) -> &crate::txn::open::Stack {
+        &self.inner.stack
+    }
+
+    /// Makes everything committed so far durable in the data file (the log,
+    /// then the pages). Dropping the last handle does the same, best effort.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.stack.flush()
     }
 
     /// Opens a new session (a connection's worth of state).

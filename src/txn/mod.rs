@@ -24,6 +24,7 @@
 pub mod error;
 pub mod lock;
 pub mod manager;
+pub mod open;
 pub mod snapshot;
 pub mod ssi;
 pub mod transaction;
