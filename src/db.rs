@@ -43,6 +43,9 @@ pub struct Database {
 }
 
 struct DatabaseInner {
+    /// The one engine: storage, the log (file-backed only), the txn layer.
+    /// Declared first so it is dropped (and flushed) before the lock is let go.
+    stack: crate::txn::open::Stack,
     /// `None` for an in-memory database.
     data_dir: Option<PathBuf>,
     /// Held open (and locked) for the life of the database.
@@ -50,8 +53,6 @@ struct DatabaseInner {
     #[allow(dead_code)]
     options: Options,
     shared: sql::Shared,
-    /// The one engine: storage, the log (file-backed only), the txn layer.
-    stack: crate::txn::open::Stack,
 }
 
 impl Database {

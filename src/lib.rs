@@ -16,6 +16,7 @@
 //! `sql/`, the catalog and the server all speak, so it sits beside them as a
 //! leaf module with no dependencies on any layer.
 
+pub mod catalog;
 pub mod db;
 pub mod error;
 pub mod server;

@@ -326,6 +326,7 @@ mod tests {
             .unwrap();
         t.begin_statement().unwrap();
         assert!(t.insert(&tree, b"a", b"1").unwrap());
+        t.begin_statement().unwrap(); // a statement sees the earlier ones' writes
         assert_eq!(t.get(&tree, b"a").unwrap(), Some(b"1".to_vec()));
         t.rollback().unwrap();
     }
