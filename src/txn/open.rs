@@ -3,11 +3,8 @@
 //!
 //! ```text
 //!  open_dir(dir):
-//!    Wal::open(dir/wal)                      log end found, torn tail cut
-//!    recover_pages(arbordb.data)             analysis + redo (repeat history)
-//!    Engine::open_with_log(WalPageLog)       every page change logged from here on
-//!    recovery::undo(losers, EngineUndo)      storage-level losers rolled back with CLRs
-//!    checkpoint                              a fresh start point for the next recovery
+//!    DurableEngine::open(dir)                log, redo, undo of storage losers, checkpoint
+//!                                            (storage::wal::durable; every page change logged)
 //!    TxnEngine::new(WalXidLog, limit)        xids restart above every id ever handed out
 //!  in_memory():
 //!    Engine over MemVfs (no log)  +  TxnEngine::volatile()
@@ -32,9 +29,11 @@
 //! - a commit returns only after the log is durable up to that point, so the
 //!   committed versions' page changes are redone after a crash.
 //!
-//! Open problem (docs/mvcc.md): MVCC row changes are not yet logged as
-//! logical-undo `Update` records, so versions of a transaction still running
-//! at a crash survive recovery and read as committed. A clean close is exact.
+//! Open problem (docs/mvcc.md): MVCC row changes go to the trees directly,
+//! not through `DurableEngine`'s logical-undo `Update` records and
+//! all-or-nothing tree operations, so versions of a transaction still running
+//! at a crash survive recovery and read as committed, and a crash inside a
+//! split of an MVCC write is not covered. A clean close is exact.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,14 +41,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, SqlState};
-use crate::storage::btree::TreeId;
 use crate::storage::disk::{FileIo, MemVfs, OsVfs, Vfs};
-use crate::storage::engine::{DATA_FILE_NAME, Engine, EngineOptions};
-use crate::storage::error::StorageError;
-use crate::storage::wal::pagelog::WalPageLog;
-use crate::storage::wal::recovery;
-use crate::storage::wal::txn::{TxnManager as WalTxns, UndoApplier};
-use crate::storage::wal::{LogicalUndo, Wal, WalOptions};
+use crate::storage::engine::{Engine, EngineOptions};
+use crate::storage::wal::durable::DurableEngine;
+use crate::storage::wal::{Wal, WalOptions};
 
 use super::error::TxnError;
 use super::lock::LockConfig;
@@ -68,6 +63,8 @@ pub struct Stack {
     pub txns: Arc<TxnEngine>,
     /// `None` for an in-memory database.
     pub wal: Option<Arc<Wal>>,
+    /// The storage engine with its log (file-backed only).
+    pub durable: Option<Arc<DurableEngine>>,
 }
 
 fn io_error(file: &str, e: std::io::Error) -> Error {
@@ -90,6 +87,7 @@ impl Stack {
             engine,
             txns: TxnEngine::volatile(),
             wal: None,
+            durable: None,
         })
     }
 
@@ -101,46 +99,36 @@ impl Stack {
     }
 
     /// [`Stack::open_dir`] over any file layer (tests use fault injection).
+    /// Storage and its recovery are [`DurableEngine::open`]'s; this adds the
+    /// transaction layer with its xid limit on top.
     pub fn open_vfs(
         vfs: Arc<dyn Vfs>,
         frames: usize,
         wal_options: WalOptions,
     ) -> Result<Stack, Error> {
-        let (wal, _report) = Wal::open(vfs.clone(), wal_options)?;
-        let wal = Arc::new(wal);
-        {
-            let file: Arc<dyn FileIo> = vfs
-                .open(Path::new(DATA_FILE_NAME), true)
-                .map_err(|e| io_error(DATA_FILE_NAME, e))?;
-            // The data file's directory entry must be durable before a
-            // checkpoint may call its pages clean.
-            vfs.sync_dir(Path::new(""))
-                .map_err(|e| io_error(DATA_FILE_NAME, e))?;
-            let (analysis, _) = recovery::recover_pages(&wal, file, DATA_FILE_NAME, frames)?;
-            let engine = Engine::open_with_log(
-                vfs.clone(),
-                EngineOptions {
-                    buffer_pool_frames: frames,
-                },
-                Arc::new(WalPageLog::new(wal.clone())),
-            )?;
-            let wal_txns = WalTxns::new(wal.clone(), analysis.max_txn + 1);
-            recovery::undo(&analysis, &wal_txns, &EngineUndo(engine.clone()))?;
-            wal_txns.checkpoint(engine.pager().pool())?;
-            let xid_log = WalXidLog::open(vfs, wal.clone())?;
-            let next_id = xid_log.recovered_limit.max(Xid::FIRST_NORMAL.0);
-            let txns = TxnEngine::new(
-                Arc::new(xid_log),
-                next_id,
-                LockConfig::default(),
-                SsiConfig::default(),
-            );
-            Ok(Stack {
-                engine,
-                txns,
-                wal: Some(wal),
-            })
-        }
+        let (durable, _report) = DurableEngine::open(
+            vfs.clone(),
+            EngineOptions {
+                buffer_pool_frames: frames,
+            },
+            wal_options,
+        )?;
+        let durable = Arc::new(durable);
+        let wal = durable.wal().clone();
+        let xid_log = WalXidLog::open(vfs, wal.clone())?;
+        let next_id = xid_log.recovered_limit.max(Xid::FIRST_NORMAL.0);
+        let txns = TxnEngine::new(
+            Arc::new(xid_log),
+            next_id,
+            LockConfig::default(),
+            SsiConfig::default(),
+        );
+        Ok(Stack {
+            engine: durable.engine().clone(),
+            txns,
+            wal: Some(wal),
+            durable: Some(durable),
+        })
     }
 
     /// Makes everything durable: the log, then the pages.
@@ -149,29 +137,6 @@ impl Stack {
             wal.flush_all()?;
         }
         self.engine.flush()?;
-        Ok(())
-    }
-}
-
-/// Logical undo over the engine's trees: make the key hold its before-image.
-struct EngineUndo(Engine);
-
-impl UndoApplier for EngineUndo {
-    fn apply_undo(&self, undo: &LogicalUndo) -> Result<(), Error> {
-        let tree = match self.0.tree(TreeId(undo.tree)) {
-            Ok(t) => t,
-            // the tree was dropped later in the same history: nothing to restore
-            Err(StorageError::NoSuchTree(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        match &undo.before {
-            Some(before) => {
-                tree.insert(&undo.key, before)?;
-            }
-            None => {
-                tree.delete(&undo.key)?;
-            }
-        }
         Ok(())
     }
 }
