@@ -4,13 +4,18 @@
 //!  sql/ ── table definitions, keys of rows ──┐
 //!                                            v
 //!  catalog/  key.rs   order-preserving key encoding (memcmp order = SQL order)
+//!            table.rs table definitions in the catalog tree (tree 1), via MVCC
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
 //! ```
 //!
-//! So far only the key encoding has landed (see `docs/types.md`); the
-//! catalog tree, row encoding and DDL are next (issue 6).
+//! Landed: the key encoding (see `docs/types.md`) and table definitions
+//! (columns, NOT NULL, primary key, object ids) stored transactionally.
+//! Row encoding and the SQL statements are next (issue 6).
 //!
 //! Never: parses SQL or reaches past the transaction layer into pages.
 
 pub mod key;
+pub mod table;
+
+pub use table::{Catalog, CatalogError, ColumnDef, TableDef};

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, SqlState};
+use crate::storage::btree::Tree;
 use crate::storage::disk::{FileIo, MemVfs, OsVfs, Vfs};
 use crate::storage::engine::{Engine, EngineOptions};
 use crate::storage::wal::durable::DurableEngine;
@@ -129,6 +130,15 @@ impl Stack {
             wal: Some(wal),
             durable: Some(durable),
         })
+    }
+
+    /// Creates an empty tree; with the log on, as one all-or-nothing,
+    /// redo-only action (tree creation is not undone by a rollback).
+    pub fn create_tree(&self) -> Result<Tree, Error> {
+        match &self.durable {
+            Some(d) => Ok(self.engine.tree(d.create_tree()?)?),
+            None => Ok(self.engine.create_tree()?),
+        }
     }
 
     /// Makes everything durable: the log, then the pages.

@@ -1,0 +1,511 @@
+//! Table definitions stored in the catalog tree, through MVCC transactions,
+//! so DDL commits and rolls back with the transaction that ran it.
+//!
+//! ```text
+//!  catalog tree (TreeId 1, created on first open)
+//!    'O'                                  -> next object id (u32 LE)
+//!    'T' ++ key(schema text, name text)   -> table entry (below)
+//! ```
+//!
+//! Table entry (little-endian):
+//!
+//! | offset | size | meaning |
+//! |-------:|-----:|---------|
+//! | 0 | 1 | entry format version (1) |
+//! | 1 | 4 | object id (from 16384, as PostgreSQL's user objects) |
+//! | 5 | 8 | id of the tree holding the rows |
+//! | 13 | 4 | schema version (rows carry it) |
+//! | 17 | 2 | column count n |
+//! | 19 | … | n columns: name length (u16), name (UTF-8), type OID (u32), typmod (i32, -1 none), flags (u8, bit 0 NOT NULL) |
+//! | … | 2 | primary-key column count k (0: hidden row id) |
+//! | … | 2·k | primary-key column positions (u16) |
+//!
+//! Invariants: the catalog tree is tree 1 in every data file; an entry
+//! decodes or the catalog is corrupt (XX001), never a panic.
+//!
+//! Open problems: a table's row tree is created at once (outside MVCC), so a
+//! rolled-back CREATE TABLE leaves an empty tree behind, and a dropped
+//! table's tree is not freed yet.
+
+use crate::error::{Error, SqlState};
+use crate::storage::btree::{Tree, TreeId};
+use crate::storage::error::StorageError;
+use crate::txn::open::Stack;
+use crate::txn::{Transaction, TxnError};
+use crate::types::{DataType, Value};
+
+use super::key::encode_key;
+
+/// The catalog tree's id in every data file.
+pub const CATALOG_TREE: TreeId = TreeId(1);
+/// The first object id handed out (PostgreSQL's `FirstNormalObjectId`).
+pub const FIRST_OBJECT_ID: u32 = 16384;
+
+const ENTRY_VERSION: u8 = 1;
+const OID_KEY: &[u8] = b"O";
+
+/// Errors of the catalog, with PostgreSQL's SQLSTATEs and messages.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("relation \"{0}\" does not exist")]
+    UndefinedTable(String),
+    #[error("relation \"{0}\" already exists")]
+    DuplicateTable(String),
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
+    #[error("column \"{0}\" named in key does not exist")]
+    UndefinedKeyColumn(String),
+    #[error("catalog entry is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Lower(#[from] Error),
+}
+
+impl CatalogError {
+    pub fn sqlstate(&self) -> SqlState {
+        match self {
+            CatalogError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
+            CatalogError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
+            CatalogError::DuplicateColumn(_) => SqlState("42701"),
+            CatalogError::UndefinedKeyColumn(_) => SqlState::UNDEFINED_COLUMN,
+            CatalogError::Corrupt(_) => SqlState::DATA_CORRUPTED,
+            CatalogError::Lower(e) => e.sqlstate,
+        }
+    }
+}
+
+impl From<CatalogError> for Error {
+    fn from(e: CatalogError) -> Error {
+        match e {
+            CatalogError::Lower(e) => e,
+            e => Error::new(e.sqlstate(), e.to_string()),
+        }
+    }
+}
+
+impl From<TxnError> for CatalogError {
+    fn from(e: TxnError) -> CatalogError {
+        CatalogError::Lower(e.into())
+    }
+}
+
+impl From<StorageError> for CatalogError {
+    fn from(e: StorageError) -> CatalogError {
+        CatalogError::Lower(e.into())
+    }
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    pub not_null: bool,
+}
+
+/// A table as the catalog stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDef {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    pub tree: TreeId,
+    pub schema_version: u32,
+    pub columns: Vec<ColumnDef>,
+    /// Positions of the primary-key columns; empty: rows get a hidden row id.
+    pub primary_key: Vec<usize>,
+}
+
+fn typmod(t: &DataType) -> i32 {
+    match t {
+        DataType::Numeric(Some((p, s))) => (i32::from(*p) << 16) | i32::from(*s),
+        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => *n as i32,
+        _ => -1,
+    }
+}
+
+fn type_from(oid: u32, typmod: i32) -> Option<DataType> {
+    let n = (typmod >= 0).then_some(typmod as u32);
+    Some(match oid {
+        16 => DataType::Bool,
+        17 => DataType::Bytea,
+        20 => DataType::Int8,
+        21 => DataType::Int2,
+        23 => DataType::Int4,
+        25 => DataType::Text,
+        700 => DataType::Float4,
+        701 => DataType::Float8,
+        1042 => DataType::Char(n),
+        1043 => DataType::Varchar(n),
+        1700 => DataType::Numeric(n.map(|m| ((m >> 16) as u16, (m & 0xFFFF) as u16))),
+        _ => return None,
+    })
+}
+
+fn table_key(schema: &str, name: &str) -> Vec<u8> {
+    let mut k = vec![b'T'];
+    k.extend(encode_key(&[
+        Value::Text(schema.to_string()),
+        Value::Text(name.to_string()),
+    ]));
+    k
+}
+
+fn encode_entry(t: &TableDef) -> Vec<u8> {
+    let mut b = vec![ENTRY_VERSION];
+    b.extend_from_slice(&t.oid.to_le_bytes());
+    b.extend_from_slice(&t.tree.0.to_le_bytes());
+    b.extend_from_slice(&t.schema_version.to_le_bytes());
+    b.extend_from_slice(&(t.columns.len() as u16).to_le_bytes());
+    for c in &t.columns {
+        b.extend_from_slice(&(c.name.len() as u16).to_le_bytes());
+        b.extend_from_slice(c.name.as_bytes());
+        b.extend_from_slice(&c.data_type.oid().to_le_bytes());
+        b.extend_from_slice(&typmod(&c.data_type).to_le_bytes());
+        b.push(u8::from(c.not_null));
+    }
+    b.extend_from_slice(&(t.primary_key.len() as u16).to_le_bytes());
+    for &p in &t.primary_key {
+        b.extend_from_slice(&(p as u16).to_le_bytes());
+    }
+    b
+}
+
+/// A bounds-checked reader over an entry.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CatalogError> {
+        let s = self
+            .b
+            .get(self.at..self.at + n)
+            .ok_or_else(|| CatalogError::Corrupt(format!("entry ends at byte {}", self.at)))?;
+        self.at += n;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CatalogError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u16(&mut self) -> Result<u16, CatalogError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, CatalogError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+}
+
+fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogError> {
+    let mut r = Reader { b, at: 0 };
+    let version = r.take(1)?[0];
+    if version != ENTRY_VERSION {
+        return Err(CatalogError::Corrupt(format!(
+            "table \"{name}\" has entry format {version}"
+        )));
+    }
+    let oid = r.u32()?;
+    let tree = TreeId(u64::from_le_bytes(r.array()?));
+    let schema_version = r.u32()?;
+    let n = r.u16()?;
+    let mut columns = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let len = r.u16()?;
+        let cname = std::str::from_utf8(r.take(usize::from(len))?)
+            .map_err(|_| CatalogError::Corrupt(format!("column name of \"{name}\" is not UTF-8")))?
+            .to_string();
+        let toid = r.u32()?;
+        let tmod = i32::from_le_bytes(r.array()?);
+        let data_type = type_from(toid, tmod)
+            .ok_or_else(|| CatalogError::Corrupt(format!("unknown type OID {toid}")))?;
+        let not_null = r.take(1)?[0] & 1 != 0;
+        columns.push(ColumnDef {
+            name: cname,
+            data_type,
+            not_null,
+        });
+    }
+    let k = r.u16()?;
+    let mut primary_key = Vec::with_capacity(usize::from(k));
+    for _ in 0..k {
+        let p = usize::from(r.u16()?);
+        if p >= columns.len() {
+            return Err(CatalogError::Corrupt(format!(
+                "primary key of \"{name}\" names column {p} of {}",
+                columns.len()
+            )));
+        }
+        primary_key.push(p);
+    }
+    if r.at != b.len() {
+        return Err(CatalogError::Corrupt(format!(
+            "table \"{name}\" entry has {} trailing bytes",
+            b.len() - r.at
+        )));
+    }
+    Ok(TableDef {
+        oid,
+        schema: schema.to_string(),
+        name: name.to_string(),
+        tree,
+        schema_version,
+        columns,
+        primary_key,
+    })
+}
+
+/// The catalog of one database: a handle on the catalog tree.
+#[derive(Clone)]
+pub struct Catalog {
+    stack: Stack,
+    tree: Tree,
+}
+
+impl Catalog {
+    /// Opens the catalog tree, creating it in a new data file.
+    pub fn open(stack: &Stack) -> Result<Catalog, CatalogError> {
+        let tree = match stack.engine.tree(CATALOG_TREE) {
+            Ok(t) => t,
+            Err(StorageError::NoSuchTree(_)) => {
+                let t = stack.create_tree()?;
+                if t.id() != CATALOG_TREE {
+                    return Err(CatalogError::Corrupt(format!(
+                        "data file has trees but no catalog tree (created tree {})",
+                        t.id().0
+                    )));
+                }
+                t
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Catalog {
+            stack: stack.clone(),
+            tree,
+        })
+    }
+
+    /// The table `schema.name` as `txn`'s current statement sees it.
+    pub fn table(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<TableDef>, CatalogError> {
+        match txn.get(&self.tree, &table_key(schema, name))? {
+            Some(b) => Ok(Some(decode_entry(schema, name, &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn next_oid(&self, txn: &mut Transaction) -> Result<u32, CatalogError> {
+        let current = txn.get(&self.tree, OID_KEY)?;
+        let oid = match &current {
+            Some(b) => {
+                let mut r = Reader { b, at: 0 };
+                r.u32()?
+            }
+            None => FIRST_OBJECT_ID,
+        };
+        let next = oid
+            .checked_add(1)
+            .ok_or_else(|| CatalogError::Lower(Error::internal("object ids exhausted")))?;
+        let written = match current {
+            Some(_) => txn.put(&self.tree, OID_KEY, &next.to_le_bytes(), false)?,
+            None => txn.insert(&self.tree, OID_KEY, &next.to_le_bytes())?,
+        };
+        if !written {
+            // another transaction created or removed the counter meanwhile
+            return Err(CatalogError::Lower(Error::new(
+                SqlState::SERIALIZATION_FAILURE,
+                "could not serialize access due to concurrent update",
+            )));
+        }
+        Ok(oid)
+    }
+
+    /// Creates a table in `txn`; 42P07 if one of that name exists.
+    pub fn create_table(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        name: &str,
+        columns: Vec<ColumnDef>,
+        primary_key: &[&str],
+    ) -> Result<TableDef, CatalogError> {
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(CatalogError::DuplicateColumn(c.name.clone()));
+            }
+        }
+        let mut pk = Vec::with_capacity(primary_key.len());
+        for p in primary_key {
+            let pos = columns
+                .iter()
+                .position(|c| c.name == *p)
+                .ok_or_else(|| CatalogError::UndefinedKeyColumn(p.to_string()))?;
+            pk.push(pos);
+        }
+        let mut columns = columns;
+        for &p in &pk {
+            columns[p].not_null = true;
+        }
+        if txn.get(&self.tree, &table_key(schema, name))?.is_some() {
+            return Err(CatalogError::DuplicateTable(name.to_string()));
+        }
+        let oid = self.next_oid(txn)?;
+        let tree = self.stack.create_tree()?;
+        let def = TableDef {
+            oid,
+            schema: schema.to_string(),
+            name: name.to_string(),
+            tree: tree.id(),
+            schema_version: 1,
+            columns,
+            primary_key: pk,
+        };
+        if !txn.insert(&self.tree, &table_key(schema, name), &encode_entry(&def))? {
+            return Err(CatalogError::DuplicateTable(name.to_string()));
+        }
+        Ok(def)
+    }
+
+    /// Drops a table in `txn`; 42P01 if there is none.
+    pub fn drop_table(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        name: &str,
+    ) -> Result<TableDef, CatalogError> {
+        let def = self
+            .table(txn, schema, name)?
+            .ok_or_else(|| CatalogError::UndefinedTable(name.to_string()))?;
+        txn.delete(&self.tree, &table_key(schema, name))?;
+        Ok(def)
+    }
+
+    /// The tree holding `table`'s rows.
+    pub fn rows(&self, table: &TableDef) -> Result<Tree, CatalogError> {
+        Ok(self.stack.engine.tree(table.tree)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::{IsolationLevel, TxnOptions};
+
+    fn cols() -> Vec<ColumnDef> {
+        vec![
+            ColumnDef {
+                name: "id".into(),
+                data_type: DataType::Int8,
+                not_null: false,
+            },
+            ColumnDef {
+                name: "price".into(),
+                data_type: DataType::Numeric(Some((10, 2))),
+                not_null: false,
+            },
+            ColumnDef {
+                name: "name".into(),
+                data_type: DataType::Varchar(Some(20)),
+                not_null: true,
+            },
+        ]
+    }
+
+    fn begin(s: &Stack) -> Transaction {
+        let mut t = s
+            .txns
+            .begin(TxnOptions::new(IsolationLevel::ReadCommitted))
+            .unwrap();
+        t.begin_statement().unwrap();
+        t
+    }
+
+    #[test]
+    fn entries_round_trip_and_truncated_entries_are_corrupt_not_panics() {
+        let def = TableDef {
+            oid: 16384,
+            schema: "public".into(),
+            name: "t".into(),
+            tree: TreeId(7),
+            schema_version: 3,
+            columns: cols(),
+            primary_key: vec![0],
+        };
+        let b = encode_entry(&def);
+        assert_eq!(decode_entry("public", "t", &b).unwrap(), def);
+        for cut in 0..b.len() {
+            assert!(matches!(
+                decode_entry("public", "t", &b[..cut]),
+                Err(CatalogError::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn create_commit_survives_reopen_and_rollback_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first;
+        {
+            let s = Stack::open_dir(dir.path(), 64).unwrap();
+            let cat = Catalog::open(&s).unwrap();
+            let mut t = begin(&s);
+            first = cat
+                .create_table(&mut t, "public", "t", cols(), &["id"])
+                .unwrap();
+            assert_eq!(first.oid, FIRST_OBJECT_ID);
+            assert!(
+                first.columns[0].not_null,
+                "a primary key column is NOT NULL"
+            );
+            t.commit().unwrap();
+            let mut t = begin(&s);
+            cat.create_table(&mut t, "public", "gone", cols(), &[])
+                .unwrap();
+            t.rollback().unwrap();
+            s.flush().unwrap();
+        }
+        let s = Stack::open_dir(dir.path(), 64).unwrap();
+        let cat = Catalog::open(&s).unwrap();
+        let mut t = begin(&s);
+        assert_eq!(
+            cat.table(&mut t, "public", "t").unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(cat.table(&mut t, "public", "gone").unwrap(), None);
+        let e = cat
+            .create_table(&mut t, "public", "t", cols(), &[])
+            .unwrap_err();
+        assert_eq!(e.sqlstate(), SqlState::DUPLICATE_TABLE);
+        assert_eq!(e.to_string(), "relation \"t\" already exists");
+        let next = cat
+            .create_table(&mut t, "public", "u", cols(), &[])
+            .unwrap();
+        assert!(next.oid > first.oid);
+        cat.drop_table(&mut t, "public", "t").unwrap();
+        t.begin_statement().unwrap();
+        let e = cat.drop_table(&mut t, "public", "t").unwrap_err();
+        assert_eq!(Error::from(e).sqlstate, SqlState::UNDEFINED_TABLE);
+        t.commit().unwrap();
+    }
+
+    #[test]
+    fn bad_key_columns_and_duplicate_columns_are_rejected() {
+        let s = Stack::in_memory(64).unwrap();
+        let cat = Catalog::open(&s).unwrap();
+        let mut t = begin(&s);
+        let e = cat
+            .create_table(&mut t, "public", "t", cols(), &["nope"])
+            .unwrap_err();
+        assert_eq!(e.sqlstate(), SqlState::UNDEFINED_COLUMN);
+        let mut c = cols();
+        c.push(c[0].clone());
+        let e = cat.create_table(&mut t, "public", "t", c, &[]).unwrap_err();
+        assert_eq!(e.to_string(), "column \"id\" specified more than once");
+    }
+}
