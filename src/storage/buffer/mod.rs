@@ -466,6 +466,26 @@ impl BufferPool {
         out
     }
 
+    /// Writes out every page that has been dirty since before `lsn` (its
+    /// recLSN is older), honouring the write-ahead rule; returns how many.
+    /// A checkpoint does this so the redo start, and the log it keeps,
+    /// move forward even for pages that stay hot in the pool.
+    pub fn flush_dirty_before(&self, lsn: Lsn) -> StorageResult<usize> {
+        let mut written = 0;
+        for f in 0..self.frames.len() {
+            let frame = &self.frames[f];
+            if frame.dirty.load(Ordering::Acquire) && frame.rec_lsn.load(Ordering::Acquire) < lsn.0
+            {
+                let g = frame.latch.read();
+                if frame.rec_lsn.load(Ordering::Acquire) < lsn.0 {
+                    self.write_out(f, &g)?;
+                    written += 1;
+                }
+            }
+        }
+        Ok(written)
+    }
+
     /// Number of frames currently pinned (for leak tests).
     pub fn pinned_frames(&self) -> usize {
         self.frames

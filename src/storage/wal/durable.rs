@@ -32,7 +32,12 @@
 //! Closing it means logging `end_smo` inside the tree before the latches go.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::storage::Lsn;
@@ -65,7 +70,16 @@ pub struct DurableEngine {
     engine: Engine,
     log: Arc<WalPageLog>,
     txns: TxnManager,
+    /// A checkpoint is taken after this many bytes of log since the last.
+    checkpoint_log_bytes: AtomicU64,
+    /// The log's end when the last checkpoint finished.
+    last_checkpoint_end: AtomicU64,
+    /// One checkpoint at a time.
+    checkpointing: Mutex<()>,
 }
+
+/// Log volume between checkpoints, by default.
+pub const DEFAULT_CHECKPOINT_LOG_BYTES: u64 = 64 << 20;
 
 struct EngineUndo<'a> {
     engine: &'a Engine,
@@ -158,7 +172,14 @@ impl DurableEngine {
                 log: &log,
             },
         )?;
-        let db = DurableEngine { engine, log, txns };
+        let db = DurableEngine {
+            engine,
+            log,
+            txns,
+            checkpoint_log_bytes: AtomicU64::new(DEFAULT_CHECKPOINT_LOG_BYTES),
+            last_checkpoint_end: AtomicU64::new(0),
+            checkpointing: Mutex::new(()),
+        };
         db.checkpoint()?;
         let report = RecoveryReport {
             analysis,
@@ -235,9 +256,63 @@ impl DurableEngine {
         Ok(self.engine.tree(tree)?.get(key)?)
     }
 
-    /// Commits `txn`; returns once its commit record is durable.
+    /// Commits `txn`; returns once its commit record is durable. Takes a
+    /// checkpoint when `checkpoint_log_bytes` of log have accumulated.
     pub fn commit(&self, txn: &Txn) -> Result<(), Error> {
-        Ok(self.txns.commit(txn)?)
+        self.txns.commit(txn)?;
+        let grown = self
+            .wal()
+            .next_lsn()
+            .0
+            .saturating_sub(self.last_checkpoint_end.load(Ordering::Relaxed));
+        if grown >= self.checkpoint_log_bytes.load(Ordering::Relaxed) {
+            self.checkpoint_if_idle()?;
+        }
+        Ok(())
+    }
+
+    /// Sets the log volume between checkpoints.
+    pub fn set_checkpoint_log_bytes(&self, bytes: u64) {
+        self.checkpoint_log_bytes
+            .store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Takes a checkpoint unless one is already running.
+    fn checkpoint_if_idle(&self) -> Result<(), Error> {
+        if let Some(_guard) = self.checkpointing.try_lock() {
+            self.checkpoint_now()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_now(&self) -> Result<Lsn, Error> {
+        let lsn = self.txns.checkpoint(self.engine.pager().pool())?;
+        self.last_checkpoint_end
+            .store(self.wal().next_lsn().0, Ordering::Relaxed);
+        Ok(lsn)
+    }
+
+    /// Starts a thread that takes a checkpoint every `interval` (when there
+    /// is new log), until the last other handle to `db` is dropped.
+    pub fn spawn_checkpointer(db: &Arc<DurableEngine>, interval: Duration) -> JoinHandle<()> {
+        let weak: Weak<DurableEngine> = Arc::downgrade(db);
+        std::thread::spawn(move || {
+            let step = interval.min(Duration::from_millis(50));
+            let mut waited = Duration::ZERO;
+            loop {
+                std::thread::sleep(step);
+                waited += step;
+                let Some(db) = weak.upgrade() else { return };
+                if waited < interval {
+                    continue;
+                }
+                waited = Duration::ZERO;
+                let idle = db.wal().next_lsn().0 == db.last_checkpoint_end.load(Ordering::Relaxed);
+                if !idle && let Err(e) = db.checkpoint_if_idle() {
+                    tracing::error!(error = %e, "checkpoint failed");
+                }
+            }
+        })
     }
 
     /// Rolls `txn` back by tree and key, writing CLRs.
@@ -254,6 +329,7 @@ impl DurableEngine {
     /// A fuzzy checkpoint (writers keep going); removes log segments no
     /// longer needed. Returns its LSN.
     pub fn checkpoint(&self) -> Result<Lsn, Error> {
-        self.txns.checkpoint(self.engine.pager().pool())
+        let _guard = self.checkpointing.lock();
+        self.checkpoint_now()
     }
 }

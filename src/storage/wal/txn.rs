@@ -241,6 +241,10 @@ impl TxnManager {
     /// page write durable, publishes the checkpoint, and removes the log
     /// segments nothing needs any more. Returns the checkpoint's LSN.
     pub fn checkpoint(&self, pool: &BufferPool) -> Result<Lsn, Error> {
+        // Pages dirty since before the previous checkpoint go out now, so
+        // the redo start (the oldest recLSN) keeps moving forward.
+        let previous = self.wal.checkpoint_lsn();
+        pool.flush_dirty_before(previous)?;
         let begin = self.wal.append(&Record {
             txn: TxnId(0),
             prev_lsn: Lsn(0),
