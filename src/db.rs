@@ -152,6 +152,14 @@ impl Database {
         self.inner.stack.flush()
     }
 
+    /// Walks every tree and verifies checksums, key order within and across
+    /// pages, sibling links, separator bounds, overflow chains, and that every
+    /// page is in exactly one tree or on the free list. Meant for a quiet
+    /// database (no concurrent writers).
+    pub fn check(&self) -> Result<crate::storage::check::CheckReport> {
+        Ok(self.inner.stack.engine.check()?)
+    }
+
     /// Opens a new session (a connection's worth of state).
     pub fn session(&self) -> Session {
         Session {

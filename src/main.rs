@@ -45,6 +45,19 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Verify a stopped database: checksums of every page, key order within
+    /// and across pages, sibling links, separator bounds, overflow chains,
+    /// and that every page is in exactly one tree or on the free list.
+    /// Exits 0 when the database is sound, 1 when it found faults, 2 when it
+    /// could not open the database (e.g. a server is running on it).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct CheckArgs {
+    /// Directory holding the database files.
+    #[arg(long, value_name = "DIR", default_value = "./arbordb-data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -120,6 +133,7 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Some(Command::Serve(args)) => run_server(args),
+        Some(Command::Check(args)) => run_check(args),
         None => run_server(cli.serve),
     }
 }
@@ -135,6 +149,37 @@ fn init_logging() {
     std::panic::set_hook(Box::new(|info| {
         tracing::error!("panic: {info}");
     }));
+}
+
+fn run_check(args: CheckArgs) -> ExitCode {
+    if !args.data_dir.is_dir() {
+        eprintln!(
+            "arbordb check: data directory \"{}\" does not exist",
+            args.data_dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let db = match Database::open(&args.data_dir) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("arbordb check: {}", e.message);
+            return ExitCode::from(2);
+        }
+    };
+    match db.check() {
+        Ok(report) => {
+            print!("{report}");
+            if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            println!("fault: {} (SQLSTATE {})", e.message, e.sqlstate);
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn run_server(args: ServeArgs) -> ExitCode {
@@ -266,7 +311,12 @@ mod tests {
                 assert_eq!(args.listen.port(), 0);
                 assert_eq!(args.buffer_pool, 128 * 1024);
             }
-            None => panic!("expected the serve subcommand"),
+            other => panic!("expected the serve subcommand, got {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["arbordb", "check", "--data-dir", "/tmp/x"]).unwrap();
+        match cli.command {
+            Some(Command::Check(args)) => assert_eq!(args.data_dir, PathBuf::from("/tmp/x")),
+            other => panic!("expected the check subcommand, got {other:?}"),
         }
     }
 }
