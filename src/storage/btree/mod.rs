@@ -262,8 +262,25 @@ impl Tree {
         Ok(node::search(&g, key).is_ok())
     }
 
+    /// Runs one tree operation as one structure change for the log: every
+    /// page change it makes (leaf change, splits, merges, overflow pages) is
+    /// redone all together or not at all, whoever calls the tree (the MVCC
+    /// layer writes versions straight into trees). Brackets nest: an outer
+    /// caller's bracket (`DurableEngine`) makes the whole outer action atomic.
+    fn structure_change<T>(&self, f: impl FnOnce() -> StorageResult<T>) -> StorageResult<T> {
+        let log = self.pager.pool().log().clone();
+        log.begin_smo();
+        let res = f();
+        log.end_smo()?;
+        res
+    }
+
     /// Inserts or replaces; returns whether a value was replaced.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> StorageResult<bool> {
+        self.structure_change(|| self.insert_unbracketed(key, value))
+    }
+
+    fn insert_unbracketed(&self, key: &[u8], value: &[u8]) -> StorageResult<bool> {
         if key.len() > MAX_KEY_BYTES {
             return Err(StorageError::KeyTooLarge {
                 size: key.len(),
@@ -518,6 +535,10 @@ impl Tree {
 
     /// Deletes `key`; returns whether it was present.
     pub fn delete(&self, key: &[u8]) -> StorageResult<bool> {
+        self.structure_change(|| self.delete_unbracketed(key))
+    }
+
+    fn delete_unbracketed(&self, key: &[u8]) -> StorageResult<bool> {
         if key.len() > MAX_KEY_BYTES {
             return Ok(false);
         }

@@ -16,7 +16,9 @@
 //!    end_smo                          one redo-only, all-or-nothing action
 //! ```
 //!
-//! A tree operation is bracketed as one structure change, so redo applies
+//! A tree operation is bracketed as one structure change (the tree brackets
+//! each insert and delete itself, so writers that call trees directly, like
+//! the MVCC layer, get the same guarantee; brackets nest), so redo applies
 //! all of its page changes or none; a crash inside a split cannot leave a
 //! half-split tree. The rollback of a row change is the inverse tree
 //! operation, found by tree and key wherever the key lives by then.
