@@ -336,7 +336,9 @@ impl Table {
             if entry.conflicts_with_holders(head.xid, head.mode) {
                 return;
             }
-            let w = entry.queue.pop_front().expect("queue head exists");
+            let Some(w) = entry.queue.pop_front() else {
+                return; // unreachable: `front()` just returned the head
+            };
             self.add_hold(w.xid, target, w.mode);
             let was = self.waiting.remove(&w.xid);
             assert!(was.as_ref() == Some(target), "waiter not in waiting map");
@@ -484,8 +486,8 @@ impl LockManager {
                 cv: Condvar::new(),
             });
             t.entries
-                .get_mut(target)
-                .expect("entry just created")
+                .entry(target.clone())
+                .or_default()
                 .queue
                 .push_back(w.clone());
             t.waiting.insert(xid, target.clone());
@@ -627,11 +629,16 @@ impl LockManager {
             let entry = t
                 .entries
                 .get_mut(&target)
+                // Provably present: `released` is built from this xid's holds,
+                // which are added and removed with their table entries under
+                // this same table mutex; a miss is a lock-table bug.
                 .expect("held lock has a table entry");
             let pos = entry
                 .holders
                 .iter()
                 .position(|(h, _)| *h == xid)
+                // Provably present for the same reason: holds and holder lists
+                // change together under the table mutex.
                 .expect("held lock lists its holder");
             assert!(
                 entry.holders[pos].1 & bits == bits,

@@ -192,6 +192,14 @@ fn failure(reason: impl Into<String>) -> TxnError {
     }
 }
 
+/// A serializable transaction the bookkeeping should hold is gone: a bug in
+/// this module, reported as XX000 rather than taking the process down.
+fn missing_sxact(xid: Xid) -> TxnError {
+    TxnError::Lower(crate::error::Error::internal(format!(
+        "serializable transaction {xid} is missing from the SSI table"
+    )))
+}
+
 /// The SSI bookkeeping of a database.
 pub struct SsiManager {
     shared: Arc<SsiShared>,
@@ -256,11 +264,10 @@ impl SsiManager {
             }
             let ro_safe = read_only && unsafe_candidates.is_empty();
             for other in &unsafe_candidates {
-                st.sxacts
-                    .get_mut(other)
-                    .expect("candidate exists")
-                    .watching_ro
-                    .insert(xid);
+                // collected from `st.sxacts` above, under the same lock
+                if let Some(sx) = st.sxacts.get_mut(other) {
+                    sx.watching_ro.insert(xid);
+                }
             }
             let lcbs = st.last_commit_seq;
             st.sxacts.insert(
@@ -291,7 +298,9 @@ impl SsiManager {
                 c.set_waker(self.shared.clone());
             }
             let verdict = loop {
-                let sx = st.sxacts.get(&xid).expect("waiting sxact exists");
+                let Some(sx) = st.sxacts.get(&xid) else {
+                    break Err(missing_sxact(xid));
+                };
                 if sx.ro_safe {
                     break Ok(true);
                 }
@@ -367,7 +376,9 @@ impl SsiManager {
             return;
         }
         let config = self.shared.config;
-        let sx = st.sxacts.get_mut(&xid).expect("trackable sxact exists");
+        let Some(sx) = st.sxacts.get_mut(&xid) else {
+            return; // unreachable: `trackable` just found it under this lock
+        };
         let held = sx.locks.entry(tree).or_default();
         if held.whole {
             return;
@@ -402,7 +413,9 @@ impl SsiManager {
 
     /// Replaces `xid`'s fine locks in `tree` with one whole-tree lock.
     fn promote(st: &mut SsiState, xid: Xid, tree: TreeId) {
-        let sx = st.sxacts.get_mut(&xid).expect("promoted sxact exists");
+        let Some(sx) = st.sxacts.get_mut(&xid) else {
+            return; // only called from `add_lock`, which holds `xid`'s entry
+        };
         let held = sx.locks.entry(tree).or_default();
         if held.whole {
             return;
@@ -548,12 +561,12 @@ impl SsiManager {
         assert!(reader != writer);
         st.sxacts
             .get_mut(&reader)
-            .expect("reader exists")
+            .ok_or_else(|| missing_sxact(reader))?
             .out_conflicts
             .insert(writer);
         st.sxacts
             .get_mut(&writer)
-            .expect("writer exists")
+            .ok_or_else(|| missing_sxact(writer))?
             .in_conflicts
             .insert(reader);
         let r = &st.sxacts[&reader];
@@ -607,7 +620,9 @@ impl SsiManager {
                 "Canceled on conflict out to pivot {writer}, during read."
             )));
         }
-        st.sxacts.get_mut(&writer).expect("writer exists").doomed = true;
+        if let Some(w) = st.sxacts.get_mut(&writer) {
+            w.doomed = true; // present: found above under this lock
+        }
         Ok(())
     }
 
@@ -649,11 +664,15 @@ impl SsiManager {
             }
         }
         for near in to_doom {
-            st.sxacts.get_mut(&near).expect("pivot exists").doomed = true;
+            if let Some(n) = st.sxacts.get_mut(&near) {
+                n.doomed = true; // present: found above under this lock
+            }
         }
         st.last_commit_seq += 1;
         let seq = st.last_commit_seq;
-        st.sxacts.get_mut(&xid).expect("sxact exists").prepare_seq = Some(seq);
+        if let Some(me) = st.sxacts.get_mut(&xid) {
+            me.prepare_seq = Some(seq); // present: found at the top under this lock
+        }
         Ok(())
     }
 
@@ -678,8 +697,8 @@ impl SsiManager {
         let ro_safe = me.ro_safe;
         st.last_commit_seq += 1;
         let seq = st.last_commit_seq;
-        {
-            let me = st.sxacts.get_mut(&xid).expect("sxact exists");
+        if let Some(me) = st.sxacts.get_mut(&xid) {
+            // present: found at the top under this lock
             me.commit_seq = Some(seq);
             me.earliest_out_conflict_commit = earliest;
             if !me.did_write {
@@ -690,11 +709,15 @@ impl SsiManager {
         }
         // Judge the read-only transactions that were waiting on us.
         for ro in watching {
-            let lcbs = st.sxacts[&ro].last_commit_before_snapshot;
+            let Some(lcbs) = st.sxacts.get(&ro).map(|r| r.last_commit_before_snapshot) else {
+                continue; // a watcher leaves every watching list before it goes
+            };
             if did_write && earliest.is_some_and(|e| e <= lcbs) {
                 Self::flag_unsafe(&mut st, ro);
             } else {
-                let r = st.sxacts.get_mut(&ro).expect("watcher exists");
+                let Some(r) = st.sxacts.get_mut(&ro) else {
+                    continue; // a watcher leaves every watching list before it goes
+                };
                 r.unsafe_candidates.remove(&xid);
                 if r.unsafe_candidates.is_empty() && !r.ro_unsafe {
                     Self::flag_safe(&mut st, ro);
@@ -714,7 +737,9 @@ impl SsiManager {
     }
 
     fn flag_unsafe(st: &mut SsiState, ro: Xid) {
-        let r = st.sxacts.get_mut(&ro).expect("ro exists");
+        let Some(r) = st.sxacts.get_mut(&ro) else {
+            return; // a watcher leaves every watching list before it goes
+        };
         r.ro_unsafe = true;
         let cands: Vec<Xid> = r.unsafe_candidates.drain().collect();
         for c in cands {
@@ -727,7 +752,9 @@ impl SsiManager {
     /// A safe read-only transaction: no anomaly can involve it, so it drops
     /// its locks and edges and is tracked no more.
     fn flag_safe(st: &mut SsiState, ro: Xid) {
-        st.sxacts.get_mut(&ro).expect("ro exists").ro_safe = true;
+        if let Some(r) = st.sxacts.get_mut(&ro) {
+            r.ro_safe = true;
+        }
         Self::release_locks(st, ro);
         Self::unlink_edges(st, ro);
     }

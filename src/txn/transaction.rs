@@ -771,7 +771,9 @@ impl Transaction {
 
     fn undo_to(&mut self, len: usize) -> Result<(), TxnError> {
         while self.writes.len() > len {
-            let u = self.writes.last().expect("non-empty undo list");
+            let Some(u) = self.writes.last() else {
+                break; // unreachable: len() > len >= 0
+            };
             let existed = u.tree.delete(&version::encode_key(&u.key, u.stamp))?;
             assert!(existed, "undo of version {} that is not there", u.stamp);
             self.writes.pop();
