@@ -104,6 +104,12 @@ pub fn startup_message() -> Vec<u8> {
 /// Reads backend messages until ReadyForQuery (`Z`); `false` on an
 /// ErrorResponse, EOF, a malformed frame or a timeout.
 fn read_until_ready(stream: &mut TcpStream) -> bool {
+    read_frames_until_ready(stream, false)
+}
+
+/// Reads backend messages until ReadyForQuery (`Z`): `true` then; `false` on
+/// EOF, a malformed frame, a timeout, or an ErrorResponse unless `errors_ok`.
+fn read_frames_until_ready(stream: &mut TcpStream, errors_ok: bool) -> bool {
     loop {
         let mut header = [0u8; 5];
         if stream.read_exact(&mut header).is_err() {
@@ -119,7 +125,7 @@ fn read_until_ready(stream: &mut TcpStream) -> bool {
         }
         match header[0] {
             b'Z' => return true,
-            b'E' => return false,
+            b'E' if !errors_ok => return false,
             _ => {}
         }
     }
@@ -148,23 +154,7 @@ pub fn server_answers(addr: SocketAddr) -> bool {
     if stream.write_all(&query).is_err() {
         return false;
     }
-    loop {
-        let mut header = [0u8; 5];
-        if stream.read_exact(&mut header).is_err() {
-            return false;
-        }
-        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        if !(4..=1 << 20).contains(&len) {
-            return false;
-        }
-        let mut body = vec![0u8; len - 4];
-        if stream.read_exact(&mut body).is_err() {
-            return false;
-        }
-        if header[0] == b'Z' {
-            return true;
-        }
-    }
+    read_frames_until_ready(&mut stream, true)
 }
 
 /// The wire target. The first byte picks the phase: even, `data[1..]` is

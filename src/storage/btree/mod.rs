@@ -268,7 +268,7 @@ impl Tree {
     /// layer writes versions straight into trees). Brackets nest: an outer
     /// caller's bracket (`DurableEngine`) makes the whole outer action atomic.
     fn structure_change<T>(&self, f: impl FnOnce() -> StorageResult<T>) -> StorageResult<T> {
-        let log = self.pager.pool().log().clone();
+        let log = self.pager.pool().log();
         log.begin_smo();
         let res = f();
         log.end_smo()?;

@@ -349,14 +349,7 @@ impl FileIo for FaultFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let mut st = self.state.lock();
         st.check_alive(self.generation)?;
-        let data = &st.file(self.id)?.current;
-        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-        let end = start
-            .checked_add(buf.len())
-            .filter(|&end| end <= data.len())
-            .ok_or(io::ErrorKind::UnexpectedEof)?;
-        buf.copy_from_slice(&data[start..end]);
-        Ok(())
+        super::read_from_memory(&st.file(self.id)?.current, buf, offset)
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {

@@ -136,16 +136,21 @@ pub struct MemFile {
     data: RwLock<Vec<u8>>,
 }
 
+/// Copies `buf.len()` bytes of an in-memory file at `offset` into `buf`;
+/// `UnexpectedEof` past the end, as [`FileIo::read_at`] specifies.
+pub(crate) fn read_from_memory(data: &[u8], buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+    let end = start
+        .checked_add(buf.len())
+        .filter(|&end| end <= data.len())
+        .ok_or(io::ErrorKind::UnexpectedEof)?;
+    buf.copy_from_slice(&data[start..end]);
+    Ok(())
+}
+
 impl FileIo for MemFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let data = self.data.read();
-        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-        let end = start
-            .checked_add(buf.len())
-            .filter(|&end| end <= data.len())
-            .ok_or(io::ErrorKind::UnexpectedEof)?;
-        buf.copy_from_slice(&data[start..end]);
-        Ok(())
+        read_from_memory(&self.data.read(), buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         let mut data = self.data.write();
