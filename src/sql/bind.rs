@@ -58,23 +58,12 @@ struct Cte {
     columns: Vec<Column>,
 }
 
-/// The type of a subquery's only column (42601 otherwise).
-fn single_column(q: &BoundQuery) -> Result<DataType> {
-    match q.columns.as_slice() {
-        [c] => Ok(c.data_type.clone()),
-        _ => Err(Error::new(
-            SqlState::SYNTAX_ERROR,
-            "subquery must return only one column",
-        )),
-    }
-}
-
 pub struct Binder {
     /// The statement text, to turn AST locations into error positions.
     source: String,
-    /// Scopes of the queries enclosing the one being bound (innermost last),
-    /// to recognize correlated references.
-    outer: Vec<Scope>,
+    /// The queries enclosing the subquery being bound (innermost last), for
+    /// correlated references ([`super::subquery`]).
+    pub(super) outer: Vec<super::subquery::OuterFrame>,
     /// `WITH` queries visible here (innermost last).
     ctes: Vec<Cte>,
     /// Names of `WITH RECURSIVE` queries being bound (self-references are 0A000).
@@ -83,22 +72,22 @@ pub struct Binder {
     depth: usize,
     /// Set while binding the select list, HAVING and ORDER BY of a query
     /// that may aggregate.
-    agg: Option<AggState>,
+    pub(super) agg: Option<AggState>,
     /// The clause being bound where aggregates are not allowed.
-    agg_forbidden: Option<&'static str>,
+    pub(super) agg_forbidden: Option<&'static str>,
 }
 
 /// Aggregation while binding one SELECT.
-struct AggState {
+pub(super) struct AggState {
     /// Grouped (GROUP BY, HAVING or aggregates seen): a column outside an
     /// aggregate must be a group key.
-    strict: bool,
-    group_asts: Vec<ast::Expr>,
-    group_types: Vec<DataType>,
-    aggs: Vec<AggCall>,
+    pub(super) strict: bool,
+    pub(super) group_asts: Vec<ast::Expr>,
+    pub(super) group_types: Vec<DataType>,
+    pub(super) aggs: Vec<AggCall>,
     /// Inside an aggregate's arguments.
-    in_agg: bool,
-    input_scope: Scope,
+    pub(super) in_agg: bool,
+    pub(super) input_scope: Scope,
 }
 
 fn strip_nested(e: &ast::Expr) -> &ast::Expr {
@@ -193,7 +182,7 @@ impl Scope {
     }
 
     /// Resolves an identifier or `table.column` AST to a column position.
-    fn find_ast(&self, e: &ast::Expr) -> Option<usize> {
+    pub(super) fn find_ast(&self, e: &ast::Expr) -> Option<usize> {
         match e {
             ast::Expr::Identifier(id) => self.find(None, &ident_name(id)).ok(),
             ast::Expr::CompoundIdentifier(ids) if ids.len() == 2 => self
@@ -780,22 +769,26 @@ impl Binder {
             E::Value(v) => self.bind_value(&v.value, false),
             E::Identifier(id) => {
                 let name = ident_name(id);
-                let i = scope
-                    .find(None, &name)
-                    .map_err(|e| self.not_found(None, &name, e))?;
-                self.check_ungrouped(scope, i)?;
-                Ok(scope.column(i))
+                match scope.find(None, &name) {
+                    Ok(i) => {
+                        self.check_ungrouped(scope, i)?;
+                        Ok(scope.column(i))
+                    }
+                    Err(err) => self.outer_column(None, &name, err),
+                }
             }
             E::CompoundIdentifier(ids) => {
                 if ids.len() != 2 {
                     return Err(unsupported("qualified names with more than two parts"));
                 }
                 let (t, c) = (ident_name(&ids[0]), ident_name(&ids[1]));
-                let i = scope
-                    .find(Some(&t), &c)
-                    .map_err(|e| self.not_found(Some(&t), &c, e))?;
-                self.check_ungrouped(scope, i)?;
-                Ok(scope.column(i))
+                match scope.find(Some(&t), &c) {
+                    Ok(i) => {
+                        self.check_ungrouped(scope, i)?;
+                        Ok(scope.column(i))
+                    }
+                    Err(err) => self.outer_column(Some(&t), &c, err),
+                }
             }
             E::Nested(inner) => self.bind_expr(inner, scope),
             E::UnaryOp { op, expr } => self.bind_unary(*op, expr, scope),
@@ -1040,23 +1033,8 @@ impl Binder {
                 }
                 self.call_function(name, args)
             }
-            E::Subquery(q) => {
-                let sub = self.bind_subquery(q, scope)?;
-                let ty = single_column(&sub)?;
-                Ok(Expr::Subquery {
-                    plan: Box::new(sub.plan),
-                    ty,
-                    cache: Default::default(),
-                })
-            }
-            E::Exists { subquery, negated } => {
-                let sub = self.bind_subquery(subquery, scope)?;
-                Ok(Expr::Exists {
-                    plan: Box::new(sub.plan),
-                    negated: *negated,
-                    cache: Default::default(),
-                })
-            }
+            E::Subquery(q) => self.bind_scalar_subquery(q, scope),
+            E::Exists { subquery, negated } => self.bind_exists(subquery, *negated, scope),
             E::InSubquery {
                 expr,
                 subquery,
@@ -2322,61 +2300,6 @@ impl Binder {
             names.push(c.name.clone());
         }
         Ok(())
-    }
-
-    /// `x op ANY/ALL (subquery)` (and `x IN (subquery)`, which is `= ANY`).
-    fn bind_quantified(
-        &mut self,
-        expr: &ast::Expr,
-        op: BinOp,
-        subquery: &ast::Query,
-        all: bool,
-        scope: &Scope,
-    ) -> Result<Expr> {
-        let x = self.bind_expr(expr, scope)?;
-        let sub = self.bind_subquery(subquery, scope)?;
-        let ty = single_column(&sub)?;
-        // Resolve `x op column` to find both sides' comparison type.
-        let column = Expr::Column { index: 0, ty };
-        let Expr::Binary { left, right, .. } = self.binary(op, x, column)? else {
-            return Err(Error::internal("comparison did not bind to an operator"));
-        };
-        Ok(Expr::Quantified {
-            expr: left,
-            op,
-            all,
-            plan: Box::new(Plan::Project {
-                input: Box::new(sub.plan),
-                exprs: vec![*right],
-            }),
-            cache: Default::default(),
-        })
-    }
-
-    /// A subquery in an expression: bound on its own, with the enclosing
-    /// scope remembered only to reject correlated references.
-    fn bind_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<BoundQuery> {
-        let saved_agg = self.agg.take();
-        let saved_ctx = self.agg_forbidden.take();
-        self.outer.push(scope.clone());
-        let r = self.bind_query(q);
-        self.outer.pop();
-        self.agg = saved_agg;
-        self.agg_forbidden = saved_ctx;
-        r
-    }
-
-    /// A column missing here but visible in an enclosing query is a
-    /// correlated reference: 0A000 for now.
-    fn not_found(&self, table: Option<&str>, name: &str, e: Error) -> Error {
-        if matches!(
-            e.sqlstate,
-            SqlState::UNDEFINED_COLUMN | SqlState::UNDEFINED_TABLE
-        ) && self.outer.iter().any(|s| s.find(table, name).is_ok())
-        {
-            return Error::unsupported("correlated subqueries");
-        }
-        e
     }
 
     /// Binds with aggregates forbidden (`WHERE`, `GROUP BY`, …).

@@ -23,6 +23,9 @@ pub type Row = Vec<Value>;
 /// What evaluation needs from the session.
 pub struct ExecContext<'a> {
     pub params: &'a [Value],
+    /// The enclosing query's values a correlated subquery reads (empty at
+    /// the top level; see [`super::expr::SubPlan`]).
+    pub outer: &'a [Value],
     pub settings: &'a dyn Fn(&str) -> Result<String>,
 }
 
@@ -31,6 +34,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
         EvalContext {
             row,
             params: cx.params,
+            outer: cx.outer,
             settings: cx.settings,
         }
     }

@@ -145,16 +145,20 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: DataType,
     },
+    /// A value of the enclosing query's row that a correlated subquery
+    /// reads: slot `slot` of [`EvalContext::outer`] (see [`SubPlan`]).
+    Outer {
+        slot: usize,
+        ty: DataType,
+    },
     /// A scalar subquery: its only column of its only row (NULL if none).
     Subquery {
-        plan: Box<Plan>,
+        sub: Box<SubPlan>,
         ty: DataType,
-        cache: SubqueryCache,
     },
     Exists {
-        plan: Box<Plan>,
+        sub: Box<SubPlan>,
         negated: bool,
-        cache: SubqueryCache,
     },
     /// `expr op ANY/ALL (subquery)` (`IN` is `= ANY`); the plan's one
     /// column has expr's type.
@@ -162,8 +166,7 @@ pub enum Expr {
         expr: Box<Expr>,
         op: BinOp,
         all: bool,
-        plan: Box<Plan>,
-        cache: SubqueryCache,
+        sub: Box<SubPlan>,
     },
     /// `[NOT] LIKE / ILIKE` on text.
     Like {
@@ -173,6 +176,59 @@ pub enum Expr {
         case_insensitive: bool,
         negated: bool,
     },
+}
+
+/// A subquery in an expression.
+///
+/// ```text
+///   SELECT (SELECT u.y FROM u WHERE u.k = t.k) FROM t
+///   Subquery
+///   ├── correlated: [Column(t.k)]            <- evaluated on t's row
+///   └── plan: Project [u.y]
+///            └── Filter u.k = Outer(slot 0)  <- reads correlated[0]
+/// ```
+///
+/// Each outer reference is a slot: `correlated[i]` is evaluated in the
+/// enclosing query's row and read inside the plan as `Expr::Outer { slot: i }`.
+/// A reference two levels out is passed down level by level (the middle
+/// subquery captures it as one of its own slots). A subquery without
+/// correlated slots runs once per statement and keeps its rows; a
+/// correlated one runs once per outer row.
+#[derive(Debug, Clone)]
+pub struct SubPlan {
+    pub plan: Plan,
+    pub correlated: Vec<Expr>,
+    pub cache: SubqueryCache,
+}
+
+impl SubPlan {
+    pub fn new(plan: Plan, correlated: Vec<Expr>) -> SubPlan {
+        SubPlan {
+            plan,
+            correlated,
+            cache: SubqueryCache::default(),
+        }
+    }
+
+    /// The subquery's rows for the current outer row.
+    fn rows<'s>(&'s self, ctx: &EvalContext<'_>) -> Result<std::borrow::Cow<'s, [Vec<Value>]>> {
+        if self.correlated.is_empty() {
+            return self
+                .cache
+                .rows(&self.plan, ctx)
+                .map(|rows| std::borrow::Cow::Borrowed(rows.as_slice()));
+        }
+        let mut outer = Vec::with_capacity(self.correlated.len());
+        for e in &self.correlated {
+            outer.push(e.eval(ctx)?);
+        }
+        let cx = ExecContext {
+            params: ctx.params,
+            settings: ctx.settings,
+            outer: &outer,
+        };
+        execute::run(&self.plan, &cx).map(std::borrow::Cow::Owned)
+    }
 }
 
 /// The rows of an uncorrelated subquery, computed on first use and kept
@@ -190,10 +246,13 @@ impl SubqueryCache {
 }
 
 /// What evaluation may read besides the expression: the input row, the
-/// parameter values and the session (for `current_setting`).
+/// parameter values, the enclosing query's values a correlated subquery
+/// reads (`outer`, empty at the top level) and the session (for
+/// `current_setting`).
 pub struct EvalContext<'a> {
     pub row: &'a [Value],
     pub params: &'a [Value],
+    pub outer: &'a [Value],
     pub settings: &'a dyn Fn(&str) -> Result<String>,
 }
 
@@ -208,6 +267,7 @@ impl Expr {
             | Expr::Coalesce { ty, .. }
             | Expr::MinMax { ty, .. }
             | Expr::Func { ty, .. }
+            | Expr::Outer { ty, .. }
             | Expr::Subquery { ty, .. } => ty.clone(),
             Expr::Cast { to, .. } => to.clone(),
             Expr::Negate { expr } => expr.ty(),
@@ -236,6 +296,11 @@ impl Expr {
                 .get(*index)
                 .cloned()
                 .ok_or_else(|| Error::internal(format!("column {index} is not in the row"))),
+            Expr::Outer { slot, .. } => ctx
+                .outer
+                .get(*slot)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("outer slot {slot} is not set"))),
             Expr::Cast { expr, to } => cast::cast(expr.eval(ctx)?, &expr.ty(), to),
             Expr::Binary {
                 op, left, right, ..
@@ -354,8 +419,8 @@ impl Expr {
                 let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
                 functions::call(*func, values, &types, ty, ctx)
             }
-            Expr::Subquery { plan, cache, .. } => {
-                let rows = cache.rows(plan, ctx)?;
+            Expr::Subquery { sub, .. } => {
+                let rows = sub.rows(ctx)?;
                 match rows.len() {
                     0 => Ok(Value::Null),
                     1 => Ok(rows
@@ -369,23 +434,13 @@ impl Expr {
                     )),
                 }
             }
-            Expr::Exists {
-                plan,
-                negated,
-                cache,
-            } => Ok(Value::Bool(cache.rows(plan, ctx)?.is_empty() == *negated)),
-            Expr::Quantified {
-                expr,
-                op,
-                all,
-                plan,
-                cache,
-            } => {
+            Expr::Exists { sub, negated } => Ok(Value::Bool(sub.rows(ctx)?.is_empty() == *negated)),
+            Expr::Quantified { expr, op, all, sub } => {
                 let x = expr.eval(ctx)?;
-                let rows = cache.rows(plan, ctx)?;
+                let rows = sub.rows(ctx)?;
                 let ty = expr.ty();
                 let mut saw_null = false;
-                for row in rows {
+                for row in rows.iter() {
                     let v = row.first().cloned().unwrap_or(Value::Null);
                     if x.is_null() || v.is_null() {
                         saw_null = true;
@@ -433,6 +488,7 @@ fn run_subquery(plan: &Plan, ctx: &EvalContext<'_>) -> Result<Vec<Vec<Value>>> {
     let cx = ExecContext {
         params: ctx.params,
         settings: ctx.settings,
+        outer: &[],
     };
     execute::run(plan, &cx)
 }

@@ -21,6 +21,7 @@ pub mod parse;
 pub mod plan;
 pub mod session;
 pub mod settings;
+pub mod subquery;
 
 pub use session::{PreparedStatement, SessionState};
 

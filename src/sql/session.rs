@@ -384,6 +384,7 @@ impl SessionState {
                 let lookup = |name: &str| settings.get(name);
                 let cx = ExecContext {
                     params: params.unwrap_or(&[]),
+                    outer: &[],
                     settings: &lookup,
                 };
                 let rows = execute::run(&bound.plan, &cx)?;
