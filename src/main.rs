@@ -3,8 +3,16 @@
 //!
 //! ```text
 //!  arbordb [--data-dir DIR] [--listen HOST:PORT] [--buffer-pool SIZE]
+//!          [--auth trust|scram|md5] [--superuser NAME] [--password PW]
 //!  arbordb serve [same flags]
+//!  arbordb check --data-dir DIR
 //! ```
+//!
+//! The superuser created on a database's first start is named by
+//! `--superuser`, else `ARBORDB_USER`, else the operating-system user running
+//! the server (as initdb does, so `psql -h 127.0.0.1` finds it), else
+//! `postgres`; its password comes from `--password`, else `ARBORDB_PASSWORD`,
+//! else it has none (it can then log in only where trust applies).
 //!
 //! Exit status: 0 after a clean shutdown (SIGINT / SIGTERM), 1 when the
 //! server cannot start (bad flag value, data directory locked by another
@@ -16,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use arbordb::server::{SHUTDOWN_GRACE_MS, ServerConfig};
+use arbordb::server::{AuthMethod, InitialSuperuser, SHUTDOWN_GRACE_MS, ServerConfig};
 use arbordb::{Database, Options};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -68,10 +76,31 @@ struct ServeArgs {
     data_dir: PathBuf,
 
     /// Address to listen on for PostgreSQL clients. Port 0 picks a free port
-    /// (the log line "listening on" names it). Only loopback clients are
-    /// accepted for now (trust authentication).
+    /// (the log line "listening on" names it).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5432")]
     listen: SocketAddr,
+
+    /// How clients authenticate: trust (no password), scram (SCRAM-SHA-256)
+    /// or md5 (md5 for roles whose password is an md5 hash, SCRAM for the
+    /// rest). Without this flag, loopback clients are trusted and all others
+    /// must use SCRAM-SHA-256.
+    #[arg(long, value_name = "METHOD")]
+    auth: Option<AuthMethod>,
+
+    /// Allow `--auth trust` on a listen address that is not loopback: anyone
+    /// who can reach the port can then connect as any role.
+    #[arg(long)]
+    allow_remote_trust: bool,
+
+    /// Name of the superuser created on the database's first start (default:
+    /// $ARBORDB_USER, else the operating-system user, else postgres).
+    #[arg(long, value_name = "NAME")]
+    superuser: Option<String>,
+
+    /// Password of that superuser (default: $ARBORDB_PASSWORD, else none).
+    /// Prefer the environment variable: other users can see command lines.
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
 
     /// Buffer pool size: bytes, or a number with a unit kB, MB, GB, TB (as
     /// PostgreSQL reads them: 1 kB = 1024 bytes) or KiB, MiB, GiB, TiB; e.g.
@@ -182,7 +211,74 @@ fn run_check(args: CheckArgs) -> ExitCode {
     }
 }
 
+/// The operating-system user this process runs as: the `/etc/passwd` entry
+/// for the owner of `/proc/self` (the effective uid), else `$USER`/`$LOGNAME`.
+fn os_user_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(me), Ok(passwd)) = (
+            std::fs::metadata("/proc/self"),
+            std::fs::read_to_string("/etc/passwd"),
+        ) {
+            let uid = me.uid().to_string();
+            for line in passwd.lines() {
+                let mut fields = line.split(':');
+                if let (Some(name), Some(_), Some(id)) =
+                    (fields.next(), fields.next(), fields.next())
+                    && id == uid
+                    && !name.is_empty()
+                {
+                    return Some(name.to_owned());
+                }
+            }
+        }
+    }
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty())
+}
+
+/// The superuser to create on first start, from flags, environment and the
+/// operating-system user, in that order.
+fn initial_superuser(args: &ServeArgs) -> InitialSuperuser {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let name = args
+        .superuser
+        .clone()
+        .or_else(|| env("ARBORDB_USER"))
+        .or_else(os_user_name)
+        .unwrap_or_else(|| arbordb::server::DEFAULT_SUPERUSER.to_owned());
+    let password = args.password.clone().or_else(|| env("ARBORDB_PASSWORD"));
+    InitialSuperuser { name, password }
+}
+
+/// The authentication method, or why the flags are refused.
+fn auth_method(args: &ServeArgs) -> Result<AuthMethod, String> {
+    let method = args.auth.unwrap_or_default();
+    if method == AuthMethod::Trust
+        && !arbordb::server::is_loopback(args.listen.ip())
+        && !args.allow_remote_trust
+    {
+        return Err(format!(
+            "--auth trust on {}, which is not a loopback address, lets anyone who reaches \
+             the port connect as any role; add --allow-remote-trust if that is what you want",
+            args.listen
+        ));
+    }
+    Ok(method)
+}
+
 fn run_server(args: ServeArgs) -> ExitCode {
+    let auth = match auth_method(&args) {
+        Ok(m) => m,
+        Err(message) => {
+            eprintln!("arbordb: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let superuser = initial_superuser(&args);
     #[allow(clippy::needless_update)] // fields added later keep their defaults
     let options = Options {
         buffer_pool_frames: args.buffer_pool,
@@ -222,6 +318,8 @@ fn run_server(args: ServeArgs) -> ExitCode {
         );
         let config = ServerConfig {
             max_connections: args.max_connections,
+            auth,
+            initial_superuser: Some(superuser),
             ..ServerConfig::default()
         };
         arbordb::server::serve_with(db, listener, shutdown, config)
@@ -268,6 +366,50 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
 mod tests {
     use super::*;
 
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let mut argv = vec!["arbordb"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).unwrap().serve
+    }
+
+    #[test]
+    fn trust_on_a_remote_address_needs_the_explicit_flag() {
+        assert_eq!(
+            auth_method(&serve_args(&[])).unwrap(),
+            AuthMethod::TrustLoopback
+        );
+        assert_eq!(
+            auth_method(&serve_args(&["--auth", "trust"])).unwrap(),
+            AuthMethod::Trust
+        );
+        let remote = serve_args(&["--auth", "trust", "--listen", "0.0.0.0:5432"]);
+        assert!(
+            auth_method(&remote)
+                .unwrap_err()
+                .contains("--allow-remote-trust")
+        );
+        let allowed = serve_args(&[
+            "--auth",
+            "trust",
+            "--listen",
+            "0.0.0.0:5432",
+            "--allow-remote-trust",
+        ]);
+        assert_eq!(auth_method(&allowed).unwrap(), AuthMethod::Trust);
+        let scram = serve_args(&["--auth", "scram", "--listen", "0.0.0.0:5432"]);
+        assert_eq!(auth_method(&scram).unwrap(), AuthMethod::Scram);
+        assert!(Cli::try_parse_from(["arbordb", "--auth", "password"]).is_err());
+    }
+
+    #[test]
+    fn superuser_flags_win_over_the_environment_defaults() {
+        let su = initial_superuser(&serve_args(&["--superuser", "boss", "--password", "pw"]));
+        assert_eq!(su.name, "boss");
+        assert_eq!(su.password.as_deref(), Some("pw"));
+        // Without flags the name is never empty.
+        assert!(!initial_superuser(&serve_args(&[])).name.is_empty());
+    }
+
     #[test]
     fn pool_sizes_convert_to_frames() {
         assert_eq!(parse_pool_frames("128MiB").unwrap(), 16 * 1024);
@@ -313,6 +455,7 @@ mod tests {
             }
             other => panic!("expected the serve subcommand, got {other:?}"),
         }
+        assert_eq!(cli.serve.auth, None);
         let cli = Cli::try_parse_from(["arbordb", "check", "--data-dir", "/tmp/x"]).unwrap();
         match cli.command {
             Some(Command::Check(args)) => assert_eq!(args.data_dir, PathBuf::from("/tmp/x")),

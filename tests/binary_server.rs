@@ -26,6 +26,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--buffer-pool",
                 "8MiB",
+                "--superuser",
+                "tester",
                 "--data-dir",
             ])
             .arg(data_dir)

@@ -134,7 +134,10 @@ impl Raw {
     /// Connects and completes startup; returns the startup messages.
     fn login(addr: SocketAddr) -> (Raw, Vec<Msg>) {
         let mut raw = Raw::connect(addr);
-        raw.send(&startup_message(&[("user", "tester"), ("database", "db")]));
+        raw.send(&startup_message(&[
+            ("user", "postgres"),
+            ("database", "db"),
+        ]));
         let msgs = raw.until_ready();
         assert_eq!(msgs[0].0, b'R', "first reply is Authentication");
         assert_eq!(msgs[0].1, 0i32.to_be_bytes(), "AuthenticationOk");
@@ -209,7 +212,7 @@ async fn startup_reports_postgres_15_parameters_to_a_driver() {
     let srv = server();
     let (client, connection) = tokio_postgres::connect(
         &format!(
-            "host=127.0.0.1 port={} user=alice dbname=shop application_name=probe",
+            "host=127.0.0.1 port={} user=postgres dbname=shop application_name=probe",
             srv.addr().port()
         ),
         tokio_postgres::NoTls,
@@ -239,7 +242,7 @@ fn ssl_request_is_refused_with_n_and_startup_continues() {
     let mut answer = [0u8; 1];
     raw.s.read_exact(&mut answer).unwrap();
     assert_eq!(&answer, b"N");
-    raw.send(&startup_message(&[("user", "tester")]));
+    raw.send(&startup_message(&[("user", "postgres")]));
     let msgs = raw.until_ready();
     assert_eq!(msgs.last().unwrap().1, b"I");
 }
@@ -282,10 +285,10 @@ fn startup_without_user_is_rejected_with_28000() {
     assert_serving(srv.addr());
 }
 
-/// A connection from a non-loopback address gets FATAL 28000. Needs a
+/// A connection from a non-loopback address must use SCRAM-SHA-256. Needs a
 /// non-loopback address on this machine; the server listens on all of them.
 #[test]
-fn non_loopback_peer_is_rejected_with_28000() {
+fn non_loopback_peer_must_authenticate_with_scram() {
     let Some(ip) = local_non_loopback_ip() else {
         eprintln!("no non-loopback address on this machine; checked by is_trusted_peer's tests");
         assert!(!arbordb::server::is_trusted_peer(
@@ -307,13 +310,19 @@ fn non_loopback_peer_is_rejected_with_28000() {
         },
     ));
     let mut raw = Raw::connect(SocketAddr::new(ip, port));
-    raw.send(&startup_message(&[("user", "tester")]));
+    raw.send(&startup_message(&[("user", "postgres")]));
+    // AuthenticationSASL (10) offering SCRAM-SHA-256, not AuthenticationOk.
+    let (ty, body) = raw.read().unwrap();
+    assert_eq!(ty, b'R');
+    assert_eq!(body[..4], 10i32.to_be_bytes());
+    assert_eq!(&body[4..], b"SCRAM-SHA-256\0\0");
+    // A query instead of the SASL response is refused and nothing runs.
+    raw.send(&query("SELECT 1"));
     let (msgs, closed) = raw.closed();
     assert!(closed);
-    assert_eq!(error_code(&msgs).as_deref(), Some("28000"));
-    let message = fields(&msgs[0].1).remove(&b'M').unwrap();
-    assert!(message.contains("loopback"), "{message}");
-    // Loopback on the same listener is still welcome.
+    assert_eq!(error_code(&msgs).as_deref(), Some("08P01"));
+    assert!(!types(&msgs).contains(&b'T'), "no statement ran: {msgs:?}");
+    // Loopback on the same listener is still trusted.
     assert_serving(SocketAddr::new("127.0.0.1".parse().unwrap(), port));
     stop_tx.send(()).unwrap();
     rt.block_on(served).unwrap().unwrap();
@@ -538,7 +547,7 @@ fn a_client_over_the_connection_limit_gets_53300_and_others_carry_on() {
     let srv = BackgroundServer::start_with(Database::in_memory().unwrap(), config).unwrap();
     let (mut first, _) = Raw::login(srv.addr());
     let mut second = Raw::connect(srv.addr());
-    second.send(&startup_message(&[("user", "tester")]));
+    second.send(&startup_message(&[("user", "postgres")]));
     let (msgs, closed) = second.closed();
     assert!(closed);
     let f = fields(&msgs[0].1);
@@ -553,7 +562,7 @@ fn a_client_over_the_connection_limit_gets_53300_and_others_carry_on() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let mut raw = Raw::connect(srv.addr());
-        raw.send(&startup_message(&[("user", "tester")]));
+        raw.send(&startup_message(&[("user", "postgres")]));
         match raw.read() {
             Some((b'R', _)) => break,
             _ if std::time::Instant::now() < deadline => {

@@ -18,7 +18,7 @@ fn server() -> BackgroundServer {
 
 async fn connect(srv: &BackgroundServer) -> Client {
     let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={} user=tester", srv.addr().port()),
+        &format!("host=127.0.0.1 port={} user=postgres", srv.addr().port()),
         NoTls,
     )
     .await
@@ -238,7 +238,7 @@ struct Raw(TcpStream);
 
 impl Raw {
     fn login(addr: SocketAddr) -> Raw {
-        let (raw, msgs) = Raw::start(addr, &[("user", "tester")]);
+        let (raw, msgs) = Raw::start(addr, &[("user", "postgres")]);
         assert_eq!(msgs.last().unwrap().0, b'Z', "startup failed: {msgs:?}");
         raw
     }
@@ -521,7 +521,7 @@ fn startup_parameters_and_options_become_session_settings() {
     let (mut raw, msgs) = Raw::start(
         srv.addr(),
         &[
-            ("user", "alice"),
+            ("user", "postgres"),
             ("application_name", "app"),
             ("client_encoding", "utf-8"),
             ("options", "-c DateStyle=German --extra-float-digits=2"),
@@ -532,7 +532,7 @@ fn startup_parameters_and_options_become_session_settings() {
     assert_eq!(get("application_name").as_deref(), Some("app"));
     assert_eq!(get("client_encoding").as_deref(), Some("UTF8"));
     assert_eq!(get("DateStyle").as_deref(), Some("German, DMY"));
-    assert_eq!(get("session_authorization").as_deref(), Some("alice"));
+    assert_eq!(get("session_authorization").as_deref(), Some("postgres"));
     assert_eq!(
         get("server_version").as_deref().map(|v| &v[..3]),
         Some("15.")
@@ -546,12 +546,12 @@ fn bad_startup_settings_are_fatal_as_in_postgres() {
     let srv = server();
     for (params, code, message) in [
         (
-            [("user", "u"), ("options", "-c DateStyle=nonsense")],
+            [("user", "postgres"), ("options", "-c DateStyle=nonsense")],
             "22023",
             "invalid value for parameter \"DateStyle\": \"nonsense\"",
         ),
         (
-            [("user", "u"), ("nosuch", "1")],
+            [("user", "postgres"), ("nosuch", "1")],
             "42704",
             "unrecognized configuration parameter \"nosuch\"",
         ),

@@ -5,6 +5,7 @@
 //!                                            v
 //!  catalog/  key.rs   order-preserving key encoding (memcmp order = SQL order)
 //!            table.rs table definitions in the catalog tree (tree 1), via MVCC
+//!            role.rs  roles and their SCRAM-SHA-256 verifiers, same tree
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
 //! ```
@@ -16,6 +17,8 @@
 //! Never: parses SQL or reaches past the transaction layer into pages.
 
 pub mod key;
+pub mod role;
 pub mod table;
 
+pub use role::{RoleDef, ScramVerifier, StoredPassword};
 pub use table::{Catalog, CatalogError, ColumnDef, TableDef};

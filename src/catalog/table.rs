@@ -55,6 +55,10 @@ pub enum CatalogError {
     DuplicateColumn(String),
     #[error("column \"{0}\" named in key does not exist")]
     UndefinedKeyColumn(String),
+    #[error("role \"{0}\" does not exist")]
+    UndefinedRole(String),
+    #[error("role \"{0}\" already exists")]
+    DuplicateRole(String),
     #[error("catalog entry is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -68,6 +72,8 @@ impl CatalogError {
             CatalogError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
             CatalogError::DuplicateColumn(_) => SqlState("42701"),
             CatalogError::UndefinedKeyColumn(_) => SqlState::UNDEFINED_COLUMN,
+            CatalogError::UndefinedRole(_) => SqlState::UNDEFINED_OBJECT,
+            CatalogError::DuplicateRole(_) => SqlState::DUPLICATE_OBJECT,
             CatalogError::Corrupt(_) => SqlState::DATA_CORRUPTED,
             CatalogError::Lower(e) => e.sqlstate,
         }
@@ -261,7 +267,7 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
 #[derive(Clone)]
 pub struct Catalog {
     stack: Stack,
-    tree: Tree,
+    pub(super) tree: Tree,
 }
 
 impl Catalog {
@@ -300,7 +306,7 @@ impl Catalog {
         }
     }
 
-    fn next_oid(&self, txn: &mut Transaction) -> Result<u32, CatalogError> {
+    pub(super) fn next_oid(&self, txn: &mut Transaction) -> Result<u32, CatalogError> {
         let current = txn.get(&self.tree, OID_KEY)?;
         let oid = match &current {
             Some(b) => {

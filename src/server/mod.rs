@@ -1,6 +1,6 @@
 //! The PostgreSQL-wire server: pgwire handlers over [`crate::Session`].
 //!
-//! Owns: listening, startup/authentication, the simple and extended query
+//! Owns: listening, startup and authentication, the simple and extended query
 //! protocols, ParameterStatus / ReadyForQuery / ErrorResponse, shutdown.
 //! Never: executes SQL itself; every statement goes through the embedded API
 //! on a blocking thread, and no lock is held across an `.await`.
@@ -8,7 +8,8 @@
 //! ```text
 //!  serve(db, listener, shutdown)
 //!    ├─ accept loop ──spawn──▶ connection::run        (one task per client)
-//!    │                           ├─ startup.rs        trust on loopback, parameters
+//!    │                           ├─ startup.rs        role lookup, parameters
+//!    │                           │   └─ auth.rs       trust / SCRAM-SHA-256 / md5
 //!    │                           └─ query.rs          simple + extended protocol
 //!    │                                 └─ session.rs  Session on spawn_blocking
 //!    │                                 └─ wire.rs     RowDescription, DataRow, errors
@@ -35,10 +36,11 @@
 //!   transaction block does not mark the block failed.
 //! - No NoticeResponse for statements (e.g. PostgreSQL's WARNING 25P01 for
 //!   COMMIT outside a block): `StatementResult` carries no notices.
-//! - TLS, password authentication (SCRAM) and COPY are not offered.
+//! - TLS (and so SCRAM-SHA-256-PLUS channel binding) and COPY are not offered.
 //! - Binary format covers bool, int2/4/8, float4/8, numeric, text types and
 //!   bytea; date/time/uuid follow when `Value` has them.
 
+mod auth;
 mod binary;
 mod connection;
 mod frame;
@@ -60,6 +62,7 @@ use tokio::task::JoinSet;
 use crate::db::Database;
 use crate::error::{Error, Result};
 
+pub use auth::{AuthMethod, is_loopback};
 pub use startup::is_trusted_peer;
 
 /// The `server_version` reported to clients: PostgreSQL 15 compatible
@@ -75,13 +78,48 @@ pub const MAX_CONNECTIONS_DEFAULT: usize = 100;
 /// SQLSTATE 53300: too many connections.
 const TOO_MANY_CONNECTIONS: crate::error::SqlState = crate::error::SqlState("53300");
 
-/// Limits of one server.
+/// The name of the superuser created on a database's first start when none
+/// is given (PostgreSQL's conventional one).
+pub const DEFAULT_SUPERUSER: &str = "postgres";
+
+/// The role created when a database has none yet.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InitialSuperuser {
+    pub name: String,
+    /// Without one, the superuser can connect only where trust applies.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for InitialSuperuser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitialSuperuser")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Default for InitialSuperuser {
+    fn default() -> InitialSuperuser {
+        InitialSuperuser {
+            name: DEFAULT_SUPERUSER.to_owned(),
+            password: None,
+        }
+    }
+}
+
+/// Limits and policies of one server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Clients served at once; one more gets FATAL 53300 and is closed.
     pub max_connections: usize,
     /// How long running statements may take to finish after shutdown starts.
     pub shutdown_grace_ms: u64,
+    /// How clients authenticate.
+    pub auth: AuthMethod,
+    /// Created before serving if the database has no role yet; `None`
+    /// creates nothing.
+    pub initial_superuser: Option<InitialSuperuser>,
 }
 
 impl Default for ServerConfig {
@@ -89,14 +127,20 @@ impl Default for ServerConfig {
         ServerConfig {
             max_connections: MAX_CONNECTIONS_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS,
+            auth: AuthMethod::default(),
+            initial_superuser: Some(InitialSuperuser::default()),
         }
     }
 }
 
-/// What every connection shares: the database and the key generator.
+/// What every connection shares: the database, the key generator and the
+/// authentication policy.
 pub(crate) struct Backend {
     db: Database,
     keys: RandomPidSecretKeyGenerator,
+    auth: AuthMethod,
+    /// Derives mock SCRAM salts for names without a verifier (auth.rs).
+    mock_key: [u8; 32],
 }
 
 /// Serves `db` on `listener` until `shutdown` resolves, then stops
@@ -117,9 +161,21 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     config: ServerConfig,
 ) -> Result<()> {
+    if let Some(superuser) = config.initial_superuser.clone() {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || create_initial_superuser(&db, &superuser))
+            .await
+            .map_err(|e| {
+                Error::internal(format!("could not create the initial superuser: {e}"))
+            })??;
+    }
+    let mut mock_key = [0u8; 32];
+    crate::catalog::role::random_bytes(&mut mock_key)?;
     let backend = std::sync::Arc::new(Backend {
         db,
         keys: RandomPidSecretKeyGenerator::default(),
+        auth: config.auth,
+        mock_key,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -178,6 +234,19 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// Creates `superuser` if `db` has no role yet (its first start).
+fn create_initial_superuser(db: &Database, superuser: &InitialSuperuser) -> Result<()> {
+    let created = crate::catalog::role::bootstrap_superuser(
+        db.stack(),
+        &superuser.name,
+        superuser.password.as_deref(),
+    )?;
+    if created {
+        tracing::info!(superuser = %superuser.name, "created the initial superuser");
+    }
+    Ok(())
+}
+
 /// Tells a client over the limit why it is turned away, then closes.
 async fn refuse(mut tcp: tokio::net::TcpStream) {
     use bytes::BytesMut;
@@ -231,8 +300,13 @@ impl BackgroundServer {
         BackgroundServer::start_with(db, ServerConfig::default())
     }
 
-    /// [`BackgroundServer::start`] with explicit limits.
+    /// [`BackgroundServer::start`] with explicit limits. The initial
+    /// superuser exists when this returns.
     pub fn start_with(db: Database, config: ServerConfig) -> Result<BackgroundServer> {
+        let mut config = config;
+        if let Some(superuser) = config.initial_superuser.take() {
+            create_initial_superuser(&db, &superuser)?;
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arbordb-server")

@@ -1,12 +1,13 @@
-//! Connection startup: protocol negotiation, trust authentication on
-//! loopback, startup parameters, ParameterStatus and BackendKeyData.
+//! Connection startup: protocol negotiation, authentication (auth.rs),
+//! startup parameters, ParameterStatus and BackendKeyData.
 //!
 //! ```text
 //!  client                         server
 //!  SSLRequest          ───────▶   'N' (no TLS configured; pgwire answers)
-//!  StartupMessage      ───────▶   peer loopback? else FATAL 28000
-//!   user, database,               open Session, apply startup parameters
-//!   options, params…              AuthenticationOk
+//!  StartupMessage      ───────▶   look up the role; trust, or SCRAM / md5 (auth.rs)
+//!   user, database,               role without LOGIN → FATAL 28000
+//!   options, params…              open Session, apply startup parameters
+//!                      ◀───────   AuthenticationOk
 //!                      ◀───────   ParameterStatus × reported parameters
 //!                      ◀───────   BackendKeyData (pid, random secret)
 //!                      ◀───────   ReadyForQuery 'I'
@@ -29,9 +30,15 @@ use pgwire::messages::response::{NoticeResponse, ReadyForQuery};
 use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use bytes::Bytes;
+use parking_lot::Mutex;
+use pgwire::messages::startup::PasswordMessageFamily;
+
+use crate::catalog::role::{self, RoleDef};
 use crate::error::{Error, SqlState};
 
 use super::Backend;
+use super::auth::{self, Check, Stage};
 use super::session::ConnState;
 use super::wire;
 
@@ -63,10 +70,10 @@ fn default_reported_parameters(user: &str, application_name: &str) -> Vec<(Strin
     .collect()
 }
 
-/// Whether trust authentication accepts a connection from `ip`: only
-/// loopback peers (IPv4-mapped IPv6 loopback included) for now.
+/// Whether the default method trusts a connection from `ip` (a loopback peer,
+/// IPv4-mapped IPv6 loopback included); other peers must authenticate.
 pub fn is_trusted_peer(ip: IpAddr) -> bool {
-    ip.to_canonical().is_loopback()
+    auth::is_loopback(ip)
 }
 
 /// Splits the `options` startup parameter (`-c name=value`, `-cname=value`,
@@ -130,6 +137,35 @@ fn fatal_from(e: &Error) -> PgWireError {
     PgWireError::UserError(Box::new(info))
 }
 
+/// What the client asked for at startup, kept until authentication is done.
+struct StartupInfo {
+    peer: SocketAddr,
+    user: String,
+    database: String,
+    application_name: String,
+    settings: Vec<(String, String)>,
+}
+
+/// A connection between StartupMessage and the end of authentication.
+struct Authenticating {
+    info: StartupInfo,
+    role: Option<RoleDef>,
+    stage: Mutex<Option<Stage>>,
+}
+
+fn password_failed(user: &str) -> PgWireError {
+    fatal(
+        SqlState::INVALID_PASSWORD,
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+fn malformed_scram(detail: impl Into<String>) -> PgWireError {
+    let mut info = wire::fatal_info(SqlState::PROTOCOL_VIOLATION, "malformed SCRAM message");
+    info.detail = Some(detail.into());
+    PgWireError::UserError(Box::new(info))
+}
+
 #[async_trait]
 impl StartupHandler for Backend {
     async fn on_startup<C>(
@@ -142,10 +178,39 @@ impl StartupHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(startup) = message else {
-            // Trust needs no password exchange; anything else here is noise.
-            return Ok(());
-        };
+        match message {
+            PgWireFrontendMessage::Startup(startup) => self.begin_startup(client, startup).await,
+            PgWireFrontendMessage::PasswordMessageFamily(m) => {
+                self.continue_authentication(client, m).await
+            }
+            _ if matches!(
+                client.state(),
+                PgWireConnectionState::AuthenticationInProgress
+            ) =>
+            {
+                // Nothing but password messages before authentication ends.
+                Err(fatal(
+                    SqlState::PROTOCOL_VIOLATION,
+                    "expected password response, got another message",
+                ))
+            }
+            // A second SSLRequest and the like before startup: nothing to do.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Backend {
+    async fn begin_startup<C>(
+        &self,
+        client: &mut C,
+        startup: pgwire::messages::startup::Startup,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         protocol_negotiation(client, &startup).await?;
         save_startup_parameters_to_metadata(client, &startup);
         let peer: SocketAddr = client.socket_addr();
@@ -157,17 +222,6 @@ impl StartupHandler for Backend {
             .unwrap_or_else(|| user.clone());
         let application_name = meta.get("application_name").cloned().unwrap_or_default();
 
-        if !is_trusted_peer(peer.ip()) {
-            tracing::warn!(%peer, %user, %database, "connection rejected: not a loopback peer");
-            return Err(fatal(
-                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-                format!(
-                    "no trust entry for host \"{}\", user \"{user}\", database \"{database}\": \
-                     arbordb only supports trust authentication from loopback addresses so far",
-                    peer.ip()
-                ),
-            ));
-        }
         if user.is_empty() {
             return Err(fatal(
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
@@ -183,6 +237,217 @@ impl StartupHandler for Backend {
             .collect();
         if let Some(options) = startup.parameters.get("options") {
             settings.extend(parse_options(options).map_err(|e| fatal_from(&e))?);
+        }
+        let info = StartupInfo {
+            peer,
+            user,
+            database,
+            application_name,
+            settings,
+        };
+
+        // The role is read in a transaction of its own, on a blocking thread.
+        let stack = self.db.stack().clone();
+        let name = info.user.clone();
+        let role = tokio::task::spawn_blocking(move || role::lookup_role(&stack, &name))
+            .await
+            .map_err(|e| {
+                fatal(
+                    SqlState::INTERNAL_ERROR,
+                    format!("could not look up role: {e}"),
+                )
+            })?
+            .map_err(|e| fatal_from(&e))?;
+
+        let check = self.auth.check_for(peer.ip());
+        match check {
+            Check::Trust => {
+                let Some(role) = role else {
+                    tracing::info!(%peer, user = %info.user, "connection rejected: no such role");
+                    return Err(fatal(
+                        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                        format!("role \"{}\" does not exist", info.user),
+                    ));
+                };
+                self.finish_startup(client, info, role).await
+            }
+            Check::Md5OrScram if auth::md5_hash(role.as_ref()).is_some() => {
+                let stored = auth::md5_hash(role.as_ref()).unwrap_or_default().to_owned();
+                let mut salt = [0u8; 4];
+                role::random_bytes(&mut salt).map_err(|e| fatal_from(&e))?;
+                let expected = auth::md5_response(&stored, &salt);
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client.session_extensions().insert(Authenticating {
+                    info,
+                    role,
+                    stage: Mutex::new(Some(Stage::Md5 { expected })),
+                });
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::MD5Password(salt.to_vec()),
+                    ))
+                    .await?;
+                Ok(())
+            }
+            Check::Scram | Check::Md5OrScram => {
+                let target = auth::scram_target(&self.mock_key, &info.user, role.as_ref());
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client.session_extensions().insert(Authenticating {
+                    info,
+                    role,
+                    stage: Mutex::new(Some(Stage::ScramFirst(target))),
+                });
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                        vec![auth::SCRAM_SHA_256.to_owned()],
+                    )))
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn continue_authentication<C>(
+        &self,
+        client: &mut C,
+        message: PasswordMessageFamily,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let pending = client.session_extensions().get::<Authenticating>();
+        let stage = pending.as_ref().and_then(|p| p.stage.lock().take());
+        let (Some(pending), Some(stage)) = (pending, stage) else {
+            return Err(fatal(
+                SqlState::PROTOCOL_VIOLATION,
+                "unexpected password message",
+            ));
+        };
+        let user = pending.info.user.clone();
+        let peer = pending.info.peer;
+        match stage {
+            Stage::ScramFirst(target) => {
+                let first = message
+                    .into_sasl_initial_response()
+                    .map_err(|_| fatal(SqlState::PROTOCOL_VIOLATION, "expected SASL response"))?;
+                if first.auth_method != auth::SCRAM_SHA_256 {
+                    return Err(fatal(
+                        SqlState::PROTOCOL_VIOLATION,
+                        "client selected an invalid SASL authentication mechanism",
+                    ));
+                }
+                let data = first
+                    .data
+                    .ok_or_else(|| malformed_scram("The message is empty."))?;
+                let (server_first, waiting) = auth::scram_server()
+                    .on_client_first_message_with_secret(&data, target.secret)
+                    .map_err(|e| malformed_scram(e.to_string()))?;
+                *pending.stage.lock() = Some(Stage::ScramFinal {
+                    waiting: Box::new(waiting),
+                    genuine: target.genuine,
+                    failure_detail: target.failure_detail,
+                });
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLContinue(Bytes::from(server_first)),
+                    ))
+                    .await?;
+                Ok(())
+            }
+            Stage::ScramFinal {
+                waiting,
+                genuine,
+                failure_detail,
+            } => {
+                let last = message
+                    .into_sasl_response()
+                    .map_err(|_| fatal(SqlState::PROTOCOL_VIOLATION, "expected SASL response"))?;
+                match waiting.on_client_final_message(&last.data) {
+                    Ok(server_final) if genuine => {
+                        client
+                            .feed(PgWireBackendMessage::Authentication(
+                                Authentication::SASLFinal(Bytes::from(server_final)),
+                            ))
+                            .await?;
+                        self.authenticated(client, pending).await
+                    }
+                    Ok(_) | Err(PgWireError::InvalidPassword(_)) => {
+                        let detail = failure_detail.unwrap_or_else(|| {
+                            format!("Password does not match for user \"{user}\".")
+                        });
+                        tracing::info!(%peer, %user, "password authentication failed: {detail}");
+                        Err(password_failed(&user))
+                    }
+                    Err(e) => Err(malformed_scram(e.to_string())),
+                }
+            }
+            Stage::Md5 { expected } => {
+                let password = message.into_password().map_err(|_| {
+                    fatal(SqlState::PROTOCOL_VIOLATION, "expected password response")
+                })?;
+                if password.password == expected {
+                    self.authenticated(client, pending).await
+                } else {
+                    tracing::info!(%peer, %user, "md5 authentication failed: password does not match");
+                    Err(password_failed(&user))
+                }
+            }
+        }
+    }
+
+    async fn authenticated<C>(
+        &self,
+        client: &mut C,
+        pending: std::sync::Arc<Authenticating>,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(role) = pending.role.clone() else {
+            // A mock exchange never succeeds; be safe if it somehow did.
+            return Err(password_failed(&pending.info.user));
+        };
+        let info = StartupInfo {
+            peer: pending.info.peer,
+            user: pending.info.user.clone(),
+            database: pending.info.database.clone(),
+            application_name: pending.info.application_name.clone(),
+            settings: pending.info.settings.clone(),
+        };
+        self.finish_startup(client, info, role).await
+    }
+
+    /// After authentication: refuses roles without LOGIN, opens the session,
+    /// applies the startup settings and answers AuthenticationOk,
+    /// ParameterStatus, BackendKeyData and ReadyForQuery.
+    async fn finish_startup<C>(
+        &self,
+        client: &mut C,
+        info: StartupInfo,
+        role: RoleDef,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let StartupInfo {
+            peer,
+            user,
+            database,
+            application_name,
+            settings,
+        } = info;
+        if !role.login {
+            tracing::info!(%peer, %user, "connection rejected: role may not log in");
+            return Err(fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!("role \"{user}\" is not permitted to log in"),
+            ));
         }
 
         // Open the session and apply the settings on a blocking thread: the
