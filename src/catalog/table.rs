@@ -23,9 +23,11 @@
 //! Invariants: the catalog tree is tree 1 in every data file; an entry
 //! decodes or the catalog is corrupt (XX001), never a panic.
 //!
-//! Open problems: a table's row tree is created at once (outside MVCC), so a
-//! rolled-back CREATE TABLE leaves an empty tree behind, and a dropped
-//! table's tree is not freed yet.
+//! A table's row tree is created and dropped in the transaction
+//! (`Transaction::create_tree` / `drop_tree`): a rolled-back CREATE TABLE
+//! (or one running at a crash) frees its tree again, and a dropped table's
+//! tree is freed only when the DROP commits, once no snapshot can still
+//! read it.
 
 use crate::error::{Error, SqlState};
 use crate::storage::btree::{Tree, TreeId};
@@ -362,7 +364,7 @@ impl Catalog {
             return Err(CatalogError::DuplicateTable(name.to_string()));
         }
         let oid = self.next_oid(txn)?;
-        let tree = self.stack.create_tree()?;
+        let tree = txn.create_tree()?;
         let def = TableDef {
             oid,
             schema: schema.to_string(),
@@ -389,6 +391,7 @@ impl Catalog {
             .table(txn, schema, name)?
             .ok_or_else(|| CatalogError::UndefinedTable(name.to_string()))?;
         txn.delete(&self.tree, &table_key(schema, name))?;
+        txn.drop_tree(def.tree)?;
         Ok(def)
     }
 

@@ -3,59 +3,41 @@
 //!
 //! ```text
 //!  open_dir(dir):
-//!    DurableEngine::open(dir)                log, redo, undo of storage losers, checkpoint
-//!                                            (storage::wal::durable; every page change logged)
-//!    TxnEngine::new(WalXidLog, limit)        xids restart above every id ever handed out
+//!    DurableEngine::open(dir)                log, redo, undo of the losers (their
+//!                                            versions go, with CLRs), committed
+//!                                            tree drops freed, checkpoint
+//!    TxnEngine::durable(WalXidLog, floor)    xids and stamps restart above every
+//!                                            id the log knows (IdLimit records)
 //!  in_memory():
-//!    Engine over MemVfs (no log)  +  TxnEngine::volatile()
+//!    Engine over MemVfs (no log)  +  TxnEngine::volatile_over(engine)
 //! ```
-//!
-//! The xid limit file `xid_limit` (two slots, so a torn write never loses the
-//! older limit):
-//!
-//! | offset | size | meaning                                   |
-//! |-------:|-----:|-------------------------------------------|
-//! |  0 / 16|    8 | id limit, u64 little-endian               |
-//! |  8 / 24|    4 | CRC-32 of the 8 limit bytes, little-endian |
-//! | 12 / 28|    4 | zero                                      |
-//!
-//! Slot `(limit / ID_RESERVATION_BLOCK) % 2` is written; the reader takes the
-//! largest valid slot. Ids (xids and version stamps share the counter) never
-//! reach the persisted limit, so a restarted counter is above every stamp in
-//! every tree.
 //!
 //! Invariants:
 //! - a file-backed database always runs with the log on (there is no option);
-//! - a commit returns only after the log is durable up to that point, so the
-//!   committed versions' page changes are redone after a crash.
-//!
-//! Open problem (docs/mvcc.md): MVCC row changes go to the trees directly,
-//! not through `DurableEngine`'s logical-undo `Update` records and
-//! all-or-nothing tree operations, so versions of a transaction still running
-//! at a crash survive recovery and read as committed, and a crash inside a
-//! split of an MVCC write is not covered. A clean close is exact.
+//! - every version a transaction writes is logged with its logical undo in
+//!   the log transaction of the same id, so recovery removes the versions of
+//!   every transaction without a Commit record;
+//! - a commit returns only after its Commit record is durable;
+//! - ids (xids and version stamps share the counter) never reach the limit
+//!   last logged durably (`IdLimit`, repeated by every checkpoint), so they
+//!   never repeat across restarts.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
-use crate::error::{Error, SqlState};
+use crate::error::Error;
 use crate::storage::btree::Tree;
-use crate::storage::disk::{FileIo, MemVfs, OsVfs, Vfs};
+use crate::storage::disk::{MemVfs, OsVfs, Vfs};
 use crate::storage::engine::{Engine, EngineOptions};
 use crate::storage::wal::durable::DurableEngine;
 use crate::storage::wal::{Wal, WalOptions};
 
 use super::error::TxnError;
 use super::lock::LockConfig;
-use super::manager::{ID_RESERVATION_BLOCK, XidLog};
+use super::manager::XidLog;
 use super::snapshot::Xid;
 use super::ssi::SsiConfig;
 use super::transaction::TxnEngine;
-
-/// Name of the xid limit file inside a data directory.
-pub const XID_LIMIT_FILE_NAME: &str = "xid_limit";
 
 /// Everything below the SQL layer, opened together.
 #[derive(Clone)]
@@ -68,13 +50,6 @@ pub struct Stack {
     pub durable: Option<Arc<DurableEngine>>,
 }
 
-fn io_error(file: &str, e: std::io::Error) -> Error {
-    Error::new(
-        SqlState::IO_ERROR,
-        format!("could not access file \"{file}\": {e}"),
-    )
-}
-
 impl Stack {
     /// An in-memory engine: pages in memory behind the same buffer pool, no log.
     pub fn in_memory(frames: usize) -> Result<Stack, Error> {
@@ -85,8 +60,8 @@ impl Stack {
             },
         )?;
         Ok(Stack {
+            txns: TxnEngine::volatile_over(engine.clone()),
             engine,
-            txns: TxnEngine::volatile(),
             wal: None,
             durable: None,
         })
@@ -116,10 +91,13 @@ impl Stack {
         )?;
         let durable = Arc::new(durable);
         let wal = durable.wal().clone();
-        let xid_log = WalXidLog::open(vfs, wal.clone())?;
-        let next_id = xid_log.recovered_limit.max(Xid::FIRST_NORMAL.0);
-        let txns = TxnEngine::new(
+        let next_id = durable.recovered_id_floor().max(Xid::FIRST_NORMAL.0);
+        let xid_log = WalXidLog {
+            durable: durable.clone(),
+        };
+        let txns = TxnEngine::durable(
             Arc::new(xid_log),
+            durable.clone(),
             next_id,
             LockConfig::default(),
             SsiConfig::default(),
@@ -151,88 +129,29 @@ impl Stack {
     }
 }
 
-/// The transaction manager's durability seam over the write-ahead log and
-/// the xid limit file.
+/// The transaction manager's durability seam over the write-ahead log.
 struct WalXidLog {
-    wal: Arc<Wal>,
-    limit_file: Arc<dyn FileIo>,
-    recovered_limit: u64,
-    write: Mutex<()>,
-}
-
-const SLOT_BYTES: usize = 16;
-
-fn decode_slot(b: &[u8]) -> Option<u64> {
-    let limit = u64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
-    let crc = u32::from_le_bytes(b.get(8..12)?.try_into().ok()?);
-    (crc32fast::hash(&limit.to_le_bytes()) == crc && limit != 0).then_some(limit)
-}
-
-fn encode_slot(limit: u64) -> [u8; SLOT_BYTES] {
-    let mut b = [0u8; SLOT_BYTES];
-    b[0..8].copy_from_slice(&limit.to_le_bytes());
-    b[8..12].copy_from_slice(&crc32fast::hash(&limit.to_le_bytes()).to_le_bytes());
-    b
-}
-
-impl WalXidLog {
-    fn open(vfs: Arc<dyn Vfs>, wal: Arc<Wal>) -> Result<WalXidLog, Error> {
-        let name = XID_LIMIT_FILE_NAME;
-        let file = vfs
-            .open(Path::new(name), true)
-            .map_err(|e| io_error(name, e))?;
-        let len = file.len().map_err(|e| io_error(name, e))?;
-        let mut recovered_limit = 0;
-        if len >= (2 * SLOT_BYTES) as u64 {
-            let mut buf = [0u8; 2 * SLOT_BYTES];
-            file.read_at(&mut buf, 0).map_err(|e| io_error(name, e))?;
-            for slot in buf.chunks(SLOT_BYTES) {
-                if let Some(l) = decode_slot(slot) {
-                    recovered_limit = recovered_limit.max(l);
-                }
-            }
-        } else if len != 0 {
-            return Err(Error::new(
-                SqlState::DATA_CORRUPTED,
-                format!(
-                    "file \"{name}\" has {len} bytes, expected {}",
-                    2 * SLOT_BYTES
-                ),
-            ));
-        } else {
-            file.write_at(&[0u8; 2 * SLOT_BYTES], 0)
-                .and_then(|_| file.sync())
-                .map_err(|e| io_error(name, e))?;
-            vfs.sync_dir(Path::new("")).map_err(|e| io_error(name, e))?;
-        }
-        Ok(WalXidLog {
-            wal,
-            limit_file: file,
-            recovered_limit,
-            write: Mutex::new(()),
-        })
-    }
+    durable: Arc<DurableEngine>,
 }
 
 impl XidLog for WalXidLog {
     fn persist_id_limit(&self, limit: u64) -> Result<(), TxnError> {
-        let _w = self.write.lock();
-        let slot = (limit / ID_RESERVATION_BLOCK) % 2;
-        self.limit_file
-            .write_at(&encode_slot(limit), slot * SLOT_BYTES as u64)
-            .and_then(|_| self.limit_file.sync())
-            .map_err(|e| TxnError::from(io_error(XID_LIMIT_FILE_NAME, e)))
+        Ok(self.durable.reserve_ids(limit)?)
     }
 
     fn make_commit_durable(&self, _xid: Xid) -> Result<(), TxnError> {
-        self.wal
+        // Logged transactions commit through their log transaction (Commit
+        // record, group flush) before the manager is told; this is only
+        // reached for a commit with nothing logged: make the log durable.
+        self.durable
+            .wal()
             .flush_all()
             .map_err(|e| TxnError::from(Error::from(e)))
     }
 
     fn record_abort(&self, _xid: Xid) -> Result<(), TxnError> {
-        // The in-memory undo list removes the versions through the logged
-        // tree writes; nothing more to log.
+        // The rollback itself is logged (Abort, CLRs, End) by the log
+        // transaction; without a Commit record a transaction is a loser.
         Ok(())
     }
 }
@@ -241,16 +160,6 @@ impl XidLog for WalXidLog {
 mod tests {
     use super::*;
     use crate::txn::{IsolationLevel, TxnOptions};
-
-    #[test]
-    fn xid_limit_slots_round_trip_and_reject_a_bad_crc() {
-        let s = encode_slot(8192);
-        assert_eq!(decode_slot(&s), Some(8192));
-        let mut bad = s;
-        bad[0] ^= 1;
-        assert_eq!(decode_slot(&bad), None);
-        assert_eq!(decode_slot(&[0u8; 16]), None);
-    }
 
     #[test]
     fn committed_versions_survive_reopen_and_xids_restart_above_them() {

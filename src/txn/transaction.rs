@@ -30,22 +30,39 @@
 //! Invariants:
 //! - Every write is made under an UPDATE or NO KEY UPDATE row lock, and its
 //!   stamp is drawn under that lock, so stamps order the versions of a key.
-//! - The undo list holds exactly the versions this transaction wrote and has
-//!   not undone; rollback removes them (newest first) before the locks go.
+//! - The undo (the log chain, or the in-memory list) holds exactly the
+//!   versions and trees this transaction created and has not undone;
+//!   rollback removes them (newest first) before the locks go.
+//! - A tree dropped by a transaction is freed only after its commit, once
+//!   every snapshot sees that commit (`free_dropped_trees`).
 //! - Pruning removes only versions no snapshot can see: those older than the
 //!   newest version whose writer committed below the vacuum watermark (and
 //!   that version too if it is a tombstone).
 //!
+//! With a log (file-backed databases) a transaction owns a log transaction
+//! with its xid as id, begun at its first write (read-only transactions log
+//! nothing and never wait for a flush): each version insert is an Update
+//! record (undo: delete that version key) before the tree change; commit is
+//! the log's group commit; rollback, `ROLLBACK TO SAVEPOINT` (to the log
+//! position of the savepoint) and recovery's loser pass undo through the log
+//! with CLRs. Without a log, an in-memory undo list does the same.
+//! Pruning and vacuum deletes are redo-only (docs/mvcc.md says why).
+//!
 //! Open problems: scans take their SIREAD range lock on the whole requested
 //! range at the start (a LIMIT that stops early over-locks: false positives,
-//! never missed conflicts); commit records and undo are not yet logged.
+//! never missed conflicts).
 
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::storage::btree::{Cursor, Tree};
+use parking_lot::{Mutex, RwLock};
+
+use crate::storage::Lsn;
+use crate::storage::btree::{Cursor, Tree, TreeId};
+use crate::storage::engine::Engine;
 use crate::storage::error::StorageError;
+use crate::storage::wal::durable::{DurableEngine, Txn};
 
 use super::lock::{
     CancelToken, LockConfig, LockManager, LockOutcome, LockTarget, LockWait, RowLockMode,
@@ -77,6 +94,18 @@ pub struct TxnEngine {
     pub manager: TxnManager,
     pub locks: LockManager,
     pub ssi: SsiManager,
+    /// The trees (for transactional tree creation and drops); `None` when
+    /// the caller only hands trees in.
+    storage: Option<Engine>,
+    /// The storage engine with its log (file-backed databases): every
+    /// version a transaction writes is logged with its undo there.
+    durable: Option<Arc<DurableEngine>>,
+    /// Trees whose drop committed, with the dropping xid: freed once every
+    /// snapshot sees that commit (xid below the vacuum watermark).
+    pending_drops: Mutex<Vec<(Xid, TreeId)>>,
+    /// Freeing a tree takes it exclusively; a vacuum pass shares it, so a
+    /// pass never walks pages that are being freed.
+    tree_gate: RwLock<()>,
 }
 
 /// How to start a transaction.
@@ -125,20 +154,129 @@ impl TxnEngine {
         lock: LockConfig,
         ssi: SsiConfig,
     ) -> Arc<TxnEngine> {
-        Arc::new(TxnEngine {
-            manager: TxnManager::new(log, recovered_next_id),
+        Arc::new(TxnEngine::build(
+            TxnManager::new(log, recovered_next_id),
+            lock,
+            ssi,
+            None,
+            None,
+        ))
+    }
+
+    fn build(
+        manager: TxnManager,
+        lock: LockConfig,
+        ssi: SsiConfig,
+        storage: Option<Engine>,
+        durable: Option<Arc<DurableEngine>>,
+    ) -> TxnEngine {
+        TxnEngine {
+            manager,
             locks: LockManager::new(lock),
             ssi: SsiManager::new(ssi),
-        })
+            storage,
+            durable,
+            pending_drops: Mutex::new(Vec::new()),
+            tree_gate: RwLock::new(()),
+        }
+    }
+
+    /// Over a file-backed engine with its log: every version write is
+    /// logged with its logical undo in a log transaction with the xid as
+    /// its id; commit is the log's (group) commit; rollback, savepoints and
+    /// recovery undo through the log.
+    pub fn durable(
+        log: Arc<dyn XidLog>,
+        durable: Arc<DurableEngine>,
+        recovered_next_id: u64,
+        lock: LockConfig,
+        ssi: SsiConfig,
+    ) -> Arc<TxnEngine> {
+        Arc::new(TxnEngine::build(
+            TxnManager::new(log, recovered_next_id),
+            lock,
+            ssi,
+            Some(durable.engine().clone()),
+            Some(durable),
+        ))
     }
 
     /// For in-memory databases.
     pub fn volatile() -> Arc<TxnEngine> {
-        Arc::new(TxnEngine {
-            manager: TxnManager::volatile(),
-            locks: LockManager::new(LockConfig::default()),
-            ssi: SsiManager::new(SsiConfig::default()),
-        })
+        Arc::new(TxnEngine::build(
+            TxnManager::volatile(),
+            LockConfig::default(),
+            SsiConfig::default(),
+            None,
+            None,
+        ))
+    }
+
+    /// For in-memory databases over `engine` (transactional tree creation
+    /// and drops through the in-memory undo list).
+    pub fn volatile_over(engine: Engine) -> Arc<TxnEngine> {
+        Arc::new(TxnEngine::build(
+            TxnManager::volatile(),
+            LockConfig::default(),
+            SsiConfig::default(),
+            Some(engine),
+            None,
+        ))
+    }
+
+    /// Whether versions are logged (a file-backed database).
+    pub fn is_logged(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    fn tree_exists(&self, id: TreeId) -> Result<bool, TxnError> {
+        let Some(storage) = &self.storage else {
+            return Ok(true);
+        };
+        match storage.tree(id) {
+            Ok(_) => Ok(true),
+            Err(StorageError::NoSuchTree(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Frees the trees whose drop every snapshot now sees committed.
+    /// Returns how many were freed.
+    pub fn free_dropped_trees(&self) -> Result<usize, TxnError> {
+        let ready: Vec<TreeId> = {
+            let mut pending = self.pending_drops.lock();
+            if pending.is_empty() {
+                return Ok(0);
+            }
+            let horizon = self.manager.oldest_xmin();
+            let (ready, keep): (Vec<_>, Vec<_>) =
+                pending.drain(..).partition(|(x, _)| *x < horizon);
+            *pending = keep;
+            ready.into_iter().map(|(_, t)| t).collect()
+        };
+        let _gate = self.tree_gate.write();
+        for (i, &tree) in ready.iter().enumerate() {
+            let res = match (&self.durable, &self.storage) {
+                (Some(d), _) => d.free_dropped_tree(tree).map_err(TxnError::from),
+                (None, Some(s)) => match s.drop_tree(tree) {
+                    Ok(()) | Err(StorageError::NoSuchTree(_)) => Ok(()),
+                    Err(e) => Err(e.into()),
+                },
+                (None, None) => Ok(()),
+            };
+            if let Err(e) = res {
+                // Keep the rest for the next try.
+                let mut pending = self.pending_drops.lock();
+                pending.extend(ready[i..].iter().map(|&t| (Xid::FROZEN, t)));
+                return Err(e);
+            }
+        }
+        Ok(ready.len())
+    }
+
+    /// Drops committed but not yet freed (waiting for older snapshots).
+    pub fn pending_tree_drops(&self) -> usize {
+        self.pending_drops.lock().len()
     }
 
     /// Starts a transaction (no snapshot yet: the first statement takes it).
@@ -152,7 +290,10 @@ impl TxnEngine {
             ssi_registered: false,
             cid: 0,
             statements: 0,
-            writes: Vec::new(),
+            writes: 0,
+            undo: Vec::new(),
+            wal: None,
+            drops: Vec::new(),
             savepoints: Vec::new(),
             finished: false,
             lock_timeout: None,
@@ -162,6 +303,10 @@ impl TxnEngine {
 
     /// Removes every version of `tree` no snapshot can see any more.
     pub fn vacuum_tree(&self, tree: &Tree) -> Result<VacuumStats, TxnError> {
+        let _gate = self.tree_gate.read();
+        if !self.tree_exists(tree.id())? {
+            return Ok(VacuumStats::default());
+        }
         let horizon = self.manager.oldest_xmin();
         let mut stats = VacuumStats::default();
         let mut cursor = tree.iter();
@@ -247,17 +392,26 @@ pub enum RowLock {
     SelfUpdated,
 }
 
+/// The in-memory undo list of a database without a log (a logged
+/// transaction undoes through its log records instead).
 #[derive(Clone)]
-struct Undo {
-    tree: Tree,
-    key: Vec<u8>,
-    stamp: u64,
+enum Undo {
+    Version {
+        tree: Tree,
+        key: Vec<u8>,
+        stamp: u64,
+    },
+    CreatedTree(TreeId),
 }
 
 #[derive(Debug, Clone)]
 struct SavepointMark {
     name: String,
     writes: usize,
+    undo: usize,
+    drops: usize,
+    /// The log transaction's last record at the savepoint (0: none yet).
+    lsn: Lsn,
     locks: usize,
 }
 
@@ -270,7 +424,15 @@ pub struct Transaction {
     ssi_registered: bool,
     cid: CommandId,
     statements: u64,
-    writes: Vec<Undo>,
+    /// Writes made and not undone (versions, tree creations and drops).
+    writes: usize,
+    /// Without a log: how to undo them.
+    undo: Vec<Undo>,
+    /// With a log: the log transaction (same id as the xid), begun at the
+    /// first write, so read-only transactions log nothing.
+    wal: Option<Txn>,
+    /// Trees to drop when this transaction commits.
+    drops: Vec<TreeId>,
     savepoints: Vec<SavepointMark>,
     finished: bool,
     /// `lock_timeout` for row-lock waits.
@@ -368,7 +530,56 @@ impl Transaction {
 
     /// Whether the transaction has written anything (not undone).
     pub fn has_writes(&self) -> bool {
-        !self.writes.is_empty()
+        self.writes > 0
+    }
+
+    /// The log transaction, begun on first use (file-backed databases).
+    fn log_txn(&mut self) -> Result<Option<Txn>, TxnError> {
+        let Some(d) = &self.engine.durable else {
+            return Ok(None);
+        };
+        if self.wal.is_none() {
+            self.wal = Some(d.begin_with_id(self.xid.0)?);
+        }
+        Ok(self.wal.clone())
+    }
+
+    /// Creates a tree in this transaction (`CREATE TABLE`): it is freed
+    /// again if the transaction rolls back, is rolled back to an earlier
+    /// savepoint, or is running at a crash.
+    pub fn create_tree(&mut self) -> Result<Tree, TxnError> {
+        self.check_writable("CREATE TABLE")?;
+        let tree = match (self.log_txn()?, &self.engine.durable) {
+            (Some(txn), Some(d)) => {
+                let id = d.create_tree_in(&txn)?;
+                d.engine().tree(id)?
+            }
+            _ => {
+                let storage = self.engine.storage.as_ref().ok_or_else(|| {
+                    TxnError::Lower(crate::Error::new(
+                        crate::SqlState::INTERNAL_ERROR,
+                        "this transaction engine has no storage to create trees in",
+                    ))
+                })?;
+                let t = storage.create_tree()?;
+                self.undo.push(Undo::CreatedTree(t.id()));
+                t
+            }
+        };
+        self.writes += 1;
+        Ok(tree)
+    }
+
+    /// Drops a tree in this transaction (`DROP TABLE`): nothing happens to
+    /// it unless the transaction commits; then it is freed once no snapshot
+    /// can still read it (a snapshot older than the commit may).
+    pub fn drop_tree(&mut self, tree: TreeId) -> Result<(), TxnError> {
+        self.check_writable("DROP TABLE")?;
+        if !self.drops.contains(&tree) {
+            self.drops.push(tree);
+            self.writes += 1;
+        }
+        Ok(())
     }
 
     /// Changes isolation, read-only and deferrable before the first
@@ -645,16 +856,25 @@ impl Transaction {
             xid: self.xid,
             cid: self.cid,
         };
-        let replaced = tree.insert(
-            &version::encode_key(key, stamp),
-            &version::encode_value(writer, row),
-        )?;
+        let tree_key = version::encode_key(key, stamp);
+        let value = version::encode_value(writer, row);
+        let engine = self.engine.clone();
+        let replaced = match (self.log_txn()?, &engine.durable) {
+            // Logged: an Update record (undo: delete this version key)
+            // before the tree change, in the log transaction's chain.
+            (Some(txn), Some(d)) => d.insert_new(&txn, tree, &tree_key, &value)?,
+            _ => {
+                let r = tree.insert(&tree_key, &value)?;
+                self.undo.push(Undo::Version {
+                    tree: tree.clone(),
+                    key: key.to_vec(),
+                    stamp,
+                });
+                r
+            }
+        };
         assert!(!replaced, "version stamp {stamp} reused");
-        self.writes.push(Undo {
-            tree: tree.clone(),
-            key: key.to_vec(),
-            stamp,
-        });
+        self.writes += 1;
         let horizon = self.engine.manager.oldest_xmin();
         self.engine.prune_versions(tree, key, older, horizon)?;
         Ok(())
@@ -736,7 +956,10 @@ impl Transaction {
         self.check_active()?;
         self.savepoints.push(SavepointMark {
             name: name.to_string(),
-            writes: self.writes.len(),
+            writes: self.writes,
+            undo: self.undo.len(),
+            drops: self.drops.len(),
+            lsn: self.wal.as_ref().map_or(Lsn(0), |t| t.last_lsn()),
             locks: self.engine.locks.mark(self.xid),
         });
         Ok(())
@@ -756,7 +979,12 @@ impl Transaction {
         let i = self.find_savepoint(name)?;
         let mark = self.savepoints[i].clone();
         self.savepoints.truncate(i + 1);
-        self.undo_to(mark.writes)?;
+        match (&self.wal, &self.engine.durable) {
+            (Some(txn), Some(d)) => d.rollback_to(txn, mark.lsn)?,
+            _ => self.undo_to(mark.undo)?,
+        }
+        self.writes = mark.writes;
+        self.drops.truncate(mark.drops);
         self.engine.locks.release_since(self.xid, mark.locks);
         Ok(())
     }
@@ -769,14 +997,28 @@ impl Transaction {
         Ok(())
     }
 
+    /// Undoes the in-memory undo list down to `len` entries, newest first.
     fn undo_to(&mut self, len: usize) -> Result<(), TxnError> {
-        while self.writes.len() > len {
-            let Some(u) = self.writes.last() else {
+        while self.undo.len() > len {
+            let Some(u) = self.undo.last() else {
                 break; // unreachable: len() > len >= 0
             };
-            let existed = u.tree.delete(&version::encode_key(&u.key, u.stamp))?;
-            assert!(existed, "undo of version {} that is not there", u.stamp);
-            self.writes.pop();
+            match u {
+                Undo::Version { tree, key, stamp } => {
+                    let existed = tree.delete(&version::encode_key(key, *stamp))?;
+                    assert!(existed, "undo of version {stamp} that is not there");
+                }
+                Undo::CreatedTree(id) => {
+                    if let Some(s) = &self.engine.storage {
+                        let _gate = self.engine.tree_gate.write();
+                        match s.drop_tree(*id) {
+                            Ok(()) | Err(StorageError::NoSuchTree(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+            self.undo.pop();
         }
         Ok(())
     }
@@ -791,16 +1033,47 @@ impl Transaction {
             let _ = self.abort();
             return Err(e);
         }
-        let wrote = !self.writes.is_empty();
-        if let Err(e) = self.engine.manager.commit(self.xid, wrote) {
+        let wrote = self.writes > 0;
+        let engine = self.engine.clone();
+        let mut via_xid_log = wrote;
+        if wrote && let Some(d) = &engine.durable {
+            // The log's commit: DropTree records, Commit, group flush, End.
+            let logged = (|| -> Result<(), TxnError> {
+                let Some(txn) = self.log_txn()? else {
+                    return Ok(());
+                };
+                for &tree in &self.drops {
+                    d.drop_tree_at_commit(&txn, tree)?;
+                }
+                d.commit(&txn)?;
+                Ok(())
+            })();
+            if let Err(e) = logged {
+                let _ = self.abort();
+                return Err(e);
+            }
+            via_xid_log = false;
+        }
+        if let Err(e) = engine.manager.commit(self.xid, via_xid_log) {
             let _ = self.abort();
             return Err(e);
         }
         self.finished = true;
+        self.wal = None;
         if self.ssi_registered {
-            self.engine.ssi.commit(self.xid);
+            engine.ssi.commit(self.xid);
         }
-        self.engine.locks.release_all(self.xid);
+        engine.locks.release_all(self.xid);
+        if !self.drops.is_empty() {
+            engine
+                .pending_drops
+                .lock()
+                .extend(self.drops.iter().map(|&t| (self.xid, t)));
+        }
+        if let Err(e) = engine.free_dropped_trees() {
+            // The commit stands; the trees are freed by a later attempt.
+            tracing::warn!(error = %e, "could not free dropped trees yet");
+        }
         Ok(())
     }
 
@@ -812,18 +1085,28 @@ impl Transaction {
 
     fn abort(&mut self) -> Result<(), TxnError> {
         self.finished = true;
-        let wrote = !self.writes.is_empty();
+        let wrote = self.writes > 0 || self.wal.is_some();
         let ended = self.engine.manager.abort(self.xid, wrote);
         // Versions stay invisible while the xid is in the aborted set, so a
         // failed undo leaves garbage for vacuum, never wrong answers.
-        let undone = self.undo_to(0);
+        let engine = self.engine.clone();
+        let undone = match (self.wal.take(), &engine.durable) {
+            // Through the log: Abort, each Update undone newest first with
+            // a CLR, End (what recovery does for a loser).
+            (Some(txn), Some(d)) => d.rollback(&txn).map_err(TxnError::from),
+            _ => self.undo_to(0),
+        };
+        self.drops.clear();
         if wrote && undone.is_ok() {
-            self.engine.manager.forget_aborted(self.xid);
+            engine.manager.forget_aborted(self.xid);
         }
         if self.ssi_registered {
-            self.engine.ssi.rollback(self.xid);
+            engine.ssi.rollback(self.xid);
         }
-        self.engine.locks.release_all(self.xid);
+        engine.locks.release_all(self.xid);
+        if let Err(e) = engine.free_dropped_trees() {
+            tracing::warn!(error = %e, "could not free dropped trees yet");
+        }
         ended.and(undone)
     }
 }

@@ -23,9 +23,12 @@
 //! half-split tree. The rollback of a row change is the inverse tree
 //! operation, found by tree and key wherever the key lives by then.
 //!
-//! Tree creation and removal are redo-only: they are not undone when the
-//! transaction that asked for them rolls back (the catalog above decides
-//! what a tree means).
+//! [`DurableEngine::create_tree`] is redo-only (bootstrap trees);
+//! [`DurableEngine::create_tree_in`] logs `CreateTree` in the transaction,
+//! so a rollback (or recovery's undo of a loser) frees the tree again.
+//! [`DurableEngine::drop_tree_at_commit`] logs `DropTree` before the Commit;
+//! the caller frees the tree after the commit, and recovery frees the
+//! committed drops it finds (the checkpoint lists those not yet freed).
 //!
 //! Open problem: the tree releases its page latches when the operation
 //! returns, just before `end_smo` is logged. Another thread that changes one
@@ -43,15 +46,16 @@ use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::storage::Lsn;
-use crate::storage::btree::TreeId;
+use crate::storage::btree::{Tree, TreeId};
 use crate::storage::buffer::PageLog;
 use crate::storage::disk::{FileIo, Vfs};
 use crate::storage::engine::{DATA_FILE_NAME, Engine, EngineOptions};
+use crate::storage::error::StorageError;
 
 use super::WalError;
 use super::log::{Wal, WalOptions};
 use super::pagelog::WalPageLog;
-use super::record::LogicalUndo;
+use super::record::{LogicalUndo, Record, RecordBody, TreeDrop, TxnId};
 use super::recovery::{self, Analysis, RedoStats};
 use super::txn::{TxnHandle, TxnManager, UndoApplier};
 
@@ -78,6 +82,13 @@ pub struct DurableEngine {
     last_checkpoint_end: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// Drops logged (`DropTree`) and not yet freed. A checkpoint records
+    /// them (`TreeDrops`), so recovery can free the committed ones.
+    drops: Mutex<Vec<TreeDrop>>,
+    /// The highest id limit logged (`IdLimit`); a checkpoint repeats it.
+    id_limit: Mutex<u64>,
+    /// Above every transaction id and version stamp the log knows of.
+    recovered_id_floor: u64,
 }
 
 /// Log volume between checkpoints, by default.
@@ -99,6 +110,24 @@ impl UndoApplier for EngineUndo<'_> {
         self.log.end_smo()?;
         Ok(res?)
     }
+
+    fn undo_create_tree(&self, tree: u64) -> Result<(), Error> {
+        free_tree(self.engine, self.log, TreeId(tree))
+    }
+}
+
+/// Frees `tree` (every page, and its directory entry) as one structure
+/// change; nothing to do if it is gone already (undo and recovery repeat it).
+fn free_tree(engine: &Engine, log: &WalPageLog, tree: TreeId) -> Result<(), Error> {
+    match engine.tree(tree) {
+        Ok(_) => {}
+        Err(StorageError::NoSuchTree(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    log.begin_smo();
+    let res = engine.drop_tree(tree);
+    log.end_smo()?;
+    Ok(res?)
 }
 
 impl DurableEngine {
@@ -166,6 +195,7 @@ impl DurableEngine {
         let log = Arc::new(WalPageLog::new(wal.clone()));
         let engine = Engine::open_with_log(vfs, options, log.clone())?;
         let txns = TxnManager::new(wal, analysis.max_txn + 1);
+        let recovered_id_floor = analysis.id_limit.max(analysis.max_txn + 1);
         let losers = recovery::undo(
             &analysis,
             &txns,
@@ -181,7 +211,15 @@ impl DurableEngine {
             checkpoint_log_bytes: AtomicU64::new(DEFAULT_CHECKPOINT_LOG_BYTES),
             last_checkpoint_end: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
+            drops: Mutex::new(Vec::new()),
+            id_limit: Mutex::new(recovered_id_floor),
+            recovered_id_floor,
         };
+        // Drops that committed before the crash: no snapshot survives a
+        // restart, so nothing can read those trees any more.
+        for tree in analysis.committed_drops() {
+            free_tree(&db.engine, &db.log, TreeId(tree))?;
+        }
         db.checkpoint()?;
         let report = RecoveryReport {
             analysis,
@@ -216,6 +254,100 @@ impl DurableEngine {
     /// Starts a transaction.
     pub fn begin(&self) -> Result<Txn, Error> {
         Ok(self.txns.begin()?)
+    }
+
+    /// Starts a transaction with the id `id` (the MVCC layer's xid).
+    pub fn begin_with_id(&self, id: u64) -> Result<Txn, Error> {
+        Ok(self.txns.begin_with_id(TxnId(id))?)
+    }
+
+    /// The first id the MVCC counter may hand out after this open: above
+    /// every transaction id in the log and every id limit logged, so above
+    /// every xid and version stamp ever used.
+    pub fn recovered_id_floor(&self) -> u64 {
+        self.recovered_id_floor
+    }
+
+    /// Logs that ids below `limit` may be handed out from now on and waits
+    /// until that is durable (once per block of ids), so that no id handed
+    /// out is ever handed out again after a crash.
+    pub fn reserve_ids(&self, limit: u64) -> Result<(), Error> {
+        let mut current = self.id_limit.lock();
+        let lsn = self.wal().append(&Record {
+            txn: TxnId(0),
+            prev_lsn: Lsn(0),
+            body: RecordBody::IdLimit { limit },
+        })?;
+        *current = (*current).max(limit);
+        drop(current);
+        self.wal().flush(lsn)?;
+        Ok(())
+    }
+
+    /// Creates a tree within `txn`: if `txn` rolls back (or is running at a
+    /// crash), undo frees the tree again. The creation and its `CreateTree`
+    /// record are one structure change.
+    pub fn create_tree_in(&self, txn: &Txn) -> Result<TreeId, Error> {
+        self.atomically(|| {
+            let id = self.engine.create_tree()?.id();
+            self.txns.log_create_tree(txn, id.0)?;
+            Ok(id)
+        })
+    }
+
+    /// Inserts a new key (one that did not exist: its undo deletes it) into
+    /// `tree` within `txn`; the MVCC layer's version insert.
+    pub fn insert_new(
+        &self,
+        txn: &Txn,
+        tree: &Tree,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<bool, Error> {
+        self.txns.log_update(
+            txn,
+            LogicalUndo {
+                tree: tree.id().0,
+                key: key.to_vec(),
+                before: None,
+            },
+        )?;
+        self.txns.run(txn, || Ok(tree.insert(key, value)?))
+    }
+
+    /// Logs that `txn` drops `tree` (call just before committing `txn`);
+    /// the tree stays until [`DurableEngine::free_dropped_tree`], which the
+    /// caller calls once the commit is durable and no snapshot can read it.
+    pub fn drop_tree_at_commit(&self, txn: &Txn, tree: TreeId) -> Result<(), Error> {
+        let mut drops = self.drops.lock();
+        self.txns
+            .log_in_chain(txn, RecordBody::DropTree { tree: tree.0 })?;
+        drops.push(TreeDrop {
+            tree: tree.0,
+            txn: TxnId(txn.id().0),
+            committed: false,
+        });
+        Ok(())
+    }
+
+    /// Frees a tree whose drop committed (redo-only, one structure change).
+    pub fn free_dropped_tree(&self, tree: TreeId) -> Result<(), Error> {
+        free_tree(&self.engine, &self.log, tree)?;
+        self.drops.lock().retain(|d| d.tree != tree.0);
+        Ok(())
+    }
+
+    /// Partial rollback of `txn` to `mark` (a [`TxnHandle::last_lsn`]):
+    /// `ROLLBACK TO SAVEPOINT`, with CLRs.
+    pub fn rollback_to(&self, txn: &Txn, mark: Lsn) -> Result<(), Error> {
+        self.txns.rollback_to(
+            txn,
+            mark,
+            &EngineUndo {
+                engine: &self.engine,
+                log: &self.log,
+            },
+        )
     }
 
     /// Sets `key` in `tree` to `value` within `txn`.
@@ -261,7 +393,12 @@ impl DurableEngine {
     /// Commits `txn`; returns once its commit record is durable. Takes a
     /// checkpoint when `checkpoint_log_bytes` of log have accumulated.
     pub fn commit(&self, txn: &Txn) -> Result<(), Error> {
-        self.txns.commit(txn)?;
+        self.txns.commit_with(txn, || {
+            let mut drops = self.drops.lock();
+            for d in drops.iter_mut().filter(|d| d.txn == txn.id()) {
+                d.committed = true;
+            }
+        })?;
         let grown = self
             .wal()
             .next_lsn()
@@ -288,7 +425,16 @@ impl DurableEngine {
     }
 
     fn checkpoint_now(&self) -> Result<Lsn, Error> {
-        let lsn = self.txns.checkpoint(self.engine.pager().pool())?;
+        let lsn = self.txns.checkpoint_with(self.engine.pager().pool(), || {
+            vec![
+                RecordBody::IdLimit {
+                    limit: *self.id_limit.lock(),
+                },
+                RecordBody::TreeDrops {
+                    drops: self.drops.lock().clone(),
+                },
+            ]
+        })?;
         self.last_checkpoint_end
             .store(self.wal().next_lsn().0, Ordering::Relaxed);
         Ok(lsn)
@@ -325,7 +471,9 @@ impl DurableEngine {
                 engine: &self.engine,
                 log: &self.log,
             },
-        )
+        )?;
+        self.drops.lock().retain(|d| d.txn != txn.id());
+        Ok(())
     }
 
     /// A fuzzy checkpoint (writers keep going); removes log segments no

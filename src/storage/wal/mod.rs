@@ -46,7 +46,7 @@ pub mod segment;
 pub mod txn;
 
 pub use log::{LogIter, OpenReport, Wal, WalOptions, WalStats};
-pub use record::{LogicalUndo, PageRedo, Record, RecordBody, TxnEntry, TxnId, TxnState};
+pub use record::{LogicalUndo, PageRedo, Record, RecordBody, TreeDrop, TxnEntry, TxnId, TxnState};
 
 use crate::error::{Error, SqlState};
 use crate::storage::Lsn;

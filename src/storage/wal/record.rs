@@ -30,6 +30,10 @@
 //! |    9 | CheckpointEnd    | u64 begin LSN, u32 n, n × (u64 page, u64 recLSN), u32 m, m × TxnEntry |
 //! |   10 | PageImage        | u64 smo, u64 page, u32 len + image, u32 len + op            |
 //! |   11 | SmoEnd           | u64 LSN of the structure change's first record              |
+//! |   12 | IdLimit          | u64 limit: no transaction id or version stamp at or above it was handed out |
+//! |   13 | CreateTree       | u64 tree (undo: free the tree, if it exists)                 |
+//! |   14 | DropTree         | u64 tree (freed once its transaction committed; never undone) |
+//! |   15 | TreeDrops        | u32 n, n × (u64 tree, u64 txn, u8 committed): drops not yet freed, at a checkpoint |
 //!
 //! `PageRedo` = u64 page number, u32 length, that many bytes of a serialised
 //! page operation (the storage layer's `PageOp`; the log never looks inside).
@@ -136,6 +140,36 @@ pub enum RecordBody {
     SmoEnd {
         first: Lsn,
     },
+    /// Ids (transaction ids and version stamps share one counter) below
+    /// `limit` may have been handed out; recovery restarts the counter at
+    /// the highest limit it sees (a checkpoint repeats the current one).
+    IdLimit {
+        limit: u64,
+    },
+    /// The transaction created `tree` (logged inside the creation's
+    /// structure change). Undo frees the tree, if it exists.
+    CreateTree {
+        tree: u64,
+    },
+    /// The transaction drops `tree`: logged just before its Commit; the tree
+    /// is freed after the commit (once no snapshot can use it), and by
+    /// recovery if the commit is in the log. Never undone.
+    DropTree {
+        tree: u64,
+    },
+    /// At a checkpoint: the drops logged (`DropTree`) but not yet freed,
+    /// with their transaction and whether it had committed.
+    TreeDrops {
+        drops: Vec<TreeDrop>,
+    },
+}
+
+/// A dropped tree not yet freed, as a checkpoint records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeDrop {
+    pub tree: u64,
+    pub txn: TxnId,
+    pub committed: bool,
 }
 
 impl RecordBody {
@@ -152,6 +186,10 @@ impl RecordBody {
             RecordBody::CheckpointEnd { .. } => 9,
             RecordBody::PageImage { .. } => 10,
             RecordBody::SmoEnd { .. } => 11,
+            RecordBody::IdLimit { .. } => 12,
+            RecordBody::CreateTree { .. } => 13,
+            RecordBody::DropTree { .. } => 14,
+            RecordBody::TreeDrops { .. } => 15,
         }
     }
 
@@ -166,7 +204,7 @@ impl RecordBody {
 }
 
 fn valid_type(code: u8) -> bool {
-    (1..=11).contains(&code)
+    (1..=15).contains(&code)
 }
 
 /// A whole record.
@@ -243,6 +281,16 @@ impl Record {
                 put_bytes(out, op);
             }
             RecordBody::SmoEnd { first } => put_u64(out, first.0),
+            RecordBody::IdLimit { limit } => put_u64(out, *limit),
+            RecordBody::CreateTree { tree } | RecordBody::DropTree { tree } => put_u64(out, *tree),
+            RecordBody::TreeDrops { drops } => {
+                put_u32(out, drops.len() as u32);
+                for d in drops {
+                    put_u64(out, d.tree);
+                    put_u64(out, d.txn.0);
+                    out.push(u8::from(d.committed));
+                }
+            }
             RecordBody::CheckpointEnd {
                 begin,
                 dirty_pages,
@@ -471,6 +519,34 @@ impl Record {
             11 => RecordBody::SmoEnd {
                 first: Lsn(c.u64("smo first LSN")?),
             },
+            12 => RecordBody::IdLimit {
+                limit: c.u64("id limit")?,
+            },
+            13 => RecordBody::CreateTree {
+                tree: c.u64("tree id")?,
+            },
+            14 => RecordBody::DropTree {
+                tree: c.u64("tree id")?,
+            },
+            15 => {
+                let n = c.count(17, "tree drop count")?;
+                let mut drops = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let tree = c.u64("tree id")?;
+                    let txn = TxnId(c.u64("txn id")?);
+                    let committed = match c.u8("committed flag")? {
+                        0 => false,
+                        1 => true,
+                        _ => return Err(c.corrupt("committed flag")),
+                    };
+                    drops.push(TreeDrop {
+                        tree,
+                        txn,
+                        committed,
+                    });
+                }
+                RecordBody::TreeDrops { drops }
+            }
             _ => return Err(c.corrupt("record type")),
         };
         if c.pos != bytes.len() {
@@ -537,6 +613,24 @@ mod tests {
                 op: vec![6; 20],
             }),
             rec(RecordBody::SmoEnd { first: Lsn(1) }),
+            rec(RecordBody::IdLimit { limit: 8192 }),
+            rec(RecordBody::CreateTree { tree: 12 }),
+            rec(RecordBody::DropTree { tree: 13 }),
+            rec(RecordBody::TreeDrops {
+                drops: vec![
+                    TreeDrop {
+                        tree: 4,
+                        txn: TxnId(20),
+                        committed: true,
+                    },
+                    TreeDrop {
+                        tree: 5,
+                        txn: TxnId(21),
+                        committed: false,
+                    },
+                ],
+            }),
+            rec(RecordBody::TreeDrops { drops: vec![] }),
             rec(RecordBody::CheckpointBegin),
             rec(RecordBody::CheckpointEnd {
                 begin: Lsn(10),

@@ -41,7 +41,7 @@ use crate::storage::page::{self, PageId};
 
 use super::WalError;
 use super::log::Wal;
-use super::record::{RecordBody, TxnEntry, TxnId, TxnState};
+use super::record::{RecordBody, TreeDrop, TxnEntry, TxnId, TxnState};
 use super::txn::{TxnManager, UndoApplier};
 
 /// What analysis found.
@@ -56,6 +56,40 @@ pub struct Analysis {
     pub max_txn: u64,
     /// Dirty pages at the crash (a superset), with their recLSN.
     pub dirty_pages: HashMap<u64, Lsn>,
+    /// The highest `IdLimit` in the analysed log (0: none).
+    pub id_limit: u64,
+    /// Transactions whose Commit record is in the analysed log.
+    pub committed: HashSet<TxnId>,
+    /// Tree drops logged and not known to be freed: from the checkpoint's
+    /// `TreeDrops` and the `DropTree` records after it.
+    pub drops: Vec<TreeDrop>,
+}
+
+impl Analysis {
+    /// Whether transaction `txn` committed, as far as the log says: its
+    /// Commit record is after the checkpoint, or the checkpoint's table has
+    /// it committing.
+    pub fn is_winner(&self, txn: TxnId) -> bool {
+        self.committed.contains(&txn)
+            || self
+                .txns
+                .get(&txn)
+                .is_some_and(|e| e.state == TxnState::Committing)
+    }
+
+    /// The trees whose drop committed: recovery frees them (no snapshot
+    /// survives a restart, so none can still read them).
+    pub fn committed_drops(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .drops
+            .iter()
+            .filter(|d| d.committed || self.is_winner(d.txn))
+            .map(|d| d.tree)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// Counts from redo, for tests and the log.
@@ -81,6 +115,9 @@ pub fn analyze(wal: &Wal) -> Result<Analysis, WalError> {
     let mut dirty: HashMap<u64, Lsn> = HashMap::new();
     let mut max_txn = 0;
     let mut saw_end = false;
+    let mut id_limit = 0;
+    let mut committed = HashSet::new();
+    let mut drops = Vec::new();
     for item in wal.iter_from(checkpoint) {
         let (lsn, rec) = item?;
         max_txn = max_txn.max(rec.txn.0);
@@ -107,6 +144,19 @@ pub fn analyze(wal: &Wal) -> Result<Analysis, WalError> {
             }
             continue;
         }
+        match &rec.body {
+            RecordBody::IdLimit { limit } => id_limit = id_limit.max(*limit),
+            RecordBody::TreeDrops { drops: d } => drops.extend_from_slice(d),
+            RecordBody::DropTree { tree } => drops.push(TreeDrop {
+                tree: *tree,
+                txn: rec.txn,
+                committed: false,
+            }),
+            RecordBody::Commit => {
+                committed.insert(rec.txn);
+            }
+            _ => {}
+        }
         if rec.txn.0 != 0 {
             let e = txns.entry(rec.txn).or_insert(TxnEntry {
                 txn: rec.txn,
@@ -118,7 +168,7 @@ pub fn analyze(wal: &Wal) -> Result<Analysis, WalError> {
             match &rec.body {
                 RecordBody::Commit => e.state = TxnState::Committing,
                 RecordBody::Abort => e.state = TxnState::Aborting,
-                RecordBody::Update { .. } => e.undo_next = lsn,
+                RecordBody::Update { .. } | RecordBody::CreateTree { .. } => e.undo_next = lsn,
                 RecordBody::Clr { undo_next } => e.undo_next = *undo_next,
                 _ => {}
             }
@@ -149,6 +199,9 @@ pub fn analyze(wal: &Wal) -> Result<Analysis, WalError> {
         txns,
         max_txn,
         dirty_pages: dirty,
+        id_limit,
+        committed,
+        drops,
     })
 }
 

@@ -40,6 +40,14 @@ use super::record::{LogicalUndo, Record, RecordBody, TxnEntry, TxnId, TxnState};
 /// It must be idempotent. The engine implements it over its B+-trees.
 pub trait UndoApplier {
     fn apply_undo(&self, undo: &LogicalUndo) -> Result<(), Error>;
+    /// Undoes a tree creation: frees `tree` if it exists (idempotent).
+    fn undo_create_tree(&self, tree: u64) -> Result<(), Error> {
+        let _ = tree;
+        Err(Error::new(
+            crate::error::SqlState::INTERNAL_ERROR,
+            "this undo applier cannot free trees",
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +79,18 @@ impl TxnHandle {
         wal: &Wal,
         body: impl FnOnce(Lsn) -> RecordBody,
     ) -> Result<Lsn, WalError> {
+        self.append_in_chain_as(wal, body, None)
+    }
+
+    /// As [`TxnHandle::append_in_chain`], and sets the state under the same
+    /// lock, so a checkpoint never sees a Commit (or Abort) record's LSN as
+    /// the last one with the state from before it.
+    fn append_in_chain_as(
+        &self,
+        wal: &Wal,
+        body: impl FnOnce(Lsn) -> RecordBody,
+        state: Option<TxnState>,
+    ) -> Result<Lsn, WalError> {
         let mut chain = self.chain.lock();
         let prev = chain.last_lsn;
         let lsn = wal.append_with(|lsn| Record {
@@ -82,7 +102,15 @@ impl TxnHandle {
         if chain.first_lsn == Lsn(0) {
             chain.first_lsn = lsn;
         }
+        if let Some(state) = state {
+            chain.state = state;
+        }
         Ok(lsn)
+    }
+
+    /// The transaction's last record so far: a savepoint's mark.
+    pub fn last_lsn(&self) -> Lsn {
+        self.chain.lock().last_lsn
     }
 
     fn entry(&self) -> TxnEntry {
@@ -122,6 +150,37 @@ impl TxnManager {
     pub fn begin(&self) -> Result<Arc<TxnHandle>, WalError> {
         let id = TxnId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.adopt(id, TxnState::Running, Lsn(0), Lsn(0), true)
+    }
+
+    /// Starts a transaction whose id the caller chose (the MVCC layer's xid,
+    /// from its own never-repeating counter). The id must be new.
+    pub fn begin_with_id(&self, id: TxnId) -> Result<Arc<TxnHandle>, WalError> {
+        assert!(id.0 != 0, "transaction id 0 means none");
+        assert!(
+            !self.active.lock().contains_key(&id),
+            "transaction id {} is in use",
+            id.0
+        );
+        self.adopt(id, TxnState::Running, Lsn(0), Lsn(0), true)
+    }
+
+    /// The running transaction with id `id`.
+    pub fn lookup(&self, id: TxnId) -> Option<Arc<TxnHandle>> {
+        self.active.lock().get(&id).cloned()
+    }
+
+    /// Logs that `txn` created `tree`. Call inside the creation's structure
+    /// change, so the record and the creation survive a crash together or
+    /// the undo finds no tree.
+    pub fn log_create_tree(&self, txn: &TxnHandle, tree: u64) -> Result<Lsn, WalError> {
+        let lsn = txn.append_in_chain(&self.wal, |_| RecordBody::CreateTree { tree })?;
+        txn.chain.lock().undo_next = lsn;
+        Ok(lsn)
+    }
+
+    /// Appends a record of `txn` that undo passes over (e.g. `DropTree`).
+    pub fn log_in_chain(&self, txn: &TxnHandle, body: RecordBody) -> Result<Lsn, WalError> {
+        txn.append_in_chain(&self.wal, |_| body)
     }
 
     /// Registers a transaction found by recovery (or a new one).
@@ -165,9 +224,24 @@ impl TxnManager {
 
     /// Commits: the Commit record is durable when this returns.
     pub fn commit(&self, txn: &Arc<TxnHandle>) -> Result<(), WalError> {
-        let lsn = txn.append_in_chain(&self.wal, |_| RecordBody::Commit)?;
-        txn.chain.lock().state = TxnState::Committing;
+        self.commit_with(txn, || {})
+    }
+
+    /// Commits, running `durable` once the Commit record is durable and
+    /// before the End record (and before the transaction leaves the table a
+    /// checkpoint records).
+    pub fn commit_with(
+        &self,
+        txn: &Arc<TxnHandle>,
+        durable: impl FnOnce(),
+    ) -> Result<(), WalError> {
+        let lsn = txn.append_in_chain_as(
+            &self.wal,
+            |_| RecordBody::Commit,
+            Some(TxnState::Committing),
+        )?;
         self.wal.flush(lsn)?;
+        durable();
         self.finish(txn)
     }
 
@@ -187,11 +261,35 @@ impl TxnManager {
     pub fn rollback(&self, txn: &Arc<TxnHandle>, undo: &dyn UndoApplier) -> Result<(), Error> {
         let state = txn.chain.lock().state;
         if state != TxnState::Aborting {
-            txn.append_in_chain(&self.wal, |_| RecordBody::Abort)?;
-            txn.chain.lock().state = TxnState::Aborting;
+            txn.append_in_chain_as(&self.wal, |_| RecordBody::Abort, Some(TxnState::Aborting))?;
         }
+        self.undo_until(txn, Lsn(0), undo)?;
+        self.finish(txn)?;
+        Ok(())
+    }
+
+    /// Partial rollback (`ROLLBACK TO SAVEPOINT`): undoes, with CLRs, every
+    /// change `txn` logged after `mark` (a [`TxnHandle::last_lsn`] taken
+    /// earlier); the transaction goes on running.
+    pub fn rollback_to(
+        &self,
+        txn: &Arc<TxnHandle>,
+        mark: Lsn,
+        undo: &dyn UndoApplier,
+    ) -> Result<(), Error> {
+        self.undo_until(txn, mark, undo)
+    }
+
+    /// Walks `txn`'s chain back from its undo-next LSN, undoing every Update
+    /// and CreateTree above `mark` and writing a CLR after each.
+    fn undo_until(
+        &self,
+        txn: &Arc<TxnHandle>,
+        mark: Lsn,
+        undo: &dyn UndoApplier,
+    ) -> Result<(), Error> {
         let mut next = txn.chain.lock().undo_next;
-        while next != Lsn(0) {
+        while next != Lsn(0) && next > mark {
             let rec = self.wal.read(next)?;
             if rec.txn != txn.id {
                 return Err(WalError::Corrupt {
@@ -203,21 +301,33 @@ impl TxnManager {
                 }
                 .into());
             }
-            next = match &rec.body {
+            let step = match &rec.body {
                 RecordBody::Update { undo: u } => {
                     with_txn(txn, || undo.apply_undo(u))?;
-                    let undo_next = rec.prev_lsn;
-                    txn.append_in_chain(&self.wal, |_| RecordBody::Clr { undo_next })?;
-                    txn.chain.lock().undo_next = undo_next;
-                    undo_next
+                    true
                 }
-                RecordBody::Clr { undo_next } => *undo_next,
-                RecordBody::Begin => Lsn(0),
-                _ => rec.prev_lsn,
+                RecordBody::CreateTree { tree } => {
+                    with_txn(txn, || undo.undo_create_tree(*tree))?;
+                    true
+                }
+                _ => false,
+            };
+            next = if step {
+                let undo_next = rec.prev_lsn;
+                txn.append_in_chain(&self.wal, |_| RecordBody::Clr { undo_next })?;
+                txn.chain.lock().undo_next = undo_next;
+                undo_next
+            } else {
+                match &rec.body {
+                    RecordBody::Clr { undo_next } => *undo_next,
+                    RecordBody::Begin => Lsn(0),
+                    _ => rec.prev_lsn,
+                }
             };
         }
-        txn.chain.lock().undo_next = Lsn(0);
-        self.finish(txn)?;
+        // Nothing above the mark is left to undo: undo continues from the
+        // last change at or below it (found again by walking the chain).
+        txn.chain.lock().undo_next = next;
         Ok(())
     }
 
@@ -241,6 +351,18 @@ impl TxnManager {
     /// page write durable, publishes the checkpoint, and removes the log
     /// segments nothing needs any more. Returns the checkpoint's LSN.
     pub fn checkpoint(&self, pool: &BufferPool) -> Result<Lsn, Error> {
+        self.checkpoint_with(pool, Vec::new)
+    }
+
+    /// [`TxnManager::checkpoint`], appending the records `extra` gives
+    /// (transaction 0) between the begin record and the end record, after
+    /// the transaction table is taken (so analysis, which starts at the
+    /// begin record, sees them).
+    pub fn checkpoint_with(
+        &self,
+        pool: &BufferPool,
+        extra: impl FnOnce() -> Vec<RecordBody>,
+    ) -> Result<Lsn, Error> {
         // Pages dirty since before the previous checkpoint go out now, so
         // the redo start (the oldest recLSN) keeps moving forward.
         let previous = self.wal.checkpoint_lsn();
@@ -252,6 +374,13 @@ impl TxnManager {
         })?;
         let dirty = pool.dirty_pages();
         let txns = self.table();
+        for body in extra() {
+            self.wal.append(&Record {
+                txn: TxnId(0),
+                prev_lsn: Lsn(0),
+                body,
+            })?;
+        }
         // Pages clean now were written before this point: make those writes
         // durable, since redo will not look at records for them before the
         // oldest recLSN. (A page written from here on is in `dirty`.)
