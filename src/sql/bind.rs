@@ -1344,11 +1344,25 @@ impl Binder {
                 let (Some(a), Some(b)) = (a, b) else {
                     return Err(Error::internal("nullif arity"));
                 };
-                // Resolved as `a = b`; the result has a's type after that resolution.
+                // Resolved as `a = b`; the result has a's type after that
+                // resolution. PostgreSQL has cross-type `=` among the integer
+                // types and between the float types (int24eq, float48eq), so
+                // there a keeps its own type: NULLIF(int2, 0) is smallint.
+                let same_kind = |x: &DataType, y: &DataType| {
+                    let int = |t: &DataType| {
+                        matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8)
+                    };
+                    let float = |t: &DataType| matches!(t, DataType::Float4 | DataType::Float8);
+                    (int(x) && int(y)) || (float(x) && float(y))
+                };
+                let keep = same_kind(&a.ty(), &b.ty()).then(|| a.clone());
                 let eq = self.binary(BinOp::Eq, a, b)?;
-                let a = match &eq {
-                    Expr::Binary { left, .. } => (**left).clone(),
-                    other => return Err(Error::internal(format!("= bound to {other:?}"))),
+                let a = match (&eq, keep) {
+                    (_, Some(a)) => a,
+                    (Expr::Binary { left, .. }, None) => (**left).clone(),
+                    (other, None) => {
+                        return Err(Error::internal(format!("= bound to {other:?}")));
+                    }
                 };
                 let ty = a.ty();
                 Ok(Expr::Case {
