@@ -296,12 +296,10 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("ORDER BY permutes", order_by_permutes),
 ];
 
-/// The generator features these checks use: no correlated subqueries (not
-/// supported by arbordb yet: they would only skip) and no BETWEEN SYMMETRIC
-/// (sqlparser cannot parse it).
+/// The generator features these checks use: all but BETWEEN SYMMETRIC
+/// (sqlparser cannot parse it; it would only skip).
 fn features() -> Features {
     let mut f = Features::all();
-    f.correlated_subqueries = false;
     f.between_symmetric = false;
     f
 }

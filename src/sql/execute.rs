@@ -203,6 +203,9 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 }
                 SetOpKind::Intersect | SetOpKind::Except => {
                     // Multiset semantics: each right row matches one left row.
+                    // Without ALL the left side is a set first, or a left row
+                    // seen twice would outlive one right match (EXCEPT).
+                    let l = if *all { l } else { distinct(l)? };
                     let mut remaining: HashMap<Vec<KeyPart>, usize> = HashMap::new();
                     for row in &r {
                         *remaining.entry(row_key(row)).or_insert(0) += 1;

@@ -183,9 +183,10 @@ pub fn literal(rng: &mut Rng, ty: Ty, scale: u32, null_percent: usize) -> String
     }
     match ty {
         Ty::Bool => if rng.chance(50) { "true" } else { "false" }.to_string(),
-        Ty::Int2 => format!("CAST({} AS smallint)", small_int(rng, 20, 300)),
-        Ty::Int4 => small_int(rng, 20, 100_000).to_string(),
-        Ty::Int8 => format!("CAST({} AS bigint)", small_int(rng, 20, 5_000_000_000)),
+        // Magnitudes keep sums of a few products of two values in range.
+        Ty::Int2 => format!("CAST({} AS smallint)", small_int(rng, 20, 50)),
+        Ty::Int4 => small_int(rng, 20, 10_000).to_string(),
+        Ty::Int8 => format!("CAST({} AS bigint)", small_int(rng, 20, 1_000_000_000)),
         Ty::Numeric => numeric_literal(rng, scale),
         Ty::Float8 => format!("CAST({} AS double precision)", float_literal(rng)),
         Ty::Text => format!("'{}'", text_value(rng)),
@@ -576,7 +577,7 @@ impl<'s> QueryGen<'s> {
     }
 
     /// A FROM clause of one to three tables, joined in random ways.
-    pub fn from_clause(&mut self) -> (String, Vec<ScopeCol>) {
+    pub fn gen_from(&mut self) -> (String, Vec<ScopeCol>) {
         let (mut from, mut scope) = self.table_ref("a");
         // What an ON condition may see: the tables since the last comma
         // (a comma binds looser than JOIN).
@@ -714,7 +715,7 @@ impl<'s> QueryGen<'s> {
     /// A plain SELECT (no aggregates, no ORDER BY) whose columns have
     /// `types`' families.
     pub fn select_with_types(&mut self, types: &[Ty]) -> Select {
-        let (from, scope) = self.from_clause();
+        let (from, scope) = self.gen_from();
         let env = Env {
             cols: &scope,
             agg_cols: None,
@@ -785,7 +786,7 @@ impl<'s> QueryGen<'s> {
     /// SELECT keys…, aggregates… FROM … [WHERE] [GROUP BY keys] [HAVING]
     /// [ORDER BY every column [LIMIT]].
     pub fn aggregate_select(&mut self) -> Select {
-        let (from, scope) = self.from_clause();
+        let (from, scope) = self.gen_from();
         let plain = Env {
             cols: &scope,
             agg_cols: None,
@@ -993,8 +994,12 @@ impl<'s> QueryGen<'s> {
                 } else {
                     (self.num_expr(env, other, d), self.num_expr(env, ty, d))
                 };
-                // Products of products overflow smallint: keep one side a leaf.
-                let b = if op == "*" { self.leaf(env, other) } else { b };
+                // Products of products overflow: multiply leaves only.
+                let (a, b) = if op == "*" {
+                    (self.leaf(env, ty), self.leaf(env, other))
+                } else {
+                    (a, b)
+                };
                 format!("({a} {op} {b})")
             }
             4 if self.features.division && !(env.in_agg && ty == Ty::Float8) => {
@@ -1058,8 +1063,19 @@ impl<'s> QueryGen<'s> {
                 }
             },
             9 => {
-                // A cast from another number type.
-                let from = *self.rng.pick(&Ty::NUMBERS);
+                // A cast from another number type: a narrower one, or from
+                // numeric/float8 to a wide integer (rounding), never one
+                // that overflows on ordinary values.
+                let sources: Vec<Ty> = Ty::NUMBERS
+                    .iter()
+                    .copied()
+                    .filter(|t| {
+                        t.rank() <= ty.rank()
+                            || (matches!(ty, Ty::Int4 | Ty::Int8)
+                                && matches!(t, Ty::Numeric | Ty::Float8))
+                    })
+                    .collect();
+                let from = *self.rng.pick(&sources);
                 let a = self.num_expr(env, from, d);
                 format!("CAST({a} AS {})", ty.sql())
             }
@@ -1171,10 +1187,10 @@ impl<'s> QueryGen<'s> {
 
     fn bool_expr(&mut self, env: &Env<'_>, depth: u32) -> String {
         if depth == 0 || self.rng.chance(15) {
-            if let Some(c) = self.column(env, Family::Bool) {
-                if self.rng.chance(60) {
-                    return c.sql;
-                }
+            if let Some(c) = self.column(env, Family::Bool)
+                && self.rng.chance(60)
+            {
+                return c.sql;
             }
             if depth == 0 {
                 return self.comparison(env, 0);
