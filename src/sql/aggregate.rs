@@ -12,11 +12,14 @@
 //! Never: groups rows; [`super::execute`] does.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Numeric, Value};
 
-use super::expr::compare;
+use super::execute::{KeyPart, row_key};
+use super::expr::{EvalContext, Expr, compare};
+use super::plan::AggCall;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AggFunc {
@@ -30,14 +33,167 @@ pub enum AggFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    VarSamp,
+    VarPop,
+    StddevSamp,
+    StddevPop,
 }
 
 /// Whether `name` is an aggregate function.
 pub fn is_aggregate(name: &str) -> bool {
     matches!(
         name,
-        "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg"
+        "count"
+            | "sum"
+            | "avg"
+            | "min"
+            | "max"
+            | "bool_and"
+            | "bool_or"
+            | "every"
+            | "string_agg"
+            | "variance"
+            | "var_samp"
+            | "var_pop"
+            | "stddev"
+            | "stddev_samp"
+            | "stddev_pop"
     )
+}
+
+/// Whether an unknown-typed argument makes `name` ambiguous (PostgreSQL
+/// also has versions over interval and money).
+pub fn unknown_is_ambiguous(name: &str) -> bool {
+    matches!(name, "sum" | "avg")
+}
+
+/// One ORDER BY key inside an aggregate call (`string_agg(x, ',' ORDER BY y)`)
+/// or a window's ORDER BY.
+#[derive(Debug, Clone)]
+pub struct OrderKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+/// Compares two rows of ORDER BY key values, key by key, with each key's
+/// direction and NULL placement.
+pub fn compare_keys(a: &[Value], b: &[Value], keys: &[OrderKey]) -> Result<Ordering> {
+    for ((x, y), k) in a.iter().zip(b).zip(keys) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = compare(x, y)?;
+                if k.desc { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return Ok(o);
+        }
+    }
+    Ok(Ordering::Equal)
+}
+
+/// Sorts `items` stably by their key rows; the first comparison error wins.
+pub fn sort_by_keys<T>(items: &mut [(Vec<Value>, T)], keys: &[OrderKey]) -> Result<()> {
+    let mut failure = None;
+    items.sort_by(|a, b| match compare_keys(&a.0, &b.0, keys) {
+        Ok(o) => o,
+        Err(e) => {
+            failure.get_or_insert(e);
+            Ordering::Equal
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One aggregate call over one group: FILTER, DISTINCT and ORDER BY around
+/// an [`Accumulator`]. With ORDER BY the arguments are kept and fed in
+/// order when the group ends.
+#[derive(Debug, Clone)]
+pub struct AggRunner {
+    acc: Accumulator,
+    seen: HashSet<Vec<KeyPart>>,
+    buffered: Vec<(Vec<Value>, Vec<Value>)>,
+}
+
+impl AggRunner {
+    pub fn new(call: &AggCall) -> AggRunner {
+        let ty = call.args.first().map(|e| e.ty()).unwrap_or(DataType::Int8);
+        AggRunner {
+            acc: Accumulator::new(call.func, &ty),
+            seen: HashSet::new(),
+            buffered: Vec::new(),
+        }
+    }
+
+    /// Adds the input row `ctx.row`.
+    pub fn feed(&mut self, call: &AggCall, ctx: &EvalContext<'_>) -> Result<()> {
+        if let Some(p) = &call.filter
+            && p.eval(ctx)? != Value::Bool(true)
+        {
+            return Ok(());
+        }
+        let mut args = Vec::with_capacity(call.args.len());
+        for e in &call.args {
+            args.push(e.eval(ctx)?);
+        }
+        if !call.order.is_empty() {
+            let mut keys = Vec::with_capacity(call.order.len());
+            for k in &call.order {
+                keys.push(k.expr.eval(ctx)?);
+            }
+            self.buffered.push((keys, args));
+            return Ok(());
+        }
+        self.add(call, args)
+    }
+
+    fn add(&mut self, call: &AggCall, args: Vec<Value>) -> Result<()> {
+        if call.distinct && !self.seen.insert(row_key(&args)) {
+            return Ok(());
+        }
+        self.acc.update(call.func, &args)
+    }
+
+    /// The aggregate's value over the rows fed so far (the runner can go
+    /// on; window frames read it row by row).
+    pub fn value(&self, call: &AggCall) -> Result<Value> {
+        if self.buffered.is_empty() {
+            return self.acc.clone().finish(call.func, &call.ret);
+        }
+        let mut done = self.clone();
+        let mut rows = std::mem::take(&mut done.buffered);
+        sort_by_keys(&mut rows, &call.order)?;
+        for (_, args) in rows {
+            done.add(call, args)?;
+        }
+        done.acc.finish(call.func, &call.ret)
+    }
+
+    pub fn finish(self, call: &AggCall) -> Result<Value> {
+        if self.buffered.is_empty() {
+            return self.acc.finish(call.func, &call.ret);
+        }
+        self.value(call)
+    }
 }
 
 /// One overload: argument types (after coercion) and the result type.
@@ -82,7 +238,26 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
         }
         "bool_and" | "every" => vec![sig(AggFunc::BoolAnd, vec![Bool], Bool)],
         "bool_or" => vec![sig(AggFunc::BoolOr, vec![Bool], Bool)],
-        "string_agg" => vec![sig(AggFunc::StringAgg, vec![Text, Text], Text)],
+        "string_agg" => vec![
+            sig(AggFunc::StringAgg, vec![Text, Text], Text),
+            sig(AggFunc::StringAgg, vec![Bytea, Bytea], Bytea),
+        ],
+        "variance" | "var_samp" | "var_pop" | "stddev" | "stddev_samp" | "stddev_pop" => {
+            let f = match name {
+                "variance" | "var_samp" => AggFunc::VarSamp,
+                "var_pop" => AggFunc::VarPop,
+                "stddev" | "stddev_samp" => AggFunc::StddevSamp,
+                _ => AggFunc::StddevPop,
+            };
+            vec![
+                sig(f, vec![Int2], num()),
+                sig(f, vec![Int4], num()),
+                sig(f, vec![Int8], num()),
+                sig(f, vec![num()], num()),
+                sig(f, vec![Float4], Float8),
+                sig(f, vec![Float8], Float8),
+            ]
+        }
         _ => Vec::new(),
     }
 }
@@ -112,6 +287,20 @@ pub enum Accumulator {
     Extreme(Option<Value>),
     Bool(Option<bool>),
     Concat(Option<String>),
+    ConcatBytes(Option<Vec<u8>>),
+    /// Count, sum and sum of squares, exact (variance of integers and numeric).
+    Moments {
+        n: i64,
+        sum: Numeric,
+        sum2: Numeric,
+    },
+    /// PostgreSQL's float8_accum: count, sum and the Youngs-Cramer sum of
+    /// squared differences.
+    FloatMoments {
+        n: f64,
+        sx: f64,
+        sxx: f64,
+    },
 }
 
 impl Accumulator {
@@ -130,7 +319,22 @@ impl Accumulator {
             },
             AggFunc::Min | AggFunc::Max => Accumulator::Extreme(None),
             AggFunc::BoolAnd | AggFunc::BoolOr => Accumulator::Bool(None),
+            AggFunc::StringAgg if *arg_type == DataType::Bytea => Accumulator::ConcatBytes(None),
             AggFunc::StringAgg => Accumulator::Concat(None),
+            AggFunc::VarSamp | AggFunc::VarPop | AggFunc::StddevSamp | AggFunc::StddevPop => {
+                match arg_type {
+                    DataType::Float4 | DataType::Float8 => Accumulator::FloatMoments {
+                        n: 0.0,
+                        sx: 0.0,
+                        sxx: 0.0,
+                    },
+                    _ => Accumulator::Moments {
+                        n: 0,
+                        sum: Numeric::zero(),
+                        sum2: Numeric::zero(),
+                    },
+                }
+            }
         }
     }
 
@@ -200,6 +404,47 @@ impl Accumulator {
                     (_, Some(s)) => s,
                 });
             }
+            Accumulator::ConcatBytes(state) => {
+                let Value::Bytea(s) = v else {
+                    return Err(Error::internal(format!("string_agg of {v:?}")));
+                };
+                match state {
+                    None => *state = Some(s.clone()),
+                    Some(acc) => {
+                        if let Some(Value::Bytea(sep)) = args.get(1) {
+                            acc.extend_from_slice(sep);
+                        }
+                        acc.extend_from_slice(s);
+                    }
+                }
+            }
+            Accumulator::Moments { n, sum, sum2 } => {
+                let x = match v {
+                    Value::Int2(i) => Numeric::from_i64(*i as i64),
+                    Value::Int4(i) => Numeric::from_i64(*i as i64),
+                    Value::Int8(i) => Numeric::from_i64(*i),
+                    Value::Numeric(x) => x.clone(),
+                    other => return Err(Error::internal(format!("variance of {other:?}"))),
+                };
+                *sum2 = sum2.add(&x.mul(&x)?)?;
+                *sum = sum.add(&x)?;
+                *n += 1;
+            }
+            Accumulator::FloatMoments { n, sx, sxx } => {
+                let x = match v {
+                    Value::Float4(f) => *f as f64,
+                    Value::Float8(f) => *f,
+                    other => return Err(Error::internal(format!("variance of {other:?}"))),
+                };
+                *n += 1.0;
+                *sx += x;
+                if *n > 1.0 {
+                    let tmp = x * *n - *sx;
+                    *sxx += tmp * tmp / (*n * (*n - 1.0));
+                } else {
+                    *sxx = 0.0;
+                }
+            }
             Accumulator::Concat(state) => {
                 let Value::Text(s) = v else {
                     return Err(Error::internal(format!("string_agg of {v:?}")));
@@ -253,8 +498,53 @@ impl Accumulator {
             Accumulator::Extreme(v) => v.unwrap_or(Value::Null),
             Accumulator::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
             Accumulator::Concat(s) => s.map(Value::Text).unwrap_or(Value::Null),
+            Accumulator::ConcatBytes(s) => s.map(Value::Bytea).unwrap_or(Value::Null),
+            Accumulator::Moments { n, sum, sum2 } => {
+                let sample = matches!(func, AggFunc::VarSamp | AggFunc::StddevSamp);
+                if n == 0 || (sample && n == 1) {
+                    return Ok(Value::Null);
+                }
+                // numeric_stddev_internal: (N * sumX2 - sumX^2) / (N * (N - 1)) or / N^2.
+                let vn = Numeric::from_i64(n);
+                let numerator = vn.mul(&sum2)?.sub(&sum.mul(&sum)?)?;
+                if numerator.cmp_total(&Numeric::zero()) != Ordering::Greater {
+                    return Ok(Value::Numeric(Numeric::zero()));
+                }
+                let denominator = if sample {
+                    vn.mul(&Numeric::from_i64(n - 1))?
+                } else {
+                    vn.mul(&vn)?
+                };
+                let variance = numerator.div(&denominator)?;
+                if matches!(func, AggFunc::VarSamp | AggFunc::VarPop) {
+                    Value::Numeric(variance)
+                } else {
+                    let scale = display_scale(&variance);
+                    Value::Numeric(variance.sqrt()?.round(scale)?)
+                }
+            }
+            Accumulator::FloatMoments { n, sxx, .. } => {
+                let sample = matches!(func, AggFunc::VarSamp | AggFunc::StddevSamp);
+                if n == 0.0 || (sample && n == 1.0) {
+                    return Ok(Value::Null);
+                }
+                let variance = if sample { sxx / (n - 1.0) } else { sxx / n };
+                if matches!(func, AggFunc::VarSamp | AggFunc::VarPop) {
+                    Value::Float8(variance)
+                } else {
+                    Value::Float8(variance.sqrt())
+                }
+            }
         })
     }
+}
+
+/// The number of decimals a numeric shows.
+fn display_scale(n: &Numeric) -> i32 {
+    n.to_string()
+        .split_once('.')
+        .map(|(_, d)| d.len() as i32)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

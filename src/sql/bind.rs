@@ -27,7 +27,7 @@ use crate::db::Column;
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Numeric, Value};
 
-use super::aggregate::{self, AggFunc};
+use super::aggregate;
 use super::cast::{self, can_cast_explicit};
 use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
 use super::expr::{BinOp, Expr, no_parameter};
@@ -75,6 +75,8 @@ pub struct Binder {
     pub(super) agg: Option<AggState>,
     /// The clause being bound where aggregates are not allowed.
     pub(super) agg_forbidden: Option<&'static str>,
+    /// Window calls of the SELECT whose select list is being bound.
+    pub(super) windows: Option<super::window::WindowState>,
 }
 
 /// Aggregation while binding one SELECT.
@@ -456,7 +458,7 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
     sigs
 }
 
-fn type_list(types: &[DataType]) -> String {
+pub(super) fn type_list(types: &[DataType]) -> String {
     types
         .iter()
         .map(|t| t.name())
@@ -479,6 +481,7 @@ impl Binder {
             depth: 0,
             agg: None,
             agg_forbidden: None,
+            windows: None,
         }
     }
 
@@ -575,7 +578,7 @@ impl Binder {
     }
 
     /// Coerces to boolean for `context` (`WHERE`, `AND`, `CASE/WHEN`, …).
-    fn coerce_bool(&mut self, e: Expr, context: &str) -> Result<Expr> {
+    pub(super) fn coerce_bool(&mut self, e: Expr, context: &str) -> Result<Expr> {
         let t = e.ty();
         if t == DataType::Bool || t == DataType::Unknown {
             return self.coerce(e, &DataType::Bool);
@@ -590,7 +593,7 @@ impl Binder {
     }
 
     /// An explicit cast (`CAST(e AS t)`, `e::t`).
-    fn explicit_cast(&mut self, e: Expr, to: &DataType) -> Result<Expr> {
+    pub(super) fn explicit_cast(&mut self, e: Expr, to: &DataType) -> Result<Expr> {
         let from = e.ty();
         if from == DataType::Unknown {
             return self.coerce(e, to);
@@ -611,7 +614,11 @@ impl Binder {
     }
 
     /// Finds the common type of `exprs` and coerces each to it.
-    fn unify(&mut self, exprs: Vec<Expr>, context: &str) -> Result<(Vec<Expr>, DataType)> {
+    pub(super) fn unify(
+        &mut self,
+        exprs: Vec<Expr>,
+        context: &str,
+    ) -> Result<(Vec<Expr>, DataType)> {
         let types: Vec<DataType> = exprs.iter().map(|e| e.ty()).collect();
         let ty = common_type(&types, context)?;
         let mut out = Vec::with_capacity(exprs.len());
@@ -1271,8 +1278,8 @@ impl Binder {
         if parts.len() > 1 && parts[0] != "pg_catalog" {
             return Err(unsupported("schema-qualified functions"));
         }
-        if f.over.is_some() {
-            return Err(unsupported("window functions"));
+        if let Some(over) = &f.over {
+            return self.bind_window_function(&name, f, over, scope);
         }
         if aggregate::is_aggregate(&name) {
             return self.bind_aggregate(&name, f);
@@ -1381,136 +1388,7 @@ impl Binder {
         }
     }
 
-    fn bind_aggregate(&mut self, name: &str, f: &ast::Function) -> Result<Expr> {
-        let grouping = |m: String| Error::new(SqlState::GROUPING_ERROR, m);
-        if f.filter.is_some() {
-            return Err(unsupported("aggregate FILTER"));
-        }
-        if !f.within_group.is_empty() {
-            return Err(unsupported("WITHIN GROUP"));
-        }
-        let Some(state) = self.agg.as_ref() else {
-            return Err(grouping(match self.agg_forbidden {
-                Some(ctx) => format!("aggregate functions are not allowed in {ctx}"),
-                None => "aggregate functions are not allowed here".to_string(),
-            }));
-        };
-        if state.in_agg {
-            return Err(grouping(
-                "aggregate function calls cannot be nested".to_string(),
-            ));
-        }
-        let scope = state.input_scope.clone();
-        let (list, distinct) = match &f.args {
-            FunctionArguments::List(list) => {
-                if !list.clauses.is_empty() {
-                    return Err(unsupported("ORDER BY inside aggregates"));
-                }
-                (
-                    list.args.as_slice(),
-                    matches!(
-                        list.duplicate_treatment,
-                        Some(ast::DuplicateTreatment::Distinct)
-                    ),
-                )
-            }
-            _ => (&[][..], false),
-        };
-        let star = matches!(list, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]);
-        if star && name != "count" {
-            return Err(Error::new(
-                SqlState::SYNTAX_ERROR,
-                format!("{name}(*) must be used to call a parameterless aggregate function"),
-            ));
-        }
-        let mut args = Vec::with_capacity(list.len());
-        if !star {
-            if let Some(st) = self.agg.as_mut() {
-                st.in_agg = true;
-            }
-            for a in list {
-                let r = match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => self.bind_expr(e, &scope),
-                    _ => Err(unsupported("this aggregate argument")),
-                };
-                match r {
-                    Ok(x) => args.push(x),
-                    Err(e) => {
-                        if let Some(st) = self.agg.as_mut() {
-                            st.in_agg = false;
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            if let Some(st) = self.agg.as_mut() {
-                st.in_agg = false;
-            }
-        }
-        let (func, args, ret) = if star {
-            (AggFunc::CountStar, Vec::new(), DataType::Int8)
-        } else if name == "count" {
-            if args.len() != 1 {
-                return Err(self.no_function(name, &args));
-            }
-            let mut out = Vec::with_capacity(1);
-            for a in args {
-                out.push(if a.ty() == DataType::Unknown {
-                    self.coerce(a, &DataType::Text)?
-                } else {
-                    a
-                });
-            }
-            (AggFunc::Count, out, DataType::Int8)
-        } else {
-            let sigs = aggregate::signatures(name);
-            let inputs: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
-            // PostgreSQL also has sum/avg over interval and money, so an
-            // unknown argument is ambiguous there.
-            if matches!(name, "sum" | "avg") && inputs.contains(&DataType::Unknown) {
-                return Err(Error::new(
-                    SqlState::AMBIGUOUS_FUNCTION,
-                    format!("function {name}({}) is not unique", type_list(&inputs)),
-                )
-                .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
-            }
-            let candidates: Vec<Vec<DataType>> = sigs.iter().map(|s| s.args.clone()).collect();
-            let i = match select_candidate(&inputs, &candidates) {
-                Ok(i) => i,
-                Err(NoMatch::None) => return Err(self.no_function(name, &args)),
-                Err(NoMatch::Ambiguous) => {
-                    return Err(Error::new(
-                        SqlState::AMBIGUOUS_FUNCTION,
-                        format!("function {name}({}) is not unique", type_list(&inputs)),
-                    )
-                    .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
-                }
-            };
-            let sig = &sigs[i];
-            let mut out = Vec::with_capacity(args.len());
-            for (a, t) in args.into_iter().zip(&sig.args) {
-                out.push(if same_base(&a.ty(), t) {
-                    a
-                } else {
-                    self.coerce(a, t)?
-                });
-            }
-            (sig.func, out, sig.ret.clone())
-        };
-        let Some(st) = self.agg.as_mut() else {
-            return Err(Error::internal("aggregate state vanished"));
-        };
-        let index = st.group_asts.len() + st.aggs.len();
-        st.aggs.push(AggCall {
-            func,
-            args,
-            distinct,
-            ret: ret.clone(),
-        });
-        Ok(Expr::Column { index, ty: ret })
-    }
-
-    fn no_function(&self, name: &str, args: &[Expr]) -> Error {
+    pub(super) fn no_function(&self, name: &str, args: &[Expr]) -> Error {
         let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
         Error::new(
             SqlState::UNDEFINED_FUNCTION,
@@ -1722,7 +1600,7 @@ impl Binder {
 
     /// ORDER BY: output names, positions, or expressions over the input
     /// (appended to `exprs` as hidden columns).
-    fn resolve_order(
+    pub(super) fn resolve_order(
         &mut self,
         items: &[ast::OrderByExpr],
         names: &[String],
@@ -2086,9 +1964,6 @@ impl Binder {
         {
             return Err(unsupported("this SELECT clause"));
         }
-        if !s.named_window.is_empty() {
-            return Err(unsupported("WINDOW"));
-        }
         if s.qualify.is_some() {
             return Err(unsupported("QUALIFY"));
         }
@@ -2104,8 +1979,9 @@ impl Binder {
             Some(ast::Distinct::Distinct) => true,
             Some(_) => return Err(unsupported("DISTINCT ON")),
         };
-        // A derived table binds its own aggregates.
+        // A derived table binds its own aggregates and window calls.
         let outer_agg = self.agg.take();
+        let outer_windows = self.windows.take();
         let (mut input, scope) = if s.from.is_empty() {
             (
                 Plan::Values {
@@ -2139,6 +2015,7 @@ impl Binder {
         let mut attempt = 0;
         let (exprs, names, sort, having) = loop {
             attempt += 1;
+            self.windows = Some(super::window::WindowState::new(&s.named_window)?);
             self.agg = Some(AggState {
                 strict,
                 group_asts: group_asts.clone(),
@@ -2156,7 +2033,7 @@ impl Binder {
             }
             let having = match &s.having {
                 Some(h) => {
-                    let h = self.bind_expr(h, &scope)?;
+                    let h = self.forbid_windows("HAVING", |b| b.bind_expr(h, &scope))?;
                     Some(self.coerce_bool(h, "HAVING")?)
                 }
                 None => None,
@@ -2184,6 +2061,8 @@ impl Binder {
                 };
             }
         }
+        let mut exprs = exprs;
+        let input = self.finish_windows(outer_windows, input, &mut exprs);
         let visible = names.len();
         Ok(Body {
             input,
@@ -2317,7 +2196,7 @@ impl Binder {
     }
 
     /// Binds with aggregates forbidden (`WHERE`, `GROUP BY`, …).
-    fn forbid_aggregates<T>(
+    pub(super) fn forbid_aggregates<T>(
         &mut self,
         context: &'static str,
         f: impl FnOnce(&mut Binder) -> Result<T>,

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{Error, Result, SqlState};
 use crate::types::Value;
 
-use super::aggregate::Accumulator;
+use super::aggregate::AggRunner;
 use super::expr::{EvalContext, compare_nulls_last};
 use super::plan::{JoinKind, Plan, SetOpKind};
 
@@ -75,6 +75,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::Join {
             kind,
             left,
@@ -128,24 +129,10 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
         }
         Plan::Aggregate { input, keys, aggs } => {
             let rows = run(input, cx)?;
-            // Groups in order of first appearance: key values, accumulators,
-            // and for DISTINCT aggregates the argument lists already seen.
-            type Group = (Row, Vec<Accumulator>, Vec<HashSet<Vec<KeyPart>>>);
-            let new_group = |key: Row| -> Group {
-                let accs = aggs
-                    .iter()
-                    .map(|a| {
-                        Accumulator::new(
-                            a.func,
-                            &a.args
-                                .first()
-                                .map(|e| e.ty())
-                                .unwrap_or(crate::types::DataType::Int8),
-                        )
-                    })
-                    .collect();
-                (key, accs, vec![HashSet::new(); aggs.len()])
-            };
+            // Groups in order of first appearance: key values, one runner per aggregate.
+            type Group = (Row, Vec<AggRunner>);
+            let new_group =
+                |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
             let mut groups: Vec<Group> = Vec::new();
             let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
             for row in &rows {
@@ -162,26 +149,18 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                         groups.len() - 1
                     }
                 };
-                let group = &mut groups[gi];
-                for (j, a) in aggs.iter().enumerate() {
-                    let mut args = Vec::with_capacity(a.args.len());
-                    for e in &a.args {
-                        args.push(e.eval(&ctx)?);
-                    }
-                    if a.distinct && !group.2[j].insert(row_key(&args)) {
-                        continue;
-                    }
-                    group.1[j].update(a.func, &args)?;
+                for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
+                    runner.feed(a, &ctx)?;
                 }
             }
             if groups.is_empty() && keys.is_empty() {
                 groups.push(new_group(Vec::new()));
             }
             let mut out = Vec::with_capacity(groups.len());
-            for (key, accs, _) in groups {
+            for (key, runners) in groups {
                 let mut row = key;
-                for (acc, a) in accs.into_iter().zip(aggs) {
-                    row.push(acc.finish(a.func, &a.ret)?);
+                for (runner, a) in runners.into_iter().zip(aggs) {
+                    row.push(runner.finish(a)?);
                 }
                 out.push(row);
             }

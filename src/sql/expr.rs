@@ -257,6 +257,59 @@ pub struct EvalContext<'a> {
 }
 
 impl Expr {
+    /// Renumbers every column of the input row this expression reads
+    /// (`Expr::Column`, also in a subquery's correlated values, never the
+    /// columns inside a subquery's own plan).
+    pub fn map_columns(&mut self, f: &mut dyn FnMut(usize) -> usize) {
+        match self {
+            Expr::Column { index, .. } => *index = f(*index),
+            Expr::Const { .. } | Expr::Param { .. } | Expr::Outer { .. } => {}
+            Expr::Cast { expr, .. }
+            | Expr::Negate { expr }
+            | Expr::Not(expr)
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. } => expr.map_columns(f),
+            Expr::Binary { left, right, .. }
+            | Expr::IsDistinct { left, right, .. }
+            | Expr::And(left, right)
+            | Expr::Or(left, right) => {
+                left.map_columns(f);
+                right.map_columns(f);
+            }
+            Expr::Like { expr, pattern, .. } => {
+                expr.map_columns(f);
+                pattern.map_columns(f);
+            }
+            Expr::Case {
+                whens, otherwise, ..
+            } => {
+                for (c, r) in whens {
+                    c.map_columns(f);
+                    r.map_columns(f);
+                }
+                if let Some(o) = otherwise {
+                    o.map_columns(f);
+                }
+            }
+            Expr::Coalesce { args, .. } | Expr::MinMax { args, .. } | Expr::Func { args, .. } => {
+                for a in args {
+                    a.map_columns(f);
+                }
+            }
+            Expr::Subquery { sub, .. } | Expr::Exists { sub, .. } => {
+                for c in &mut sub.correlated {
+                    c.map_columns(f);
+                }
+            }
+            Expr::Quantified { expr, sub, .. } => {
+                expr.map_columns(f);
+                for c in &mut sub.correlated {
+                    c.map_columns(f);
+                }
+            }
+        }
+    }
+
     pub fn ty(&self) -> DataType {
         match self {
             Expr::Const { ty, .. }

@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod bind;
+pub mod bind_aggregate;
 pub mod cast;
 pub mod coerce;
 pub mod execute;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod session;
 pub mod settings;
 pub mod subquery;
+pub mod window;
 
 pub use session::{PreparedStatement, SessionState};
 

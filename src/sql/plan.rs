@@ -14,7 +14,7 @@
 //! `Values` with one empty row, as PostgreSQL's `Result` node does.
 //! Never: evaluates; [`super::execute`] runs plans.
 
-use super::aggregate::AggFunc;
+use super::aggregate::{AggFunc, OrderKey};
 use super::expr::Expr;
 use crate::types::DataType;
 
@@ -34,6 +34,10 @@ pub struct AggCall {
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub ret: DataType,
+    /// `FILTER (WHERE …)`: only rows where it is true are aggregated.
+    pub filter: Option<Expr>,
+    /// `ORDER BY` inside the call: the order values are fed in.
+    pub order: Vec<OrderKey>,
 }
 
 /// How a join keeps rows without a match.
@@ -92,6 +96,12 @@ pub enum Plan {
         keys: Vec<Expr>,
         aggs: Vec<AggCall>,
     },
+    /// Window functions ([`super::window`]): each row with one value per
+    /// call appended.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<super::window::WindowCall>,
+    },
     /// Removes duplicate rows (NULLs count as equal), keeping the first.
     Distinct {
         input: Box<Plan>,
@@ -117,6 +127,7 @@ impl Plan {
             Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
             Plan::Join { left, right, .. } => left.width() + right.width(),
             Plan::SetOp { left, .. } => left.width(),
+            Plan::Window { input, calls } => input.width() + calls.len(),
             Plan::Filter { input, .. }
             | Plan::Distinct { input }
             | Plan::Sort { input, .. }
