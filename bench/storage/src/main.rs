@@ -7,7 +7,10 @@
 //! OFF`, `synchronous = OFF` and an exclusive lock, and each phase runs in
 //! one transaction, so neither side pays for durability.
 //!
-//! Usage: `storage-bench --n 1000000 --pool-mib 64 [--lookups L] [--inserts I] [--dir D]`
+//! The read-only phases run `--rounds` times (default 3), alternating
+//! between the engines, and report medians.
+//!
+//! Usage: `storage-bench --n 1000000 --pool-mib 64 [--lookups L] [--inserts I] [--rounds R] [--dir D]`
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,6 +25,8 @@ struct Args {
     dir: PathBuf,
     /// Run only arbordb (for profiling).
     only_arbordb: bool,
+    /// Rounds of the read-only phases (medians are reported).
+    rounds: usize,
 }
 
 fn parse() -> Args {
@@ -32,6 +37,7 @@ fn parse() -> Args {
         inserts: 0,
         dir: std::env::temp_dir().join("arbordb-storage-bench"),
         only_arbordb: false,
+        rounds: 3,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -45,6 +51,7 @@ fn parse() -> Args {
             "--inserts" => a.inserts = num(),
             "--dir" => a.dir = PathBuf::from(v),
             "--only" => a.only_arbordb = v == "arbordb",
+            "--rounds" => a.rounds = (num() as usize).max(1),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -131,10 +138,11 @@ impl Store for Arbor {
     fn scan(&mut self) -> u64 {
         let mut rows = 0;
         let mut last = [0u8; 16];
-        for e in self.tree.iter() {
-            let (k, v) = e.unwrap();
-            assert!(k[..] > last[..] || rows == 0);
-            last.copy_from_slice(&k);
+        // borrowed rows, as SQLite's `get_ref` below
+        let mut c = self.tree.iter();
+        while let Some((k, v)) = c.next_ref().unwrap() {
+            assert!(k > &last[..] || rows == 0);
+            last.copy_from_slice(k);
             rows += u64::from(v.len() == 100);
         }
         rows
@@ -191,11 +199,11 @@ impl Store for Lite {
             let mut rows = st.query([]).unwrap();
             let mut last = [0u8; 16];
             while let Some(row) = rows.next().unwrap() {
-                // copy out, as arbordb's cursor does
-                let k = row.get_ref(0).unwrap().as_blob().unwrap().to_vec();
-                let v = row.get_ref(1).unwrap().as_blob().unwrap().to_vec();
-                assert!(k[..] > last[..] || n == 0);
-                last.copy_from_slice(&k);
+                // borrowed, as arbordb's `next_ref` above
+                let k = row.get_ref(0).unwrap().as_blob().unwrap();
+                let v = row.get_ref(1).unwrap().as_blob().unwrap();
+                assert!(k > &last[..] || n == 0);
+                last.copy_from_slice(k);
                 n += u64::from(v.len() == 100);
             }
         }
@@ -220,32 +228,48 @@ fn fresh(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
 }
 
-fn run(store: &mut dyn Store, a: &Args) -> Times {
-    let mut t = Times::default();
-    let s = Instant::now();
-    store.load(a.n);
-    t.load = s.elapsed();
-    eprintln!("  {}: loaded {} keys in {:.1?}", store.name(), a.n, t.load);
-    let s = Instant::now();
-    let found = store.lookups(a.n, a.lookups);
-    t.lookup = s.elapsed();
-    assert_eq!(found, a.lookups, "{}: lookups missed", store.name());
-    // BENCH_EXTRA_SCANS=k repeats the scan first, for profiling
-    let extra: u32 = std::env::var("BENCH_EXTRA_SCANS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    for _ in 0..extra {
-        store.scan();
+/// Median of `rounds` timings of `f`.
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Both engines, phase by phase: the read-only phases (lookups, scan) run
+/// `rounds` times alternating between the engines, so that drifting load on
+/// a shared machine hits both alike; each reports its median.
+fn run(stores: &mut [&mut dyn Store; 2], a: &Args) -> [Times; 2] {
+    let mut t = [Times::default(); 2];
+    for (i, store) in stores.iter_mut().enumerate() {
+        let s = Instant::now();
+        store.load(a.n);
+        t[i].load = s.elapsed();
+        eprintln!("  {}: loaded {} keys in {:.1?}", store.name(), a.n, t[i].load);
     }
-    let s = Instant::now();
-    let rows = store.scan();
-    t.scan = s.elapsed();
-    eprintln!("  {}: scanned {rows} rows in {:.1?}", store.name(), t.scan);
-    assert_eq!(rows, a.n, "{}: scan saw the wrong number of rows", store.name());
-    let s = Instant::now();
-    store.inserts(a.n, a.inserts);
-    t.insert = s.elapsed();
+    let mut lookups = [Vec::new(), Vec::new()];
+    let mut scans = [Vec::new(), Vec::new()];
+    for round in 0..a.rounds {
+        for (i, store) in stores.iter_mut().enumerate() {
+            let s = Instant::now();
+            let found = store.lookups(a.n, a.lookups);
+            lookups[i].push(s.elapsed());
+            assert_eq!(found, a.lookups, "{}: lookups missed", store.name());
+        }
+        for (i, store) in stores.iter_mut().enumerate() {
+            let s = Instant::now();
+            let rows = store.scan();
+            let d = s.elapsed();
+            scans[i].push(d);
+            eprintln!("  {}: round {round}: scanned {rows} rows in {d:.1?}", store.name());
+            assert_eq!(rows, a.n, "{}: scan saw the wrong number of rows", store.name());
+        }
+    }
+    for (i, store) in stores.iter_mut().enumerate() {
+        t[i].lookup = median(std::mem::take(&mut lookups[i]));
+        t[i].scan = median(std::mem::take(&mut scans[i]));
+        let s = Instant::now();
+        store.inserts(a.n, a.inserts);
+        t[i].insert = s.elapsed();
+    }
     t
 }
 
@@ -289,15 +313,6 @@ fn main() {
     .unwrap();
     let tree = engine.create_tree().unwrap();
     let mut arbor = Arbor { engine, tree };
-    let ta = run(&mut arbor, &a);
-    let stats = arbor.engine.pool_stats();
-    eprintln!("  arbordb pool: {stats:?}");
-    drop(arbor);
-    if a.only_arbordb {
-        let _ = std::fs::remove_dir_all(&a.dir);
-        return;
-    }
-
     let conn = rusqlite::Connection::open(sdir.join("bench.sqlite")).unwrap();
     conn.execute_batch(&format!(
         "PRAGMA page_size = {PAGE_SIZE};
@@ -310,7 +325,23 @@ fn main() {
     ))
     .unwrap();
     let mut lite = Lite { conn };
-    let ts = run(&mut lite, &a);
+    if a.only_arbordb {
+        // profiling: arbordb's phases alone
+        let s = Instant::now();
+        arbor.load(a.n);
+        eprintln!("  arbordb: load {:.1?}", s.elapsed());
+        for _ in 0..a.rounds {
+            let s = Instant::now();
+            assert_eq!(arbor.scan(), a.n);
+            eprintln!("  arbordb: scan {:.1?}", s.elapsed());
+        }
+        eprintln!("  arbordb pool: {:?}", arbor.engine.pool_stats());
+        let _ = std::fs::remove_dir_all(&a.dir);
+        return;
+    }
+    let [ta, ts] = run(&mut [&mut arbor, &mut lite], &a);
+    eprintln!("  arbordb pool: {:?}", arbor.engine.pool_stats());
+    drop(arbor);
     drop(lite);
     let _ = std::fs::remove_dir_all(&a.dir);
 

@@ -106,6 +106,20 @@ struct Frame {
     dirty: AtomicBool,
     /// LSN of the change that made the frame dirty (recLSN in ARIES).
     rec_lsn: AtomicU64,
+    /// Bumped, under the exclusive latch, whenever the frame's bytes change
+    /// or it takes in another page: a [`Stamp`] taken under a shared latch
+    /// is still good iff the version has not moved.
+    version: AtomicU64,
+}
+
+/// Which frame held a page and at what version, taken while the page was
+/// latched ([`PageRead::stamp`]). [`BufferPool::read_if_unchanged`] re-latches
+/// the page only if nothing changed it since: a cursor uses this to step to
+/// a sibling from a leaf it copied earlier, without re-descending the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    frame: u32,
+    version: u64,
 }
 
 struct Table {
@@ -190,6 +204,7 @@ impl BufferPool {
                 pin: AtomicU32::new(0),
                 dirty: AtomicBool::new(false),
                 rec_lsn: AtomicU64::new(0),
+                version: AtomicU64::new(0),
             })
             .collect();
         let n = frames.len();
@@ -242,6 +257,32 @@ impl BufferPool {
                 g: ManuallyDrop::new(RwLockWriteGuard::downgrade(g)),
             }),
         }
+    }
+
+    /// Pins page `id` and latches it shared if it has not changed since
+    /// `stamp` was taken (same frame, same version); `None` otherwise. Takes
+    /// no table mutex: the frame is pinned and latched directly, and the
+    /// version check under the latch tells whether it still holds the page.
+    /// The page is not moved in the replacement order.
+    pub fn read_if_unchanged(&self, id: PageId, stamp: Stamp) -> Option<PageRead<'_>> {
+        let f = stamp.frame as usize;
+        let frame = self.frames.get(f)?;
+        // Pin first: an evictor that saw the pin at 0 has either taken the
+        // exclusive latch already (then we wait for it and see a new
+        // version) or will fail its `try_write` against our shared latch.
+        frame.pin.fetch_add(1, Ordering::AcqRel);
+        let g = frame.latch.read();
+        if g.valid && g.id == id && frame.version.load(Ordering::Acquire) == stamp.version {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(PageRead {
+                pool: self,
+                frame: f,
+                g: ManuallyDrop::new(g),
+            });
+        }
+        drop(g);
+        self.unpin(f);
+        None
     }
 
     /// Pins page `id` and latches it exclusive.
@@ -358,6 +399,7 @@ impl BufferPool {
             t.map.insert(id, f);
             t.q.admit(f, id);
             frame.pin.fetch_add(1, Ordering::AcqRel);
+            frame.version.fetch_add(1, Ordering::AcqRel);
             g.id = id;
             g.valid = false;
             drop(t);
@@ -446,6 +488,7 @@ impl BufferPool {
                 t.map.remove(&g.id);
                 t.q.release(f);
                 g.valid = false;
+                frame.version.fetch_add(1, Ordering::AcqRel);
                 frame.dirty.store(false, Ordering::Release);
             }
         }
@@ -506,6 +549,15 @@ impl PageRead<'_> {
     pub fn id(&self) -> PageId {
         self.g.id
     }
+
+    /// Where and at what version this page is held: good until the page
+    /// next changes or leaves its frame.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            frame: self.frame as u32,
+            version: self.pool.frames[self.frame].version.load(Ordering::Acquire),
+        }
+    }
 }
 
 impl Deref for PageRead<'_> {
@@ -557,9 +609,8 @@ impl PageWrite<'_> {
         );
         op::apply(&mut st.buf, id, op);
         page::set_page_lsn(&mut st.buf, lsn.max(before));
-        self.pool.frames[self.frame]
-            .dirty
-            .store(true, Ordering::Release);
+        frame.version.fetch_add(1, Ordering::AcqRel);
+        frame.dirty.store(true, Ordering::Release);
         Ok(())
     }
 }
@@ -607,6 +658,7 @@ impl PageWrite<'_> {
 
     fn mark_dirty_by_redo(&self, lsn: Lsn) {
         let frame = &self.pool.frames[self.frame];
+        frame.version.fetch_add(1, Ordering::AcqRel);
         if !frame.dirty.load(Ordering::Acquire) {
             frame.rec_lsn.store(lsn.0, Ordering::Release);
             frame.dirty.store(true, Ordering::Release);
@@ -664,6 +716,36 @@ mod tests {
         let s = pool.stats();
         assert!(s.evictions >= 184, "{s:?}");
         assert!(s.writes >= 184, "{s:?}");
+        assert_eq!(pool.pinned_frames(), 0);
+    }
+
+    #[test]
+    fn a_stamp_is_good_until_the_page_changes_or_leaves_its_frame() {
+        let (_file, pool) = pool(16);
+        for i in 1..=3u32 {
+            let mut g = pool.create(PageId(i)).unwrap();
+            stamp(&mut g, i);
+        }
+        let s1 = pool.read(PageId(1)).unwrap().stamp();
+        let s2 = pool.read(PageId(2)).unwrap().stamp();
+        // unchanged: re-latched without the page table
+        let g = pool.read_if_unchanged(PageId(1), s1).unwrap();
+        assert_eq!(page::overflow::next(&g), PageId(1));
+        drop(g);
+        // another page's stamp does not fit this page
+        assert!(pool.read_if_unchanged(PageId(3), s1).is_none());
+        // a change invalidates it
+        stamp(&mut pool.write(PageId(2)).unwrap(), 9);
+        assert!(pool.read_if_unchanged(PageId(2), s2).is_none());
+        // so does leaving the frame, even if the page comes back unchanged
+        for i in 10..=60u32 {
+            let mut g = pool.create(PageId(i)).unwrap();
+            stamp(&mut g, i);
+        }
+        let back = pool.read(PageId(1)).unwrap();
+        assert_eq!(page::overflow::next(&back), PageId(1));
+        drop(back);
+        assert!(pool.read_if_unchanged(PageId(1), s1).is_none());
         assert_eq!(pool.pinned_frames(), 0);
     }
 
