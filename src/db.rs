@@ -165,6 +165,7 @@ impl Database {
         Session {
             _db: self.clone(),
             state: sql::SessionState::new(&self.inner.shared),
+            signals: Arc::new(sql::signals::SessionSignals::new()),
         }
     }
 }
@@ -219,6 +220,8 @@ pub struct Prepared {
 pub struct Session {
     _db: Database,
     state: sql::SessionState,
+    /// Cancel and notices, shared with whoever serves the session.
+    signals: Arc<sql::signals::SessionSignals>,
 }
 
 impl Session {
@@ -230,7 +233,27 @@ impl Session {
         sql: &str,
         on_result: &mut dyn FnMut(StatementResult),
     ) -> Result<()> {
-        self.state.execute_simple(sql, on_result)
+        let _scope = self.enter_statement();
+        self.state.execute_simple(sql, &mut |result| {
+            on_result(result);
+            sql::signals::next_statement();
+        })
+    }
+
+    /// Makes this session's signals current for a run, with the
+    /// `statement_timeout` in force now.
+    fn enter_statement(&self) -> sql::signals::Scope {
+        let timeout = self
+            .state
+            .parameter("statement_timeout")
+            .and_then(|v| sql::signals::parse_timeout(&v));
+        sql::signals::enter(self.signals.clone(), timeout)
+    }
+
+    /// The session's cancel token and pending notices: a server keeps this
+    /// to cancel the running statement (CancelRequest) and to send notices.
+    pub fn signals(&self) -> Arc<sql::signals::SessionSignals> {
+        self.signals.clone()
     }
 
     /// Runs every statement in `sql` and collects the results.
@@ -259,6 +282,7 @@ impl Session {
         prepared: &Prepared,
         params: &[Value],
     ) -> Result<StatementResult> {
+        let _scope = self.enter_statement();
         self.state.execute_prepared(prepared, params)
     }
 

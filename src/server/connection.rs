@@ -145,7 +145,7 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
             backend.clone(),
             backend.clone(),
             noop.clone(),
-            noop.clone(),
+            backend.clone(),
         )
         .await;
         if let Err(e) = processed {

@@ -28,14 +28,10 @@
 //! - ReadyForQuery carries `Session::transaction_status()`.
 //!
 //! Open problems:
-//! - CancelRequest is accepted but does nothing yet: the engine has no
-//!   interrupt for a running statement.
 //! - Extended-protocol messages between two Syncs are not one implicit
 //!   transaction yet (each Execute is its own): `Session` has no "Sync"
 //!   entry point. Likewise an error in Bind (bad parameter) inside a
 //!   transaction block does not mark the block failed.
-//! - No NoticeResponse for statements (e.g. PostgreSQL's WARNING 25P01 for
-//!   COMMIT outside a block): `StatementResult` carries no notices.
 //! - TLS (and so SCRAM-SHA-256-PLUS channel binding) and COPY are not offered.
 //! - Binary format covers bool, int2/4/8, float4/8, numeric, text types and
 //!   bytea; date/time/uuid follow when `Value` has them.
@@ -54,13 +50,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
 use pgwire::api::RandomPidSecretKeyGenerator;
+use pgwire::api::cancel::CancelHandler;
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::startup::SecretKey;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::sql::signals::SessionSignals;
 
 pub use auth::{AuthMethod, is_loopback};
 pub use startup::is_trusted_peer;
@@ -133,14 +136,57 @@ impl Default for ServerConfig {
     }
 }
 
-/// What every connection shares: the database, the key generator and the
-/// authentication policy.
+/// What every connection shares: the database, the key generator, the
+/// authentication policy and the cancel keys.
 pub(crate) struct Backend {
     db: Database,
     keys: RandomPidSecretKeyGenerator,
     auth: AuthMethod,
     /// Derives mock SCRAM salts for names without a verifier (auth.rs).
     mock_key: [u8; 32],
+    /// BackendKeyData of every connection past startup: pid -> secret key
+    /// and the session signals a CancelRequest with that key fires. Weak:
+    /// a closed connection's entry dies with its session, however the
+    /// connection ended, and is pruned at the next registration.
+    cancel_keys: parking_lot::Mutex<HashMap<i32, (SecretKey, Weak<SessionSignals>)>>,
+}
+
+impl Backend {
+    /// Remembers a connection's key so a CancelRequest can find it.
+    pub(crate) fn register_cancel_key(
+        &self,
+        pid: i32,
+        key: SecretKey,
+        signals: Arc<SessionSignals>,
+    ) {
+        let mut keys = self.cancel_keys.lock();
+        keys.retain(|_, (_, s)| s.strong_count() > 0);
+        keys.insert(pid, (key, Arc::downgrade(&signals)));
+    }
+}
+
+#[async_trait::async_trait]
+impl CancelHandler for Backend {
+    /// Cancels the statement running on the connection with that pid, if
+    /// the key matches; answers nothing either way (as PostgreSQL).
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let target = {
+            let keys = self.cancel_keys.lock();
+            keys.get(&request.pid)
+                .filter(|(key, _)| *key == request.secret_key)
+                .and_then(|(_, signals)| signals.upgrade())
+        };
+        match target {
+            Some(signals) => {
+                tracing::info!(pid = request.pid, "cancel request");
+                signals.cancel();
+            }
+            None => tracing::info!(
+                pid = request.pid,
+                "cancel request with a wrong key or pid ignored"
+            ),
+        }
+    }
 }
 
 /// Serves `db` on `listener` until `shutdown` resolves, then stops
@@ -171,11 +217,12 @@ pub async fn serve_with(
     }
     let mut mock_key = [0u8; 32];
     crate::catalog::role::random_bytes(&mut mock_key)?;
-    let backend = std::sync::Arc::new(Backend {
+    let backend = Arc::new(Backend {
         db,
         keys: RandomPidSecretKeyGenerator::default(),
         auth: config.auth,
         mock_key,
+        cancel_keys: parking_lot::Mutex::new(HashMap::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();

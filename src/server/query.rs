@@ -1,7 +1,7 @@
 //! The simple and extended query protocols over [`crate::Session`].
 //!
 //! ```text
-//!  simple:   Query ─▶ per statement: [RowDescription] DataRow* CommandComplete
+//!  simple:   Query ─▶ per statement: NoticeResponse* [RowDescription] DataRow* CommandComplete
 //!                     | ErrorResponse (stops)      | EmptyQueryResponse
 //!                     ParameterStatus* ReadyForQuery(I/T/E)
 //!
@@ -55,6 +55,7 @@ use pgwire::messages::startup::ParameterStatus;
 
 use crate::db::{StatementResult, TransactionStatus};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::signals::Notice;
 use crate::types::{DataType, Value};
 
 use super::Backend;
@@ -170,6 +171,29 @@ where
     Ok(())
 }
 
+/// What the blocking thread hands the simple-query loop.
+enum Event {
+    Notice(Notice),
+    Result(StatementResult),
+}
+
+/// Feeds the notices the session raised and nobody has sent yet.
+async fn feed_notices<C>(client: &mut C, conn: &ConnState) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in conn.signals.take_notices() {
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(
+                wire::notice_info(&n).into(),
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Why sending a result stopped: the socket failed, or a value could not be
 /// encoded (reported to the client as an ErrorResponse).
 enum SendError {
@@ -200,20 +224,36 @@ impl SimpleQueryHandler for Backend {
             return ready_for_query(client, &conn).await;
         }
 
-        // Results stream from the blocking thread one statement at a time;
-        // the channel bounds how many wait in memory.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<StatementResult>(2);
+        // Results stream from the blocking thread one statement at a time,
+        // each after the notices it raised; the channel bounds how many
+        // wait in memory.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(2);
         let sql = query.query;
+        let signals = conn.signals.clone();
         let handle = conn.spawn(move |session| {
             session.execute_simple(&sql, &mut |result| {
                 // A closed channel means the client is gone; the statements
                 // still run to completion, as in PostgreSQL.
-                let _ = tx.blocking_send(result);
+                for n in signals.take_notices() {
+                    let _ = tx.blocking_send(Event::Notice(n));
+                }
+                let _ = tx.blocking_send(Event::Result(result));
             })
         });
         let mut statements = 0usize;
         let mut send_error = None;
-        while let Some(result) = rx.recv().await {
+        while let Some(event) = rx.recv().await {
+            let result = match event {
+                Event::Notice(n) => {
+                    client
+                        .feed(PgWireBackendMessage::NoticeResponse(
+                            wire::notice_info(&n).into(),
+                        ))
+                        .await?;
+                    continue;
+                }
+                Event::Result(result) => result,
+            };
             statements += 1;
             if send_error.is_some() {
                 continue;
@@ -225,6 +265,8 @@ impl SimpleQueryHandler for Backend {
             }
         }
         let outcome = conn.finish(handle).await;
+        // Notices of the statement that failed come before its error.
+        feed_notices(client, &conn).await?;
         let error = send_error.or(outcome.err());
         match error {
             Some(e) => {
@@ -615,10 +657,11 @@ where
             Statement::Prepared(p) => p.clone(),
         };
         let params = std::mem::take(&mut portal.params);
-        let result = conn
+        let outcome = conn
             .run(move |session| session.execute_prepared(&prepared, &params))
-            .await
-            .map_err(|e| user_error(&e))?;
+            .await;
+        feed_notices(client, conn).await?;
+        let result = outcome.map_err(|e| user_error(&e))?;
         if !result.returns_rows() {
             portal.state = PortalState::Done;
             client

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 
 use crate::db::{Prepared, Session, StatementResult, TransactionStatus};
 use crate::error::{Error, Result};
+use crate::sql::signals::SessionSignals;
 use crate::types::Value;
 
 /// A statement made by Parse.
@@ -75,6 +76,8 @@ pub(crate) struct Outcome<T> {
 pub(crate) struct ConnState {
     pub peer: SocketAddr,
     session: Arc<Mutex<Session>>,
+    /// The session's cancel token and notices (readable without its lock).
+    pub signals: Arc<SessionSignals>,
     /// Transaction status after the last statement (for ReadyForQuery).
     status: Mutex<TransactionStatus>,
     /// Reported parameters changed since the last ReadyForQuery.
@@ -87,6 +90,7 @@ impl ConnState {
     pub fn new(peer: SocketAddr, session: Session, status: TransactionStatus) -> ConnState {
         ConnState {
             peer,
+            signals: session.signals(),
             session: Arc::new(Mutex::new(session)),
             status: Mutex::new(status),
             pending_parameters: Mutex::new(Vec::new()),

@@ -504,6 +504,7 @@ impl Backend {
 
         let (pid, secret_key) = self.keys.generate(client);
         client.set_pid_and_secret_key(pid, secret_key.clone());
+        self.register_cancel_key(pid, secret_key.clone(), session.signals());
         client
             .session_extensions()
             .insert(ConnState::new(peer, session, status));

@@ -14,6 +14,7 @@ use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
 
 use crate::db::Column;
 use crate::error::{Error, Result, SqlState};
+use crate::sql::signals::Notice;
 use crate::types::{DataType, Value};
 
 use super::{binary, text};
@@ -230,6 +231,20 @@ pub fn error_info(e: &Error) -> ErrorInfo {
     info.detail = e.detail.clone();
     info.hint = e.hint.clone();
     info.position = e.position.map(|p| p.to_string());
+    info
+}
+
+/// The NoticeResponse fields of a notice.
+pub fn notice_info(n: &Notice) -> ErrorInfo {
+    let severity = n.severity.as_str().to_owned();
+    let mut info = ErrorInfo::new(
+        severity.clone(),
+        n.sqlstate.code().to_owned(),
+        n.message.clone(),
+    );
+    info.severity_nonlocalized = Some(severity);
+    info.detail = n.detail.clone();
+    info.hint = n.hint.clone();
     info
 }
 

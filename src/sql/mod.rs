@@ -20,8 +20,10 @@ pub mod expr;
 pub mod functions;
 pub mod parse;
 pub mod plan;
+pub mod roles;
 pub mod session;
 pub mod settings;
+pub mod signals;
 pub mod subquery;
 pub mod window;
 

@@ -22,12 +22,20 @@ pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
 
 /// Parses every statement in `sql`. An empty string (or only `;`) gives none.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    // sqlparser reads PostgreSQL's CREATE USER as Snowflake's: roles.rs
+    // rewrites it to CREATE ROLE (same positions) and restores its LOGIN.
+    let rewrite = super::roles::rewrite_create_user(sql);
+    let text = rewrite.as_ref().map_or(sql, |r| r.sql.as_str());
     let dialect = PostgreSqlDialect {};
     let parsed = Parser::new(&dialect)
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
-        .try_with_sql(sql)
+        .try_with_sql(text)
         .and_then(|mut p| p.parse_statements());
-    parsed.map_err(|e| syntax_error(sql, e))
+    let mut statements = parsed.map_err(|e| syntax_error(sql, e))?;
+    if let Some(r) = &rewrite {
+        r.mark_users(&mut statements);
+    }
+    Ok(statements)
 }
 
 /// Converts a 1-based (line, column) location into a 1-based character offset.
