@@ -22,6 +22,7 @@ impl SqlState {
     pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
     pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
+    pub const INTERVAL_FIELD_OVERFLOW: SqlState = SqlState("22015");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");

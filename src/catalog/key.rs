@@ -18,6 +18,10 @@
 //! | real / double precision | 4 / 8 bytes: IEEE bits, all flipped if negative else sign bit flipped; `-0` as `0`, every NaN as the canonical positive NaN (above +Infinity) |
 //! | numeric | class byte (`00` -Inf, `01` negative, `02` zero, `03` positive, `04` +Inf, `05` NaN); finite non-zero: weight (i16, sign flipped, BE), each base-10000 digit + 1 as u16 BE, then `00 00`; all of these bytes inverted for negatives |
 //! | text / bytea | bytes with `00` written as `00 FF`, then `00 00` |
+//! | date | 4 bytes: days since 2000-01-01, big-endian, sign bit flipped (∓infinity are `i32::MIN`/`MAX`) |
+//! | time / timestamp / timestamptz | 8 bytes: microseconds, big-endian, sign bit flipped (timestamptz in UTC) |
+//! | interval | 16 bytes: the total duration in microseconds with 30-day months (`interval_cmp_value`), i128 big-endian, sign bit flipped |
+//! | uuid | the 16 bytes as they are (uuid order is bytewise) |
 //!
 //! Invariants: encodings of one type are prefix-free; equal SQL values
 //! (`1.0 = 1.00`, `-0 = 0`, `NaN = NaN`) encode identically.
@@ -80,6 +84,18 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Numeric(n) => encode_numeric(n, out),
         Value::Text(s) => encode_bytes(s.as_bytes(), out),
         Value::Bytea(b) => encode_bytes(b, out),
+        Value::Date(d) => out.extend_from_slice(&((*d as u32) ^ 0x8000_0000).to_be_bytes()),
+        Value::Time(t) | Value::Timestamp(t) | Value::Timestamptz(t) => {
+            out.extend_from_slice(&((*t as u64) ^ 0x8000_0000_0000_0000).to_be_bytes())
+        }
+        Value::Interval(iv) => {
+            out.extend_from_slice(&((iv.cmp_key() as u128) ^ (1u128 << 127)).to_be_bytes())
+        }
+        Value::Uuid(u) => out.extend_from_slice(u),
+        // json has no ordering in SQL; jsonb keys use their normalised text
+        // (equal jsonb values encode alike; the order is not jsonb's).
+        Value::Json(s) => encode_bytes(s.as_bytes(), out),
+        Value::Jsonb(j) => encode_bytes(j.to_text().as_bytes(), out),
     }
 }
 

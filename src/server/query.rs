@@ -139,7 +139,11 @@ where
 }
 
 /// Feeds one statement's complete result (simple protocol: text format).
-async fn feed_result<C>(client: &mut C, result: &StatementResult) -> Result<(), SendError>
+async fn feed_result<C>(
+    client: &mut C,
+    result: &StatementResult,
+    zone: &crate::types::datetime::Zone,
+) -> Result<(), SendError>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
@@ -155,6 +159,7 @@ where
             .await
             .map_err(|e| SendError::Io(e.into()))?;
         for row in &result.rows {
+            crate::types::datetime::set_zone(zone.clone());
             let row = wire::data_row(&result.columns, &formats, row).map_err(SendError::Sql)?;
             client
                 .feed(PgWireBackendMessage::DataRow(row))
@@ -174,7 +179,8 @@ where
 /// What the blocking thread hands the simple-query loop.
 enum Event {
     Notice(Notice),
-    Result(StatementResult),
+    /// A result, with the session time zone it was computed in.
+    Result(StatementResult, crate::types::datetime::Zone),
 }
 
 /// Feeds the notices the session raised and nobody has sent yet.
@@ -237,13 +243,13 @@ impl SimpleQueryHandler for Backend {
                 for n in signals.take_notices() {
                     let _ = tx.blocking_send(Event::Notice(n));
                 }
-                let _ = tx.blocking_send(Event::Result(result));
+                let _ = tx.blocking_send(Event::Result(result, crate::types::datetime::session_zone()));
             })
         });
         let mut statements = 0usize;
         let mut send_error = None;
         while let Some(event) = rx.recv().await {
-            let result = match event {
+            let (result, zone) = match event {
                 Event::Notice(n) => {
                     client
                         .feed(PgWireBackendMessage::NoticeResponse(
@@ -252,13 +258,13 @@ impl SimpleQueryHandler for Backend {
                         .await?;
                     continue;
                 }
-                Event::Result(result) => result,
+                Event::Result(result, zone) => (result, zone),
             };
             statements += 1;
             if send_error.is_some() {
                 continue;
             }
-            match feed_result(client, &result).await {
+            match feed_result(client, &result, &zone).await {
                 Ok(()) => {}
                 Err(SendError::Io(e)) => return Err(e),
                 Err(SendError::Sql(e)) => send_error = Some(e),
@@ -658,10 +664,13 @@ where
         };
         let params = std::mem::take(&mut portal.params);
         let outcome = conn
-            .run(move |session| session.execute_prepared(&prepared, &params))
+            .run(move |session| {
+                let result = session.execute_prepared(&prepared, &params)?;
+                Ok((result, crate::types::datetime::session_zone()))
+            })
             .await;
         feed_notices(client, conn).await?;
-        let result = outcome.map_err(|e| user_error(&e))?;
+        let (result, zone) = outcome.map_err(|e| user_error(&e))?;
         if !result.returns_rows() {
             portal.state = PortalState::Done;
             client
@@ -674,6 +683,7 @@ where
         portal.state = PortalState::Rows {
             result,
             next_row: 0,
+            zone,
         };
     }
     match &mut portal.state {
@@ -682,7 +692,11 @@ where
             SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("portal \"{name}\" cannot be run"),
         ))),
-        PortalState::Rows { result, next_row } => {
+        PortalState::Rows {
+            result,
+            next_row,
+            zone,
+        } => {
             let remaining = result.rows.len().saturating_sub(*next_row);
             let limit = usize::try_from(max_rows)
                 .ok()
@@ -691,6 +705,7 @@ where
             let end = *next_row + limit.min(remaining);
             let sent = end - *next_row;
             for row in result.rows.get(*next_row..end).unwrap_or_default() {
+                crate::types::datetime::set_zone(zone.clone());
                 let row = wire::data_row(&result.columns, &portal.result_formats, row)
                     .map_err(|e| user_error(&e))?;
                 client.feed(PgWireBackendMessage::DataRow(row)).await?;

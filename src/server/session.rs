@@ -50,6 +50,8 @@ pub(crate) enum PortalState {
     Rows {
         result: StatementResult,
         next_row: usize,
+        /// The session time zone the statement ran in (timestamptz output).
+        zone: crate::types::datetime::Zone,
     },
     /// A statement without rows ran to completion; it cannot run again.
     Done,

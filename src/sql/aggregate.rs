@@ -231,10 +231,27 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
             } else {
                 AggFunc::Max
             };
-            [Int2, Int4, Int8, num(), Float4, Float8, Text, Bool, Bytea]
-                .into_iter()
-                .map(|t| sig(f, vec![t.clone()], t))
-                .collect()
+            [
+                Int2,
+                Int4,
+                Int8,
+                num(),
+                Float4,
+                Float8,
+                Text,
+                Bool,
+                Bytea,
+                Date,
+                Time,
+                Timestamp,
+                Timestamptz,
+                Interval,
+                Uuid,
+                Jsonb,
+            ]
+            .into_iter()
+            .map(|t| sig(f, vec![t.clone()], t))
+            .collect()
         }
         "bool_and" | "every" => vec![sig(AggFunc::BoolAnd, vec![Bool], Bool)],
         "bool_or" => vec![sig(AggFunc::BoolOr, vec![Bool], Bool)],

@@ -316,6 +316,18 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
         }
         A::Char(l) | A::Character(l) => (DataType::Char(Some(char_len(l)?.unwrap_or(1))), "bpchar"),
         A::Bytea => (DataType::Bytea, "bytea"),
+        A::Date => (DataType::Date, "date"),
+        A::Time(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
+            (DataType::Time, "time")
+        }
+        A::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
+            (DataType::Timestamp, "timestamp")
+        }
+        A::Timestamp(_, _) => (DataType::Timestamptz, "timestamptz"),
+        A::Interval { .. } => (DataType::Interval, "interval"),
+        A::Uuid => (DataType::Uuid, "uuid"),
+        A::JSON => (DataType::Json, "json"),
+        A::JSONB => (DataType::Jsonb, "jsonb"),
         A::Custom(name, mods) => {
             let parts = object_name(name);
             let last = parts.last().map(String::as_str).unwrap_or("");
@@ -344,8 +356,15 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
                     let n = mods.first().and_then(|m| m.parse().ok());
                     (DataType::Varchar(n), "varchar")
                 }
-                "date" | "time" | "timestamp" | "timestamptz" | "interval" | "uuid" | "json"
-                | "jsonb" | "oid" | "regclass" | "regtype" | "name" | "timetz" => {
+                "date" => (DataType::Date, "date"),
+                "time" => (DataType::Time, "time"),
+                "timestamp" => (DataType::Timestamp, "timestamp"),
+                "timestamptz" => (DataType::Timestamptz, "timestamptz"),
+                "interval" => (DataType::Interval, "interval"),
+                "uuid" => (DataType::Uuid, "uuid"),
+                "json" => (DataType::Json, "json"),
+                "jsonb" => (DataType::Jsonb, "jsonb"),
+                "oid" | "regclass" | "regtype" | "name" | "timetz" => {
                     return Err(unsupported(format!("type {last}")));
                 }
                 other => {
@@ -394,6 +413,9 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
         E::Substring { .. } => ("substring".into(), 2),
         E::Trim { .. } => ("btrim".into(), 2),
         E::Exists { .. } => ("exists".into(), 2),
+        E::Extract { .. } => ("extract".into(), 2),
+        E::AtTimeZone { .. } => ("timezone".into(), 2),
+        E::Interval(_) => ("interval".into(), 1),
         _ => ("?column?".into(), 0),
     }
 }
@@ -404,6 +426,8 @@ struct OpSig {
     args: Vec<DataType>,
     eval: DataType,
     result: DataType,
+    /// Operands keep their own types (`args`), e.g. `timestamp + interval`.
+    mixed: bool,
 }
 
 fn operator_signatures(op: BinOp) -> Vec<OpSig> {
@@ -413,11 +437,13 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
         args: vec![t.clone(), t.clone()],
         eval: t.clone(),
         result: result.unwrap_or(t),
+        mixed: false,
     };
     let cross = |a: DataType, b: DataType, wide: DataType, result: Option<DataType>| OpSig {
         args: vec![a, b],
         eval: wide.clone(),
         result: result.unwrap_or(wide),
+        mixed: false,
     };
     let mut sigs = Vec::new();
     let cross_pairs = [
@@ -438,6 +464,14 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
             for (a, b, w) in cross_pairs {
                 sigs.push(cross(a, b, w, None));
             }
+            for (a, b, result) in super::datetime_functions::operator_signatures(op) {
+                sigs.push(OpSig {
+                    args: vec![a, b],
+                    eval: Unknown,
+                    result,
+                    mixed: true,
+                });
+            }
         }
         BinOp::Mod => {
             for t in [Int2, Int4, Int8, num] {
@@ -446,7 +480,24 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
         }
         BinOp::Pow => sigs.push(same(Float8, None)),
         BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
-            for t in [Int2, Int4, Int8, Float4, Float8, num, Text, Bool, Bytea] {
+            for t in [
+                Int2,
+                Int4,
+                Int8,
+                Float4,
+                Float8,
+                num,
+                Text,
+                Bool,
+                Bytea,
+                Date,
+                Time,
+                Timestamp,
+                Timestamptz,
+                Interval,
+                Uuid,
+                Jsonb,
+            ] {
                 sigs.push(same(t, Some(Bool)));
             }
             for (a, b, w) in cross_pairs {
@@ -670,8 +721,12 @@ impl Binder {
             Err(NoMatch::Ambiguous) => return Err(self.ambiguous_operator(op, &lt, &rt)),
         };
         let (eval, result) = (chosen.eval.clone(), chosen.result.clone());
-        let left = self.coerce(left, &eval)?;
-        let right = self.coerce(right, &eval)?;
+        let (left, right) = if chosen.mixed {
+            let (lt, rt) = (chosen.args[0].clone(), chosen.args[1].clone());
+            (self.coerce(left, &lt)?, self.coerce(right, &rt)?)
+        } else {
+            (self.coerce(left, &eval)?, self.coerce(right, &eval)?)
+        };
         Ok(Expr::Binary {
             op,
             left: Box::new(left),
@@ -974,6 +1029,57 @@ impl Binder {
                 )
             }
             E::Function(f) => self.bind_function(f, scope),
+            E::Extract { field, expr, .. } => {
+                let name = match field {
+                    ast::DateTimeField::Custom(id) => ident_name(id),
+                    other => other.to_string().to_lowercase(),
+                };
+                let x = self.bind_expr(expr, scope)?;
+                let f = Expr::Const {
+                    value: Value::Text(name),
+                    ty: DataType::Text,
+                };
+                self.call_function("extract", vec![f, x])
+            }
+            E::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let ts = self.bind_expr(timestamp, scope)?;
+                let ts = if ts.ty() == DataType::Unknown {
+                    self.coerce(ts, &DataType::Timestamptz)?
+                } else {
+                    ts
+                };
+                let zone = self.bind_expr(time_zone, scope)?;
+                self.call_function("timezone", vec![zone, ts])
+            }
+            E::Interval(iv) => {
+                let text = match iv.value.as_ref() {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        ast::Value::Number(n, _) => n.clone(),
+                        _ => return Err(unsupported("this interval literal")),
+                    },
+                    _ => return Err(unsupported("INTERVAL over an expression")),
+                };
+                // `INTERVAL '2' DAY`: a bare number takes the leading field's unit.
+                let text = match &iv.leading_field {
+                    Some(field)
+                        if iv.last_field.is_none() && text.trim().parse::<f64>().is_ok() =>
+                    {
+                        format!("{text} {field}")
+                    }
+                    _ => text,
+                };
+                self.coerce(
+                    Expr::Const {
+                        value: Value::Text(text),
+                        ty: DataType::Unknown,
+                    },
+                    &DataType::Interval,
+                )
+            }
             E::Ceil { expr, field } | E::Floor { expr, field } => {
                 if !matches!(
                     field,
@@ -1154,7 +1260,7 @@ impl Binder {
                 let t = x.ty();
                 let sym = if minus { "-" } else { "+" };
                 match t {
-                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Float4 | DataType::Float8 | DataType::Numeric(_) => {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Float4 | DataType::Float8 | DataType::Numeric(_) | DataType::Interval => {
                         Ok(if minus { Expr::Negate { expr: Box::new(x) } } else { x })
                     }
                     DataType::Unknown => Err(Error::new(
@@ -1216,6 +1322,11 @@ impl Binder {
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
             B::StringConcat => BinOp::Concat,
+            B::Arrow | B::LongArrow | B::HashArrow | B::HashLongArrow => {
+                let l = self.bind_expr(left, scope)?;
+                let r = self.bind_expr(right, scope)?;
+                return self.call_function(&op.to_string(), vec![l, r]);
+            }
             other => return Err(unsupported(format!("operator {other}"))),
         };
         let l = self.bind_expr(left, scope)?;

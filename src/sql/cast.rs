@@ -36,7 +36,68 @@ pub fn can_cast_explicit(from: &DataType, to: &DataType) -> bool {
     matches!(
         (from, to),
         (DataType::Bool, DataType::Int4) | (DataType::Int4, DataType::Bool)
+    ) || datetime_cast_exists(from, to)
+}
+
+/// The casts among date/time types and between json and jsonb (`pg_cast`).
+fn datetime_cast_exists(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (from, to),
+        (Date, Timestamp)
+            | (Date, Timestamptz)
+            | (Timestamp, Date)
+            | (Timestamptz, Date)
+            | (Timestamp, Timestamptz)
+            | (Timestamptz, Timestamp)
+            | (Timestamp, Time)
+            | (Timestamptz, Time)
+            | (Time, Interval)
+            | (Interval, Time)
+            | (Json, Jsonb)
+            | (Jsonb, Json)
     )
+}
+
+/// Converts between date/time types (and json / jsonb) in the session zone.
+fn datetime_cast(v: &Value, to: &DataType) -> Result<Option<Value>> {
+    use crate::types::datetime as dt;
+    let zone = dt::session_zone;
+    Ok(Some(match (v, to) {
+        (Value::Date(d), DataType::Timestamp) => Value::Timestamp(dt::date_to_timestamp(*d)?),
+        (Value::Date(d), DataType::Timestamptz) => {
+            Value::Timestamptz(zone().local_to_utc(dt::date_to_timestamp(*d)?)?)
+        }
+        (Value::Timestamp(t), DataType::Date) => Value::Date(dt::timestamp_to_date(*t)?),
+        (Value::Timestamptz(t), DataType::Date) => {
+            Value::Date(dt::timestamp_to_date(zone().utc_to_local(*t).0)?)
+        }
+        (Value::Timestamp(t), DataType::Timestamptz) => {
+            Value::Timestamptz(zone().local_to_utc(*t)?)
+        }
+        (Value::Timestamptz(t), DataType::Timestamp) => Value::Timestamp(zone().utc_to_local(*t).0),
+        (Value::Timestamp(t), DataType::Time) | (Value::Timestamptz(t), DataType::Time) => {
+            let local = if matches!(v, Value::Timestamptz(_)) {
+                zone().utc_to_local(*t).0
+            } else {
+                *t
+            };
+            if !dt::is_finite_ts(local) {
+                return Err(Error::new(
+                    SqlState::DATETIME_FIELD_OVERFLOW,
+                    "cannot convert infinite timestamp to time",
+                ));
+            }
+            Value::Time(local.rem_euclid(dt::USECS_PER_DAY))
+        }
+        (Value::Time(t), DataType::Interval) => Value::Interval(dt::Interval::new(0, 0, *t)),
+        (Value::Interval(iv), DataType::Time) => {
+            Value::Time(iv.micros.rem_euclid(dt::USECS_PER_DAY))
+        }
+        (Value::Json(s), DataType::Jsonb) => Value::Jsonb(crate::types::json::parse_json(s)?),
+        (Value::Jsonb(j), DataType::Json) => Value::Json(j.to_text()),
+        _ => return Ok(None),
+    }))
 }
 
 fn int_range(ty: &DataType) -> (i64, i64, &'static str) {
@@ -158,6 +219,10 @@ pub fn cast(v: Value, from: &DataType, to: &DataType) -> Result<Value> {
             };
             parse_text(&base(to), s)?
         }
+        _ if datetime_cast_exists(from, to) => match datetime_cast(&v, to)? {
+            Some(out) => out,
+            None => return Err(cannot_cast(from, to)),
+        },
         (Value::Bool(b), DataType::Int4) => Value::Int4(*b as i32),
         (Value::Int4(i), DataType::Bool) => Value::Bool(*i != 0),
         _ if cf == Category::Numeric && ct == Category::Numeric => match to {

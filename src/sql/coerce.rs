@@ -15,6 +15,10 @@ pub enum Category {
     Bool,
     Numeric,
     String,
+    /// `D`: date, time, timestamp, timestamptz.
+    DateTime,
+    /// `T`: interval.
+    Timespan,
     User,
     Unknown,
     Other,
@@ -31,7 +35,11 @@ pub fn category(ty: &DataType) -> Category {
         | DataType::Numeric(_)
         | DataType::Oid => Category::Numeric,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) => Category::String,
-        DataType::Bytea => Category::User,
+        DataType::Date | DataType::Time | DataType::Timestamp | DataType::Timestamptz => {
+            Category::DateTime
+        }
+        DataType::Interval => Category::Timespan,
+        DataType::Bytea | DataType::Uuid | DataType::Json | DataType::Jsonb => Category::User,
         DataType::Unknown => Category::Unknown,
         _ => Category::Other,
     }
@@ -39,7 +47,14 @@ pub fn category(ty: &DataType) -> Category {
 
 /// The preferred type of each category (`typispreferred`).
 pub fn is_preferred(ty: &DataType) -> bool {
-    matches!(ty, DataType::Float8 | DataType::Text | DataType::Bool)
+    matches!(
+        ty,
+        DataType::Float8
+            | DataType::Text
+            | DataType::Bool
+            | DataType::Timestamptz
+            | DataType::Interval
+    )
 }
 
 /// The type without its modifier (`numeric(10,2)` -> `numeric`).
@@ -85,6 +100,10 @@ pub fn can_coerce_implicit(from: &DataType, to: &DataType) -> bool {
             | (DataType::Text, DataType::Char(None))
             | (DataType::Varchar(None), DataType::Char(None))
             | (DataType::Char(None), DataType::Varchar(None))
+            | (DataType::Date, DataType::Timestamp)
+            | (DataType::Date, DataType::Timestamptz)
+            | (DataType::Timestamp, DataType::Timestamptz)
+            | (DataType::Time, DataType::Interval)
     )
 }
 

@@ -337,6 +337,12 @@ fn key_part(v: &Value) -> KeyPart {
         }
         Value::Text(s) => KeyPart::Text(s.clone()),
         Value::Bytea(b) => KeyPart::Bytes(b.clone()),
+        Value::Date(d) => KeyPart::Int(*d as i64),
+        Value::Time(t) | Value::Timestamp(t) | Value::Timestamptz(t) => KeyPart::Int(*t),
+        Value::Interval(iv) => KeyPart::Numeric(iv.cmp_key().to_string()),
+        Value::Uuid(u) => KeyPart::Bytes(u.to_vec()),
+        Value::Json(s) => KeyPart::Text(s.clone()),
+        Value::Jsonb(j) => KeyPart::Text(j.to_text()),
     }
 }
 

@@ -583,6 +583,7 @@ fn negate(v: Value) -> Result<Value> {
         Value::Float4(f) => Value::Float4(-f),
         Value::Float8(f) => Value::Float8(-f),
         Value::Numeric(n) => Value::Numeric(n.neg()),
+        Value::Interval(iv) => Value::Interval(crate::types::datetime::interval_neg(&iv)?),
         other => return Err(Error::internal(format!("cannot negate {other:?}"))),
     })
 }
@@ -714,7 +715,7 @@ pub fn binary(op: BinOp, l: &Value, r: &Value, ty: &DataType) -> Result<Value> {
             Value::Float4(cast::f64_to_f32(r)?)
         }
         (Value::Numeric(a), Value::Numeric(b)) => Value::Numeric(numeric_arith(op, a, b)?),
-        _ => return Err(Error::internal(format!("no {op:?} for {l:?} and {r:?}"))),
+        _ => super::datetime_functions::binary(op, l, r)?,
     })
 }
 
@@ -740,6 +741,13 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering> {
         (Value::Numeric(x), Value::Numeric(y)) => x.cmp_total(y),
         (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bytea(x), Value::Bytea(y)) => x.cmp(y),
+        (Value::Date(x), Value::Date(y)) => x.cmp(y),
+        (Value::Time(x), Value::Time(y))
+        | (Value::Timestamp(x), Value::Timestamp(y))
+        | (Value::Timestamptz(x), Value::Timestamptz(y)) => x.cmp(y),
+        (Value::Interval(x), Value::Interval(y)) => x.cmp_key().cmp(&y.cmp_key()),
+        (Value::Uuid(x), Value::Uuid(y)) => x.cmp(y),
+        (Value::Jsonb(x), Value::Jsonb(y)) => x.cmp_jsonb(y),
         _ => return Err(Error::internal(format!("cannot compare {a:?} with {b:?}"))),
     })
 }

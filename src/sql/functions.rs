@@ -56,6 +56,8 @@ pub enum Func {
     CurrentDatabase,
     CurrentSchema,
     CurrentUser,
+    /// Date/time, uuid and json built-ins (`super::datetime_functions`).
+    DateTime(super::datetime_functions::DtFunc),
 }
 
 /// One overload of a built-in.
@@ -178,7 +180,7 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "current_database" => vec![sig(vec![], Text, Func::CurrentDatabase)],
         "current_schema" => vec![sig(vec![], Text, Func::CurrentSchema)],
         "current_user" | "session_user" | "user" => vec![sig(vec![], Text, Func::CurrentUser)],
-        _ => Vec::new(),
+        _ => super::datetime_functions::lookup(name),
     }
 }
 
@@ -563,6 +565,7 @@ pub fn call(
         Func::CurrentDatabase => Value::Text("arbordb".to_string()),
         Func::CurrentSchema => Value::Text("public".to_string()),
         Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
+        Func::DateTime(f) => return super::datetime_functions::call(f, args, types, ret, ctx),
         Func::Concat | Func::ConcatWs => return Err(Error::internal("handled above")),
     })
 }

@@ -15,6 +15,7 @@ pub mod bind;
 pub mod bind_aggregate;
 pub mod cast;
 pub mod coerce;
+pub mod datetime_functions;
 pub mod execute;
 pub mod expr;
 pub mod functions;

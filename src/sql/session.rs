@@ -193,6 +193,14 @@ fn value_type(v: &Value) -> DataType {
         Value::Numeric(_) => DataType::Numeric(None),
         Value::Text(_) => DataType::Text,
         Value::Bytea(_) => DataType::Bytea,
+        Value::Date(_) => DataType::Date,
+        Value::Time(_) => DataType::Time,
+        Value::Timestamp(_) => DataType::Timestamp,
+        Value::Timestamptz(_) => DataType::Timestamptz,
+        Value::Interval(_) => DataType::Interval,
+        Value::Uuid(_) => DataType::Uuid,
+        Value::Json(_) => DataType::Json,
+        Value::Jsonb(_) => DataType::Jsonb,
     }
 }
 
@@ -215,6 +223,16 @@ impl SessionState {
             settings: Settings::new(),
             block: BlockState::Idle,
         }
+    }
+
+    /// Gives this thread the session's time zone, DateStyle and the
+    /// statement's start time (read by date/time input, output and `now()`).
+    fn set_datetime_context(&self) {
+        let tz = self.settings.get("TimeZone").unwrap_or_default();
+        let style = self.settings.get("DateStyle").unwrap_or_default();
+        crate::types::datetime::set_context(crate::types::datetime::context_from_settings(
+            &tz, &style,
+        ));
     }
 
     pub fn execute_simple(
@@ -288,6 +306,7 @@ impl SessionState {
         if self.block == BlockState::Failed && !ends_block(&stmt) {
             return Err(in_failed_block());
         }
+        self.set_datetime_context();
         let (types, columns) = match &stmt {
             Statement::Query(q) => {
                 let mut binder = Binder::new(Params {
@@ -366,6 +385,7 @@ impl SessionState {
         params: Option<&[Value]>,
         param_types: &[DataType],
     ) -> Result<StatementResult> {
+        self.set_datetime_context();
         if self.block == BlockState::Failed && !ends_block(stmt) {
             return Err(in_failed_block());
         }

@@ -393,6 +393,11 @@ fn normalize_timezone(value: &str) -> Result<String> {
             hours.abs()
         ));
     }
+    // Offsets written as zone names (`+05:30`), POSIX zones (`<+05>-05`)
+    // and the zoneinfo names the type library can read.
+    if crate::types::datetime::Zone::lookup(v).is_ok() {
+        return Ok(v.to_string());
+    }
     let plausible = !v.is_empty()
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))

@@ -4,9 +4,15 @@
 //! SQL value), and their text input/output in PostgreSQL's formats.
 //! Never: touches storage, sessions or the wire.
 
+pub mod datetime;
+pub mod datetime_parse;
+pub mod json;
 pub mod numeric;
 pub mod text;
+pub mod uuid;
 
+pub use datetime::Interval;
+pub use json::Jsonb;
 pub use numeric::Numeric;
 
 /// A SQL data type, as PostgreSQL names it.
@@ -137,6 +143,19 @@ pub enum Value {
     /// text, varchar, char and unknown-typed literals.
     Text(String),
     Bytea(Vec<u8>),
+    /// Days since 2000-01-01 (`i32::MIN` / `i32::MAX`: ∓infinity).
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 2000-01-01 00:00, no zone.
+    Timestamp(i64),
+    /// Microseconds since 2000-01-01 00:00 UTC.
+    Timestamptz(i64),
+    Interval(Interval),
+    Uuid([u8; 16]),
+    /// The input text, validated.
+    Json(String),
+    Jsonb(Jsonb),
 }
 
 impl Value {
@@ -161,6 +180,14 @@ impl Value {
             Value::Numeric(n) => n.to_string(),
             Value::Text(s) => s.clone(),
             Value::Bytea(b) => text::bytea_to_text(b),
+            Value::Date(d) => datetime::date_to_text(*d),
+            Value::Time(t) => datetime::time_to_text(*t),
+            Value::Timestamp(t) => datetime::timestamp_to_text(*t),
+            Value::Timestamptz(t) => datetime::timestamptz_to_text(*t),
+            Value::Interval(iv) => datetime::interval_to_text(iv),
+            Value::Uuid(u) => uuid::uuid_to_text(u),
+            Value::Json(s) => s.clone(),
+            Value::Jsonb(j) => j.to_text(),
         }
     }
 }

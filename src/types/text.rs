@@ -222,6 +222,19 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
         DataType::Varchar(Some(n)) => Value::Text(fit_length(text, *n, "character varying")?),
         DataType::Char(Some(n)) => Value::Text(pad_char(&fit_length(text, *n, "character")?, *n)),
         DataType::Bytea => Value::Bytea(parse_bytea(text)?),
+        DataType::Date => Value::Date(super::datetime_parse::parse_date(text)?),
+        DataType::Time => Value::Time(super::datetime_parse::parse_time(text)?),
+        DataType::Timestamp => Value::Timestamp(super::datetime_parse::parse_timestamp(text)?),
+        DataType::Timestamptz => {
+            Value::Timestamptz(super::datetime_parse::parse_timestamptz(text)?)
+        }
+        DataType::Interval => Value::Interval(super::datetime_parse::parse_interval(text)?),
+        DataType::Uuid => Value::Uuid(super::uuid::parse_uuid(text)?),
+        DataType::Json => {
+            super::json::parse_json(text)?;
+            Value::Json(text.to_string())
+        }
+        DataType::Jsonb => Value::Jsonb(super::json::parse_json(text)?),
         other => return Err(Error::unsupported(format!("type {}", other.name()))),
     })
 }
