@@ -243,7 +243,10 @@ impl SimpleQueryHandler for Backend {
                 for n in signals.take_notices() {
                     let _ = tx.blocking_send(Event::Notice(n));
                 }
-                let _ = tx.blocking_send(Event::Result(result, crate::types::datetime::session_zone()));
+                let _ = tx.blocking_send(Event::Result(
+                    result,
+                    crate::types::datetime::session_zone(),
+                ));
             })
         });
         let mut statements = 0usize;
