@@ -4,6 +4,7 @@
 //! ```text
 //!  arbordb [--data-dir DIR] [--listen HOST:PORT] [--buffer-pool SIZE]
 //!          [--auth trust|scram|md5] [--superuser NAME] [--password PW]
+//!          [--tls-cert FILE --tls-key FILE]
 //!  arbordb serve [same flags]
 //!  arbordb check --data-dir DIR
 //! ```
@@ -96,6 +97,15 @@ struct ServeArgs {
     /// $ARBORDB_USER, else the operating-system user, else postgres).
     #[arg(long, value_name = "NAME")]
     superuser: Option<String>,
+
+    /// PEM certificate chain for TLS (with --tls-key); without both, an
+    /// SSLRequest is answered 'N' and clients continue unencrypted.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// Password of that superuser (default: $ARBORDB_PASSWORD, else none).
     /// Prefer the environment variable: other users can see command lines.
@@ -279,6 +289,16 @@ fn run_server(args: ServeArgs) -> ExitCode {
         }
     };
     let superuser = initial_superuser(&args);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match arbordb::server::Tls::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("arbordb: {}", e.message);
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     #[allow(clippy::needless_update)] // fields added later keep their defaults
     let options = Options {
         buffer_pool_frames: args.buffer_pool,
@@ -320,6 +340,7 @@ fn run_server(args: ServeArgs) -> ExitCode {
             max_connections: args.max_connections,
             auth,
             initial_superuser: Some(superuser),
+            tls,
             ..ServerConfig::default()
         };
         arbordb::server::serve_with(db, listener, shutdown, config)

@@ -263,3 +263,76 @@ fn psql_logs_in_with_scram_and_reports_a_wrong_password() {
         "{out}"
     );
 }
+
+/// A self-signed certificate and key made by openssl; `None` without it.
+fn self_signed(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let cert = dir.join("server.crt");
+    let key = dir.join("server.key");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?;
+    made.status.success().then_some((cert, key))
+}
+
+#[test]
+fn psql_requiring_tls_gets_it_when_a_certificate_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(dir.path()) else {
+        eprintln!("openssl is not installed; skipping");
+        return;
+    };
+    let tls = arbordb::server::Tls::from_pem_files(&cert, &key).unwrap();
+    let plain = server(AuthMethod::Scram, Database::in_memory().unwrap());
+    let secure = BackgroundServer::start_with(
+        Database::in_memory().unwrap(),
+        ServerConfig {
+            auth: AuthMethod::Scram,
+            initial_superuser: Some(InitialSuperuser {
+                name: "admin".into(),
+                password: Some(PASSWORD.into()),
+            }),
+            tls: Some(tls),
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let run = |srv: &BackgroundServer, sslmode: &str| {
+        let out = Command::new("psql")
+            .args(["-X", "-A", "-t", "-c", "SELECT 'over ' || 'tls'"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user=admin dbname=arbordb sslmode={sslmode}",
+                srv.addr().port()
+            ))
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .ok()?;
+        Some((
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    };
+    let Some((ok, out)) = run(&secure, "require") else {
+        eprintln!("psql is not installed; skipping");
+        return;
+    };
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "over tls");
+    // Without a certificate the SSLRequest is answered 'N'.
+    let (ok, out) = run(&plain, "require").unwrap();
+    assert!(!ok);
+    assert!(out.contains("server does not support SSL"), "{out}");
+    let (ok, out) = run(&plain, "prefer").unwrap();
+    assert!(ok, "prefer falls back to no TLS: {out}");
+}

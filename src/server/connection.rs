@@ -1,7 +1,7 @@
 //! One client connection, from the first byte to the close.
 //!
 //! ```text
-//!  accept ─▶ negotiate (SSLRequest → 'N') ─▶ loop {
+//!  accept ─▶ negotiate (SSLRequest → 'S' + TLS, or 'N') ─▶ loop {
 //!              next message ───────────────▶ pgwire::process_message ─▶ handlers
 //!              │ decode error                 │ Err: ErrorResponse; extended → skip to Sync
 //!              │   → FATAL 08P01, close       │      FATAL → close
@@ -63,7 +63,7 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
     let negotiated = tokio::select! {
         _ = &mut startup_deadline => return,
         _ = stopping(&mut stop) => return,
-        socket = negotiate_tls::<String>(tcp, None) => socket,
+        socket = negotiate_tls::<String>(tcp, backend.tls.as_ref().map(|t| t.acceptor.clone())) => socket,
     };
     let mut socket = match negotiated {
         Ok(Some(socket)) => socket,

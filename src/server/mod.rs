@@ -32,7 +32,8 @@
 //!   transaction yet (each Execute is its own): `Session` has no "Sync"
 //!   entry point. Likewise an error in Bind (bad parameter) inside a
 //!   transaction block does not mark the block failed.
-//! - TLS (and so SCRAM-SHA-256-PLUS channel binding) and COPY are not offered.
+//! - TLS is optional (tls.rs); SCRAM-SHA-256-PLUS (channel binding) and
+//!   COPY are not offered.
 //! - Binary format covers bool, int2/4/8, float4/8, numeric, text types and
 //!   bytea; date/time/uuid follow when `Value` has them.
 
@@ -44,6 +45,7 @@ mod query;
 mod session;
 mod startup;
 mod text;
+mod tls;
 mod wire;
 
 use std::future::Future;
@@ -67,6 +69,7 @@ use crate::sql::signals::SessionSignals;
 
 pub use auth::{AuthMethod, is_loopback};
 pub use startup::is_trusted_peer;
+pub use tls::Tls;
 
 /// The `server_version` reported to clients: PostgreSQL 15 compatible
 /// (drivers parse the leading number).
@@ -123,6 +126,8 @@ pub struct ServerConfig {
     /// Created before serving if the database has no role yet; `None`
     /// creates nothing.
     pub initial_superuser: Option<InitialSuperuser>,
+    /// TLS for clients that ask (SSLRequest); `None` answers 'N'.
+    pub tls: Option<Tls>,
 }
 
 impl Default for ServerConfig {
@@ -132,6 +137,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: SHUTDOWN_GRACE_MS,
             auth: AuthMethod::default(),
             initial_superuser: Some(InitialSuperuser::default()),
+            tls: None,
         }
     }
 }
@@ -144,6 +150,7 @@ pub(crate) struct Backend {
     auth: AuthMethod,
     /// Derives mock SCRAM salts for names without a verifier (auth.rs).
     mock_key: [u8; 32],
+    tls: Option<Tls>,
     /// BackendKeyData of every connection past startup: pid -> secret key
     /// and the session signals a CancelRequest with that key fires. Weak:
     /// a closed connection's entry dies with its session, however the
@@ -222,6 +229,7 @@ pub async fn serve_with(
         keys: RandomPidSecretKeyGenerator::default(),
         auth: config.auth,
         mock_key,
+        tls: config.tls.clone(),
         cancel_keys: parking_lot::Mutex::new(HashMap::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
