@@ -182,6 +182,8 @@ async fn md5_method_uses_md5_for_md5_hashes_and_scram_for_verifiers() {
     old.password = Some(StoredPassword::from_sql(&hash).unwrap());
     add_role(&db, old);
     let client = connect(&srv, "legacy", Some(PASSWORD)).await.unwrap();
+    let (ok, out) = psql(&srv, "legacy", PASSWORD, "SELECT 1").unwrap_or((true, "1".into()));
+    assert!(ok && out.trim() == "1", "psql answers md5 too: {out}");
     let row = client.query_one("SELECT current_user", &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "legacy");
     let e = connect(&srv, "legacy", Some("wrong")).await.unwrap_err();
@@ -335,4 +337,35 @@ fn psql_requiring_tls_gets_it_when_a_certificate_is_configured() {
     assert!(out.contains("server does not support SSL"), "{out}");
     let (ok, out) = run(&plain, "prefer").unwrap();
     assert!(ok, "prefer falls back to no TLS: {out}");
+}
+
+#[tokio::test]
+async fn is_superuser_at_startup_says_what_the_role_is() {
+    let db = Database::in_memory().unwrap();
+    let srv = server(AuthMethod::Scram, db.clone());
+    let mut clerk = RoleDef::new("clerk");
+    clerk.login = true;
+    clerk.password = Some(StoredPassword::from_sql(PASSWORD).unwrap());
+    add_role(&db, clerk);
+    for (user, expected) in [("admin", "on"), ("clerk", "off")] {
+        let (_client, connection) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(srv.addr().port())
+            .user(user)
+            .password(PASSWORD)
+            .dbname("arbordb")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        assert_eq!(
+            connection.parameter("is_superuser"),
+            Some(expected),
+            "{user}"
+        );
+        assert_eq!(
+            connection.parameter("session_authorization"),
+            Some(user),
+            "{user}"
+        );
+    }
 }

@@ -58,7 +58,6 @@ fn default_reported_parameters(user: &str, application_name: &str) -> Vec<(Strin
         ("in_hot_standby", "off"),
         ("integer_datetimes", "on"),
         ("IntervalStyle", "postgres"),
-        ("is_superuser", "on"),
         ("server_encoding", "UTF8"),
         ("server_version", super::SERVER_VERSION),
         ("session_authorization", user),
@@ -501,6 +500,12 @@ impl Backend {
                 parameters.push((name, value));
             }
         }
+
+        // What the role is, not the session's default (SHOW is_superuser
+        // does not follow yet; docs/compatibility.md).
+        let superuser = if role.superuser { "on" } else { "off" };
+        parameters.retain(|(n, _)| !n.eq_ignore_ascii_case("is_superuser"));
+        parameters.push(("is_superuser".to_owned(), superuser.to_owned()));
 
         let (pid, secret_key) = self.keys.generate(client);
         client.set_pid_and_secret_key(pid, secret_key.clone());
