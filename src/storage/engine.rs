@@ -115,6 +115,17 @@ impl Engine {
 
     /// Creates an empty tree.
     pub fn create_tree(&self) -> StorageResult<Tree> {
+        // One structure change for the log (meta, root page, directory),
+        // entered before the DDL mutex: the log's structure-change gate is
+        // always taken first.
+        let log = self.inner.pager.pool().log();
+        log.begin_smo();
+        let res = self.create_tree_unbracketed();
+        log.end_smo()?;
+        res
+    }
+
+    fn create_tree_unbracketed(&self) -> StorageResult<Tree> {
         let _ddl = self.inner.ddl.lock();
         let id = TreeId(self.inner.pager.update_meta(|m| {
             let id = m.next_tree_id;
@@ -182,6 +193,14 @@ impl Engine {
     /// Drops a tree and frees all its pages. The caller guarantees that no
     /// one uses the tree any more.
     pub fn drop_tree(&self, id: TreeId) -> StorageResult<()> {
+        let log = self.inner.pager.pool().log();
+        log.begin_smo();
+        let res = self.drop_tree_unbracketed(id);
+        log.end_smo()?;
+        res
+    }
+
+    fn drop_tree_unbracketed(&self, id: TreeId) -> StorageResult<()> {
         let _ddl = self.inner.ddl.lock();
         let tree = self.tree(id)?;
         self.inner.directory.delete(&id.0.to_be_bytes())?;

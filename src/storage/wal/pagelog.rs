@@ -17,11 +17,23 @@
 //!   whole prior content, so redo never needs a page's disk copy, which a
 //!   crash may have torn;
 //! - records between `begin_smo` and the matching `end_smo` carry the LSN of
-//!   the first of them; redo applies them only if the `SmoEnd` is in the log.
+//!   the first of them; redo applies them only if the `SmoEnd` is in the log;
+//! - structure changes are serialised: the outermost `begin_smo` waits for
+//!   the gate, and `end_smo` opens it only after the `SmoEnd` is appended. So
+//!   no other thread's page change can land between a structure change's
+//!   first record and its `SmoEnd`, not even on a page whose latch the tree
+//!   released early (a split releases the leaf before it updates the parent,
+//!   and every latch before `end_smo`), nor on the meta page (not latched
+//!   for a whole split). A change that built on a structure change thus
+//!   always follows its `SmoEnd` in the log, and is redone only with it.
+//!   The price: tree writes do not run in parallel with each other (readers
+//!   do); the finer fix is for the tree to keep its latches until `end_smo`.
 
 use std::cell::RefCell;
 use std::io;
 use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 
 use crate::storage::Lsn;
 use crate::storage::buffer::PageLog;
@@ -60,14 +72,40 @@ pub(crate) fn with_txn<T>(txn: &Arc<TxnHandle>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// One structure change at a time (see the module invariants).
+#[derive(Default)]
+struct SmoGate {
+    busy: Mutex<bool>,
+    free: Condvar,
+}
+
+impl SmoGate {
+    fn enter(&self) {
+        let mut busy = self.busy.lock();
+        while *busy {
+            self.free.wait(&mut busy);
+        }
+        *busy = true;
+    }
+
+    fn leave(&self) {
+        *self.busy.lock() = false;
+        self.free.notify_one();
+    }
+}
+
 /// The write-ahead log as the buffer pool sees it.
 pub struct WalPageLog {
     wal: Arc<Wal>,
+    gate: SmoGate,
 }
 
 impl WalPageLog {
     pub fn new(wal: Arc<Wal>) -> WalPageLog {
-        WalPageLog { wal }
+        WalPageLog {
+            wal,
+            gate: SmoGate::default(),
+        }
     }
 
     pub fn wal(&self) -> &Arc<Wal> {
@@ -139,23 +177,34 @@ impl PageLog for WalPageLog {
     }
 
     fn begin_smo(&self) {
+        let outermost = CONTEXT.with(|c| c.borrow().smo_depth == 0);
+        if outermost {
+            // Outside the RefCell borrow: waiting may take a while.
+            self.gate.enter();
+        }
         CONTEXT.with(|c| c.borrow_mut().smo_depth += 1);
     }
 
     fn end_smo(&self) -> StorageResult<()> {
-        let first = CONTEXT.with(|c| {
+        let (outermost, first) = CONTEXT.with(|c| {
             let mut c = c.borrow_mut();
             assert!(c.smo_depth > 0, "end_smo without begin_smo");
             c.smo_depth -= 1;
             if c.smo_depth == 0 {
-                std::mem::take(&mut c.smo_first)
+                (true, std::mem::take(&mut c.smo_first))
             } else {
-                Lsn(0)
+                (false, Lsn(0))
             }
         });
-        if first != Lsn(0) {
-            self.log(|_| RecordBody::SmoEnd { first })?;
+        let res = if first != Lsn(0) {
+            self.log(|_| RecordBody::SmoEnd { first }).map(|_| ())
+        } else {
+            Ok(())
+        };
+        if outermost {
+            // After the SmoEnd is appended (or failed: the log is poisoned).
+            self.gate.leave();
         }
-        Ok(())
+        res
     }
 }
