@@ -370,6 +370,20 @@ pub struct Features {
     pub division: bool,
     /// `BETWEEN SYMMETRIC` (sqlparser 0.63 does not parse it).
     pub between_symmetric: bool,
+    /// Subqueries in FROM.
+    pub derived_tables: bool,
+    /// `x op ANY/ALL (SELECT …)`.
+    pub quantified_subqueries: bool,
+    /// GROUP BY an expression, not only a column.
+    pub group_by_expressions: bool,
+    /// Window functions in the SELECT list (deterministic ones only).
+    pub window_functions: bool,
+    /// Literals in unusual spellings (`1.5e2`, `.5`, `CAST(' 12 ' AS integer)`,
+    /// `'NaN'`, `'Infinity'`), text input of every type.
+    pub exotic_literals: bool,
+    /// Functions PostgreSQL has that arbordb may lack (split_part, initcap,
+    /// …): off by default, their absence is a known difference.
+    pub extra_functions: bool,
 }
 
 impl Features {
@@ -383,6 +397,12 @@ impl Features {
             casts_to_text: true,
             division: true,
             between_symmetric: true,
+            derived_tables: true,
+            quantified_subqueries: true,
+            group_by_expressions: true,
+            window_functions: true,
+            exotic_literals: true,
+            extra_functions: true,
         }
     }
 }
@@ -564,6 +584,9 @@ impl<'s> QueryGen<'s> {
     fn table_ref(&mut self, prefix: &str) -> (String, Vec<ScopeCol>) {
         let t = self.rng.pick(&self.schema.tables).clone();
         let alias = self.alias(prefix);
+        if prefix == "a" && self.features.derived_tables && self.rng.chance(12) {
+            return self.derived_table(&t, alias);
+        }
         let cols = t
             .columns
             .iter()
@@ -574,6 +597,59 @@ impl<'s> QueryGen<'s> {
             })
             .collect();
         (format!("{} AS {alias}", t.name), cols)
+    }
+
+    /// `(SELECT c0, … FROM t [WHERE p]) AS alias(c0, …)`: a subquery in FROM
+    /// with the table's column names (sometimes DISTINCT, sometimes
+    /// computed).
+    fn derived_table(&mut self, t: &Table, alias: String) -> (String, Vec<ScopeCol>) {
+        let inner_alias = self.alias("d");
+        let inner: Vec<ScopeCol> = t
+            .columns
+            .iter()
+            .map(|c| ScopeCol {
+                sql: format!("{inner_alias}.{}", c.name),
+                ty: c.ty,
+                scale: (c.ty == Ty::Numeric).then_some(c.scale),
+            })
+            .collect();
+        let env = Env {
+            cols: &inner,
+            agg_cols: None,
+            in_agg: false,
+        };
+        let mut cols = Vec::new();
+        let mut items = Vec::new();
+        for (c, ic) in t.columns.iter().zip(&inner) {
+            // A computed column keeps the family; scale unknown then.
+            let computed = self.rng.chance(20);
+            items.push(if computed {
+                self.expr(&env, c.ty, 1)
+            } else {
+                ic.sql.clone()
+            });
+            cols.push(ScopeCol {
+                sql: format!("{alias}.{}", c.name),
+                ty: c.ty,
+                scale: if computed { None } else { ic.scale },
+            });
+        }
+        let where_ = if self.rng.chance(50) {
+            format!(" WHERE {}", self.bool_expr(&env, 2))
+        } else {
+            String::new()
+        };
+        let distinct = if self.rng.chance(20) { "DISTINCT " } else { "" };
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        (
+            format!(
+                "(SELECT {distinct}{} FROM {} AS {inner_alias}{where_}) AS {alias}({})",
+                items.join(", "),
+                t.name,
+                names.join(", ")
+            ),
+            cols,
+        )
     }
 
     /// A FROM clause of one to three tables, joined in random ways.
@@ -723,9 +799,16 @@ impl<'s> QueryGen<'s> {
         };
         let items = types
             .iter()
-            .map(|&ty| Item {
-                sql: self.expr(&env, ty, 3),
-                ty,
+            .map(|&ty| {
+                let sql = if self.features.window_functions
+                    && ty.family() == Family::Number
+                    && self.rng.chance(6)
+                {
+                    self.window_function(&scope, ty)
+                } else {
+                    self.expr(&env, ty, 3)
+                };
+                Item { sql, ty }
             })
             .collect();
         let where_ = self.rng.chance(60).then(|| self.bool_expr(&env, 3));
@@ -739,6 +822,80 @@ impl<'s> QueryGen<'s> {
             having: None,
             order_by: Vec::new(),
             limit: None,
+        }
+    }
+
+    /// A window function whose values do not depend on how ties are
+    /// broken: aggregates over partitions or over RANGE frames (peers share
+    /// a value), rank/dense_rank, and row_number ordered by every column in
+    /// scope (rows tied on all of them are indistinguishable).
+    fn window_function(&mut self, scope: &[ScopeCol], ty: Ty) -> String {
+        let env = Env {
+            cols: scope,
+            agg_cols: None,
+            in_agg: true,
+        };
+        let partition = if self.rng.chance(60) {
+            let t = *self.rng.pick(&Ty::ALL);
+            format!("PARTITION BY {}", self.expr(&env, t, 1))
+        } else {
+            String::new()
+        };
+        let order_key = |g: &mut Self| {
+            let t = *g.rng.pick(&Ty::ALL);
+            let e = g.expr(&env, t, 1);
+            let dir = *g.rng.pick(&["", " DESC"]);
+            format!("{e}{dir}")
+        };
+        let over = |g: &mut Self, ordered: bool| {
+            let order = if ordered {
+                format!(" ORDER BY {}", order_key(g))
+            } else {
+                String::new()
+            };
+            format!("OVER ({partition}{order})")
+        };
+        match self.rng.below(6) {
+            0 => {
+                let ordered = self.rng.chance(50);
+                let o = over(self, ordered);
+                format!("count(*) {o}")
+            }
+            1 => {
+                let t = if ty == Ty::Float8 {
+                    Ty::Float8
+                } else {
+                    Ty::Int4
+                };
+                let a = self.expr(&env, t, 1);
+                let ordered = self.rng.chance(50);
+                let o = over(self, ordered);
+                format!("sum({a}) {o}")
+            }
+            2 => {
+                let f = *self.rng.pick(&["min", "max"]);
+                let t = if ty == Ty::Float8 {
+                    Ty::Float8
+                } else {
+                    Ty::Int4
+                };
+                let a = self.expr(&env, t, 1);
+                let ordered = self.rng.chance(50);
+                let o = over(self, ordered);
+                format!("{f}({a}) {o}")
+            }
+            3 | 4 => {
+                let f = *self.rng.pick(&["rank", "dense_rank"]);
+                let o = over(self, true);
+                format!("{f}() {o}")
+            }
+            _ => {
+                let all: Vec<String> = scope.iter().map(|c| c.sql.clone()).collect();
+                format!(
+                    "row_number() OVER ({partition} ORDER BY {})",
+                    all.join(", ")
+                )
+            }
         }
     }
 
@@ -801,7 +958,18 @@ impl<'s> QueryGen<'s> {
         let mut keys: Vec<ScopeCol> = Vec::new();
         let mut group_by = Vec::new();
         for _ in 0..nkeys.min(scope.len()) {
-            let c = self.rng.pick(&scope).clone();
+            let mut c = self.rng.pick(&scope).clone();
+            if self.features.group_by_expressions && self.rng.chance(25) {
+                // Group by an expression; the SELECT list repeats it.
+                c.sql = match c.ty {
+                    t if t.is_integer() => format!("({} % 3)", c.sql),
+                    Ty::Numeric | Ty::Float8 => format!("({} * 2)", c.sql),
+                    Ty::Text => format!("lower({})", c.sql),
+                    Ty::Bool => format!("(NOT {})", c.sql),
+                    _ => c.sql,
+                };
+                c.scale = None;
+            }
             if keys.iter().any(|k| k.sql == c.sql) {
                 continue;
             }
@@ -964,6 +1132,9 @@ impl<'s> QueryGen<'s> {
             }
         }
         let scale = self.rng.range(0, 2) as u32;
+        if self.features.exotic_literals && self.rng.chance(12) {
+            return self.exotic_literal(ty);
+        }
         match ty {
             // Bare literals where PostgreSQL types them as we think.
             Ty::Int4 if self.rng.chance(80) => {
@@ -976,6 +1147,102 @@ impl<'s> QueryGen<'s> {
             }
             Ty::Text if self.rng.chance(80) => format!("'{}'", text_value(&mut self.rng)),
             _ => literal(&mut self.rng, ty, scale, 10),
+        }
+    }
+
+    /// A literal of `ty` in an unusual spelling: numeric literals with
+    /// exponents or without digits on one side, and text input (the type's
+    /// input function) with spaces, signs, special values.
+    fn exotic_literal(&mut self, ty: Ty) -> String {
+        let pick = |g: &mut Self, xs: &[&str]| g.rng.pick(xs).to_string();
+        match ty {
+            Ty::Bool => {
+                let v = pick(
+                    self,
+                    &[
+                        "t", "f", "yes", "no", "on", "off", " true ", "1", "0", "TRUE",
+                    ],
+                );
+                format!("CAST('{v}' AS boolean)")
+            }
+            Ty::Int2 => {
+                let v = pick(
+                    self,
+                    &["0", "-0", " 12", "007", "+5", "-32768", "32767", " -3 "],
+                );
+                format!("CAST('{v}' AS smallint)")
+            }
+            Ty::Int4 => {
+                if self.rng.chance(50) {
+                    pick(self, &["2147483647", "0", "00", "1_000"]).replace('_', "")
+                } else {
+                    let v = pick(self, &[" 42 ", "-2147483648", "+7", "0012", "-0"]);
+                    format!("CAST('{v}' AS integer)")
+                }
+            }
+            Ty::Int8 => {
+                let v = pick(
+                    self,
+                    &["9223372036854775807", "-9223372036854775808", " 123 ", "+0"],
+                );
+                format!("CAST('{v}' AS bigint)")
+            }
+            Ty::Numeric => {
+                if self.rng.chance(60) {
+                    pick(
+                        self,
+                        &[
+                            "1.5e2",
+                            ".5",
+                            "2.",
+                            "1e-3",
+                            "0.000",
+                            "1E+2",
+                            "12345678901234567890.5",
+                            "0.0000000001",
+                            "100.10",
+                            "5e0",
+                        ],
+                    )
+                } else {
+                    let v = pick(
+                        self,
+                        &[
+                            "NaN",
+                            " 1.50 ",
+                            "-0.0",
+                            "+3.25",
+                            "1e3",
+                            "Infinity",
+                            "-Infinity",
+                            "00.100",
+                        ],
+                    );
+                    format!("CAST('{v}' AS numeric)")
+                }
+            }
+            Ty::Float8 => {
+                let v = pick(
+                    self,
+                    &[
+                        "NaN",
+                        "Infinity",
+                        "-Infinity",
+                        " 1.5 ",
+                        "1e300",
+                        "2.5e-3",
+                        "0.1",
+                        "inf",
+                        "1e-310",
+                        "123456789.125",
+                    ],
+                );
+                format!("CAST('{v}' AS double precision)")
+            }
+            Ty::Text => {
+                let v = pick(self, &["", " ", "NULL", "null", "\\", "%", "_", "a''b"]);
+                format!("'{v}'")
+            }
         }
     }
 
@@ -1039,7 +1306,10 @@ impl<'s> QueryGen<'s> {
             }
             8 => match ty {
                 Ty::Numeric => {
+                    // round/trunc/ceil/floor of an integer resolve to the
+                    // float8 versions: cast to keep the numeric ones.
                     let a = self.num_expr(env, Ty::Numeric, d);
+                    let a = format!("CAST({a} AS numeric)");
                     let f = *self.rng.pick(&["round", "trunc", "ceil", "floor"]);
                     if (f == "round" || f == "trunc") && self.rng.chance(60) {
                         let k = self.rng.range(-1, 3);
@@ -1049,7 +1319,10 @@ impl<'s> QueryGen<'s> {
                     }
                 }
                 Ty::Float8 => {
-                    let a = self.num_expr(env, Ty::Float8, d);
+                    // Any number: an integer argument resolves to the float8
+                    // function too.
+                    let t = *self.rng.pick(&[Ty::Int2, Ty::Int4, Ty::Float8, Ty::Float8]);
+                    let a = self.num_expr(env, t, d);
                     let f = *self.rng.pick(&["round", "trunc", "ceil", "floor", "abs"]);
                     format!("{f}({a})")
                 }
@@ -1078,6 +1351,35 @@ impl<'s> QueryGen<'s> {
                 let from = *self.rng.pick(&sources);
                 let a = self.num_expr(env, from, d);
                 format!("CAST({a} AS {})", ty.sql())
+            }
+            10 if self.rng.chance(40) => {
+                // Simple CASE: CASE x WHEN v THEN r … ELSE r END.
+                let t = *self.rng.pick(&Ty::ALL);
+                let x = self.expr(env, t, d);
+                let mut s = format!("CASE {x}");
+                for _ in 0..self.rng.range(1, 3) {
+                    let v = self.expr(env, t, 0);
+                    let r = self.num_expr(env, ty, d);
+                    write!(s, " WHEN {v} THEN {r}").unwrap();
+                }
+                if self.rng.chance(60) {
+                    write!(s, " ELSE {}", self.num_expr(env, ty, d)).unwrap();
+                }
+                s.push_str(" END");
+                s
+            }
+            10 if ty.is_integer() || ty == Ty::Numeric => {
+                let a = self.num_expr(env, ty, d);
+                let b = self.num_expr(env, ty, d);
+                match self.rng.below(3) {
+                    0 if self.features.division => format!("mod({a}, NULLIF({b}, 0))"),
+                    1 if ty == Ty::Numeric && self.features.division => {
+                        format!("div({a}, NULLIF({b}, 0))")
+                    }
+                    // sign(integer) resolves to sign(double precision).
+                    _ if ty == Ty::Numeric => format!("sign(CAST({a} AS numeric))"),
+                    _ => format!("abs({a})"),
+                }
             }
             10 => {
                 let c = self.bool_expr(env, d);
@@ -1110,7 +1412,7 @@ impl<'s> QueryGen<'s> {
             return self.leaf(env, Ty::Text);
         }
         let d = depth - 1;
-        match self.rng.below(14) {
+        match self.rng.below(16) {
             0 | 1 => {
                 let a = self.text_expr(env, d);
                 let b = self.text_expr(env, d);
@@ -1178,6 +1480,40 @@ impl<'s> QueryGen<'s> {
                 let n = self.rng.range(0, 2);
                 format!("repeat({a}, {n})")
             }
+            14 if self.rng.chance(50) => {
+                // text || non-text is text (anynonarray || text).
+                let t = *self
+                    .rng
+                    .pick(&[Ty::Int4, Ty::Numeric, Ty::Float8, Ty::Bool, Ty::Int8]);
+                let a = self.text_expr(env, d);
+                let b = self.expr(env, t, d);
+                if self.rng.chance(50) {
+                    format!("({a} || {b})")
+                } else {
+                    format!("({b} || {a})")
+                }
+            }
+            14 if self.features.extra_functions => {
+                let a = self.text_expr(env, d);
+                match self.rng.below(5) {
+                    0 => format!("split_part({a}, ' ', {})", self.rng.range(1, 2)),
+                    1 => format!("initcap({a})"),
+                    2 => format!("translate({a}, 'ab', 'x')"),
+                    3 => format!("to_hex({})", self.num_expr(env, Ty::Int4, d)),
+                    _ => format!("md5({a})"),
+                }
+            }
+            13 => {
+                // concat/concat_ws skip NULLs and print any type as text.
+                let t = *self.rng.pick(&Ty::ALL);
+                let a = self.text_expr(env, d);
+                let b = self.expr(env, t, d);
+                if self.rng.chance(50) {
+                    format!("concat({a}, {b})")
+                } else {
+                    format!("concat_ws('-', {a}, {b})")
+                }
+            }
             12 if self.features.subqueries && self.rng.chance(40) => {
                 self.scalar_subquery(env, Ty::Text)
             }
@@ -1244,9 +1580,14 @@ impl<'s> QueryGen<'s> {
             }
             12 => {
                 let a = self.text_expr(env, d);
-                let p = *self.rng.pick(LIKE_PATTERNS);
                 let op = *self.rng.pick(&["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"]);
-                format!("({a} {op} '{p}')")
+                if self.rng.chance(20) {
+                    let p = *self.rng.pick(&["a!%", "!_%", "%!!%", "x!%y", "!a"]);
+                    format!("({a} {op} '{p}' ESCAPE '!')")
+                } else {
+                    let p = *self.rng.pick(LIKE_PATTERNS);
+                    format!("({a} {op} '{p}')")
+                }
             }
             13 => {
                 let a = self.bool_expr(env, d);
@@ -1260,7 +1601,13 @@ impl<'s> QueryGen<'s> {
                 ]);
                 format!("({a} {t})")
             }
-            14 if self.features.subqueries => self.exists_subquery(env),
+            14 if self.features.subqueries => {
+                if self.features.quantified_subqueries && self.rng.chance(35) {
+                    self.quantified_subquery(env, d)
+                } else {
+                    self.exists_subquery(env)
+                }
+            }
             15 if self.features.subqueries => self.in_subquery(env, d),
             16 if env.agg_cols.is_some() => {
                 // A comparison involving an aggregate (HAVING).
@@ -1338,6 +1685,18 @@ impl<'s> QueryGen<'s> {
             let nulls = *self.rng.pick(&[" NULLS FIRST", " NULLS LAST"]);
             format!("(SELECT {e} FROM {from}{w} ORDER BY 1{dir}{nulls} LIMIT 1)")
         }
+    }
+
+    fn quantified_subquery(&mut self, env: &Env<'_>, depth: u32) -> String {
+        let (from, inner, where_) = self.subquery_from(env);
+        let w = where_.map(|w| format!(" WHERE {w}")).unwrap_or_default();
+        let Some(col) = inner.first().cloned() else {
+            return "true".to_string();
+        };
+        let a = self.expr(env, col.ty, depth);
+        let op = *self.rng.pick(CMP_OPS);
+        let q = *self.rng.pick(&["ANY", "ALL", "SOME"]);
+        format!("({a} {op} {q} (SELECT {} FROM {from}{w}))", col.sql)
     }
 
     fn exists_subquery(&mut self, env: &Env<'_>) -> String {
