@@ -77,6 +77,11 @@ pub struct Binder {
     pub(super) agg_forbidden: Option<&'static str>,
     /// Window calls of the SELECT whose select list is being bound.
     pub(super) windows: Option<super::window::WindowState>,
+    /// Set just before binding a SELECT that is a leaf of a set operation:
+    /// its unknown-typed output columns (`SELECT '2'`) stay unknown, so the
+    /// set operation resolves them against the other side, as PostgreSQL
+    /// does (`SELECT 1 UNION SELECT '2'` is integer). Taken by that SELECT.
+    set_op_leaf: bool,
 }
 
 /// Aggregation while binding one SELECT.
@@ -533,6 +538,7 @@ impl Binder {
             agg: None,
             agg_forbidden: None,
             windows: None,
+            set_op_leaf: false,
         }
     }
 
@@ -1364,6 +1370,9 @@ impl Binder {
                     let mut chars = s.chars();
                     match (chars.next(), chars.next()) {
                         (Some(c), None) => Some(c),
+                        // ESCAPE '' turns escaping off. Text never holds NUL,
+                        // so NUL as the escape character never matches.
+                        (None, _) => Some('\0'),
                         _ => {
                             return Err(Error::new(SqlState("22025"), "invalid escape string")
                                 .with_hint("Escape string must be empty or one character."));
@@ -1967,8 +1976,11 @@ impl Binder {
             ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
             other => return Err(unsupported(format!("{name} {other}"))),
         };
+        self.set_op_leaf = matches!(left, SetExpr::Select(_));
         let (lplan, names, ltypes) = self.body_plan(left)?;
+        self.set_op_leaf = matches!(right, SetExpr::Select(_));
         let (rplan, _, rtypes) = self.body_plan(right)?;
+        self.set_op_leaf = false;
         if ltypes.len() != rtypes.len() {
             return Err(Error::new(
                 SqlState::SYNTAX_ERROR,
@@ -2061,6 +2073,7 @@ impl Binder {
     }
 
     fn bind_select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<Body> {
+        let set_op_leaf = std::mem::take(&mut self.set_op_leaf);
         if s.top.is_some()
             || s.into.is_some()
             || !s.lateral_views.is_empty()
@@ -2149,7 +2162,11 @@ impl Binder {
                 }
                 None => None,
             };
-            let mut exprs = self.resolve_outputs(exprs)?;
+            let mut exprs = if set_op_leaf && order.is_empty() {
+                exprs
+            } else {
+                self.resolve_outputs(exprs)?
+            };
             let sort = self.resolve_order(order, &names, &mut exprs, &scope, distinct)?;
             if !strict && self.agg.as_ref().is_some_and(|a| !a.aggs.is_empty()) {
                 return Err(unsupported("aggregates only in ORDER BY"));

@@ -522,7 +522,8 @@ pub fn call(
         Func::Lpad | Func::Rpad => {
             let s = text_arg(a(0)?)?;
             let len = int_arg(a(1)?)?;
-            if len as usize > TEXT_BYTES_MAX / 4 {
+            // A negative length is an empty result, not a huge one.
+            if len > (TEXT_BYTES_MAX / 4) as i64 {
                 return Err(too_long());
             }
             let fill = if args.len() > 2 {

@@ -381,6 +381,8 @@ pub struct Features {
     /// Literals in unusual spellings (`1.5e2`, `.5`, `CAST(' 12 ' AS integer)`,
     /// `'NaN'`, `'Infinity'`), text input of every type.
     pub exotic_literals: bool,
+    /// `agg(…) FILTER (WHERE …)`.
+    pub aggregate_filter: bool,
     /// Functions PostgreSQL has that arbordb may lack (split_part, initcap,
     /// …): off by default, their absence is a known difference.
     pub extra_functions: bool,
@@ -402,6 +404,7 @@ impl Features {
             group_by_expressions: true,
             window_functions: true,
             exotic_literals: true,
+            aggregate_filter: true,
             extra_functions: true,
         }
     }
@@ -1057,7 +1060,22 @@ impl<'s> QueryGen<'s> {
             .copied()
             .filter(|&t| t != Ty::Float8 || ty == Ty::Float8)
             .collect();
-        match self.rng.below(7) {
+        let call = match self.rng.below(8) {
+            7 => {
+                // The variance family over exact inputs: numeric results
+                // whose scale rules are PostgreSQL's.
+                let f = *self.rng.pick(&[
+                    "variance",
+                    "var_samp",
+                    "var_pop",
+                    "stddev",
+                    "stddev_samp",
+                    "stddev_pop",
+                ]);
+                let t = *self.rng.pick(&[Ty::Int2, Ty::Int4, Ty::Int8, Ty::Numeric]);
+                let a = self.expr(arg_env, t, 1);
+                format!("{f}({a})")
+            }
             0 => "count(*)".to_string(),
             1 => {
                 let t = *self.rng.pick(&Ty::ALL);
@@ -1088,6 +1106,12 @@ impl<'s> QueryGen<'s> {
                     false => format!("{f}({})", self.rng.pick(&nums).sql),
                 }
             }
+        };
+        if self.features.aggregate_filter && self.rng.chance(15) {
+            let p = self.bool_expr(arg_env, 1);
+            format!("{call} FILTER (WHERE {p})")
+        } else {
+            call
         }
     }
 
