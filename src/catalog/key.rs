@@ -251,6 +251,90 @@ mod tests {
         }
     }
 
+    fn date() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            8 => (-2_451_545i32..2_147_483_494 - 2_451_545).prop_map(Value::Date),
+            2 => (-3i32..3).prop_map(Value::Date),
+            1 => prop_oneof![Just(Value::Date(i32::MIN)), Just(Value::Date(i32::MAX))],
+        ]
+    }
+
+    fn timestamp(tz: bool) -> impl Strategy<Value = Value> {
+        let make = move |t: i64| {
+            if tz {
+                Value::Timestamptz(t)
+            } else {
+                Value::Timestamp(t)
+            }
+        };
+        prop_oneof![
+            8 => (crate::types::datetime::MIN_TIMESTAMP..crate::types::datetime::END_TIMESTAMP).prop_map(make),
+            2 => (-3i64..3).prop_map(make),
+            1 => prop_oneof![Just(make(i64::MIN)), Just(make(i64::MAX))],
+        ]
+    }
+
+    fn interval() -> impl Strategy<Value = Value> {
+        // Small parts make `1 mon` vs `30 days` style ties likely.
+        prop_oneof![
+            (any::<i32>(), any::<i32>(), any::<i64>())
+                .prop_map(|(m, d, us)| { Value::Interval(crate::types::Interval::new(m, d, us)) }),
+            (-2i32..3, -61i32..61, -3i64..3).prop_map(|(m, d, us)| {
+                Value::Interval(crate::types::Interval::new(m, d, us * 43_200_000_000))
+            }),
+        ]
+    }
+
+    fn uuid() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<[u8; 16]>().prop_map(Value::Uuid),
+            (0u8..3, 0u8..3).prop_map(|(a, b)| {
+                let mut u = [0u8; 16];
+                u[0] = a;
+                u[15] = b;
+                Value::Uuid(u)
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn date_and_time_key_order_is_sql_order(a in with_null(date()), b in with_null(date()),
+                                                 c in with_null((0i64..=86_400_000_000).prop_map(Value::Time)),
+                                                 d in with_null((0i64..=86_400_000_000).prop_map(Value::Time))) {
+            check_pair(&a, &b)?;
+            check_pair(&c, &d)?;
+        }
+
+        #[test]
+        fn timestamp_key_order_is_sql_order(a in with_null(timestamp(false)), b in with_null(timestamp(false)),
+                                             c in with_null(timestamp(true)), d in with_null(timestamp(true))) {
+            check_pair(&a, &b)?;
+            check_pair(&c, &d)?;
+        }
+
+        #[test]
+        fn interval_key_order_is_sql_order_by_total_duration(a in with_null(interval()), b in with_null(interval())) {
+            check_pair(&a, &b)?;
+        }
+
+        #[test]
+        fn uuid_key_order_is_sql_order(a in with_null(uuid()), b in with_null(uuid())) {
+            check_pair(&a, &b)?;
+        }
+    }
+
+    #[test]
+    fn equal_intervals_share_a_key() {
+        let iv = |m, d, us| Value::Interval(crate::types::Interval::new(m, d, us));
+        assert_eq!(key(&iv(1, 0, 0)), key(&iv(0, 30, 0)));
+        assert_eq!(key(&iv(0, 1, 0)), key(&iv(0, 0, 86_400_000_000)));
+        assert_eq!(
+            key(&iv(1, 0, 0)).cmp(&key(&iv(0, 29, 86_400_000_001))),
+            Ordering::Less
+        );
+    }
+
     #[test]
     fn bool_and_equal_sql_values_encode_alike() {
         check_pair(&Value::Bool(false), &Value::Bool(true)).unwrap();

@@ -146,6 +146,14 @@ fn type_from(oid: u32, typmod: i32) -> Option<DataType> {
         1042 => DataType::Char(n),
         1043 => DataType::Varchar(n),
         1700 => DataType::Numeric(n.map(|m| ((m >> 16) as u16, (m & 0xFFFF) as u16))),
+        114 => DataType::Json,
+        1082 => DataType::Date,
+        1083 => DataType::Time,
+        1114 => DataType::Timestamp,
+        1184 => DataType::Timestamptz,
+        1186 => DataType::Interval,
+        2950 => DataType::Uuid,
+        3802 => DataType::Jsonb,
         _ => return None,
     })
 }

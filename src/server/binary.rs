@@ -16,6 +16,13 @@
 //! | text, varchar, bpchar   | the UTF-8 bytes, no terminator                      |
 //! | bytea                   | the raw bytes                                       |
 //! | numeric                 | see the table below                                 |
+//! | date                    | 4: days since 2000-01-01 (`i32::MIN`/`MAX` = ∓infinity) |
+//! | time                    | 8: microseconds since midnight                      |
+//! | timestamp / timestamptz | 8: microseconds since 2000-01-01 00:00 (timestamptz in UTC) |
+//! | interval                | 16: microseconds i64, days i32, months i32          |
+//! | uuid                    | 16: the bytes                                       |
+//! | json                    | the UTF-8 text                                      |
+//! | jsonb                   | 1 byte version (1), then the text                   |
 //!
 //! numeric:
 //!
@@ -34,6 +41,7 @@
 use crate::error::{Error, Result, SqlState};
 use crate::types::numeric::NumericSign;
 use crate::types::{DataType, Numeric, Value};
+use crate::types::{datetime, json};
 
 const NUMERIC_POS: u16 = 0x0000;
 const NUMERIC_NEG: u16 = 0x4000;
@@ -61,8 +69,19 @@ pub fn supports(ty: &DataType) -> bool {
             | DataType::Char(_)
             | DataType::Unknown
             | DataType::Bytea
+            | DataType::Date
+            | DataType::Time
+            | DataType::Timestamp
+            | DataType::Timestamptz
+            | DataType::Interval
+            | DataType::Uuid
+            | DataType::Json
+            | DataType::Jsonb
     )
 }
+
+/// jsonb's binary format version (`jsonb_send`).
+const JSONB_VERSION: u8 = 1;
 
 /// Appends the binary form of `value` (a column of type `ty`) to `out`.
 ///
@@ -89,6 +108,21 @@ pub fn encode(value: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
             Value::Text(s),
         ) => out.extend_from_slice(s.as_bytes()),
         (DataType::Bytea, Value::Bytea(b)) => out.extend_from_slice(b),
+        (DataType::Date, Value::Date(d)) => out.extend_from_slice(&d.to_be_bytes()),
+        (DataType::Time, Value::Time(t))
+        | (DataType::Timestamp, Value::Timestamp(t))
+        | (DataType::Timestamptz, Value::Timestamptz(t)) => out.extend_from_slice(&t.to_be_bytes()),
+        (DataType::Interval, Value::Interval(iv)) => {
+            out.extend_from_slice(&iv.micros.to_be_bytes());
+            out.extend_from_slice(&iv.days.to_be_bytes());
+            out.extend_from_slice(&iv.months.to_be_bytes());
+        }
+        (DataType::Uuid, Value::Uuid(u)) => out.extend_from_slice(u),
+        (DataType::Json, Value::Json(s)) => out.extend_from_slice(s.as_bytes()),
+        (DataType::Jsonb, Value::Jsonb(j)) => {
+            out.push(JSONB_VERSION);
+            out.extend_from_slice(j.to_text().as_bytes());
+        }
         (ty, value) if !supports(ty) => {
             let _ = value;
             return Err(Error::unsupported(format!(
@@ -217,6 +251,61 @@ pub fn decode(ty: &DataType, bytes: &[u8]) -> Result<Value, DecodeError> {
             let v = r.bytes.to_vec();
             r.bytes = &[];
             Value::Bytea(v)
+        }
+        DataType::Date => {
+            let d = i32::from_be_bytes(r.take()?);
+            if datetime::is_finite_date(d)
+                && !datetime::julian_in_date_range(d as i64 + datetime::POSTGRES_EPOCH_JDATE)
+            {
+                return Err(DecodeError::Invalid("date out of range".into()));
+            }
+            Value::Date(d)
+        }
+        DataType::Time => {
+            let t = i64::from_be_bytes(r.take()?);
+            if !(0..=datetime::USECS_PER_DAY).contains(&t) {
+                return Err(DecodeError::Invalid("time out of range".into()));
+            }
+            Value::Time(t)
+        }
+        DataType::Timestamp | DataType::Timestamptz => {
+            let t = i64::from_be_bytes(r.take()?);
+            if datetime::is_finite_ts(t) && !datetime::ts_in_range(t) {
+                return Err(DecodeError::Invalid("timestamp out of range".into()));
+            }
+            if *ty == DataType::Timestamp {
+                Value::Timestamp(t)
+            } else {
+                Value::Timestamptz(t)
+            }
+        }
+        DataType::Interval => {
+            let micros = i64::from_be_bytes(r.take()?);
+            let days = i32::from_be_bytes(r.take()?);
+            let months = i32::from_be_bytes(r.take()?);
+            Value::Interval(datetime::Interval::new(months, days, micros))
+        }
+        DataType::Uuid => Value::Uuid(r.take::<16>()?),
+        DataType::Json | DataType::Jsonb => {
+            if *ty == DataType::Jsonb {
+                let version = r.take::<1>()?[0];
+                if version != JSONB_VERSION {
+                    return Err(DecodeError::Invalid(format!(
+                        "unsupported jsonb version number {version}"
+                    )));
+                }
+            }
+            let s = std::str::from_utf8(r.bytes).map_err(|e| {
+                DecodeError::Invalid(format!("invalid byte sequence for encoding \"UTF8\": {e}"))
+            })?;
+            r.bytes = &[];
+            let parsed = json::parse_json(s)
+                .map_err(|e| DecodeError::Invalid(e.detail.unwrap_or(e.message)))?;
+            if *ty == DataType::Jsonb {
+                Value::Jsonb(parsed)
+            } else {
+                Value::Json(s.to_owned())
+            }
         }
         other => return Err(DecodeError::Unsupported(other.name())),
     };
@@ -493,8 +582,74 @@ mod tests {
         let mut out = Vec::new();
         let e = encode(&Value::Text("x".into()), &DataType::Int4, &mut out).unwrap_err();
         assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
-        let e = encode(&Value::Null, &DataType::Date, &mut out).unwrap_err();
+        let e = encode(
+            &Value::Null,
+            &DataType::Array(Box::new(DataType::Int4)),
+            &mut out,
+        )
+        .unwrap_err();
         assert_eq!(e.sqlstate, SqlState::FEATURE_NOT_SUPPORTED);
+        let e = encode(&Value::Date(0), &DataType::Timestamp, &mut out).unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
+    }
+
+    #[test]
+    fn datetime_uuid_and_json_match_postgres_send_and_round_trip() {
+        use crate::types::parse_text;
+        // Bytes as PostgreSQL 15's *send functions produce them.
+        for (ty, text, bytes) in [
+            (DataType::Date, "2024-01-02", "0000223f"),
+            (DataType::Date, "infinity", "7fffffff"),
+            (DataType::Time, "01:02:03.5", "00000000ddf019e0"),
+            (
+                DataType::Timestamp,
+                "2000-01-01 00:00:01",
+                "00000000000f4240",
+            ),
+            (DataType::Timestamp, "-infinity", "8000000000000000"),
+            (
+                DataType::Timestamptz,
+                "2000-01-01 00:00:00+00",
+                "0000000000000000",
+            ),
+            (
+                DataType::Uuid,
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            ),
+            (DataType::Json, "{\"a\":1}", "7b2261223a317d"),
+            (DataType::Jsonb, "{\"a\":1}", "017b2261223a20317d"),
+        ] {
+            let v = parse_text(&ty, text).unwrap();
+            let mut out = Vec::new();
+            encode(&v, &ty, &mut out).unwrap();
+            assert_eq!(out, hex(bytes), "{ty:?} {text}");
+            assert_eq!(decode(&ty, &out).unwrap(), v, "{ty:?} {text}");
+        }
+        let iv = parse_text(&DataType::Interval, "1 year 2 mons 3 days 00:00:01").unwrap();
+        let mut out = Vec::new();
+        encode(&iv, &DataType::Interval, &mut out).unwrap();
+        assert_eq!(out, hex("00000000000f4240000000030000000e"));
+        assert!(matches!(
+            decode(&DataType::Jsonb, &hex("027b7d")),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(&DataType::Json, b"{"),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(&DataType::Time, &hex("7fffffffffffffff")),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(&DataType::Date, &hex("7ffffffe")),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(&DataType::Uuid, &hex("00")),
+            Err(DecodeError::Insufficient)
+        ));
     }
 
     #[test]

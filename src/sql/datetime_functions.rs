@@ -342,6 +342,39 @@ pub fn call(
         }
         DtFunc::GenRandomUuid => Value::Uuid(crate::types::uuid::random_uuid()),
         DtFunc::JsonTypeof => Value::Text(json_of(a(0)?)?.type_name().to_string()),
+        DtFunc::JsonGet | DtFunc::JsonGetText | DtFunc::JsonPath | DtFunc::JsonPathText
+            if matches!(a(0)?, Value::Json(_)) =>
+        {
+            // json keeps its text: the member comes back as written.
+            let Value::Json(text) = a(0)? else {
+                return Err(Error::internal("json lookup"));
+            };
+            let path;
+            let steps: Vec<crate::types::json::Step<'_>> = match (f, a(1)?) {
+                (DtFunc::JsonGet | DtFunc::JsonGetText, Value::Text(k)) => {
+                    vec![crate::types::json::Step::Key(k)]
+                }
+                (DtFunc::JsonGet | DtFunc::JsonGetText, i) => {
+                    vec![crate::types::json::Step::Index(int_of(i)?)]
+                }
+                (_, p) => {
+                    path = parse_text_array(text_of(p)?)?;
+                    path.iter()
+                        .map(|s| crate::types::json::Step::Either(s))
+                        .collect()
+                }
+            };
+            let as_text = matches!(f, DtFunc::JsonGetText | DtFunc::JsonPathText);
+            match crate::types::json::json_raw_lookup(text, &steps)? {
+                None => Value::Null,
+                Some(raw) if as_text => match crate::types::json::parse_json(&raw)? {
+                    Jsonb::Null => Value::Null,
+                    Jsonb::String(s) => Value::Text(s),
+                    _ => Value::Text(raw),
+                },
+                Some(raw) => Value::Json(raw),
+            }
+        }
         DtFunc::JsonGet | DtFunc::JsonGetText | DtFunc::JsonPath | DtFunc::JsonPathText => {
             let doc = json_of(a(0)?)?;
             let found = match (f, a(1)?) {

@@ -388,6 +388,104 @@ pub fn normalize_object(mut members: Vec<(String, Jsonb)>) -> Vec<(String, Jsonb
     out
 }
 
+/// One step of a `json` lookup: an object key or an array index.
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(i64),
+    /// A `#>` path element: a key for objects, an index for arrays.
+    Either(&'a str),
+}
+
+/// `json -> …` / `json #> …`: the text of the member a path leads to, as it
+/// is written in `text` (json keeps its input text; of duplicate keys the
+/// last wins, as in PostgreSQL). `text` must be valid JSON.
+pub fn json_raw_lookup(text: &str, steps: &[Step<'_>]) -> Result<Option<String>> {
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
+    let mut span = (0, text.len());
+    for step in steps {
+        p.i = span.0;
+        p.ws();
+        let Some(&c) = p.b.get(p.i) else {
+            return Ok(None);
+        };
+        let mut found: Option<(usize, usize)> = None;
+        match c {
+            b'{' => {
+                let key = match step {
+                    Step::Key(k) | Step::Either(k) => *k,
+                    Step::Index(_) => return Ok(None),
+                };
+                p.i += 1;
+                loop {
+                    p.ws();
+                    if p.b.get(p.i) == Some(&b'}') {
+                        break;
+                    }
+                    let k = p.string()?;
+                    p.ws();
+                    p.i += 1; // ':'
+                    p.ws();
+                    let start = p.i;
+                    p.value()?;
+                    if k == key {
+                        found = Some((start, p.i));
+                    }
+                    p.ws();
+                    if p.b.get(p.i) == Some(&b',') {
+                        p.i += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            b'[' => {
+                let index = match step {
+                    Step::Index(i) => *i,
+                    Step::Either(s) => match s.trim().parse::<i64>() {
+                        Ok(i) => i,
+                        Err(_) => return Ok(None),
+                    },
+                    Step::Key(_) => return Ok(None),
+                };
+                p.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    p.ws();
+                    if p.b.get(p.i) == Some(&b']') {
+                        break;
+                    }
+                    let start = p.i;
+                    p.value()?;
+                    items.push((start, p.i));
+                    p.ws();
+                    if p.b.get(p.i) == Some(&b',') {
+                        p.i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let len = items.len() as i64;
+                let i = if index < 0 { len + index } else { index };
+                if i >= 0 {
+                    found = items.get(i as usize).copied();
+                }
+            }
+            _ => return Ok(None),
+        }
+        match found {
+            Some(f) => span = f,
+            None => return Ok(None),
+        }
+    }
+    let raw = text.get(span.0..span.1).unwrap_or("").trim();
+    Ok(Some(raw.to_string()))
+}
+
 /// Parses JSON text into the jsonb tree (22P02 on bad input).
 pub fn parse_json(text: &str) -> Result<Jsonb> {
     let mut p = Parser {
