@@ -105,12 +105,13 @@ impl Database {
             }
         }
         let stack = crate::txn::open::Stack::open_dir(dir, options.buffer_pool_frames)?;
+        let shared = sql::Shared::new(&stack)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 data_dir: Some(dir.to_path_buf()),
                 _lock: Some(lock),
                 options,
-                shared: sql::Shared::new(),
+                shared,
                 stack,
             }),
         })
@@ -125,12 +126,13 @@ impl Database {
             buffer_pool_frames: IN_MEMORY_POOL_FRAMES,
         };
         let stack = crate::txn::open::Stack::in_memory(options.buffer_pool_frames)?;
+        let shared = sql::Shared::new(&stack)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 data_dir: None,
                 _lock: None,
                 options,
-                shared: sql::Shared::new(),
+                shared,
                 stack,
             }),
         })

@@ -6,19 +6,21 @@
 //!  catalog/  key.rs   order-preserving key encoding (memcmp order = SQL order)
 //!            table.rs table definitions in the catalog tree (tree 1), via MVCC
 //!            role.rs  roles and their SCRAM-SHA-256 verifiers, same tree
+//!            row.rs   the stored row format (schema version, null bitmap, values)
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
 //! ```
 //!
-//! Landed: the key encoding (see `docs/types.md`) and table definitions
-//! (columns, NOT NULL, primary key, object ids) stored transactionally.
-//! Row encoding and the SQL statements are next (issue 6).
+//! Landed: the key encoding (see `docs/types.md`), table definitions
+//! (columns, NOT NULL, defaults, primary key, indexes, object ids) stored
+//! transactionally, and the row format.
 //!
 //! Never: parses SQL or reaches past the transaction layer into pages.
 
 pub mod key;
 pub mod role;
+pub mod row;
 pub mod table;
 
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
-pub use table::{Catalog, CatalogError, ColumnDef, TableDef};
+pub use table::{Catalog, CatalogError, ColumnDef, IndexColumn, IndexDef, TableDef};

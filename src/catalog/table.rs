@@ -5,20 +5,24 @@
 //!  catalog tree (TreeId 1, created on first open)
 //!    'O'                                  -> next object id (u32 LE)
 //!    'T' ++ key(schema text, name text)   -> table entry (below)
+//!    'I' ++ key(schema text, index text)  -> name of the index's table (UTF-8)
 //! ```
 //!
-//! Table entry (little-endian):
+//! Table entry (little-endian; format 2, format 1 entries still decode):
 //!
 //! | offset | size | meaning |
 //! |-------:|-----:|---------|
-//! | 0 | 1 | entry format version (1) |
+//! | 0 | 1 | entry format version (2) |
 //! | 1 | 4 | object id (from 16384, as PostgreSQL's user objects) |
 //! | 5 | 8 | id of the tree holding the rows |
 //! | 13 | 4 | schema version (rows carry it) |
 //! | 17 | 2 | column count n |
-//! | 19 | … | n columns: name length (u16), name (UTF-8), type OID (u32), typmod (i32, -1 none), flags (u8, bit 0 NOT NULL) |
+//! | 19 | … | n columns: name length (u16), name (UTF-8), type OID (u32), typmod (i32, -1 none), flags (u8, bit 0 NOT NULL, bit 1 has a default), [default: length (u32), SQL text] |
 //! | … | 2 | primary-key column count k (0: hidden row id) |
 //! | … | 2·k | primary-key column positions (u16) |
+//! | … | 2 + … | primary-key constraint name: length (u16), UTF-8 (format 2) |
+//! | … | 2 | index count m (format 2) |
+//! | … | … | m indexes: name (u16 length, UTF-8), object id (u32), tree id (u64), flags (u8, bit 0 UNIQUE), column count c (u16), c × (position u16, flags u8 bit 0 DESC) |
 //!
 //! Invariants: the catalog tree is tree 1 in every data file; an entry
 //! decodes or the catalog is corrupt (XX001), never a panic.
@@ -43,7 +47,7 @@ pub const CATALOG_TREE: TreeId = TreeId(1);
 /// The first object id handed out (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_OBJECT_ID: u32 = 16384;
 
-const ENTRY_VERSION: u8 = 1;
+const ENTRY_VERSION: u8 = 2;
 const OID_KEY: &[u8] = b"O";
 
 /// Errors of the catalog, with PostgreSQL's SQLSTATEs and messages.
@@ -61,6 +65,8 @@ pub enum CatalogError {
     UndefinedRole(String),
     #[error("role \"{0}\" already exists")]
     DuplicateRole(String),
+    #[error("index \"{0}\" does not exist")]
+    UndefinedIndex(String),
     #[error("catalog entry is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -71,6 +77,7 @@ impl CatalogError {
     pub fn sqlstate(&self) -> SqlState {
         match self {
             CatalogError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
+            CatalogError::UndefinedIndex(_) => SqlState::UNDEFINED_OBJECT,
             CatalogError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
             CatalogError::DuplicateColumn(_) => SqlState("42701"),
             CatalogError::UndefinedKeyColumn(_) => SqlState::UNDEFINED_COLUMN,
@@ -109,6 +116,38 @@ pub struct ColumnDef {
     pub name: String,
     pub data_type: DataType,
     pub not_null: bool,
+    /// The DEFAULT expression as SQL text (bound again by each INSERT).
+    pub default: Option<String>,
+}
+
+impl ColumnDef {
+    pub fn new(name: impl Into<String>, data_type: DataType) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            data_type,
+            not_null: false,
+            default: None,
+        }
+    }
+}
+
+/// One column of an index key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexColumn {
+    /// Position of the column in the table.
+    pub column: usize,
+    pub desc: bool,
+}
+
+/// A secondary index: entries `index key ++ primary key -> primary key`
+/// (a unique index without NULLs in the entry: `index key -> primary key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub oid: u32,
+    pub tree: TreeId,
+    pub unique: bool,
+    pub columns: Vec<IndexColumn>,
 }
 
 /// A table as the catalog stores it.
@@ -122,6 +161,9 @@ pub struct TableDef {
     pub columns: Vec<ColumnDef>,
     /// Positions of the primary-key columns; empty: rows get a hidden row id.
     pub primary_key: Vec<usize>,
+    /// The primary key's constraint name (`t_pkey` unless named).
+    pub pk_name: String,
+    pub indexes: Vec<IndexDef>,
 }
 
 fn typmod(t: &DataType) -> i32 {
@@ -167,6 +209,15 @@ fn table_key(schema: &str, name: &str) -> Vec<u8> {
     k
 }
 
+fn index_key(schema: &str, name: &str) -> Vec<u8> {
+    let mut k = vec![b'I'];
+    k.extend(encode_key(&[
+        Value::Text(schema.to_string()),
+        Value::Text(name.to_string()),
+    ]));
+    k
+}
+
 fn encode_entry(t: &TableDef) -> Vec<u8> {
     let mut b = vec![ENTRY_VERSION];
     b.extend_from_slice(&t.oid.to_le_bytes());
@@ -178,13 +229,35 @@ fn encode_entry(t: &TableDef) -> Vec<u8> {
         b.extend_from_slice(c.name.as_bytes());
         b.extend_from_slice(&c.data_type.oid().to_le_bytes());
         b.extend_from_slice(&typmod(&c.data_type).to_le_bytes());
-        b.push(u8::from(c.not_null));
+        b.push(u8::from(c.not_null) | (u8::from(c.default.is_some()) << 1));
+        if let Some(d) = &c.default {
+            b.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            b.extend_from_slice(d.as_bytes());
+        }
     }
     b.extend_from_slice(&(t.primary_key.len() as u16).to_le_bytes());
     for &p in &t.primary_key {
         b.extend_from_slice(&(p as u16).to_le_bytes());
     }
+    put_str(&mut b, &t.pk_name);
+    b.extend_from_slice(&(t.indexes.len() as u16).to_le_bytes());
+    for i in &t.indexes {
+        put_str(&mut b, &i.name);
+        b.extend_from_slice(&i.oid.to_le_bytes());
+        b.extend_from_slice(&i.tree.0.to_le_bytes());
+        b.push(u8::from(i.unique));
+        b.extend_from_slice(&(i.columns.len() as u16).to_le_bytes());
+        for c in &i.columns {
+            b.extend_from_slice(&(c.column as u16).to_le_bytes());
+            b.push(u8::from(c.desc));
+        }
+    }
     b
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    b.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
 }
 
 /// A bounds-checked reader over an entry.
@@ -213,12 +286,21 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, CatalogError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+    fn text(&mut self, len: usize) -> Result<String, CatalogError> {
+        std::str::from_utf8(self.take(len)?)
+            .map(str::to_string)
+            .map_err(|_| CatalogError::Corrupt(format!("text at byte {} is not UTF-8", self.at)))
+    }
+    fn short_text(&mut self) -> Result<String, CatalogError> {
+        let n = self.u16()?;
+        self.text(usize::from(n))
+    }
 }
 
 fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogError> {
     let mut r = Reader { b, at: 0 };
     let version = r.take(1)?[0];
-    if version != ENTRY_VERSION {
+    if version != ENTRY_VERSION && version != 1 {
         return Err(CatalogError::Corrupt(format!(
             "table \"{name}\" has entry format {version}"
         )));
@@ -237,11 +319,19 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
         let tmod = i32::from_le_bytes(r.array()?);
         let data_type = type_from(toid, tmod)
             .ok_or_else(|| CatalogError::Corrupt(format!("unknown type OID {toid}")))?;
-        let not_null = r.take(1)?[0] & 1 != 0;
+        let flags = r.take(1)?[0];
+        let not_null = flags & 1 != 0;
+        let default = if flags & 2 != 0 {
+            let len = r.u32()? as usize;
+            Some(r.text(len)?)
+        } else {
+            None
+        };
         columns.push(ColumnDef {
             name: cname,
             data_type,
             not_null,
+            default,
         });
     }
     let k = r.u16()?;
@@ -255,6 +345,38 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
             )));
         }
         primary_key.push(p);
+    }
+    let mut pk_name = format!("{name}_pkey");
+    let mut indexes = Vec::new();
+    if version >= 2 {
+        pk_name = r.short_text()?;
+        let m = r.u16()?;
+        for _ in 0..m {
+            let iname = r.short_text()?;
+            let ioid = r.u32()?;
+            let itree = TreeId(u64::from_le_bytes(r.array()?));
+            let unique = r.take(1)?[0] & 1 != 0;
+            let c = r.u16()?;
+            let mut icols = Vec::with_capacity(usize::from(c));
+            for _ in 0..c {
+                let column = usize::from(r.u16()?);
+                if column >= columns.len() {
+                    return Err(CatalogError::Corrupt(format!(
+                        "index \"{iname}\" names column {column} of {}",
+                        columns.len()
+                    )));
+                }
+                let desc = r.take(1)?[0] & 1 != 0;
+                icols.push(IndexColumn { column, desc });
+            }
+            indexes.push(IndexDef {
+                name: iname,
+                oid: ioid,
+                tree: itree,
+                unique,
+                columns: icols,
+            });
+        }
     }
     if r.at != b.len() {
         return Err(CatalogError::Corrupt(format!(
@@ -270,6 +392,8 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
         schema_version,
         columns,
         primary_key,
+        pk_name,
+        indexes,
     })
 }
 
@@ -342,7 +466,19 @@ impl Catalog {
         Ok(oid)
     }
 
-    /// Creates a table in `txn`; 42P07 if one of that name exists.
+    /// Whether a relation (table or index) named `name` exists in `schema`.
+    pub fn relation_exists(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        name: &str,
+    ) -> Result<bool, CatalogError> {
+        Ok(txn.get(&self.tree, &table_key(schema, name))?.is_some()
+            || txn.get(&self.tree, &index_key(schema, name))?.is_some())
+    }
+
+    /// Creates a table in `txn`; 42P07 if a relation of that name exists.
+    /// `pk_name` names the primary-key constraint (`name_pkey` if `None`).
     pub fn create_table(
         &self,
         txn: &mut Transaction,
@@ -350,6 +486,19 @@ impl Catalog {
         name: &str,
         columns: Vec<ColumnDef>,
         primary_key: &[&str],
+    ) -> Result<TableDef, CatalogError> {
+        self.create_table_named(txn, schema, name, columns, primary_key, None)
+    }
+
+    /// [`Catalog::create_table`] with a chosen primary-key constraint name.
+    pub fn create_table_named(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        name: &str,
+        columns: Vec<ColumnDef>,
+        primary_key: &[&str],
+        pk_name: Option<&str>,
     ) -> Result<TableDef, CatalogError> {
         for (i, c) in columns.iter().enumerate() {
             if columns[..i].iter().any(|d| d.name == c.name) {
@@ -368,7 +517,7 @@ impl Catalog {
         for &p in &pk {
             columns[p].not_null = true;
         }
-        if txn.get(&self.tree, &table_key(schema, name))?.is_some() {
+        if self.relation_exists(txn, schema, name)? {
             return Err(CatalogError::DuplicateTable(name.to_string()));
         }
         let oid = self.next_oid(txn)?;
@@ -381,6 +530,10 @@ impl Catalog {
             schema_version: 1,
             columns,
             primary_key: pk,
+            pk_name: pk_name
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{name}_pkey")),
+            indexes: Vec::new(),
         };
         if !txn.insert(&self.tree, &table_key(schema, name), &encode_entry(&def))? {
             return Err(CatalogError::DuplicateTable(name.to_string()));
@@ -388,7 +541,7 @@ impl Catalog {
         Ok(def)
     }
 
-    /// Drops a table in `txn`; 42P01 if there is none.
+    /// Drops a table (and its indexes' names) in `txn`; 42P01 if there is none.
     pub fn drop_table(
         &self,
         txn: &mut Transaction,
@@ -400,7 +553,109 @@ impl Catalog {
             .ok_or_else(|| CatalogError::UndefinedTable(name.to_string()))?;
         txn.delete(&self.tree, &table_key(schema, name))?;
         txn.drop_tree(def.tree)?;
+        for i in &def.indexes {
+            txn.delete(&self.tree, &index_key(schema, &i.name))?;
+            txn.drop_tree(i.tree)?;
+        }
         Ok(def)
+    }
+
+    /// Writes a changed definition of an existing table (same name).
+    pub fn update_table(&self, txn: &mut Transaction, def: &TableDef) -> Result<(), CatalogError> {
+        if !txn.put(
+            &self.tree,
+            &table_key(&def.schema, &def.name),
+            &encode_entry(def),
+            false,
+        )? {
+            return Err(CatalogError::UndefinedTable(def.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Adds an (empty) index to `table` in `txn` and returns it; the caller
+    /// fills it. 42P07 if a relation called `name` exists.
+    pub fn create_index(
+        &self,
+        txn: &mut Transaction,
+        table: &mut TableDef,
+        name: &str,
+        columns: Vec<IndexColumn>,
+        unique: bool,
+    ) -> Result<IndexDef, CatalogError> {
+        if self.relation_exists(txn, &table.schema, name)? {
+            return Err(CatalogError::DuplicateTable(name.to_string()));
+        }
+        let oid = self.next_oid(txn)?;
+        let tree = txn.create_tree()?;
+        let index = IndexDef {
+            name: name.to_string(),
+            oid,
+            tree: tree.id(),
+            unique,
+            columns,
+        };
+        if !txn.insert(
+            &self.tree,
+            &index_key(&table.schema, name),
+            table.name.as_bytes(),
+        )? {
+            return Err(CatalogError::DuplicateTable(name.to_string()));
+        }
+        table.indexes.push(index.clone());
+        self.update_table(txn, table)?;
+        Ok(index)
+    }
+
+    /// The table an index belongs to, if the index exists.
+    pub fn index_table(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        index: &str,
+    ) -> Result<Option<TableDef>, CatalogError> {
+        let Some(owner) = txn.get(&self.tree, &index_key(schema, index))? else {
+            return Ok(None);
+        };
+        let owner = String::from_utf8(owner)
+            .map_err(|_| CatalogError::Corrupt(format!("owner of index \"{index}\"")))?;
+        self.table(txn, schema, &owner)
+    }
+
+    /// Drops an index in `txn`; 42704 if there is none.
+    pub fn drop_index(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        index: &str,
+    ) -> Result<(TableDef, IndexDef), CatalogError> {
+        let mut table = self
+            .index_table(txn, schema, index)?
+            .ok_or_else(|| CatalogError::UndefinedIndex(index.to_string()))?;
+        let pos = table
+            .indexes
+            .iter()
+            .position(|i| i.name == index)
+            .ok_or_else(|| CatalogError::Corrupt(format!("index \"{index}\" has no table")))?;
+        let dropped = table.indexes.remove(pos);
+        txn.delete(&self.tree, &index_key(schema, index))?;
+        txn.drop_tree(dropped.tree)?;
+        self.update_table(txn, &table)?;
+        Ok((table, dropped))
+    }
+
+    /// The trees of `table`'s secondary indexes, in `table.indexes` order.
+    pub fn index_trees(&self, table: &TableDef) -> Result<Vec<Tree>, CatalogError> {
+        table
+            .indexes
+            .iter()
+            .map(|i| Ok(self.stack.engine.tree(i.tree)?))
+            .collect()
+    }
+
+    /// The engine stack the catalog lives in.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
     }
 
     /// The tree holding `table`'s rows.
@@ -416,20 +671,14 @@ mod tests {
 
     fn cols() -> Vec<ColumnDef> {
         vec![
+            ColumnDef::new("id", DataType::Int8),
             ColumnDef {
-                name: "id".into(),
-                data_type: DataType::Int8,
-                not_null: false,
+                default: Some("0.5 * 2".into()),
+                ..ColumnDef::new("price", DataType::Numeric(Some((10, 2))))
             },
             ColumnDef {
-                name: "price".into(),
-                data_type: DataType::Numeric(Some((10, 2))),
-                not_null: false,
-            },
-            ColumnDef {
-                name: "name".into(),
-                data_type: DataType::Varchar(Some(20)),
                 not_null: true,
+                ..ColumnDef::new("name", DataType::Varchar(Some(20)))
             },
         ]
     }
@@ -453,6 +702,23 @@ mod tests {
             schema_version: 3,
             columns: cols(),
             primary_key: vec![0],
+            pk_name: "t_pkey".into(),
+            indexes: vec![IndexDef {
+                name: "t_name_idx".into(),
+                oid: 16390,
+                tree: TreeId(9),
+                unique: true,
+                columns: vec![
+                    IndexColumn {
+                        column: 2,
+                        desc: true,
+                    },
+                    IndexColumn {
+                        column: 1,
+                        desc: false,
+                    },
+                ],
+            }],
         };
         let b = encode_entry(&def);
         assert_eq!(decode_entry("public", "t", &b).unwrap(), def);

@@ -33,6 +33,8 @@ use super::coerce::{self, Category, NoMatch, category, common_type, same_base, s
 use super::expr::{BinOp, Expr, no_parameter};
 use super::functions::{self, Func};
 use super::plan::{AggCall, JoinKind, Plan, SetOpKind, SortKey};
+pub use super::scan::TableSource;
+use super::scan::{Access, TableRef};
 
 /// Deepest expression nesting the binder follows (54001 beyond it).
 const BIND_DEPTH_MAX: usize = 1000;
@@ -82,6 +84,9 @@ pub struct Binder {
     /// set operation resolves them against the other side, as PostgreSQL
     /// does (`SELECT 1 UNION SELECT '2'` is integer). Taken by that SELECT.
     set_op_leaf: bool,
+    /// Where table names resolve (the catalog through the statement's
+    /// transaction); `None`: no tables (a FROM naming one is 42P01).
+    pub(super) tables: Option<TableSource>,
 }
 
 /// Aggregation while binding one SELECT.
@@ -539,7 +544,14 @@ impl Binder {
             agg_forbidden: None,
             windows: None,
             set_op_leaf: false,
+            tables: None,
         }
+    }
+
+    /// Lets FROM name tables, read through `tables`.
+    pub fn with_tables(mut self, tables: TableSource) -> Binder {
+        self.tables = Some(tables);
+        self
     }
 
     /// Remembers the statement text so errors can carry a position.
@@ -2245,7 +2257,7 @@ impl Binder {
         Ok(g)
     }
 
-    fn bind_projection(
+    pub(super) fn bind_projection(
         &mut self,
         s: &ast::Select,
         scope: &Scope,
@@ -2487,16 +2499,73 @@ impl Binder {
             {
                 Err(unsupported("recursive WITH queries"))
             }
-            ast::TableFactor::Table { name, .. } => Err(Error::unsupported(format!(
-                "FROM with tables (relation \"{}\")",
-                object_name(name).join(".")
-            ))),
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } if args.is_none() => {
+                let (plan, scope, _) = self.bind_table(name, alias.as_ref(), false)?;
+                Ok((plan, scope))
+            }
             other => Err(unsupported(format!("FROM {}", variant_name(other)))),
         }
     }
 }
 
 impl Binder {
+    /// A table in FROM (or the target of UPDATE / DELETE): a scan leaf and
+    /// the scope of its columns, named by the alias if there is one.
+    pub(super) fn bind_table(
+        &mut self,
+        name: &ast::ObjectName,
+        alias: Option<&ast::TableAlias>,
+        with_key: bool,
+    ) -> Result<(Plan, Scope, TableRef)> {
+        let relation = object_name(name).join(".");
+        let not_found = |b: &Binder| {
+            let e = Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{relation}\" does not exist"),
+            );
+            match super::parse::char_position(&b.source, name.span().start) {
+                Some(pos) if !b.source.is_empty() => e.with_position(pos),
+                _ => e,
+            }
+        };
+        let Some(source) = &self.tables else {
+            return Err(not_found(self));
+        };
+        let Some(table) = source.open(name)? else {
+            return Err(not_found(self));
+        };
+        let mut names: Vec<String> = table.def.columns.iter().map(|c| c.name.clone()).collect();
+        let label = match alias {
+            Some(a) => {
+                if a.columns.len() > names.len() {
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!(
+                            "table \"{}\" has {} columns available but {} columns specified",
+                            ident_name(&a.name),
+                            names.len(),
+                            a.columns.len()
+                        ),
+                    ));
+                }
+                for (i, c) in a.columns.iter().enumerate() {
+                    names[i] = ident_name(&c.name);
+                }
+                ident_name(&a.name)
+            }
+            None => table.def.name.clone(),
+        };
+        let scope = Scope::of(Some(label), names.into_iter().zip(table.types()));
+        let plan = Plan::Scan {
+            table: table.clone(),
+            access: Access::Full,
+            with_key,
+        };
+        Ok((plan, scope, table))
+    }
+
     /// The innermost `WITH` query called `name` (an unqualified name).
     fn cte(&self, name: &ast::ObjectName) -> Option<&Cte> {
         let parts = object_name(name);

@@ -17,6 +17,7 @@ use crate::types::Value;
 use super::aggregate::AggRunner;
 use super::expr::{EvalContext, compare_nulls_last};
 use super::plan::{JoinKind, Plan, SetOpKind};
+use super::scan::{TxnCell, run_scan};
 
 pub type Row = Vec<Value>;
 
@@ -27,6 +28,8 @@ pub struct ExecContext<'a> {
     /// the top level; see [`super::expr::SubPlan`]).
     pub outer: &'a [Value],
     pub settings: &'a dyn Fn(&str) -> Result<String>,
+    /// The statement's transaction (tables are read through it).
+    pub txn: Option<&'a TxnCell>,
 }
 
 pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
@@ -36,9 +39,15 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             params: cx.params,
             outer: cx.outer,
             settings: cx.settings,
+            txn: cx.txn,
         }
     }
     match plan {
+        Plan::Scan {
+            table,
+            access,
+            with_key,
+        } => run_scan(table, access, *with_key, cx.txn, &eval_cx(cx, &[])),
         Plan::Values { rows, .. } => {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {

@@ -226,6 +226,7 @@ impl SubPlan {
             params: ctx.params,
             settings: ctx.settings,
             outer: &outer,
+            txn: ctx.txn,
         };
         execute::run(&self.plan, &cx).map(std::borrow::Cow::Owned)
     }
@@ -254,6 +255,8 @@ pub struct EvalContext<'a> {
     pub params: &'a [Value],
     pub outer: &'a [Value],
     pub settings: &'a dyn Fn(&str) -> Result<String>,
+    /// The statement's transaction, for subqueries over tables.
+    pub txn: Option<&'a super::scan::TxnCell>,
 }
 
 impl Expr {
@@ -542,6 +545,7 @@ fn run_subquery(plan: &Plan, ctx: &EvalContext<'_>) -> Result<Vec<Vec<Value>>> {
         params: ctx.params,
         settings: ctx.settings,
         outer: &[],
+        txn: ctx.txn,
     };
     execute::run(plan, &cx)
 }

@@ -16,12 +16,16 @@ pub mod bind_aggregate;
 pub mod cast;
 pub mod coerce;
 pub mod datetime_functions;
+pub mod ddl;
+pub mod dml;
 pub mod execute;
+pub mod explain;
 pub mod expr;
 pub mod functions;
 pub mod parse;
 pub mod plan;
 pub mod roles;
+pub mod scan;
 pub mod session;
 pub mod settings;
 pub mod signals;
@@ -30,17 +34,63 @@ pub mod window;
 
 pub use session::{PreparedStatement, SessionState};
 
-/// State shared by all sessions of one database.
-pub struct Shared {}
-
-impl Shared {
-    pub fn new() -> Shared {
-        Shared {}
-    }
+/// State shared by all sessions of one database: the engine stack, the
+/// catalog, and the row-id counters of tables without a primary key.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Shared {
+    inner: std::sync::Arc<SharedInner>,
 }
 
-impl Default for Shared {
-    fn default() -> Shared {
-        Shared::new()
+struct SharedInner {
+    stack: crate::txn::open::Stack,
+    catalog: crate::catalog::Catalog,
+    /// Next hidden row id per row tree, read from the tree on first use. Row
+    /// ids are not transactional (like sequences): a rolled-back insert
+    /// leaves a gap. Each table has its own atomic, so inserts into one
+    /// table never wait for inserts into another.
+    rowids: parking_lot::Mutex<
+        std::collections::HashMap<crate::txn::TreeId, std::sync::Arc<std::sync::atomic::AtomicI64>>,
+    >,
+}
+
+impl Shared {
+    /// Opens the catalog of `stack` (creating it in a new data file).
+    pub fn new(stack: &crate::txn::open::Stack) -> crate::Result<Shared> {
+        let catalog = crate::catalog::Catalog::open(stack)?;
+        Ok(Shared {
+            inner: std::sync::Arc::new(SharedInner {
+                stack: stack.clone(),
+                catalog,
+                rowids: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn stack(&self) -> &crate::txn::open::Stack {
+        &self.inner.stack
+    }
+
+    pub fn catalog(&self) -> &crate::catalog::Catalog {
+        &self.inner.catalog
+    }
+
+    /// A fresh hidden row id for a row of `tree` (a table without a
+    /// primary key).
+    pub fn next_rowid(&self, tree: &crate::storage::btree::Tree) -> crate::Result<i64> {
+        use std::sync::atomic::Ordering;
+        let counter = {
+            let mut map = self.inner.rowids.lock();
+            match map.get(&tree.id()) {
+                Some(c) => c.clone(),
+                None => {
+                    let start = scan::max_rowid(tree)?.map_or(1, |m| m.saturating_add(1));
+                    let c = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start));
+                    map.insert(tree.id(), c.clone());
+                    c
+                }
+            }
+        };
+        Ok(counter.fetch_add(1, Ordering::Relaxed))
     }
 }

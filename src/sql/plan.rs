@@ -16,6 +16,7 @@
 
 use super::aggregate::{AggFunc, OrderKey};
 use super::expr::Expr;
+use super::scan::{Access, TableRef};
 use crate::types::DataType;
 
 /// One ORDER BY key: a column of the input and its direction.
@@ -61,6 +62,13 @@ pub enum SetOpKind {
 
 #[derive(Debug, Clone)]
 pub enum Plan {
+    /// The rows of a table the statement sees: its columns, then (if
+    /// `with_key`) the row's key as bytea, for UPDATE and DELETE.
+    Scan {
+        table: TableRef,
+        access: Access,
+        with_key: bool,
+    },
     /// Both inputs have the same column types; `all` keeps duplicates
     /// (multiset semantics), otherwise the result is distinct.
     SetOp {
@@ -122,6 +130,9 @@ impl Plan {
     /// The number of columns each output row has.
     pub fn width(&self) -> usize {
         match self {
+            Plan::Scan {
+                table, with_key, ..
+            } => table.def.columns.len() + usize::from(*with_key),
             Plan::Values { width, .. } => *width,
             Plan::Project { exprs, .. } => exprs.len(),
             Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
@@ -132,6 +143,69 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. } => input.width(),
+        }
+    }
+}
+
+impl Plan {
+    /// Rebuilds the plan with `f` applied to each direct input.
+    pub fn map_inputs(self, mut f: impl FnMut(Plan) -> Plan) -> Plan {
+        let mut b = |p: Box<Plan>| Box::new(f(*p));
+        match self {
+            p @ (Plan::Scan { .. } | Plan::Values { .. }) => p,
+            Plan::SetOp {
+                kind,
+                all,
+                left,
+                right,
+            } => Plan::SetOp {
+                kind,
+                all,
+                left: b(left),
+                right: b(right),
+            },
+            Plan::Filter { input, predicate } => Plan::Filter {
+                input: b(input),
+                predicate,
+            },
+            Plan::Project { input, exprs } => Plan::Project {
+                input: b(input),
+                exprs,
+            },
+            Plan::Join {
+                kind,
+                left,
+                right,
+                on,
+            } => Plan::Join {
+                kind,
+                left: b(left),
+                right: b(right),
+                on,
+            },
+            Plan::Aggregate { input, keys, aggs } => Plan::Aggregate {
+                input: b(input),
+                keys,
+                aggs,
+            },
+            Plan::Distinct { input } => Plan::Distinct { input: b(input) },
+            Plan::Window { input, calls } => Plan::Window {
+                input: b(input),
+                calls,
+            },
+            Plan::Sort { input, keys } => Plan::Sort {
+                input: b(input),
+                keys,
+            },
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => Plan::Limit {
+                input: b(input),
+                limit,
+                offset,
+            },
         }
     }
 }

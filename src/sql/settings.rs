@@ -292,7 +292,7 @@ fn show_millis(ms: i64) -> String {
     format!("{ms}ms")
 }
 
-fn parse_millis(name: &str, value: &str) -> Result<i64> {
+pub(super) fn parse_millis(name: &str, value: &str) -> Result<i64> {
     let v = value.trim();
     let split = v
         .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '.' || c == '+'))

@@ -684,6 +684,7 @@ pub fn run(rows: Vec<Row>, calls: &[WindowCall], cx: &ExecContext<'_>) -> Result
             params: cx.params,
             outer: cx.outer,
             settings: cx.settings,
+            txn: cx.txn,
         };
         // Sort by partition keys (ascending, NULLs last), then order keys.
         let mut keys: Vec<OrderKey> = call

@@ -1,0 +1,442 @@
+//! Data definition: CREATE TABLE, CREATE INDEX, DROP TABLE / INDEX.
+//!
+//! ```text
+//!  CREATE TABLE t (a int PRIMARY KEY, b text UNIQUE, c int DEFAULT 1 NOT NULL)
+//!    catalog 'T'(public, t)   columns, defaults as SQL text, pk [a] "t_pkey"
+//!    catalog 'I'(public, t_b_key) -> t        index t_b_key (unique) on (b)
+//! ```
+//!
+//! Every change goes through the statement's transaction, so DDL commits
+//! and rolls back with it (a rolled-back CREATE TABLE leaves no entry).
+//! Owns: PostgreSQL's names for constraints and indexes (`t_pkey`,
+//! `t_b_key`, `t_b_idx`, with a number appended on a clash), validation of
+//! defaults at CREATE time, building an index over existing rows.
+//! Never: touches row trees except to fill a new index.
+
+use std::ops::Bound;
+
+use sqlparser::ast;
+
+use crate::catalog::row::decode_row;
+use crate::catalog::{ColumnDef, IndexColumn, TableDef};
+use crate::db::StatementResult;
+use crate::error::{Error, Result, SqlState};
+use crate::types::DataType;
+
+use super::bind::{Binder, TableSource, ident_name, object_name, resolve_type};
+use super::dml::{assign_coerce, format_key};
+use super::scan::{index_entry, lock_txn};
+use super::session::StmtCx;
+
+/// PostgreSQL's CommandCounterIncrement: later steps of one DDL statement
+/// see (and may change again) the catalog rows its earlier steps wrote.
+fn next_command(cx: &StmtCx<'_>) -> Result<()> {
+    lock_txn(cx.txn)?.begin_statement()?;
+    Ok(())
+}
+
+fn tag(t: &str) -> StatementResult {
+    StatementResult {
+        columns: Vec::new(),
+        rows: Vec::new(),
+        tag: t.to_string(),
+    }
+}
+
+/// `(schema, name)` of a relation name; only `public` exists.
+pub fn split_name(name: &ast::ObjectName) -> Result<(String, String)> {
+    let parts = object_name(name);
+    match parts.as_slice() {
+        [n] => Ok(("public".into(), n.clone())),
+        [s, n] if s == "public" => Ok(("public".into(), n.clone())),
+        [s, _] => Err(Error::new(
+            SqlState("3F000"),
+            format!("schema \"{s}\" does not exist"),
+        )),
+        _ => Err(Error::new(
+            SqlState::SYNTAX_ERROR,
+            format!(
+                "improper qualified name (too many dotted names): {}",
+                parts.join(".")
+            ),
+        )),
+    }
+}
+
+/// The types rows can store today.
+fn storable(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Bool
+            | DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Float4
+            | DataType::Float8
+            | DataType::Numeric(_)
+            | DataType::Text
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Bytea
+            | DataType::Date
+            | DataType::Time
+            | DataType::Timestamp
+            | DataType::Timestamptz
+            | DataType::Interval
+            | DataType::Uuid
+            | DataType::Json
+            | DataType::Jsonb
+    )
+}
+
+fn column_type(dt: &ast::DataType) -> Result<DataType> {
+    let (t, _) = resolve_type(dt)?;
+    if !storable(&t) {
+        return Err(Error::unsupported(format!("columns of type {}", t.name())));
+    }
+    Ok(t)
+}
+
+fn column_names(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
+    cols.iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(id) => Ok(ident_name(id)),
+            other => Err(Error::unsupported(format!("index expression {other}"))),
+        })
+        .collect()
+}
+
+/// A name not yet taken by a relation: `base`, else `base1`, `base2`, …
+fn free_name(cx: &StmtCx<'_>, schema: &str, base: &str, taken: &[String]) -> Result<String> {
+    let catalog = cx.shared.catalog();
+    let mut txn = lock_txn(cx.txn)?;
+    for n in 0.. {
+        let candidate = if n == 0 {
+            base.to_string()
+        } else {
+            format!("{base}{n}")
+        };
+        if !taken.contains(&candidate) && !catalog.relation_exists(&mut txn, schema, &candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::internal("no free name"))
+}
+
+/// Binds a DEFAULT expression for `col` (as INSERT will) to check it.
+fn check_default(binder: &mut Binder, col: &ColumnDef, e: &ast::Expr) -> Result<()> {
+    let bound = binder.bind_expr(e, &Default::default())?;
+    assign_coerce(binder, bound, col)?;
+    Ok(())
+}
+
+pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementResult> {
+    cx.check_writable("CREATE TABLE")?;
+    if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
+        return Err(Error::unsupported("CREATE TABLE AS / LIKE"));
+    }
+    if ct.or_replace || ct.external {
+        return Err(Error::unsupported("this form of CREATE TABLE"));
+    }
+    let (schema, name) = split_name(&ct.name)?;
+    let catalog = cx.shared.catalog();
+    {
+        let mut txn = lock_txn(cx.txn)?;
+        if ct.if_not_exists && catalog.relation_exists(&mut txn, &schema, &name)? {
+            // PostgreSQL: NOTICE relation "t" already exists, skipping
+            return Ok(tag("CREATE TABLE"));
+        }
+    }
+    let mut binder = cx.binder();
+    let mut columns = Vec::with_capacity(ct.columns.len());
+    let mut pk: Option<(Vec<String>, Option<String>)> = None;
+    // (constraint name, columns)
+    let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    let multiple_pk = |name: &str| {
+        Error::new(
+            SqlState("42P16"),
+            format!("multiple primary keys for table \"{name}\" are not allowed"),
+        )
+    };
+    for c in &ct.columns {
+        let mut col = ColumnDef::new(ident_name(&c.name), column_type(&c.data_type)?);
+        let mut default_ast = None;
+        for opt in &c.options {
+            let cname = opt.name.as_ref().map(ident_name);
+            match &opt.option {
+                ast::ColumnOption::Null => {}
+                ast::ColumnOption::NotNull => col.not_null = true,
+                ast::ColumnOption::Default(e) => {
+                    col.default = Some(e.to_string());
+                    default_ast = Some(e.clone());
+                }
+                ast::ColumnOption::PrimaryKey(_) => {
+                    if pk.is_some() {
+                        return Err(multiple_pk(&name));
+                    }
+                    pk = Some((vec![col.name.clone()], cname));
+                }
+                ast::ColumnOption::Unique(_) => uniques.push((cname, vec![col.name.clone()])),
+                other => {
+                    return Err(Error::unsupported(format!("column option {other}")));
+                }
+            }
+        }
+        if let Some(e) = &default_ast {
+            check_default(&mut binder, &col, e)?;
+        }
+        columns.push(col);
+    }
+    for tc in &ct.constraints {
+        match tc {
+            ast::TableConstraint::PrimaryKey(p) => {
+                if pk.is_some() {
+                    return Err(multiple_pk(&name));
+                }
+                pk = Some((column_names(&p.columns)?, p.name.as_ref().map(ident_name)));
+            }
+            ast::TableConstraint::Unique(u) => {
+                uniques.push((u.name.as_ref().map(ident_name), column_names(&u.columns)?));
+            }
+            other => return Err(Error::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    for (cols, what) in pk
+        .iter()
+        .map(|(c, _)| (c, "primary key"))
+        .chain(uniques.iter().map(|(_, c)| (c, "unique")))
+    {
+        for c in cols {
+            if !columns.iter().any(|d| d.name == *c) {
+                let _ = what;
+                return Err(Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" named in key does not exist"),
+                ));
+            }
+        }
+    }
+    let pk_cols: Vec<&str> = pk
+        .as_ref()
+        .map(|(c, _)| c.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut taken = Vec::new();
+    let pk_name = match &pk {
+        Some((_, Some(n))) => Some(n.clone()),
+        Some((_, None)) => Some(free_name(cx, &schema, &format!("{name}_pkey"), &taken)?),
+        None => None,
+    };
+    if let Some(n) = &pk_name {
+        taken.push(n.clone());
+    }
+    let mut unique_names = Vec::new();
+    for (cname, cols) in &uniques {
+        let n = match cname {
+            Some(n) => n.clone(),
+            None => free_name(
+                cx,
+                &schema,
+                &format!("{name}_{}_key", cols.join("_")),
+                &taken,
+            )?,
+        };
+        taken.push(n.clone());
+        unique_names.push(n);
+    }
+    let mut def = {
+        let mut txn = lock_txn(cx.txn)?;
+        catalog.create_table_named(
+            &mut txn,
+            &schema,
+            &name,
+            columns,
+            &pk_cols,
+            pk_name.as_deref(),
+        )?
+    };
+    for ((_, cols), iname) in uniques.iter().zip(unique_names) {
+        // A UNIQUE constraint equal to the primary key adds no index.
+        let positions = positions(&def, cols)?;
+        if positions == def.primary_key {
+            continue;
+        }
+        let icols = positions
+            .into_iter()
+            .map(|column| IndexColumn {
+                column,
+                desc: false,
+            })
+            .collect();
+        next_command(cx)?;
+        let mut txn = lock_txn(cx.txn)?;
+        catalog.create_index(&mut txn, &mut def, &iname, icols, true)?;
+    }
+    Ok(tag("CREATE TABLE"))
+}
+
+fn positions(def: &TableDef, cols: &[String]) -> Result<Vec<usize>> {
+    cols.iter()
+        .map(|c| {
+            def.columns
+                .iter()
+                .position(|d| d.name == *c)
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" does not exist"),
+                    )
+                })
+        })
+        .collect()
+}
+
+pub fn create_index(cx: &StmtCx<'_>, ci: &ast::CreateIndex) -> Result<StatementResult> {
+    cx.check_writable("CREATE INDEX")?;
+    if ci.predicate.is_some() {
+        return Err(Error::unsupported("partial indexes"));
+    }
+    if !ci.include.is_empty() {
+        return Err(Error::unsupported("INCLUDE"));
+    }
+    if let Some(u) = &ci.using
+        && !u.to_string().eq_ignore_ascii_case("btree")
+    {
+        return Err(Error::unsupported(format!("index method {u}")));
+    }
+    let source = TableSource {
+        shared: cx.shared.clone(),
+        txn: cx.txn.clone(),
+    };
+    let table = source.open_existing(&ci.table_name)?;
+    let mut def = (*table.def).clone();
+    let mut icols = Vec::with_capacity(ci.columns.len());
+    let mut names = Vec::with_capacity(ci.columns.len());
+    for c in &ci.columns {
+        let ast::Expr::Identifier(id) = &c.column.expr else {
+            return Err(Error::unsupported("index expressions"));
+        };
+        let cname = ident_name(id);
+        let column = def
+            .columns
+            .iter()
+            .position(|d| d.name == cname)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{cname}\" does not exist"),
+                )
+            })?;
+        let desc = matches!(c.column.options.sort, Some(ast::OrderBySort::Desc));
+        if c.column.options.nulls_first.is_some_and(|nf| nf != desc) {
+            return Err(Error::unsupported(
+                "NULLS FIRST/LAST other than the default",
+            ));
+        }
+        names.push(cname);
+        icols.push(IndexColumn { column, desc });
+    }
+    let schema = def.schema.clone();
+    let iname = match &ci.name {
+        Some(n) => split_name(n)?.1,
+        None => free_name(
+            cx,
+            &schema,
+            &format!("{}_{}_idx", def.name, names.join("_")),
+            &[],
+        )?,
+    };
+    let catalog = cx.shared.catalog();
+    {
+        let mut txn = lock_txn(cx.txn)?;
+        if catalog.relation_exists(&mut txn, &schema, &iname)? {
+            if ci.if_not_exists {
+                return Ok(tag("CREATE INDEX"));
+            }
+            return Err(Error::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{iname}\" already exists"),
+            ));
+        }
+    }
+    let index = {
+        let mut txn = lock_txn(cx.txn)?;
+        catalog.create_index(&mut txn, &mut def, &iname, icols, ci.unique)?
+    };
+    let tree = cx.shared.stack().engine.tree(index.tree)?;
+    // Fill from the rows this statement sees.
+    let types = table.types();
+    let mut txn = lock_txn(cx.txn)?;
+    let rows: Vec<_> = txn
+        .scan(&table.rows, Bound::Unbounded, Bound::Unbounded, false)?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut row = Vec::new();
+    for (pk, bytes) in rows {
+        decode_row(&bytes, &types, None, &mut row)?;
+        let (k, enforcing) = index_entry(&index, &row, &pk);
+        if !txn.insert(&tree, &k, &pk)? && enforcing {
+            let (cols, vals) = format_key(&def, index.columns.iter().map(|c| c.column), &row);
+            return Err(Error::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!("could not create unique index \"{iname}\""),
+            )
+            .with_detail(format!("Key ({cols})=({vals}) is duplicated.")));
+        }
+    }
+    Ok(tag("CREATE INDEX"))
+}
+
+pub fn drop(
+    cx: &StmtCx<'_>,
+    object_type: &ast::ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+    _cascade: bool,
+) -> Result<StatementResult> {
+    let catalog = cx.shared.catalog();
+    match object_type {
+        ast::ObjectType::Table => {
+            cx.check_writable("DROP TABLE")?;
+            let mut txn = lock_txn(cx.txn)?;
+            let mut found = Vec::new();
+            for n in names {
+                let (schema, name) = split_name(n)?;
+                if catalog.table(&mut txn, &schema, &name)?.is_some() {
+                    found.push((schema, name));
+                } else if !if_exists {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("table \"{name}\" does not exist"),
+                    ));
+                }
+            }
+            for (schema, name) in found {
+                catalog.drop_table(&mut txn, &schema, &name)?;
+            }
+            Ok(tag("DROP TABLE"))
+        }
+        ast::ObjectType::Index => {
+            cx.check_writable("DROP INDEX")?;
+            let mut txn = lock_txn(cx.txn)?;
+            let mut found = Vec::new();
+            for n in names {
+                let (schema, name) = split_name(n)?;
+                if catalog.index_table(&mut txn, &schema, &name)?.is_some() {
+                    found.push((schema, name));
+                } else if !if_exists {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("index \"{name}\" does not exist"),
+                    ));
+                }
+            }
+            std::mem::drop(txn);
+            for (schema, name) in found {
+                next_command(cx)?;
+                let mut txn = lock_txn(cx.txn)?;
+                catalog.drop_index(&mut txn, &schema, &name)?;
+            }
+            Ok(tag("DROP INDEX"))
+        }
+        other => Err(Error::unsupported(format!("DROP {other}"))),
+    }
+}

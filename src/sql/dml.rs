@@ -1,0 +1,789 @@
+//! Data modification: INSERT, UPDATE, DELETE and TRUNCATE over the MVCC
+//! transaction of the statement.
+//!
+//! ```text
+//!  INSERT  source rows ─▶ typmods, NOT NULL ─▶ txn.insert(row key)        23505 if live
+//!                                            └▶ txn.insert(index entries)  23505 on a unique one
+//!  UPDATE  Filter(Scan with keys) ─▶ per row: lock_row ─▶ changed? re-check WHERE on the
+//!  DELETE                             newest version (READ COMMITTED) ─▶ put / delete + index entries
+//! ```
+//!
+//! Owns: assignment coercion (PostgreSQL's assignment casts, 42804
+//! otherwise; 22001 / 22003 from the column's typmod), constraint errors
+//! with PostgreSQL's messages and DETAIL, command tags, RETURNING.
+//! Invariants: every row write holds its row lock (the txn layer takes
+//! it); a row found by the scan is written only after `lock_row` and, if a
+//! concurrent writer changed it, only if the newest version still passes
+//! the WHERE (EvalPlanQual), so `v = v + 1` loses no update.
+
+use std::ops::Bound;
+
+use sqlparser::ast;
+
+use crate::catalog::row::{decode_row, encode_row};
+use crate::catalog::{ColumnDef, TableDef};
+use crate::db::{Column, StatementResult};
+use crate::error::{Error, Result, SqlState};
+use crate::txn::RowLock;
+use crate::txn::lock::{RowLockMode, WaitPolicy};
+use crate::types::{DataType, Value};
+
+use super::bind::{Binder, Scope, object_name};
+use super::cast::apply_typmod;
+use super::coerce::{Category, base, can_coerce_implicit, category, same_base};
+use super::execute::{self, Row};
+use super::expr::{EvalContext, Expr};
+use super::plan::Plan;
+use super::scan::{TableRef, choose_access, index_entry, lock_txn, row_key, rowid_key};
+use super::session::StmtCx;
+
+fn tag_result(tag: String, returning: Option<(&Returning, Vec<Row>)>) -> StatementResult {
+    match returning {
+        Some((r, rows)) => StatementResult {
+            columns: r.columns.clone(),
+            rows,
+            tag,
+        },
+        None => StatementResult {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            tag,
+        },
+    }
+}
+
+/// Converts `e` for storing into `col` as an assignment does: unknown
+/// literals and parameters take the column's type, numbers convert among
+/// themselves, anything converts to a string type; otherwise 42804. The
+/// column's typmod is applied when the row is stored.
+pub fn assign_coerce(binder: &mut Binder, e: Expr, col: &ColumnDef) -> Result<Expr> {
+    let to = base(&col.data_type);
+    let from = e.ty();
+    if from == DataType::Unknown {
+        return binder.coerce(e, &to);
+    }
+    if same_base(&from, &to) {
+        return Ok(e);
+    }
+    let ok = can_coerce_implicit(&from, &to)
+        || (category(&from) == Category::Numeric && category(&to) == Category::Numeric)
+        || category(&to) == Category::String;
+    if !ok {
+        return Err(Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "column \"{}\" is of type {} but expression is of type {}",
+                col.name,
+                col.data_type.name(),
+                from.name()
+            ),
+        )
+        .with_hint("You will need to rewrite or cast the expression."));
+    }
+    Ok(Expr::Cast {
+        expr: Box::new(e),
+        to,
+    })
+}
+
+/// The DEFAULT of `col` bound for an INSERT (NULL if none).
+fn default_expr(binder: &mut Binder, col: &ColumnDef) -> Result<Expr> {
+    let Some(text) = &col.default else {
+        return Ok(Expr::Const {
+            value: Value::Null,
+            ty: base(&col.data_type),
+        });
+    };
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let parsed = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| Error::internal(format!("stored default {text:?} does not parse: {e}")))?;
+    let bound = binder.bind_expr(&parsed, &Scope::default())?;
+    assign_coerce(binder, bound, col)
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+/// `(a, b)` and `(1, x)` of a key, as DETAIL lines print them.
+pub fn format_key(
+    def: &TableDef,
+    cols: impl Iterator<Item = usize>,
+    row: &[Value],
+) -> (String, String) {
+    let mut names = Vec::new();
+    let mut vals = Vec::new();
+    for c in cols {
+        names.push(
+            def.columns
+                .get(c)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+        );
+        vals.push(match row.get(c) {
+            None | Some(Value::Null) => "null".to_string(),
+            Some(v) => v.to_text(),
+        });
+    }
+    (names.join(", "), vals.join(", "))
+}
+
+fn unique_violation(
+    constraint: &str,
+    def: &TableDef,
+    cols: impl Iterator<Item = usize>,
+    row: &[Value],
+) -> Error {
+    let (names, vals) = format_key(def, cols, row);
+    Error::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!("duplicate key value violates unique constraint \"{constraint}\""),
+    )
+    .with_detail(format!("Key ({names})=({vals}) already exists."))
+}
+
+/// Applies typmods and checks NOT NULL: the row as it will be stored.
+fn conform_row(def: &TableDef, row: Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(def.columns.len());
+    for (v, c) in row.into_iter().zip(&def.columns) {
+        out.push(apply_typmod(v, &c.data_type, false)?);
+    }
+    for (i, c) in def.columns.iter().enumerate() {
+        if c.not_null && out[i].is_null() {
+            let shown: Vec<String> = out
+                .iter()
+                .map(|v| {
+                    if v.is_null() {
+                        "null".to_string()
+                    } else {
+                        v.to_text()
+                    }
+                })
+                .collect();
+            return Err(Error::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, def.name
+                ),
+            )
+            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+        }
+    }
+    Ok(out)
+}
+
+/// RETURNING: expressions over the written row, and the result columns.
+pub struct Returning {
+    exprs: Vec<Expr>,
+    columns: Vec<Column>,
+}
+
+fn bind_returning(
+    binder: &mut Binder,
+    items: &Option<Vec<ast::SelectItem>>,
+    scope: &Scope,
+) -> Result<Option<Returning>> {
+    let Some(items) = items else {
+        return Ok(None);
+    };
+    let select = ast::Select {
+        projection: items.clone(),
+        ..empty_select()
+    };
+    let (exprs, names) = binder.bind_projection(&select, scope)?;
+    let columns = names
+        .into_iter()
+        .zip(&exprs)
+        .map(|(name, e)| Column {
+            name,
+            data_type: e.ty(),
+        })
+        .collect();
+    Ok(Some(Returning { exprs, columns }))
+}
+
+fn empty_select() -> ast::Select {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match sqlparser::parser::Parser::parse_sql(&dialect, "SELECT 1 FROM t") {
+        Ok(mut v) => match v.pop() {
+            Some(ast::Statement::Query(q)) => match *q.body {
+                ast::SetExpr::Select(s) => *s,
+                _ => unreachable_select(),
+            },
+            _ => unreachable_select(),
+        },
+        Err(_) => unreachable_select(),
+    }
+}
+
+fn unreachable_select() -> ! {
+    panic!("the parser parses a fixed SELECT");
+}
+
+fn eval_all(exprs: &[Expr], row: &[Value], cx: &StmtCx<'_>) -> Result<Row> {
+    let ctx = EvalContext {
+        row,
+        params: cx.params,
+        outer: &[],
+        settings: cx.settings,
+        txn: Some(cx.txn),
+    };
+    exprs.iter().map(|e| e.eval(&ctx)).collect()
+}
+
+/// A bound INSERT: full rows of the table's columns (base types).
+pub struct BoundInsert {
+    table: TableRef,
+    source: Plan,
+    returning: Option<Returning>,
+}
+
+fn target_table(t: &ast::TableObject) -> Result<&ast::ObjectName> {
+    match t {
+        ast::TableObject::TableName(n) => Ok(n),
+        _ => Err(Error::unsupported("INSERT INTO a table function")),
+    }
+}
+
+pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert> {
+    if ins.on.is_some() {
+        return Err(Error::unsupported("INSERT … ON CONFLICT"));
+    }
+    if ins.or.is_some() || ins.ignore || ins.replace_into || ins.overwrite {
+        return Err(Error::unsupported("this form of INSERT"));
+    }
+    let name = target_table(&ins.table)?;
+    let (_, scope, table) = binder.bind_table(name, None, false)?;
+    let def = table.def.clone();
+    let relation = def.name.clone();
+    let mut targets = Vec::new();
+    // Without a column list the targets are the first columns, as many
+    // as the source has (the rest get their defaults).
+    let implicit_targets = ins.columns.is_empty();
+    if implicit_targets {
+        let width = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(ast::SetExpr::Values(v)) => v.rows.first().map_or(0, |r| r.content.len()),
+            _ => def.columns.len(),
+        };
+        targets.extend(0..width.min(def.columns.len()));
+        if width > def.columns.len() {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                "INSERT has more expressions than target columns",
+            ));
+        }
+    } else {
+        for c in &ins.columns {
+            let parts = object_name(c);
+            let cname = parts.last().cloned().unwrap_or_default();
+            let pos = def
+                .columns
+                .iter()
+                .position(|d| d.name == cname)
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{cname}\" of relation \"{relation}\" does not exist"),
+                    )
+                })?;
+            if targets.contains(&pos) {
+                return Err(Error::new(
+                    SqlState("42701"),
+                    format!("column \"{cname}\" specified more than once"),
+                ));
+            }
+            targets.push(pos);
+        }
+    }
+    let too_many = || {
+        Error::new(
+            SqlState::SYNTAX_ERROR,
+            "INSERT has more expressions than target columns",
+        )
+    };
+    let too_few = || {
+        Error::new(
+            SqlState::SYNTAX_ERROR,
+            "INSERT has more target columns than expressions",
+        )
+    };
+    let ncols = def.columns.len();
+    let source = match &ins.source {
+        None => {
+            // DEFAULT VALUES
+            let mut row = Vec::with_capacity(ncols);
+            for c in &def.columns {
+                row.push(default_expr(binder, c)?);
+            }
+            Plan::Values {
+                rows: vec![row],
+                width: ncols,
+            }
+        }
+        Some(q) => match q.body.as_ref() {
+            ast::SetExpr::Values(values)
+                if q.with.is_none() && q.order_by.is_none() && q.limit_clause.is_none() =>
+            {
+                let mut defaults: Vec<Option<Expr>> = vec![None; ncols];
+                let mut rows = Vec::with_capacity(values.rows.len());
+                for r in &values.rows {
+                    if implicit_targets && r.content.len() != targets.len() {
+                        return Err(Error::new(
+                            SqlState::SYNTAX_ERROR,
+                            "VALUES lists must all be the same length",
+                        ));
+                    }
+                    if r.content.len() > targets.len() {
+                        return Err(too_many());
+                    }
+                    if r.content.len() < targets.len() {
+                        return Err(too_few());
+                    }
+                    let mut given: Vec<Option<Expr>> = vec![None; ncols];
+                    for (e, &pos) in r.content.iter().zip(&targets) {
+                        let col = &def.columns[pos];
+                        given[pos] = Some(if is_default_keyword(e) {
+                            default_expr(binder, col)?
+                        } else {
+                            let b = binder.bind_expr(e, &Scope::default())?;
+                            assign_coerce(binder, b, col)?
+                        });
+                    }
+                    let mut row = Vec::with_capacity(ncols);
+                    for (pos, g) in given.into_iter().enumerate() {
+                        row.push(match g {
+                            Some(e) => e,
+                            None => match &defaults[pos] {
+                                Some(d) => d.clone(),
+                                None => {
+                                    let d = default_expr(binder, &def.columns[pos])?;
+                                    defaults[pos] = Some(d.clone());
+                                    d
+                                }
+                            },
+                        });
+                    }
+                    rows.push(row);
+                }
+                Plan::Values { rows, width: ncols }
+            }
+            _ => {
+                let bound = binder.bind_query(q)?;
+                if implicit_targets && bound.columns.len() < targets.len() {
+                    targets.truncate(bound.columns.len());
+                }
+                if bound.columns.len() > targets.len() {
+                    return Err(too_many());
+                }
+                if bound.columns.len() < targets.len() {
+                    return Err(too_few());
+                }
+                let mut exprs = Vec::with_capacity(ncols);
+                for (pos, col) in def.columns.iter().enumerate() {
+                    exprs.push(match targets.iter().position(|&t| t == pos) {
+                        Some(j) => {
+                            let c = Expr::Column {
+                                index: j,
+                                ty: bound.columns[j].data_type.clone(),
+                            };
+                            assign_coerce(binder, c, col)?
+                        }
+                        None => default_expr(binder, col)?,
+                    });
+                }
+                Plan::Project {
+                    input: Box::new(choose_access(bound.plan)),
+                    exprs,
+                }
+            }
+        },
+    };
+    let returning = bind_returning(binder, &ins.returning, &scope)?;
+    Ok(BoundInsert {
+        table,
+        source,
+        returning,
+    })
+}
+
+/// Stores one new row (typmods and NOT NULL applied by the caller).
+fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Result<()> {
+    let def = &table.def;
+    let key = match row_key(def, row) {
+        Some(k) => k,
+        None => rowid_key(cx.shared.next_rowid(&table.rows)?),
+    };
+    let bytes = encode_row(def.schema_version, row);
+    let mut txn = lock_txn(cx.txn)?;
+    if !txn.insert(&table.rows, &key, &bytes)? {
+        return Err(unique_violation(
+            &def.pk_name,
+            def,
+            def.primary_key.iter().copied(),
+            row,
+        ));
+    }
+    for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
+        let (k, enforcing) = index_entry(ix, row, &key);
+        if !txn.insert(tree, &k, &key)? {
+            if enforcing {
+                return Err(unique_violation(
+                    &ix.name,
+                    def,
+                    ix.columns.iter().map(|c| c.column),
+                    row,
+                ));
+            }
+            return Err(Error::internal(format!(
+                "index \"{}\" already has an entry for a new row",
+                ix.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<StatementResult> {
+    cx.check_writable("INSERT")?;
+    let mut binder = cx.binder();
+    let bound = bind_insert(&mut binder, ins)?;
+    run_insert(cx, &bound)
+}
+
+pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResult> {
+    let rows = execute::run(&bound.source, &cx.exec())?;
+    let mut returned = Vec::new();
+    let n = rows.len();
+    for row in rows {
+        let row = conform_row(&bound.table.def, row)?;
+        store_new(cx, &bound.table, &row)?;
+        if let Some(r) = &bound.returning {
+            returned.push(eval_all(&r.exprs, &row, cx)?);
+        }
+    }
+    Ok(tag_result(
+        format!("INSERT 0 {n}"),
+        bound.returning.as_ref().map(|r| (r, returned)),
+    ))
+}
+
+/// A bound UPDATE or DELETE: candidate rows (table columns ++ key), the
+/// WHERE to re-check, and for UPDATE the new value of each column.
+pub struct BoundModify {
+    table: TableRef,
+    plan: Plan,
+    predicate: Option<Expr>,
+    /// UPDATE: one expression per table column over the old row.
+    assignments: Option<Vec<Expr>>,
+    returning: Option<Returning>,
+}
+
+fn bind_target(binder: &mut Binder, twj: &ast::TableWithJoins) -> Result<(Plan, Scope, TableRef)> {
+    if !twj.joins.is_empty() {
+        return Err(Error::unsupported("joins in the target of UPDATE / DELETE"));
+    }
+    match &twj.relation {
+        ast::TableFactor::Table {
+            name, alias, args, ..
+        } if args.is_none() => binder.bind_table(name, alias.as_ref(), true),
+        _ => Err(Error::unsupported("this target of UPDATE / DELETE")),
+    }
+}
+
+fn bind_where(
+    binder: &mut Binder,
+    plan: Plan,
+    scope: &Scope,
+    selection: &Option<ast::Expr>,
+) -> Result<(Plan, Option<Expr>)> {
+    let Some(w) = selection else {
+        return Ok((plan, None));
+    };
+    let p = binder.bind_expr(w, scope)?;
+    let p = binder.coerce_bool(p, "WHERE")?;
+    let plan = choose_access(Plan::Filter {
+        input: Box::new(plan),
+        predicate: p.clone(),
+    });
+    Ok((plan, Some(p)))
+}
+
+pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> {
+    if u.from.is_some() {
+        return Err(Error::unsupported("UPDATE … FROM"));
+    }
+    if u.or.is_some() || u.limit.is_some() || !u.order_by.is_empty() {
+        return Err(Error::unsupported("this form of UPDATE"));
+    }
+    let (plan, scope, table) = bind_target(binder, &u.table)?;
+    let def = table.def.clone();
+    let mut assignments: Vec<Expr> = def
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Expr::Column {
+            index: i,
+            ty: c.data_type.clone(),
+        })
+        .collect();
+    let mut assigned = Vec::new();
+    for a in &u.assignments {
+        let ast::AssignmentTarget::ColumnName(target) = &a.target else {
+            return Err(Error::unsupported("UPDATE of a column tuple"));
+        };
+        let parts = object_name(target);
+        let cname = parts.last().cloned().unwrap_or_default();
+        let pos = def
+            .columns
+            .iter()
+            .position(|d| d.name == cname)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{cname}\" of relation \"{}\" does not exist",
+                        def.name
+                    ),
+                )
+            })?;
+        if assigned.contains(&pos) {
+            return Err(Error::new(
+                SqlState("42601"),
+                format!("multiple assignments to same column \"{cname}\""),
+            ));
+        }
+        assigned.push(pos);
+        let col = &def.columns[pos];
+        assignments[pos] = if is_default_keyword(&a.value) {
+            default_expr(binder, col)?
+        } else {
+            let b = binder.bind_expr(&a.value, &scope)?;
+            assign_coerce(binder, b, col)?
+        };
+    }
+    let (plan, predicate) = bind_where(binder, plan, &scope, &u.selection)?;
+    let returning = bind_returning(binder, &u.returning, &scope)?;
+    Ok(BoundModify {
+        table,
+        plan,
+        predicate,
+        assignments: Some(assignments),
+        returning,
+    })
+}
+
+pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> {
+    if !d.tables.is_empty() || d.using.is_some() || d.limit.is_some() || !d.order_by.is_empty() {
+        return Err(Error::unsupported("this form of DELETE"));
+    }
+    let from = match &d.from {
+        ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
+    };
+    let [twj] = from.as_slice() else {
+        return Err(Error::unsupported("DELETE from several tables"));
+    };
+    let (plan, scope, table) = bind_target(binder, twj)?;
+    let (plan, predicate) = bind_where(binder, plan, &scope, &d.selection)?;
+    let returning = bind_returning(binder, &d.returning, &scope)?;
+    Ok(BoundModify {
+        table,
+        plan,
+        predicate,
+        assignments: None,
+        returning,
+    })
+}
+
+pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
+    cx.check_writable("UPDATE")?;
+    let mut binder = cx.binder();
+    let bound = bind_update(&mut binder, u)?;
+    run_modify(cx, &bound)
+}
+
+pub fn delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<StatementResult> {
+    cx.check_writable("DELETE")?;
+    let mut binder = cx.binder();
+    let bound = bind_delete(&mut binder, d)?;
+    run_modify(cx, &bound)
+}
+
+fn key_of(row: &[Value]) -> Result<Vec<u8>> {
+    match row.last() {
+        Some(Value::Bytea(k)) => Ok(k.clone()),
+        _ => Err(Error::internal("scan row without its key")),
+    }
+}
+
+pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResult> {
+    let table = &bound.table;
+    let def = &table.def;
+    let types = table.types();
+    let ncols = def.columns.len();
+    let candidates = execute::run(&bound.plan, &cx.exec())?;
+    // Does the UPDATE change a key column? Then it takes the stronger lock.
+    let key_change = bound.assignments.as_ref().is_some_and(|a| {
+        def.primary_key
+            .iter()
+            .any(|&p| !matches!(&a[p], Expr::Column { index, .. } if *index == p))
+    });
+    let mode = if bound.assignments.is_none() || key_change {
+        RowLockMode::Update
+    } else {
+        RowLockMode::NoKeyUpdate
+    };
+    let mut count = 0usize;
+    let mut returned = Vec::new();
+    for mut cand in candidates {
+        let key = key_of(&cand)?;
+        let lock =
+            lock_txn(cx.txn)?.lock_row(&table.rows, &key, mode, WaitPolicy::Block, &def.name)?;
+        let old: Row = match lock {
+            RowLock::SelfUpdated | RowLock::Skipped => continue,
+            RowLock::Locked { current: None, .. } => continue,
+            RowLock::Locked {
+                current: Some(bytes),
+                changed,
+            } => {
+                if changed {
+                    // EvalPlanQual: the newest version, if it still qualifies.
+                    let mut row = Vec::with_capacity(ncols + 1);
+                    decode_row(&bytes, &types, None, &mut row)?;
+                    row.push(Value::Bytea(key.clone()));
+                    if let Some(p) = &bound.predicate {
+                        let keep = eval_all(std::slice::from_ref(p), &row, cx)?;
+                        if keep.first() != Some(&Value::Bool(true)) {
+                            continue;
+                        }
+                    }
+                    row
+                } else {
+                    cand.truncate(ncols);
+                    cand.push(Value::Bytea(key.clone()));
+                    cand
+                }
+            }
+        };
+        match &bound.assignments {
+            None => {
+                let mut txn = lock_txn(cx.txn)?;
+                if !txn.delete(&table.rows, &key)? {
+                    continue;
+                }
+                for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
+                    let (k, _) = index_entry(ix, &old, &key);
+                    txn.delete(tree, &k)?;
+                }
+                drop(txn);
+                count += 1;
+                if let Some(r) = &bound.returning {
+                    returned.push(eval_all(&r.exprs, &old[..ncols], cx)?);
+                }
+            }
+            Some(assign) => {
+                let new = conform_row(def, eval_all(assign, &old, cx)?)?;
+                let new_key = row_key(def, &new).unwrap_or_else(|| key.clone());
+                let bytes = encode_row(def.schema_version, &new);
+                let mut txn = lock_txn(cx.txn)?;
+                if new_key != key {
+                    if !txn.delete(&table.rows, &key)? {
+                        continue;
+                    }
+                    if !txn.insert(&table.rows, &new_key, &bytes)? {
+                        return Err(unique_violation(
+                            &def.pk_name,
+                            def,
+                            def.primary_key.iter().copied(),
+                            &new,
+                        ));
+                    }
+                } else if !txn.put(&table.rows, &key, &bytes, false)? {
+                    continue;
+                }
+                for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
+                    let (old_k, _) = index_entry(ix, &old, &key);
+                    let (new_k, enforcing) = index_entry(ix, &new, &new_key);
+                    if old_k == new_k {
+                        if new_key != key {
+                            txn.put(tree, &new_k, &new_key, false)?;
+                        }
+                        continue;
+                    }
+                    txn.delete(tree, &old_k)?;
+                    if !txn.insert(tree, &new_k, &new_key)? && enforcing {
+                        return Err(unique_violation(
+                            &ix.name,
+                            def,
+                            ix.columns.iter().map(|c| c.column),
+                            &new,
+                        ));
+                    }
+                }
+                drop(txn);
+                count += 1;
+                if let Some(r) = &bound.returning {
+                    returned.push(eval_all(&r.exprs, &new, cx)?);
+                }
+            }
+        }
+    }
+    let verb = if bound.assignments.is_some() {
+        "UPDATE"
+    } else {
+        "DELETE"
+    };
+    Ok(tag_result(
+        format!("{verb} {count}"),
+        bound.returning.as_ref().map(|r| (r, returned)),
+    ))
+}
+
+pub fn truncate(cx: &StmtCx<'_>, t: &ast::Truncate) -> Result<StatementResult> {
+    cx.check_writable("TRUNCATE TABLE")?;
+    let binder = cx.binder();
+    let Some(source) = binder.tables.clone() else {
+        return Err(Error::internal("TRUNCATE without a catalog"));
+    };
+    let mut tables = Vec::new();
+    for target in &t.table_names {
+        tables.push(source.open_existing(&target.name)?);
+    }
+    for table in tables {
+        let types = table.types();
+        let mut txn = lock_txn(cx.txn)?;
+        let rows: Vec<_> = txn
+            .scan(&table.rows, Bound::Unbounded, Bound::Unbounded, false)?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut row = Vec::new();
+        for (key, bytes) in rows {
+            decode_row(&bytes, &types, None, &mut row)?;
+            txn.delete(&table.rows, &key)?;
+            for (ix, tree) in table.def.indexes.iter().zip(&table.indexes) {
+                let (k, _) = index_entry(ix, &row, &key);
+                txn.delete(tree, &k)?;
+            }
+        }
+    }
+    Ok(tag_result("TRUNCATE TABLE".to_string(), None))
+}
+
+/// Parameter types and result columns of a DML statement, for Describe.
+pub fn describe(binder: &mut Binder, stmt: &ast::Statement) -> Result<Vec<Column>> {
+    let returning = match stmt {
+        ast::Statement::Insert(i) => bind_insert(binder, i)?.returning,
+        ast::Statement::Update(u) => bind_update(binder, u)?.returning,
+        ast::Statement::Delete(d) => bind_delete(binder, d)?.returning,
+        _ => None,
+    };
+    Ok(returning.map(|r| r.columns).unwrap_or_default())
+}
+
+impl BoundModify {
+    /// The plan that finds the rows to change (for EXPLAIN).
+    pub fn plan_of(self) -> Plan {
+        self.plan
+    }
+}
