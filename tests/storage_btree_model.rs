@@ -223,3 +223,81 @@ fn thousands_of_keys_split_and_merge_back_to_one_leaf() {
         "directory root + empty tree root: {report}"
     );
 }
+
+/// Draining ranges of keys next to full leaves: under-full nodes borrow
+/// from full siblings (no merge fits), sparse neighbours merge, and the
+/// tree stays compact: every page left is in use, about as few as the
+/// remaining bytes need.
+#[test]
+fn range_deletes_borrow_from_full_siblings_and_leave_the_tree_compact() {
+    let engine = Engine::in_memory(EngineOptions {
+        buffer_pool_frames: 32,
+    })
+    .unwrap();
+    let tree = engine.create_tree().unwrap();
+    let mut model = BTreeMap::new();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..30_000 {
+        let k = (rnd() % 60_000).to_be_bytes().to_vec();
+        let v = vec![k[7]; (rnd() % 90) as usize];
+        tree.insert(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    let full = engine.check().unwrap();
+    let before = engine.tree_stats();
+    // drain every other run of 3000 key values, keeping one key in 50
+    let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    for (i, k) in keys.iter().enumerate() {
+        let kv = u64::from_be_bytes(k[..].try_into().unwrap());
+        if (kv / 3000) % 2 == 0 && i % 50 != 0 {
+            assert!(tree.delete(k).unwrap());
+            model.remove(k);
+        }
+    }
+    // and thin the rest at random
+    for (i, k) in keys.iter().enumerate() {
+        if model.contains_key(k) && i % 3 == 0 && rnd() % 2 == 0 {
+            assert!(tree.delete(k).unwrap());
+            model.remove(k);
+        }
+    }
+    let got: Vec<_> = tree.iter().map(|e| e.unwrap()).collect();
+    let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(got, want);
+    let mut rev: Vec<_> = tree.iter_rev().map(|e| e.unwrap()).collect();
+    rev.reverse();
+    assert_eq!(rev, want);
+    for (k, v) in model.iter().step_by(17) {
+        assert_eq!(tree.get(k).unwrap().as_ref(), Some(v));
+    }
+    let report = engine.check().unwrap();
+    assert!(report.is_ok(), "{report}");
+    let stats = engine.tree_stats();
+    assert!(stats.merges > before.merges, "{stats:?}");
+    assert!(stats.merges > before.merges, "{stats:?}");
+    let live: usize = model.iter().map(|(k, v)| 4 + k.len() + v.len() + 2).sum();
+    let quarter = arbordb::storage::btree::MIN_FILL_BYTES;
+    let tree_pages = (report.tree_pages - 1) as usize; // minus the directory root
+    eprintln!(
+        "{stats:?} tree pages {tree_pages} live {live} bound {} {report}",
+        live.div_ceil(quarter)
+    );
+    assert!(stats.redistributions > before.redistributions, "{stats:?}");
+    // compact: no non-root node is left under a quarter full (without
+    // borrowing, nodes next to full siblings would stay that way), and the
+    // pages are about as few as the remaining bytes need
+    assert_eq!(report.underfull_nodes, 0, "{report}");
+    let live: usize = model.iter().map(|(k, v)| 4 + k.len() + v.len() + 2).sum();
+    let tree_pages = (report.tree_pages - 1) as usize; // minus the directory root
+    assert!(
+        tree_pages <= live.div_ceil(arbordb::storage::btree::MIN_FILL_BYTES),
+        "{tree_pages} pages for {live} live bytes (was {} pages full): {report}",
+        full.tree_pages
+    );
+}

@@ -144,3 +144,119 @@ fn threads_writing_and_scanning_one_tree_leave_it_consistent() {
         );
     }
 }
+
+/// Deleters drain blocks of keys next to blocks nobody touches, so leaves
+/// and interior nodes merge and borrow from their siblings while a scanner
+/// walks the tree both ways; every key that stays must be seen by every
+/// scan, in order, and the tree must check clean and compact afterwards.
+#[test]
+fn threads_draining_ranges_merge_and_borrow_while_scans_see_every_stable_key() {
+    let seed = std::env::var("STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xd1a1_u64);
+    eprintln!("STRESS_SEED={seed}");
+    let engine = Engine::in_memory(EngineOptions {
+        buffer_pool_frames: 64,
+    })
+    .unwrap();
+    let tree = engine.create_tree().unwrap();
+    let n = 24_000u32;
+    let block = |k: u32| (k / 1500) % 4; // blocks 0..3 drained by thread b, block 3 untouched
+    let stable = |k: u32| block(k) == 3 || k.is_multiple_of(40);
+    let val = |k: u32| {
+        let mut v = k.to_be_bytes().to_vec();
+        v.resize(4 + (k % 7) as usize * 10, k as u8);
+        v
+    };
+    // insert in a scrambled order, so leaves are not packed
+    let mut order: Vec<u32> = (0..n).collect();
+    let mut next = rng(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    for &k in &order {
+        tree.insert(&k.to_be_bytes(), &val(k)).unwrap();
+    }
+    let before = engine.tree_stats();
+    let done = AtomicBool::new(false);
+    let want_stable: Vec<u32> = (0..n).filter(|&k| stable(k)).collect();
+    std::thread::scope(|s| {
+        let scanner = s.spawn(|| {
+            let mut scans = 0;
+            while !done.load(Ordering::Relaxed) || scans < 2 {
+                for reverse in [false, true] {
+                    let mut c = if reverse {
+                        tree.iter_rev()
+                    } else {
+                        tree.iter()
+                    };
+                    let mut last: Option<u32> = None;
+                    let mut seen = Vec::new();
+                    while let Some((k, v)) = c.next_ref().unwrap() {
+                        let k = u32::from_be_bytes(k.try_into().unwrap());
+                        assert_eq!(v, &val(k)[..], "seed {seed}: value does not belong to key");
+                        if let Some(l) = last {
+                            assert!(
+                                if reverse { l > k } else { l < k },
+                                "seed {seed}: out of order"
+                            );
+                        }
+                        last = Some(k);
+                        if stable(k) {
+                            seen.push(k);
+                        }
+                    }
+                    if reverse {
+                        seen.reverse();
+                    }
+                    assert!(
+                        seen == want_stable,
+                        "seed {seed}: a scan missed a stable key (reverse {reverse})"
+                    );
+                }
+                scans += 1;
+            }
+        });
+        let deleters: Vec<_> = (0..3u32)
+            .map(|b| {
+                let tree = tree.clone();
+                s.spawn(move || {
+                    let mut mine: Vec<u32> =
+                        (0..n).filter(|&k| block(k) == b && !stable(k)).collect();
+                    let mut next = rng(seed ^ (u64::from(b + 1) * 0x9E37_79B9));
+                    for i in (1..mine.len()).rev() {
+                        mine.swap(i, (next() % (i as u64 + 1)) as usize);
+                    }
+                    for k in mine {
+                        assert!(
+                            tree.delete(&k.to_be_bytes()).unwrap(),
+                            "seed {seed}: lost key {k}"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for d in deleters {
+            d.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        scanner.join().unwrap();
+    });
+    let report = engine.check().unwrap();
+    assert!(report.is_ok(), "seed {seed}: {report}");
+    let got: Vec<u32> = tree
+        .iter()
+        .map(|e| u32::from_be_bytes(e.unwrap().0[..].try_into().unwrap()))
+        .collect();
+    assert_eq!(got, want_stable, "seed {seed}");
+    let stats = engine.tree_stats();
+    assert!(
+        stats.merges > before.merges,
+        "seed {seed}: no merges: {stats:?}"
+    );
+    assert!(
+        stats.redistributions > before.redistributions,
+        "seed {seed}: no sibling borrowed: {stats:?}"
+    );
+}

@@ -33,6 +33,10 @@ pub struct CheckReport {
     pub overflow_pages: u32,
     pub free_pages: u32,
     pub entries: u64,
+    /// Non-root tree nodes using less than a quarter of their page
+    /// (`btree::MIN_FILL_BYTES`): legal, but a measure of how compact the
+    /// trees are after deletes.
+    pub underfull_nodes: u32,
     pub faults: Vec<String>,
 }
 
@@ -46,13 +50,14 @@ impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} trees, {} pages ({} tree, {} overflow, {} free), {} entries, {} faults",
+            "{} trees, {} pages ({} tree, {} overflow, {} free), {} entries, {} under-full nodes, {} faults",
             self.trees,
             self.pages,
             self.tree_pages,
             self.overflow_pages,
             self.free_pages,
             self.entries,
+            self.underfull_nodes,
             self.faults.len()
         )?;
         for fault in &self.faults {
@@ -172,6 +177,9 @@ impl Walk<'_> {
                 .faults
                 .push(format!("tree {t}: page {id} is {ty:?}, not a node"));
             return Ok(());
+        }
+        if level.is_some() && slotted::used(&p) < crate::storage::btree::MIN_FILL_BYTES {
+            self.report.underfull_nodes += 1;
         }
         let lvl = slotted::level(&p);
         if let Some(l) = level

@@ -236,6 +236,11 @@ impl Engine {
         self.inner.pager.pool().stats()
     }
 
+    /// Counts of tree splits, merges and redistributions since open.
+    pub fn tree_stats(&self) -> crate::storage::pager::TreeStats {
+        self.inner.pager.smo.get()
+    }
+
     /// Pages in the data file, and how many are free.
     pub fn page_counts(&self) -> StorageResult<(u32, u32)> {
         let m = self.inner.pager.meta()?;

@@ -31,6 +31,40 @@ use crate::storage::page::{self, PageId, PageType, meta, meta::Meta};
 /// The pool plus the meta page and free list.
 pub struct Pager {
     pool: BufferPool,
+    /// Structure changes of the trees in this file, counted.
+    pub(crate) smo: SmoCounters,
+}
+
+/// Counts of B+-tree structure changes, for tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Nodes split in two (root splits included).
+    pub splits: u64,
+    /// Sibling pairs merged into one node.
+    pub merges: u64,
+    /// Sibling pairs that shared out their cells (borrowing).
+    pub redistributions: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct SmoCounters {
+    pub(crate) splits: std::sync::atomic::AtomicU64,
+    pub(crate) merges: std::sync::atomic::AtomicU64,
+    pub(crate) redistributions: std::sync::atomic::AtomicU64,
+}
+
+impl SmoCounters {
+    pub(crate) fn bump(c: &std::sync::atomic::AtomicU64) {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn get(&self) -> TreeStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        TreeStats {
+            splits: self.splits.load(Relaxed),
+            merges: self.merges.load(Relaxed),
+            redistributions: self.redistributions.load(Relaxed),
+        }
+    }
 }
 
 impl Pager {
@@ -47,7 +81,10 @@ impl Pager {
             source,
         })?;
         let pool = BufferPool::new(file, file_name, frames, log);
-        let pager = Pager { pool };
+        let pager = Pager {
+            pool,
+            smo: SmoCounters::default(),
+        };
         if len == 0 {
             let mut m = pager.pool.create(PageId::META)?;
             let mut root = pager.pool.create(PageId(1))?;

@@ -361,7 +361,7 @@ impl Cursor {
                 (true, true) => Bound::Excluded(&past[..]),
                 (true, false) => Bound::Included(&past[..]),
             };
-            let mut g = tree.read_node(tree.root, None)?;
+            let mut g = tree.read_root()?;
             let mut fence_set = false;
             while !slotted::is_leaf(&g) {
                 let n = slotted::count(&g);
