@@ -980,6 +980,12 @@ impl Binder {
                     scope,
                 )
             }
+            E::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } => self.bind_similar(expr, pattern, escape_char.as_deref(), *negated, scope),
             E::Case {
                 operand,
                 conditions,
@@ -1322,6 +1328,9 @@ impl Binder {
                     Expr::Or(Box::new(l), Box::new(r))
                 });
             }
+            B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
+                return self.bind_regex_op(left, op, right, scope);
+            }
             B::PGLikeMatch | B::PGNotLikeMatch | B::PGILikeMatch | B::PGNotILikeMatch => {
                 let negated = matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch);
                 let ci = matches!(op, B::PGILikeMatch | B::PGNotILikeMatch);
@@ -1540,7 +1549,7 @@ impl Binder {
                     a
                 });
             }
-            if func == Func::ConcatWs && out.is_empty() {
+            if matches!(func, Func::ConcatWs | Func::Format) && out.is_empty() {
                 return Err(self.no_function(name, &out));
             }
             return Ok(Expr::Func {

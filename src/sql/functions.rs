@@ -58,6 +58,55 @@ pub enum Func {
     CurrentUser,
     /// Date/time, uuid and json built-ins (`super::datetime_functions`).
     DateTime(super::datetime_functions::DtFunc),
+    // String functions in `string_functions`.
+    SplitPart,
+    Md5,
+    Translate,
+    ToHex,
+    QuoteIdent,
+    QuoteLiteral,
+    QuoteNullable,
+    Format,
+    RegexpReplace,
+    RegexpLike,
+    RegexpCount,
+    RegexpSubstr,
+    /// `substring(s FROM pattern)`.
+    SubstringRegex,
+    /// `substring(s SIMILAR pattern ESCAPE e)`.
+    SubstringSimilar,
+    /// `~`, `~*`, `!~`, `!~*`.
+    RegexMatch {
+        case_insensitive: bool,
+        negated: bool,
+    },
+    /// `[NOT] SIMILAR TO`: args [s, pattern] and an optional escape;
+    /// `escape` None is the default `\`, `\0` is none.
+    SimilarTo {
+        escape: Option<char>,
+        negated: bool,
+    },
+    // Math.
+    Cbrt,
+    Log10,
+    Degrees,
+    Radians,
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Random,
+    Setseed,
+    Gcd,
+    Lcm,
+    Scale,
 }
 
 /// One overload of a built-in.
@@ -72,6 +121,7 @@ pub fn is_variadic_any(name: &str) -> Option<Func> {
     match name {
         "concat" => Some(Func::Concat),
         "concat_ws" => Some(Func::ConcatWs),
+        "format" => Some(Func::Format),
         _ => None,
     }
 }
@@ -142,9 +192,15 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "exp" => vec![sig(vec![Float8], Float8, Func::Exp)],
         "ln" => vec![sig(vec![Float8], Float8, Func::Ln)],
         "pi" => vec![sig(vec![], Float8, Func::Pi)],
-        "substr" | "substring" => vec![
+        "substr" => vec![
             sig(vec![Text, Int4], Text, Func::Substr),
             sig(vec![Text, Int4, Int4], Text, Func::SubstrLen),
+        ],
+        "substring" => vec![
+            sig(vec![Text, Int4], Text, Func::Substr),
+            sig(vec![Text, Int4, Int4], Text, Func::SubstrLen),
+            sig(vec![Text, Text], Text, Func::SubstringRegex),
+            sig(vec![Text, Text, Text], Text, Func::SubstringSimilar),
         ],
         "replace" => vec![sig(vec![Text, Text, Text], Text, Func::Replace)],
         "repeat" => vec![sig(vec![Text, Int4], Text, Func::Repeat)],
@@ -180,6 +236,64 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "current_database" => vec![sig(vec![], Text, Func::CurrentDatabase)],
         "current_schema" => vec![sig(vec![], Text, Func::CurrentSchema)],
         "current_user" | "session_user" | "user" => vec![sig(vec![], Text, Func::CurrentUser)],
+        "split_part" => vec![sig(vec![Text, Text, Int4], Text, Func::SplitPart)],
+        "md5" => vec![
+            sig(vec![Text], Text, Func::Md5),
+            sig(vec![Bytea], Text, Func::Md5),
+        ],
+        "translate" => vec![sig(vec![Text, Text, Text], Text, Func::Translate)],
+        "to_hex" => vec![
+            sig(vec![Int4], Text, Func::ToHex),
+            sig(vec![Int8], Text, Func::ToHex),
+        ],
+        "quote_ident" => vec![sig(vec![Text], Text, Func::QuoteIdent)],
+        "quote_literal" => [Text, Int2, Int4, Int8, Float4, Float8, num(), Bool]
+            .into_iter()
+            .map(|t| sig(vec![t], Text, Func::QuoteLiteral))
+            .collect(),
+        "quote_nullable" => vec![sig(vec![Text], Text, Func::QuoteNullable)],
+        "regexp_replace" => vec![
+            sig(vec![Text, Text, Text], Text, Func::RegexpReplace),
+            sig(vec![Text, Text, Text, Text], Text, Func::RegexpReplace),
+        ],
+        "regexp_like" => vec![
+            sig(vec![Text, Text], Bool, Func::RegexpLike),
+            sig(vec![Text, Text, Text], Bool, Func::RegexpLike),
+        ],
+        "regexp_count" => vec![
+            sig(vec![Text, Text], Int4, Func::RegexpCount),
+            sig(vec![Text, Text, Int4], Int4, Func::RegexpCount),
+            sig(vec![Text, Text, Int4, Text], Int4, Func::RegexpCount),
+        ],
+        "regexp_substr" => vec![sig(vec![Text, Text], Text, Func::RegexpSubstr)],
+        "cbrt" => vec![sig(vec![Float8], Float8, Func::Cbrt)],
+        "log10" => vec![sig(vec![Float8], Float8, Func::Log10)],
+        "log" => vec![sig(vec![Float8], Float8, Func::Log10)],
+        "degrees" => vec![sig(vec![Float8], Float8, Func::Degrees)],
+        "radians" => vec![sig(vec![Float8], Float8, Func::Radians)],
+        "sin" => vec![sig(vec![Float8], Float8, Func::Sin)],
+        "cos" => vec![sig(vec![Float8], Float8, Func::Cos)],
+        "tan" => vec![sig(vec![Float8], Float8, Func::Tan)],
+        "cot" => vec![sig(vec![Float8], Float8, Func::Cot)],
+        "asin" => vec![sig(vec![Float8], Float8, Func::Asin)],
+        "acos" => vec![sig(vec![Float8], Float8, Func::Acos)],
+        "atan" => vec![sig(vec![Float8], Float8, Func::Atan)],
+        "atan2" => vec![sig(vec![Float8, Float8], Float8, Func::Atan2)],
+        "sinh" => vec![sig(vec![Float8], Float8, Func::Sinh)],
+        "cosh" => vec![sig(vec![Float8], Float8, Func::Cosh)],
+        "tanh" => vec![sig(vec![Float8], Float8, Func::Tanh)],
+        "random" => vec![sig(vec![], Float8, Func::Random)],
+        // PostgreSQL returns void; arbordb returns an empty text.
+        "setseed" => vec![sig(vec![Float8], Text, Func::Setseed)],
+        "gcd" => vec![
+            sig(vec![Int4, Int4], Int4, Func::Gcd),
+            sig(vec![Int8, Int8], Int8, Func::Gcd),
+        ],
+        "lcm" => vec![
+            sig(vec![Int4, Int4], Int4, Func::Lcm),
+            sig(vec![Int8, Int8], Int8, Func::Lcm),
+        ],
+        "scale" => vec![sig(vec![num()], Int4, Func::Scale)],
         _ => super::datetime_functions::lookup(name),
     }
 }
@@ -318,10 +432,31 @@ pub fn call(
                 .collect();
             return Ok(Value::Text(parts.join(&sep)));
         }
+        Func::Format => {
+            let Some(Value::Text(fmt)) = args.first() else {
+                return Ok(Value::Null);
+            };
+            let rest: Vec<Option<String>> = args
+                .iter()
+                .skip(1)
+                .map(|v| (!v.is_null()).then(|| v.to_text()))
+                .collect();
+            return Ok(Value::Text(super::string_functions::format(fmt, &rest)?));
+        }
+        Func::QuoteNullable => {
+            return Ok(Value::Text(match args.first() {
+                Some(Value::Text(s)) => super::string_functions::quote_literal(s),
+                _ => "NULL".to_string(),
+            }));
+        }
+        Func::Random => return Ok(Value::Float8(random_double())),
         _ => {}
     }
     if args.iter().any(|a| a.is_null()) {
         return Ok(Value::Null);
+    }
+    if let Some(v) = call_more(func, &args)? {
+        return Ok(v);
     }
     let a = |i: usize| {
         args.get(i)
@@ -350,8 +485,8 @@ pub fn call(
             Value::Bytea(b) => Value::Int4(b.len() as i32),
             v => Value::Int4(text_arg(v)?.len() as i32),
         },
-        Func::Upper => Value::Text(text_arg(a(0)?)?.to_uppercase()),
-        Func::Lower => Value::Text(text_arg(a(0)?)?.to_lowercase()),
+        Func::Upper => Value::Text(map_case(text_arg(a(0)?)?, true)),
+        Func::Lower => Value::Text(map_case(text_arg(a(0)?)?, false)),
         Func::Initcap => {
             let mut out = String::new();
             let mut start = true;
@@ -567,7 +702,240 @@ pub fn call(
         Func::CurrentSchema => Value::Text("public".to_string()),
         Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
         Func::DateTime(f) => return super::datetime_functions::call(f, args, types, ret, ctx),
-        Func::Concat | Func::ConcatWs => return Err(Error::internal("handled above")),
+        _ => return Err(Error::internal(format!("{func:?} is handled elsewhere"))),
+    })
+}
+
+/// upper()/lower() character by character, as PostgreSQL's towupper does:
+/// a character whose mapping is more than one character (`ß`) stays.
+fn map_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            if m.len() == 1 { m.remove(0) } else { c }
+        })
+        .collect()
+}
+
+/// The functions added after the first set: strict (no NULL argument
+/// reaches here); `None` for a function this does not run.
+fn call_more(func: Func, args: &[Value]) -> Result<Option<Value>> {
+    use super::string_functions as sf;
+    let a = |i: usize| {
+        args.get(i)
+            .ok_or_else(|| Error::internal("missing argument"))
+    };
+    let t = |i: usize| -> Result<&str> { text_arg(a(i)?) };
+    let f = |i: usize| -> Result<f64> { float_arg(a(i)?) };
+    let opt_text = |i: usize| -> Result<&str> {
+        match args.get(i) {
+            None => Ok(""),
+            Some(v) => text_arg(v),
+        }
+    };
+    let float = |x: f64| Ok(Some(Value::Float8(x)));
+    let out_of_range_input = || {
+        Error::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "input is out of range",
+        )
+    };
+    match func {
+        Func::SplitPart => Ok(Some(Value::Text(sf::split_part(
+            t(0)?,
+            t(1)?,
+            int_arg(a(2)?)?,
+        )?))),
+        Func::Md5 => Ok(Some(Value::Text(sf::md5_hex(a(0)?)?))),
+        Func::Translate => Ok(Some(Value::Text(sf::translate(t(0)?, t(1)?, t(2)?)))),
+        Func::ToHex => Ok(Some(Value::Text(sf::to_hex(a(0)?)?))),
+        Func::QuoteIdent => Ok(Some(Value::Text(sf::quote_ident(t(0)?)))),
+        Func::QuoteLiteral => Ok(Some(Value::Text(sf::quote_literal(&a(0)?.to_text())))),
+        Func::RegexpReplace => Ok(Some(Value::Text(sf::regexp_replace(
+            t(0)?,
+            t(1)?,
+            t(2)?,
+            opt_text(3)?,
+        )?))),
+        Func::RegexpLike => Ok(Some(Value::Bool(sf::regexp_like(
+            t(0)?,
+            t(1)?,
+            opt_text(2)?,
+        )?))),
+        Func::RegexpCount => {
+            let start = match args.get(2) {
+                None => 1,
+                Some(v) => int_arg(v)?,
+            };
+            Ok(Some(Value::Int4(sf::regexp_count(
+                t(0)?,
+                t(1)?,
+                start,
+                opt_text(3)?,
+            )?)))
+        }
+        Func::RegexpSubstr => Ok(Some(sf::regexp_substr(t(0)?, t(1)?, "")?)),
+        Func::SubstringRegex => Ok(Some(sf::substring_regex(t(0)?, t(1)?)?)),
+        Func::SubstringSimilar => Ok(Some(sf::substring_similar(t(0)?, t(1)?, t(2)?)?)),
+        Func::RegexMatch {
+            case_insensitive,
+            negated,
+        } => Ok(Some(Value::Bool(
+            sf::regex_match(t(0)?, t(1)?, case_insensitive)? != negated,
+        ))),
+        Func::SimilarTo { escape, negated } => Ok(Some(Value::Bool(
+            sf::similar_to(t(0)?, t(1)?, escape)? != negated,
+        ))),
+        Func::Cbrt => float(f(0)?.cbrt()),
+        Func::Log10 => {
+            let x = f(0)?;
+            if x == 0.0 {
+                return Err(Error::new(
+                    SqlState("2201E"),
+                    "cannot take logarithm of zero",
+                ));
+            }
+            if x < 0.0 {
+                return Err(Error::new(
+                    SqlState("2201E"),
+                    "cannot take logarithm of a negative number",
+                ));
+            }
+            float(x.log10())
+        }
+        Func::Degrees => float(f(0)? / RADIANS_PER_DEGREE),
+        Func::Radians => float(f(0)? * RADIANS_PER_DEGREE),
+        Func::Sin => float(f(0)?.sin()),
+        Func::Cos => float(f(0)?.cos()),
+        Func::Tan => float(f(0)?.tan()),
+        Func::Cot => float(1.0 / f(0)?.tan()),
+        Func::Asin | Func::Acos => {
+            let x = f(0)?;
+            if !(-1.0..=1.0).contains(&x) {
+                return Err(out_of_range_input());
+            }
+            float(if func == Func::Asin {
+                x.asin()
+            } else {
+                x.acos()
+            })
+        }
+        Func::Atan => float(f(0)?.atan()),
+        Func::Atan2 => float(f(0)?.atan2(f(1)?)),
+        Func::Sinh => float(f(0)?.sinh()),
+        Func::Cosh => float(f(0)?.cosh()),
+        Func::Tanh => float(f(0)?.tanh()),
+        Func::Setseed => {
+            let x = f(0)?;
+            if !(-1.0..=1.0).contains(&x) || x.is_nan() {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "setseed parameter {} is out of allowed range [-1,1]",
+                        Value::Float8(x).to_text()
+                    ),
+                ));
+            }
+            set_seed(x);
+            Ok(Some(Value::Text(String::new())))
+        }
+        Func::Gcd | Func::Lcm => {
+            let (x, y) = (int_arg(a(0)?)?, int_arg(a(1)?)?);
+            let (min, max, name) = match a(0)? {
+                Value::Int4(_) => (i32::MIN as i64, i32::MAX as i64, "integer"),
+                _ => (i64::MIN, i64::MAX, "bigint"),
+            };
+            let g = gcd(x as i128, y as i128);
+            let r = if func == Func::Gcd {
+                g
+            } else if x == 0 || y == 0 {
+                0
+            } else {
+                (x as i128 / g * y as i128).abs()
+            };
+            if r < min as i128 || r > max as i128 {
+                return Err(out_of_range(name));
+            }
+            Ok(Some(match a(0)? {
+                Value::Int4(_) => Value::Int4(r as i32),
+                _ => Value::Int8(r as i64),
+            }))
+        }
+        Func::Scale => {
+            let n = numeric_arg(a(0)?)?;
+            if n.is_nan() || n.is_infinite() {
+                return Ok(Some(Value::Null));
+            }
+            let text = n.to_string();
+            Ok(Some(Value::Int4(
+                text.split_once('.')
+                    .map(|(_, d)| d.len() as i32)
+                    .unwrap_or(0),
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// PostgreSQL's constant for degrees() and radians().
+const RADIANS_PER_DEGREE: f64 = 0.017_453_292_519_943_295;
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        let r = a % b;
+        a = b;
+        b = r;
+    }
+    a.abs()
+}
+
+// random() and setseed(): PostgreSQL 15's pg_prng (xoroshiro128**, seeded
+// through splitmix64), so a seeded sequence matches PostgreSQL's. The state
+// is per thread: a statement runs on one thread, but a connection's next
+// statement may run on another.
+thread_local! {
+    static PRNG: std::cell::Cell<Option<(u64, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut v = *state;
+    v = (v ^ (v >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    v = (v ^ (v >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    v ^ (v >> 31)
+}
+
+fn seed_state(mut seed: u64) -> (u64, u64) {
+    let s0 = splitmix64(&mut seed);
+    let s1 = splitmix64(&mut seed);
+    if s0 == 0 && s1 == 0 { (1, 0) } else { (s0, s1) }
+}
+
+fn set_seed(x: f64) {
+    let seed = (((1u64 << 52) - 1) as f64 * x) as i64;
+    PRNG.with(|p| p.set(Some(seed_state(seed as u64))));
+}
+
+fn random_double() -> f64 {
+    PRNG.with(|p| {
+        let (s0, s1) = p.get().unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            seed_state(t ^ (std::process::id() as u64) << 32)
+        });
+        let sx = s1 ^ s0;
+        let val = s0.wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        p.set(Some((
+            s0.rotate_left(24) ^ sx ^ (sx << 16),
+            sx.rotate_left(37),
+        )));
+        ((val >> 12) as f64) * (2f64).powi(-52)
     })
 }
 

@@ -13,6 +13,7 @@
 pub mod aggregate;
 pub mod bind;
 pub mod bind_aggregate;
+pub mod bind_ops;
 pub mod cast;
 pub mod coerce;
 pub mod datetime_functions;
@@ -29,6 +30,7 @@ pub mod scan;
 pub mod session;
 pub mod settings;
 pub mod signals;
+pub mod string_functions;
 pub mod subquery;
 pub mod window;
 
