@@ -1,0 +1,632 @@
+//! The anomaly catalogue of Adya and Berenson et al. (the interleavings
+//! Hermitage runs against PostgreSQL), as SQL sessions on real threads, at
+//! each isolation level: every step's outcome — rows, blocking, or the
+//! SQLSTATE of the error — is asserted, and the expected outcomes are those
+//! PostgreSQL 15 gives.
+//!
+//! ```text
+//!   step  session  statement                               expect
+//!   1     T1       begin isolation level repeatable read   ok
+//!   2     T1       update test set value = 11 where id = 1 ok
+//!   3     T2       update test set value = 12 where id = 1 blocks      (row lock)
+//!   4     T1       commit                                  ok
+//!   5     T2       <the blocked update returns>            40001
+//! ```
+//!
+//! Each session is a thread owning a connection; a statement that gives no
+//! answer within `BLOCK_WINDOW` is taken to be blocked, and its answer is
+//! collected by a later `Resumes` step. The same scenarios run against
+//! arbordb's embedded API always, and against a PostgreSQL server as well
+//! when `ARBORDB_ISOLATION_PG` names one (e.g.
+//! `host=127.0.0.1 port=5433 user=postgres`), which is how the expectations
+//! were checked.
+
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arbordb::Database;
+
+/// How long a statement may take before it counts as blocked.
+const BLOCK_WINDOW: Duration = Duration::from_millis(400);
+/// How long a resumed statement may take to answer.
+const RESUME_WINDOW: Duration = Duration::from_secs(20);
+
+/// What a statement answered: its rows as text (`1,10;2,20`), or a SQLSTATE.
+type Answer = Result<String, String>;
+
+/// A connection a session thread owns.
+trait Conn {
+    fn run(&mut self, sql: &str) -> Answer;
+}
+
+struct Embedded(arbordb::Session);
+
+impl Conn for Embedded {
+    fn run(&mut self, sql: &str) -> Answer {
+        match self.0.execute(sql) {
+            Ok(results) => Ok(results
+                .last()
+                .map(|r| {
+                    r.rows
+                        .iter()
+                        .map(|row| {
+                            row.iter()
+                                .map(|v| v.to_text())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_default()),
+            Err(e) => Err(e.sqlstate.0.to_string()),
+        }
+    }
+}
+
+struct Remote {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Remote {
+    fn connect(url: &str) -> Remote {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (client, conn) = rt
+            .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+            .unwrap();
+        rt.spawn(conn);
+        Remote { rt, client }
+    }
+}
+
+impl Conn for Remote {
+    fn run(&mut self, sql: &str) -> Answer {
+        use tokio_postgres::SimpleQueryMessage;
+        match self.rt.block_on(self.client.simple_query(sql)) {
+            Ok(messages) => Ok(messages
+                .iter()
+                .filter_map(|m| match m {
+                    SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(";")),
+            Err(e) => Err(e
+                .code()
+                .map(|c| c.code().to_string())
+                .unwrap_or_else(|| format!("no sqlstate: {e}"))),
+        }
+    }
+}
+
+/// A session: a thread running one statement at a time.
+struct Session {
+    to: Option<Sender<String>>,
+    from: Receiver<Answer>,
+    pending: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    fn start(mut conn: Box<dyn Conn + Send>) -> Session {
+        let (to, rx) = channel::<String>();
+        let (tx, from) = channel::<Answer>();
+        let thread = std::thread::spawn(move || {
+            for sql in rx {
+                if tx.send(conn.run(&sql)).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            to: Some(to),
+            from,
+            pending: false,
+            thread: Some(thread),
+        }
+    }
+
+    /// Runs `sql`; `None` if it is still running after the block window.
+    fn run(&mut self, sql: &str) -> Option<Answer> {
+        assert!(!self.pending, "session is blocked; cannot run {sql}");
+        self.to.as_ref().unwrap().send(sql.to_string()).unwrap();
+        match self.from.recv_timeout(BLOCK_WINDOW) {
+            Ok(a) => Some(a),
+            Err(RecvTimeoutError::Timeout) => {
+                self.pending = true;
+                None
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("session thread died"),
+        }
+    }
+
+    /// The answer of the blocked statement.
+    fn resume(&mut self) -> Answer {
+        assert!(self.pending, "session is not blocked");
+        self.pending = false;
+        self.from
+            .recv_timeout(RESUME_WINDOW)
+            .expect("blocked statement never finished")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.to.take();
+        if !self.pending
+            && let Some(t) = self.thread.take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a step expects.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Any successful answer.
+    Done,
+    /// Success with exactly these rows.
+    Rows(&'static str),
+    /// No answer within the block window.
+    Blocks,
+    /// An error with this SQLSTATE.
+    Fails(&'static str),
+}
+use Expect::*;
+
+/// One step: session index and statement; `None` statement: collect the
+/// answer of that session's blocked statement.
+type Step = (usize, Option<&'static str>, Expect);
+
+fn s(session: usize, sql: &'static str, expect: Expect) -> Step {
+    (session, Some(sql), expect)
+}
+
+fn resumes(session: usize, expect: Expect) -> Step {
+    (session, None, expect)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
+impl Level {
+    fn begin(self) -> &'static str {
+        match self {
+            Level::ReadCommitted => "begin isolation level read committed",
+            Level::RepeatableRead => "begin isolation level repeatable read",
+            Level::Serializable => "begin isolation level serializable",
+        }
+    }
+}
+
+const LEVELS: [Level; 3] = [
+    Level::ReadCommitted,
+    Level::RepeatableRead,
+    Level::Serializable,
+];
+
+/// A database under test: arbordb, and PostgreSQL when configured.
+enum Target {
+    Arbor(Database),
+    Postgres(String),
+}
+
+impl Target {
+    fn conn(&self) -> Box<dyn Conn + Send> {
+        match self {
+            Target::Arbor(db) => Box::new(Embedded(db.session())),
+            Target::Postgres(url) => Box::new(Remote::connect(url)),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Arbor(_) => "arbordb",
+            Target::Postgres(_) => "postgres",
+        }
+    }
+}
+
+fn targets() -> Vec<Target> {
+    // PostgreSQL first: a wrong expectation shows as its failure.
+    let mut t = Vec::new();
+    if let Ok(url) = std::env::var("ARBORDB_ISOLATION_PG") {
+        t.push(Target::Postgres(url));
+    }
+    t.push(Target::Arbor(Database::in_memory().unwrap()));
+    t
+}
+
+static POSTGRES_TURN: Mutex<()> = Mutex::new(());
+
+const SETUP: &str = "drop table if exists test; \
+     create table test (id int primary key, value int); \
+     insert into test (id, value) values (1, 10), (2, 20)";
+
+/// Runs `steps` with `sessions` fresh sessions after the setup, asserting
+/// each step; then checks `final_rows` of `select * from test order by id`.
+fn scenario(name: &str, level: Level, sessions: usize, steps: &[Step], final_rows: &str) {
+    for target in targets() {
+        let label = format!("{name} at {level:?} on {}", target.name());
+        // Scenarios share PostgreSQL's table `test`: one at a time there.
+        let _serial = matches!(target, Target::Postgres(_))
+            .then(|| POSTGRES_TURN.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut setup = target.conn();
+        for stmt in SETUP.split("; ") {
+            setup
+                .run(stmt)
+                .unwrap_or_else(|e| panic!("{label}: setup {stmt}: {e}"));
+        }
+        let mut ss: Vec<Session> = (0..sessions).map(|_| Session::start(target.conn())).collect();
+        for (i, (who, sql, expect)) in steps.iter().enumerate() {
+            let sql = sql.map(|q| if q == "begin" { level.begin() } else { q });
+            let answer = match sql {
+                Some(q) => ss[*who].run(q),
+                None => Some(ss[*who].resume()),
+            };
+            let what = sql.unwrap_or("<resumed>");
+            let ok = match (expect, &answer) {
+                (Blocks, None) => true,
+                (Done, Some(Result::Ok(_))) => true,
+                (Rows(want), Some(Result::Ok(got))) => got == want,
+                (Fails(code), Some(Err(got))) => got == code,
+                _ => false,
+            };
+            assert!(
+                ok,
+                "{label}: step {} (T{}: {what}) expected {expect:?}, got {}",
+                i + 1,
+                who + 1,
+                match &answer {
+                    None => "blocked".to_string(),
+                    Some(a) => format!("{a:?}"),
+                }
+            );
+        }
+        drop(ss);
+        let got = setup.run("select * from test order by id");
+        assert_eq!(
+            got,
+            Result::Ok(final_rows.to_string()),
+            "{label}: final table"
+        );
+    }
+}
+
+#[test]
+fn g0_dirty_write_is_prevented_by_blocking_at_every_level() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(1, "update test set value = 12 where id = 1", Blocks),
+            s(0, "update test set value = 21 where id = 2", Done),
+            s(0, "commit", Done),
+            resumes(1, if rc { Done } else { Fails("40001") }),
+            s(1, "update test set value = 22 where id = 2", if rc { Done } else { Fails("25P02") }),
+            s(1, "commit", Done),
+        ];
+        let fin = if rc { "1,12;2,22" } else { "1,11;2,21" };
+        scenario("G0", level, 2, &steps, fin);
+    }
+}
+
+#[test]
+fn g1a_aborted_reads_are_never_seen() {
+    for level in LEVELS {
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "update test set value = 101 where id = 1", Done),
+            s(1, "select * from test order by id", Rows("1,10;2,20")),
+            s(0, "rollback", Done),
+            s(1, "select * from test order by id", Rows("1,10;2,20")),
+            s(1, "commit", Done),
+        ];
+        scenario("G1a", level, 2, &steps, "1,10;2,20");
+    }
+}
+
+#[test]
+fn g1b_intermediate_reads_are_never_seen() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "update test set value = 101 where id = 1", Done),
+            s(1, "select * from test order by id", Rows("1,10;2,20")),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(0, "commit", Done),
+            s(
+                1,
+                "select * from test order by id",
+                Rows(if rc { "1,11;2,20" } else { "1,10;2,20" }),
+            ),
+            s(1, "commit", Done),
+        ];
+        scenario("G1b", level, 2, &steps, "1,11;2,20");
+    }
+}
+
+#[test]
+fn g1c_circular_information_flow_is_prevented() {
+    for level in LEVELS {
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(1, "update test set value = 22 where id = 2", Done),
+            s(0, "select * from test where id = 2", Rows("2,20")),
+            s(1, "select * from test where id = 1", Rows("1,10")),
+            s(0, "commit", Done),
+            s(1, "commit", Done),
+        ];
+        scenario("G1c", level, 2, &steps, "1,11;2,22");
+    }
+}
+
+#[test]
+fn otv_observed_transaction_vanishes_is_prevented() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let mut steps = vec![
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(2, "begin", Done),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(0, "update test set value = 19 where id = 2", Done),
+            s(1, "update test set value = 12 where id = 1", Blocks),
+            s(0, "commit", Done),
+            s(2, "select * from test where id = 1", Rows("1,11")),
+        ];
+        if rc {
+            steps.extend([
+                resumes(1, Done),
+                s(1, "update test set value = 18 where id = 2", Done),
+                s(2, "select * from test where id = 2", Rows("2,19")),
+                s(1, "commit", Done),
+                s(2, "select * from test where id = 2", Rows("2,18")),
+                s(2, "select * from test where id = 1", Rows("1,12")),
+                s(2, "commit", Done),
+            ]);
+            scenario("OTV", level, 3, &steps, "1,12;2,18");
+        } else {
+            steps.extend([
+                resumes(1, Fails("40001")),
+                s(1, "rollback", Done),
+                s(2, "select * from test where id = 2", Rows("2,19")),
+                s(2, "commit", Done),
+            ]);
+            scenario("OTV", level, 3, &steps, "1,11;2,19");
+        }
+    }
+}
+
+#[test]
+fn pmp_predicate_many_preceders_is_allowed_only_at_read_committed() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where value = 30", Rows("")),
+            s(1, "insert into test (id, value) values (3, 30)", Done),
+            s(1, "commit", Done),
+            s(
+                0,
+                "select * from test where value % 3 = 0",
+                Rows(if rc { "3,30" } else { "" }),
+            ),
+            s(0, "commit", Done),
+        ];
+        scenario("PMP", level, 2, &steps, "1,10;2,20;3,30");
+    }
+}
+
+#[test]
+fn pmp_write_predicate_rechecks_at_read_committed_and_fails_above() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let mut steps = vec![
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "update test set value = value + 10", Done),
+            s(1, "delete from test where value = 20", Blocks),
+            s(0, "commit", Done),
+        ];
+        if rc {
+            // The row that had 20 now has 30: the re-check drops it; the
+            // row that now has 20 was not a match when the delete began.
+            steps.extend([
+                resumes(1, Done),
+                s(1, "select * from test where value = 20", Rows("1,20")),
+                s(1, "commit", Done),
+            ]);
+        } else {
+            steps.extend([resumes(1, Fails("40001")), s(1, "rollback", Done)]);
+        }
+        scenario("PMP-write", level, 2, &steps, "1,20;2,30");
+    }
+}
+
+#[test]
+fn p4_lost_update_is_allowed_only_at_read_committed() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where id = 1", Rows("1,10")),
+            s(1, "select * from test where id = 1", Rows("1,10")),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(1, "update test set value = 11 where id = 1", Blocks),
+            s(0, "commit", Done),
+            resumes(1, if rc { Done } else { Fails("40001") }),
+            s(1, if rc { "commit" } else { "rollback" }, Done),
+        ];
+        scenario("P4", level, 2, &steps, "1,11;2,20");
+    }
+}
+
+#[test]
+fn p4_increment_loses_no_update_at_read_committed() {
+    let steps = [
+        s(0, "begin", Done),
+        s(1, "begin", Done),
+        s(0, "update test set value = value + 1 where id = 1", Done),
+        s(1, "update test set value = value + 1 where id = 1", Blocks),
+        s(0, "commit", Done),
+        resumes(1, Done),
+        s(1, "commit", Done),
+    ];
+    scenario("P4-increment", Level::ReadCommitted, 2, &steps, "1,12;2,20");
+}
+
+#[test]
+fn g_single_read_skew_is_allowed_only_at_read_committed() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where id = 1", Rows("1,10")),
+            s(1, "select * from test where id = 1", Rows("1,10")),
+            s(1, "select * from test where id = 2", Rows("2,20")),
+            s(1, "update test set value = 12 where id = 1", Done),
+            s(1, "update test set value = 18 where id = 2", Done),
+            s(1, "commit", Done),
+            s(
+                0,
+                "select * from test where id = 2",
+                Rows(if rc { "2,18" } else { "2,20" }),
+            ),
+            s(0, "commit", Done),
+        ];
+        scenario("G-single", level, 2, &steps, "1,12;2,18");
+    }
+}
+
+#[test]
+fn g_single_write_skew_on_delete_fails_above_read_committed() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where id = 1", Rows("1,10")),
+            s(1, "update test set value = 12 where id = 1", Done),
+            s(1, "update test set value = 18 where id = 2", Done),
+            s(1, "commit", Done),
+            // RC: row 2 now holds 18, so nothing matches; above, the row
+            // changed since the snapshot: 40001.
+            s(
+                0,
+                "delete from test where value = 20",
+                if rc { Done } else { Fails("40001") },
+            ),
+            s(0, if rc { "commit" } else { "rollback" }, Done),
+        ];
+        scenario("G-single-write", level, 2, &steps, "1,12;2,18");
+    }
+}
+
+#[test]
+fn g2_item_write_skew_is_prevented_only_at_serializable() {
+    for level in LEVELS {
+        let ser = level == Level::Serializable;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where id in (1, 2) order by id", Rows("1,10;2,20")),
+            s(1, "select * from test where id in (1, 2) order by id", Rows("1,10;2,20")),
+            s(0, "update test set value = 11 where id = 1", Done),
+            s(1, "update test set value = 21 where id = 2", Done),
+            s(0, "commit", Done),
+            s(1, "commit", if ser { Fails("40001") } else { Done }),
+        ];
+        scenario(
+            "G2-item",
+            level,
+            2,
+            &steps,
+            if ser { "1,11;2,20" } else { "1,11;2,21" },
+        );
+    }
+}
+
+#[test]
+fn g2_anti_dependency_cycle_on_a_predicate_is_prevented_only_at_serializable() {
+    for level in LEVELS {
+        let ser = level == Level::Serializable;
+        let steps = [
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, "select * from test where value % 3 = 0", Rows("")),
+            s(1, "select * from test where value % 3 = 0", Rows("")),
+            s(0, "insert into test (id, value) values (3, 30)", Done),
+            s(1, "insert into test (id, value) values (4, 42)", Done),
+            s(0, "commit", Done),
+            s(1, "commit", if ser { Fails("40001") } else { Done }),
+        ];
+        scenario(
+            "G2",
+            level,
+            2,
+            &steps,
+            if ser {
+                "1,10;2,20;3,30"
+            } else {
+                "1,10;2,20;3,30;4,42"
+            },
+        );
+    }
+}
+
+#[test]
+fn g2_two_edges_with_a_read_only_observer_is_prevented_only_at_serializable() {
+    for level in LEVELS {
+        let ser = level == Level::Serializable;
+        let steps = [
+            s(0, "begin", Done),
+            s(0, "select * from test order by id", Rows("1,10;2,20")),
+            s(1, "begin", Done),
+            s(1, "update test set value = value + 5 where id = 2", Done),
+            s(1, "commit", Done),
+            s(2, "begin", Done),
+            s(2, "select * from test order by id", Rows("1,10;2,25")),
+            s(2, "commit", Done),
+            s(
+                0,
+                "update test set value = 0 where id = 1",
+                if ser { Fails("40001") } else { Done },
+            ),
+            s(0, if ser { "rollback" } else { "commit" }, Done),
+        ];
+        scenario(
+            "G2-two-edges",
+            level,
+            3,
+            &steps,
+            if ser { "1,10;2,25" } else { "1,0;2,25" },
+        );
+    }
+}
