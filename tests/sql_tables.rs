@@ -220,3 +220,96 @@ fn repeatable_read_update_of_a_concurrently_changed_row_is_40001() {
     a.execute("ROLLBACK").unwrap();
     assert_eq!(one(&mut a, "SELECT v FROM t"), vec![vec![Value::Int4(5)]]);
 }
+
+#[test]
+fn a_unique_index_makes_a_concurrent_duplicate_wait_then_fail() {
+    let db = Database::in_memory().unwrap();
+    let mut a = db.session();
+    a.execute("CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE)")
+        .unwrap();
+    a.execute("BEGIN; INSERT INTO u VALUES (1, 'x@y')").unwrap();
+    let db2 = db.clone();
+    let b = thread::spawn(move || {
+        let mut b = db2.session();
+        b.execute("INSERT INTO u VALUES (2, 'x@y')").map(|_| ())
+    });
+    thread::sleep(Duration::from_millis(150));
+    assert!(!b.is_finished(), "the second inserter waits for the first");
+    a.execute("COMMIT").unwrap();
+    let e = b.join().unwrap().unwrap_err();
+    assert_eq!(e.sqlstate, SqlState::UNIQUE_VIOLATION);
+    assert_eq!(
+        e.message,
+        "duplicate key value violates unique constraint \"u_email_key\""
+    );
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("Key (email)=(x@y) already exists.")
+    );
+}
+
+#[test]
+fn explain_names_the_access_path_and_lookups_agree_with_scans() {
+    let db = Database::in_memory().unwrap();
+    let mut s = db.session();
+    s.execute("CREATE TABLE t (k int PRIMARY KEY, g int, v text)")
+        .unwrap();
+    s.execute("CREATE INDEX t_g ON t (g DESC)").unwrap();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let k = next() % 60;
+        let g = next() % 7;
+        let sql = match next() % 3 {
+            0 => format!("INSERT INTO t VALUES ({k}, {g}, 'v{k}')"),
+            1 => format!("UPDATE t SET g = {g} WHERE k = {k}"),
+            _ => format!("DELETE FROM t WHERE k = {k}"),
+        };
+        let _ = s.execute(&sql);
+    }
+    let plan = |s: &mut Session, q: &str| -> String {
+        one(s, &format!("EXPLAIN {q}"))
+            .into_iter()
+            .map(|r| r[0].to_text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        plan(&mut s, "SELECT * FROM t WHERE k = 5"),
+        "Index Scan using t_pkey on t"
+    );
+    assert_eq!(
+        plan(&mut s, "SELECT * FROM t WHERE g = 5"),
+        "Index Scan using t_g on t"
+    );
+    assert_eq!(
+        plan(&mut s, "SELECT * FROM t WHERE v = 'x'"),
+        "Seq Scan on t"
+    );
+    for g in 0..7 {
+        for (indexed, full) in [
+            (format!("g = {g}"), format!("g + 0 = {g}")),
+            (format!("g > {g}"), format!("g + 0 > {g}")),
+            (
+                format!("g <= {g} AND g >= 2"),
+                format!("g + 0 <= {g} AND g + 0 >= 2"),
+            ),
+            (format!("k < {}", g * 9), format!("k + 0 < {}", g * 9)),
+        ] {
+            let a = one(
+                &mut s,
+                &format!("SELECT k, g FROM t WHERE {indexed} ORDER BY k"),
+            );
+            let b = one(
+                &mut s,
+                &format!("SELECT k, g FROM t WHERE {full} ORDER BY k"),
+            );
+            assert_eq!(a, b, "{indexed}");
+        }
+    }
+}
