@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Durable commits per second of the write-ahead log at 1, 8 and 32 concurrent
-# committers, and the disk's fdatasync limit, measured in the same run on a
-# data directory on the same file system.
+# Durable commits per second at 1, 8 and 32 concurrent committers, and the
+# disk's fdatasync limit, measured in the same run on a data directory on the
+# same file system: first of bare log records (Begin, Update, Redo, Commit),
+# then of real MVCC transactions (txn::Transaction: begin, insert one row,
+# commit), which the last line reports.
 #
 # Usage: bench/commit.sh [data dir (default: bench-data/commit)] [seconds per measurement (default 2)] [rounds (default 3)]
 # Optional: PG_TEST_FSYNC=1 also runs PostgreSQL's pg_test_fsync on the same
