@@ -250,6 +250,7 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
     // key -> index into `open` of the transaction holding its row lock
     let mut owner: HashMap<Vec<u8>, u64> = HashMap::new();
     let mut crashed = false;
+    let debug = std::env::var("ARBORDB_CRASH_MVCC_DEBUG").is_ok();
     for _ in 0..steps {
         let choice = rng.below(100);
         if open.is_empty() || (open.len() < 4 && choice < 12) {
@@ -271,6 +272,12 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
         }
         let i = rng.below(open.len() as u64) as usize;
         let xid = open[i].txn.xid().0;
+        // Trees some open transaction drops already (DROP TABLE takes the
+        // catalog row's lock, so two transactions never drop one table).
+        let taken: BTreeSet<TreeId> = open
+            .iter()
+            .flat_map(|o| o.pending.dropped.iter().copied())
+            .collect();
         let r: Result<(), arbordb::txn::TxnError> = (|| {
             let o = &mut open[i];
             o.txn.begin_statement()?;
@@ -284,6 +291,12 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
                     let value = vec![(rng.below(250) + 1) as u8; 40 + rng.below(260) as usize];
                     let live = current(&out.model, &o.pending, &k).is_some();
                     owner.insert(k.clone(), xid);
+                    if debug {
+                        eprintln!(
+                            "xid {xid}: write {} (live {live})",
+                            String::from_utf8_lossy(&k)
+                        );
+                    }
                     if !live {
                         assert!(o.txn.insert(&tree, &k, &value)?, "seed {seed}: insert");
                         o.pending.writes.insert(k, Some(value));
@@ -301,7 +314,6 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
                 }
                 73..=74 => {
                     // drop a committed tree no open transaction drops
-                    let taken: BTreeSet<TreeId> = BTreeSet::new();
                     let candidates: Vec<TreeId> = out
                         .model
                         .trees
@@ -333,6 +345,12 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
             }
             Ok(())
         })();
+        if debug {
+            eprintln!(
+                "xid {xid}: choice {choice} -> {}",
+                if r.is_ok() { "ok" } else { "err" }
+            );
+        }
         if r.is_err() {
             crashed = true;
             break;
@@ -342,7 +360,11 @@ fn mixed_workload(s: &Stack, tree_id: TreeId, seed: u64, start: Model, steps: u3
             owner.retain(|_, x| *x != xid);
             if choice < 93 {
                 let pending = o.pending.clone();
-                match o.txn.commit() {
+                let res = o.txn.commit();
+                if debug {
+                    eprintln!("xid {xid}: commit {res:?}");
+                }
+                match res {
                     Ok(()) => out.model.apply(xid, &pending),
                     Err(_) => {
                         out.in_doubt = Some((xid, pending));
@@ -387,6 +409,19 @@ fn check_recovered(s: &Stack, tree_id: TreeId, out: &Outcome, what: &str) -> Mod
         let landed = writers.contains(xid)
             || p.created.iter().any(|t| s.engine.tree(*t).is_ok())
             || p.dropped.iter().any(|t| s.engine.tree(*t).is_err());
+        if std::env::var("ARBORDB_CRASH_MVCC_DEBUG").is_ok() {
+            eprintln!(
+                "in doubt {xid}: versions {}, created {:?}, dropped {:?} -> {:?}, trees {:?}",
+                writers.contains(xid),
+                p.created,
+                p.dropped,
+                p.dropped
+                    .iter()
+                    .map(|t| s.engine.tree(*t).is_ok())
+                    .collect::<Vec<_>>(),
+                s.engine.trees().unwrap()
+            );
+        }
         if landed {
             model.apply(*xid, p);
         } else {
