@@ -180,7 +180,7 @@ impl CancelHandler for Backend {
         let target = {
             let keys = self.cancel_keys.lock();
             keys.get(&request.pid)
-                .filter(|(key, _)| *key == request.secret_key)
+                .filter(|(key, _)| key.eq_value(&request.secret_key))
                 .and_then(|(_, signals)| signals.upgrade())
         };
         match target {

@@ -51,6 +51,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
         Plan::Values { rows, .. } => {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
+                super::signals::check()?;
                 let ctx = eval_cx(cx, &[]);
                 let mut row = Vec::with_capacity(r.len());
                 for e in r {
@@ -64,6 +65,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             let rows = run(input, cx)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
+                super::signals::check()?;
                 if predicate.eval(&eval_cx(cx, &row))? == Value::Bool(true) {
                     out.push(row);
                 }
@@ -74,6 +76,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             let rows = run(input, cx)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
+                super::signals::check()?;
                 let ctx = eval_cx(cx, &row);
                 let mut projected = Vec::with_capacity(exprs.len());
                 for e in exprs {
@@ -106,6 +109,8 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             for lrow in &l {
                 let mut matched = false;
                 for (j, rrow) in r.iter().enumerate() {
+                    // CancelRequest / statement_timeout: one atomic load.
+                    super::signals::check()?;
                     let mut row = Vec::with_capacity(lw + rw);
                     row.extend_from_slice(lrow);
                     row.extend_from_slice(rrow);
@@ -145,6 +150,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             let mut groups: Vec<Group> = Vec::new();
             let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
             for row in &rows {
+                super::signals::check()?;
                 let ctx = eval_cx(cx, row);
                 let mut key = Vec::with_capacity(keys.len());
                 for k in keys {
