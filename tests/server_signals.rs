@@ -131,7 +131,10 @@ async fn statement_timeout_stops_a_query_that_runs_too_long() {
     // Extended protocol too.
     let e = client.query(LONG_QUERY, &[]).await.unwrap_err();
     assert_eq!(code(&e).0, "57014");
-    client.batch_execute("RESET statement_timeout").await.unwrap();
+    client
+        .batch_execute("RESET statement_timeout")
+        .await
+        .unwrap();
     let row = client.query_one("SELECT 1 + 1", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 2);
 }
@@ -149,7 +152,10 @@ async fn notices_reach_the_client_before_the_command_completes() {
     assert_eq!(n.code().code(), "00000");
     assert_eq!(n.message(), "role \"ghost\" does not exist, skipping");
     // Extended protocol.
-    client.execute("DROP ROLE IF EXISTS ghost2", &[]).await.unwrap();
+    client
+        .execute("DROP ROLE IF EXISTS ghost2", &[])
+        .await
+        .unwrap();
     let n = notices.recv().await.unwrap();
     assert_eq!(n.message(), "role \"ghost2\" does not exist, skipping");
     // Notices raised before an error still arrive, then the error.
@@ -173,7 +179,10 @@ async fn roles_made_in_sql_log_in_with_their_passwords() {
         .await
         .unwrap();
     let e = admin.batch_execute("CREATE ROLE bob").await.unwrap_err();
-    assert_eq!(code(&e), ("42710".into(), "role \"bob\" already exists".into()));
+    assert_eq!(
+        code(&e),
+        ("42710".into(), "role \"bob\" already exists".into())
+    );
     let (bob, _n) = connect(&srv, "bob", "first").await.unwrap();
     let row = bob.query_one("SELECT current_user", &[]).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "bob");
@@ -208,7 +217,17 @@ fn psql_shows_notices_and_cancels_with_its_key() {
     let port = srv.addr().port().to_string();
     let psql = |sql: &str| {
         Command::new("psql")
-            .args(["-X", "-h", "127.0.0.1", "-p", &port, "-U", "admin", "-d", "x"])
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "admin",
+                "-d",
+                "x",
+            ])
             .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
             .env("PGPASSWORD", PASSWORD)
             .output()
@@ -223,9 +242,26 @@ fn psql_shows_notices_and_cancels_with_its_key() {
         stderr.contains("NOTICE:  role \"ghost\" does not exist, skipping"),
         "{stderr}"
     );
+    let out = psql("DROP TABLE IF EXISTS nosuch_t").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("NOTICE:  table \"nosuch_t\" does not exist, skipping"),
+        "{stderr}"
+    );
     // SIGINT makes psql send a CancelRequest with the connection's key.
     let mut child = Command::new("psql")
-        .args(["-X", "-h", "127.0.0.1", "-p", &port, "-U", "admin", "-d", "x"])
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "admin",
+            "-d",
+            "x",
+        ])
         .args(["-c", LONG_QUERY])
         .env("PGPASSWORD", PASSWORD)
         .stderr(std::process::Stdio::piped())
@@ -244,4 +280,42 @@ fn psql_shows_notices_and_cancels_with_its_key() {
         stderr.contains("canceling statement due to user request"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_cancel_request_ends_a_wait_for_a_row_lock() {
+    let srv = server();
+    let (a, _na) = connect(&srv, "admin", PASSWORD).await.unwrap();
+    let (b, _nb) = connect(&srv, "admin", PASSWORD).await.unwrap();
+    a.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
+        .await
+        .unwrap();
+    a.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1")
+        .await
+        .unwrap();
+    let cancel = b.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel_query(NoTls).await.unwrap();
+    });
+    let started = Instant::now();
+    let e = b
+        .batch_execute("UPDATE t SET v = 2 WHERE id = 1")
+        .await
+        .unwrap_err();
+    canceller.await.unwrap();
+    assert_eq!(
+        code(&e),
+        (
+            "57014".into(),
+            "canceling statement due to user request".into()
+        )
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250), "it waited");
+    a.batch_execute("ROLLBACK").await.unwrap();
+    b.batch_execute("UPDATE t SET v = 3 WHERE id = 1")
+        .await
+        .unwrap();
+    let row = a.query_one("SELECT v FROM t", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 3);
 }

@@ -407,6 +407,10 @@ pub fn drop(
                         SqlState::UNDEFINED_TABLE,
                         format!("table \"{name}\" does not exist"),
                     ));
+                } else {
+                    super::signals::notice(super::signals::Notice::new(format!(
+                        "table \"{name}\" does not exist, skipping"
+                    )));
                 }
             }
             for (schema, name) in found {
@@ -427,6 +431,10 @@ pub fn drop(
                         SqlState::UNDEFINED_OBJECT,
                         format!("index \"{name}\" does not exist"),
                     ));
+                } else {
+                    super::signals::notice(super::signals::Notice::new(format!(
+                        "index \"{name}\" does not exist, skipping"
+                    )));
                 }
             }
             std::mem::drop(txn);

@@ -271,6 +271,19 @@ fn attributes_of_options(options: &[ast::RoleOption]) -> Result<Attributes> {
     Ok(a)
 }
 
+/// Runs a role statement in the session's transaction as its current user.
+pub fn run(cx: &super::session::StmtCx<'_>, stmt: &Statement) -> Result<StatementResult> {
+    let kind = match stmt {
+        Statement::CreateRole(_) => "CREATE ROLE",
+        Statement::AlterRole { .. } => "ALTER ROLE",
+        _ => "DROP ROLE",
+    };
+    cx.check_writable(kind)?;
+    let user = (cx.settings)("session_authorization")?;
+    let mut txn = super::scan::lock_txn(cx.txn)?;
+    execute(cx.shared.catalog(), &mut txn, &user, stmt)
+}
+
 /// Runs a role statement ([`is_role_statement`]) in `txn` as `current_user`.
 pub fn execute(
     catalog: &Catalog,

@@ -698,6 +698,7 @@ impl SessionState {
             sql,
         };
         match stmt {
+            stmt if super::roles::is_role_statement(stmt) => super::roles::run(&cx, stmt),
             Statement::Query(q) => {
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
@@ -754,6 +755,8 @@ impl SessionState {
         };
         let mut o = TxnOptions::new(isolation_level(&self.settings.get(iso)?));
         o.read_only = self.settings.get(ro)? == "on";
+        // A CancelRequest also interrupts the transaction's lock waits.
+        o.cancel = super::signals::cancel_token();
         Ok(o)
     }
 
