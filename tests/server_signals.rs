@@ -250,7 +250,7 @@ fn psql_shows_notices_and_cancels_with_its_key() {
         "{stderr}"
     );
     // SIGINT makes psql send a CancelRequest with the connection's key.
-    let mut child = Command::new("psql")
+    let child = Command::new("psql")
         .args([
             "-X",
             "-h",
