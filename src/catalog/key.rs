@@ -96,6 +96,14 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         // (equal jsonb values encode alike; the order is not jsonb's).
         Value::Json(s) => encode_bytes(s.as_bytes(), out),
         Value::Jsonb(j) => encode_bytes(j.to_text().as_bytes(), out),
+        // Each element's encoding (they start with 01 or 02), then 00:
+        // element by element, a shorter array first, as `array_cmp`.
+        Value::Array(items) => {
+            for item in items {
+                encode_value(item, out);
+            }
+            out.push(0x00);
+        }
     }
 }
 

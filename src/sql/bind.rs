@@ -338,6 +338,16 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
         A::Uuid => (DataType::Uuid, "uuid"),
         A::JSON => (DataType::Json, "json"),
         A::JSONB => (DataType::Jsonb, "jsonb"),
+        A::Array(
+            ast::ArrayElemTypeDef::SquareBracket(elem, _)
+            | ast::ArrayElemTypeDef::Qualified(elem, _),
+        ) => {
+            let (elem, _) = resolve_type(elem)?;
+            if matches!(elem, DataType::Array(_)) {
+                return Err(unsupported("multidimensional arrays"));
+            }
+            (DataType::Array(Box::new(elem)), "array")
+        }
         A::Custom(name, mods) => {
             let parts = object_name(name);
             let last = parts.last().map(String::as_str).unwrap_or("");
@@ -424,6 +434,8 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
         E::Trim { .. } => ("btrim".into(), 2),
         E::Exists { .. } => ("exists".into(), 2),
         E::Extract { .. } => ("extract".into(), 2),
+        E::Array(_) => ("array".into(), 2),
+        E::CompoundFieldAccess { root, .. } => figure_colname(root),
         E::AtTimeZone { .. } => ("timezone".into(), 2),
         E::Interval(_) => ("interval".into(), 1),
         _ => ("?column?".into(), 0),
@@ -725,6 +737,30 @@ impl Binder {
                 });
             }
             return Err(self.no_operator(op, &lt, &rt));
+        }
+        // Arrays compare element by element (`array_eq`, `array_lt`, …).
+        let is_array = |t: &DataType| matches!(t, DataType::Array(_));
+        if op.is_comparison()
+            && (is_array(&lt) || is_array(&rt))
+            && (is_array(&lt) || lt == DataType::Unknown)
+            && (is_array(&rt) || rt == DataType::Unknown)
+        {
+            if is_array(&lt) && is_array(&rt) && !coerce::same_base(&lt, &rt) {
+                return Err(self.no_operator(op, &lt, &rt));
+            }
+            let ty = if is_array(&lt) {
+                lt.clone()
+            } else {
+                rt.clone()
+            };
+            let left = self.coerce(left, &ty)?;
+            let right = self.coerce(right, &ty)?;
+            return Ok(Expr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+                ty: DataType::Bool,
+            });
         }
         let sigs = operator_signatures(op);
         let inputs = [lt.clone(), rt.clone()];
@@ -1053,6 +1089,26 @@ impl Binder {
                 )
             }
             E::Function(f) => self.bind_function(f, scope),
+            E::Array(arr) => {
+                let mut elems = Vec::with_capacity(arr.elem.len());
+                for e in &arr.elem {
+                    elems.push(self.bind_expr(e, scope)?);
+                }
+                super::datetime_functions::bind_array(self, elems)
+            }
+            E::CompoundFieldAccess { root, access_chain } => {
+                let mut x = self.bind_expr(root, scope)?;
+                for step in access_chain {
+                    match step {
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
+                            let i = self.bind_expr(index, scope)?;
+                            x = super::datetime_functions::bind_subscript(self, x, i)?;
+                        }
+                        _ => return Err(unsupported("array slices and field access")),
+                    }
+                }
+                Ok(x)
+            }
             E::Extract { field, expr, .. } => {
                 let name = match field {
                     ast::DateTimeField::Custom(id) => ident_name(id),
@@ -1203,7 +1259,11 @@ impl Binder {
                 };
                 match strip_nested(right) {
                     E::Subquery(q) => self.bind_quantified(left, op, q, all, scope),
-                    _ => Err(unsupported("ANY/ALL over arrays")),
+                    other => {
+                        let x = self.bind_expr(left, scope)?;
+                        let arr = self.bind_expr(other, scope)?;
+                        super::datetime_functions::bind_array_any(self, op, all, x, arr)
+                    }
                 }
             }
             other => Err(unsupported(format!("expression {}", variant_name(other)))),
@@ -1525,7 +1585,10 @@ impl Binder {
                     ty,
                 })
             }
-            _ => self.call_function(&name, bound),
+            _ => match super::datetime_functions::bind_array_function(self, &name, &bound) {
+                Some(r) => r,
+                None => self.call_function(&name, bound),
+            },
         }
     }
 

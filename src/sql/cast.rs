@@ -37,6 +37,7 @@ pub fn can_cast_explicit(from: &DataType, to: &DataType) -> bool {
         (from, to),
         (DataType::Bool, DataType::Int4) | (DataType::Int4, DataType::Bool)
     ) || datetime_cast_exists(from, to)
+        || matches!((from, to), (DataType::Array(a), DataType::Array(b)) if can_cast_explicit(a, b))
 }
 
 /// The casts among date/time types and between json and jsonb (`pg_cast`).
@@ -218,6 +219,16 @@ pub fn cast(v: Value, from: &DataType, to: &DataType) -> Result<Value> {
                 s.as_str()
             };
             parse_text(&base(to), s)?
+        }
+        (Value::Array(items), DataType::Array(elem)) => {
+            let DataType::Array(from_elem) = from else {
+                return Err(cannot_cast(from, to));
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(cast(item.clone(), from_elem, elem)?);
+            }
+            Value::Array(out)
         }
         _ if datetime_cast_exists(from, to) => match datetime_cast(&v, to)? {
             Some(out) => out,

@@ -17,7 +17,8 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::datetime::{self, *};
 use crate::types::{DataType, Interval, Jsonb, Numeric, Value};
 
-use super::expr::{BinOp, EvalContext};
+use super::bind::Binder;
+use super::expr::{BinOp, EvalContext, Expr};
 use super::functions::{Func, Signature};
 
 /// Which date/time (or uuid / json) built-in a bound call runs.
@@ -57,6 +58,26 @@ pub enum DtFunc {
     JsonPath,
     /// `#>>`.
     JsonPathText,
+    /// `ARRAY[a, b, …]` (not strict: elements may be NULL).
+    ArrayCtor,
+    /// `a[i]`: NULL outside the bounds.
+    ArraySubscript,
+    /// `array_length(a, dim)` / `array_upper(a, dim)`.
+    ArrayLength,
+    /// `array_lower(a, dim)`.
+    ArrayLower,
+    /// `cardinality(a)`.
+    Cardinality,
+    /// `x op ANY/ALL (array)`.
+    ArrayAny {
+        op: BinOp,
+        all: bool,
+    },
+}
+
+/// Whether `f` returns NULL for any NULL argument without running.
+pub fn is_strict(f: DtFunc) -> bool {
+    !matches!(f, DtFunc::ArrayCtor | DtFunc::ArrayAny { .. })
 }
 
 /// The overloads of a date/time built-in named `name`.
@@ -203,6 +224,57 @@ pub fn call(
     };
     let zone = datetime::session_zone();
     Ok(match f {
+        DtFunc::ArrayCtor => Value::Array(args.clone()),
+        DtFunc::ArraySubscript => match (a(0)?, a(1)?) {
+            (Value::Array(items), i) => {
+                let i = int_of(i)?;
+                if i >= 1 {
+                    items.get((i - 1) as usize).cloned().unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                }
+            }
+            (x, _) => return Err(internal("subscript", x)),
+        },
+        DtFunc::ArrayLength | DtFunc::ArrayLower => match (a(0)?, a(1)?) {
+            (Value::Array(items), d) => {
+                if int_of(d)? != 1 || items.is_empty() {
+                    Value::Null
+                } else if f == DtFunc::ArrayLower {
+                    Value::Int4(1)
+                } else {
+                    Value::Int4(i32::try_from(items.len()).unwrap_or(i32::MAX))
+                }
+            }
+            (x, _) => return Err(internal("array_length", x)),
+        },
+        DtFunc::Cardinality => match a(0)? {
+            Value::Array(items) => Value::Int4(i32::try_from(items.len()).unwrap_or(i32::MAX)),
+            x => return Err(internal("cardinality", x)),
+        },
+        DtFunc::ArrayAny { op, all } => {
+            let (x, arr) = (a(0)?, a(1)?);
+            let Value::Array(items) = arr else {
+                return Ok(Value::Null);
+            };
+            let ty = types.first().cloned().unwrap_or(DataType::Unknown);
+            let mut saw_null = false;
+            for item in items {
+                if x.is_null() || item.is_null() {
+                    saw_null = true;
+                    continue;
+                }
+                let hit = super::expr::binary(op, x, item, &ty)? == Value::Bool(true);
+                if hit != all {
+                    return Ok(Value::Bool(hit));
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(all)
+            }
+        }
         DtFunc::Now => Value::Timestamptz(statement_now()),
         DtFunc::ClockTimestamp => Value::Timestamptz(clock_now()),
         DtFunc::CurrentDate => {
@@ -488,6 +560,132 @@ fn make_time(h: i64, m: i64, s: f64) -> Result<i64> {
         ));
     }
     Ok((h * 60 + m) * USECS_PER_MINUTE + micros as i64)
+}
+
+// ---------------------------------------------------------------------------
+// Arrays: binding helpers (called from the binder).
+
+fn func(f: DtFunc, args: Vec<Expr>, ty: DataType) -> Expr {
+    Expr::Func {
+        func: Func::DateTime(f),
+        args,
+        ty,
+    }
+}
+
+/// `ARRAY[e1, e2, …]`: the elements' common type, each coerced to it.
+pub fn bind_array(b: &mut Binder, elems: Vec<Expr>) -> Result<Expr> {
+    if elems.is_empty() {
+        return Err(Error::new(
+            SqlState::INDETERMINATE_DATATYPE,
+            "cannot determine type of empty array",
+        )
+        .with_hint("Explicitly cast to the desired type, for example ARRAY[]::integer[]."));
+    }
+    let types: Vec<DataType> = elems.iter().map(|e| e.ty()).collect();
+    if types.iter().any(|t| matches!(t, DataType::Array(_))) {
+        return Err(Error::unsupported("multidimensional arrays"));
+    }
+    let ty = super::coerce::common_type(&types, "ARRAY")?;
+    let mut out = Vec::with_capacity(elems.len());
+    for e in elems {
+        out.push(b.coerce(e, &ty)?);
+    }
+    Ok(func(DtFunc::ArrayCtor, out, DataType::Array(Box::new(ty))))
+}
+
+/// `a[i]`.
+pub fn bind_subscript(b: &mut Binder, arr: Expr, index: Expr) -> Result<Expr> {
+    let DataType::Array(elem) = arr.ty() else {
+        return Err(Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "cannot subscript type {} because it does not support subscripting",
+                arr.ty().name()
+            ),
+        ));
+    };
+    let index = match index.ty() {
+        DataType::Int2 | DataType::Int4 | DataType::Unknown => b.coerce(index, &DataType::Int4)?,
+        DataType::Int8 | DataType::Numeric(_) | DataType::Float4 | DataType::Float8 => Expr::Cast {
+            expr: Box::new(index),
+            to: DataType::Int4,
+        },
+        other => {
+            return Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "array subscript must have type integer, not {}",
+                    other.name()
+                ),
+            ));
+        }
+    };
+    Ok(func(DtFunc::ArraySubscript, vec![arr, index], *elem))
+}
+
+/// `array_length` / `array_upper` / `array_lower` / `cardinality` on an
+/// array argument; `None` when `name` is not one of them.
+pub fn bind_array_function(b: &mut Binder, name: &str, args: &[Expr]) -> Option<Result<Expr>> {
+    let f = match (name, args.len()) {
+        ("array_length" | "array_upper", 2) => DtFunc::ArrayLength,
+        ("array_lower", 2) => DtFunc::ArrayLower,
+        ("cardinality", 1) => DtFunc::Cardinality,
+        _ => return None,
+    };
+    if !matches!(args.first().map(|a| a.ty()), Some(DataType::Array(_))) {
+        return None;
+    }
+    let mut out = args.to_vec();
+    if args.len() == 2
+        && let Some(dim) = out.pop()
+    {
+        match b.coerce(dim, &DataType::Int4) {
+            Ok(d) => out.push(d),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(func(f, out, DataType::Int4)))
+}
+
+/// `x op ANY/ALL (array)`: the operator resolved as `x op element`.
+pub fn bind_array_any(b: &mut Binder, op: BinOp, all: bool, x: Expr, arr: Expr) -> Result<Expr> {
+    let arr = if arr.ty() == DataType::Unknown {
+        let elem = match x.ty() {
+            DataType::Unknown => DataType::Text,
+            t => t,
+        };
+        b.coerce(arr, &DataType::Array(Box::new(elem)))?
+    } else {
+        arr
+    };
+    let DataType::Array(elem) = arr.ty() else {
+        return Err(Error::new(
+            SqlState("42809"),
+            "op ANY/ALL (array) requires array on right side",
+        ));
+    };
+    let probe = Expr::Const {
+        value: Value::Null,
+        ty: (*elem).clone(),
+    };
+    let (left, eval) = match b.binary(op, x, probe)? {
+        Expr::Binary { left, right, .. } => (*left, right.ty()),
+        other => return Err(Error::internal(format!("{op:?} bound to {other:?}"))),
+    };
+    let arr = if eval == *elem {
+        arr
+    } else {
+        Expr::Cast {
+            expr: Box::new(arr),
+            to: DataType::Array(Box::new(eval)),
+        }
+    };
+    Ok(func(
+        DtFunc::ArrayAny { op, all },
+        vec![left, arr],
+        DataType::Bool,
+    ))
 }
 
 // ---------------------------------------------------------------------------

@@ -358,6 +358,7 @@ fn key_part(v: &Value) -> KeyPart {
         Value::Uuid(u) => KeyPart::Bytes(u.to_vec()),
         Value::Json(s) => KeyPart::Text(s.clone()),
         Value::Jsonb(j) => KeyPart::Text(j.to_text()),
+        Value::Array(items) => KeyPart::Bytes(crate::catalog::key::encode_key(items)),
     }
 }
 

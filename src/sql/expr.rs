@@ -752,6 +752,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering> {
         (Value::Interval(x), Value::Interval(y)) => x.cmp_key().cmp(&y.cmp_key()),
         (Value::Uuid(x), Value::Uuid(y)) => x.cmp(y),
         (Value::Jsonb(x), Value::Jsonb(y)) => x.cmp_jsonb(y),
+        (Value::Array(x), Value::Array(y)) => crate::types::array::compare_arrays(x, y, compare)?,
         _ => return Err(Error::internal(format!("cannot compare {a:?} with {b:?}"))),
     })
 }

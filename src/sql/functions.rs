@@ -415,6 +415,9 @@ pub fn call(
             }
             return Ok(Value::Text(out));
         }
+        Func::DateTime(f) if !super::datetime_functions::is_strict(f) => {
+            return super::datetime_functions::call(f, args, types, ret, ctx);
+        }
         Func::ConcatWs => {
             let Some(sep) = args.first() else {
                 return Ok(Value::Null);

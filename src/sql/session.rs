@@ -270,6 +270,13 @@ fn value_type(v: &Value) -> DataType {
         Value::Uuid(_) => DataType::Uuid,
         Value::Json(_) => DataType::Json,
         Value::Jsonb(_) => DataType::Jsonb,
+        Value::Array(items) => DataType::Array(Box::new(
+            items
+                .iter()
+                .find(|v| !v.is_null())
+                .map(value_type)
+                .unwrap_or(DataType::Text),
+        )),
     }
 }
 

@@ -4,6 +4,7 @@
 //! SQL value), and their text input/output in PostgreSQL's formats.
 //! Never: touches storage, sessions or the wire.
 
+pub mod array;
 pub mod datetime;
 pub mod datetime_parse;
 pub mod json;
@@ -156,6 +157,8 @@ pub enum Value {
     /// The input text, validated.
     Json(String),
     Jsonb(Jsonb),
+    /// A one-dimensional array (lower bound 1) of the column's element type.
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -188,6 +191,7 @@ impl Value {
             Value::Uuid(u) => uuid::uuid_to_text(u),
             Value::Json(s) => s.clone(),
             Value::Jsonb(j) => j.to_text(),
+            Value::Array(items) => array::array_to_text(items),
         }
     }
 }

@@ -235,6 +235,7 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
             Value::Json(text.to_string())
         }
         DataType::Jsonb => Value::Jsonb(super::json::parse_json(text)?),
+        DataType::Array(elem) => super::array::parse_array(elem, text)?,
         other => return Err(Error::unsupported(format!("type {}", other.name()))),
     })
 }
