@@ -367,6 +367,31 @@ fn trim_chars(s: &str, chars: &str, left: bool, right: bool) -> String {
     out.to_string()
 }
 
+/// A character's upper case as PostgreSQL's upper() gives it: character by
+/// character (`towupper`), so a character whose full upper case is several
+/// characters (`ß` -> `SS`) stays as it is.
+fn upper_char(c: char) -> char {
+    let mut m = c.to_uppercase();
+    match (m.next(), m.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// A character's lower case, character by character as upper_char (the
+/// simple mapping: no final-sigma rule, `İ` -> `i`).
+fn lower_char(c: char) -> char {
+    if c == '\u{130}' {
+        // The one character whose full lower case is two characters.
+        return 'i';
+    }
+    let mut m = c.to_lowercase();
+    match (m.next(), m.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
 fn pad(s: &str, len: i64, fill: &str, left: bool) -> String {
     let len = len.max(0) as usize;
     let chars: Vec<char> = s.chars().collect();
@@ -495,11 +520,7 @@ pub fn call(
             let mut start = true;
             for c in text_arg(a(0)?)?.chars() {
                 if c.is_alphanumeric() {
-                    if start {
-                        out.extend(c.to_uppercase());
-                    } else {
-                        out.extend(c.to_lowercase());
-                    }
+                    out.push(if start { upper_char(c) } else { lower_char(c) });
                     start = false;
                 } else {
                     out.push(c);
@@ -713,14 +734,7 @@ pub fn call(
 /// a character whose mapping is more than one character (`ß`) stays.
 fn map_case(s: &str, upper: bool) -> String {
     s.chars()
-        .map(|c| {
-            let mut m: Vec<char> = if upper {
-                c.to_uppercase().collect()
-            } else {
-                c.to_lowercase().collect()
-            };
-            if m.len() == 1 { m.remove(0) } else { c }
-        })
+        .map(|c| if upper { upper_char(c) } else { lower_char(c) })
         .collect()
 }
 

@@ -562,6 +562,10 @@ pub struct QueryGen<'s> {
     pub features: Features,
     pub rng: Rng,
     next_alias: usize,
+    /// A row_number() is in the SELECT list being generated: a second one
+    /// could pair its numbers with the first's differently on rows tied on
+    /// every column.
+    row_number_used: bool,
 }
 
 const CMP_OPS: &[&str] = &["=", "<>", "<", "<=", ">", ">="];
@@ -576,6 +580,7 @@ impl<'s> QueryGen<'s> {
             features,
             rng,
             next_alias: 0,
+            row_number_used: false,
         }
     }
 
@@ -800,6 +805,7 @@ impl<'s> QueryGen<'s> {
             agg_cols: None,
             in_agg: false,
         };
+        self.row_number_used = false;
         let items = types
             .iter()
             .map(|&ty| {
@@ -892,7 +898,12 @@ impl<'s> QueryGen<'s> {
                 let o = over(self, true);
                 format!("{f}() {o}")
             }
+            _ if self.row_number_used => {
+                let o = over(self, true);
+                format!("dense_rank() {o}")
+            }
             _ => {
+                self.row_number_used = true;
                 let all: Vec<String> = scope.iter().map(|c| c.sql.clone()).collect();
                 format!(
                     "row_number() OVER ({partition} ORDER BY {})",
