@@ -179,7 +179,9 @@ pub struct Column {
     pub data_type: DataType,
 }
 
-/// What one statement produced.
+/// What one statement produced. A `COPY … TO STDOUT` result has no
+/// columns, a `COPY n` tag, and one text value per row: a complete data
+/// line, newline included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatementResult {
     /// Result columns; empty for statements that return no rows.
@@ -286,6 +288,27 @@ impl Session {
     ) -> Result<StatementResult> {
         let _scope = self.enter_statement();
         self.state.execute_prepared(prepared, params)
+    }
+
+    /// After a `COPY … FROM STDIN` ran: the number of data columns the
+    /// client is to send (the statement ends with [`Session::copy_done`]).
+    pub fn copy_in_columns(&self) -> Option<usize> {
+        self.state.copy_in_columns()
+    }
+
+    /// The next bytes of a running COPY FROM STDIN.
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<()> {
+        self.state.copy_data(data)
+    }
+
+    /// The end of a COPY FROM STDIN's data: its result (`COPY n`).
+    pub fn copy_done(&mut self) -> Result<StatementResult> {
+        self.state.copy_done()
+    }
+
+    /// The client gave up a COPY FROM STDIN: the error it ends with.
+    pub fn copy_fail(&mut self, message: &str) -> Error {
+        self.state.copy_fail(message)
     }
 
     /// Transaction state for ReadyForQuery.

@@ -25,6 +25,8 @@ impl SqlState {
     pub const INTERVAL_FIELD_OVERFLOW: SqlState = SqlState("22015");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    /// 22P04: malformed COPY data.
+    pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
@@ -88,6 +90,8 @@ pub struct Error {
     pub detail: Option<String>,
     pub hint: Option<String>,
     pub position: Option<u32>,
+    /// PostgreSQL's CONTEXT line (`COPY t, line 3`), if any.
+    pub context: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -100,6 +104,7 @@ impl Error {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 
@@ -127,6 +132,11 @@ impl Error {
 
     pub fn with_position(mut self, position: u32) -> Error {
         self.position = Some(position);
+        self
+    }
+
+    pub fn with_context(mut self, context: impl Into<String>) -> Error {
+        self.context = Some(context.into());
         self
     }
 

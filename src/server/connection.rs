@@ -24,7 +24,7 @@ use std::panic::AssertUnwindSafe;
 
 use bytes::BytesMut;
 use futures::SinkExt;
-use pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
+use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::response::ReadyForQuery;
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage};
@@ -74,7 +74,6 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
             return;
         }
     };
-    let noop = Arc::new(NoopHandler);
     // Bytes are read here, not by the Framed's decoder: each message is cut
     // out and validated by frame.rs before pgwire decodes it. Whatever the
     // negotiation already read comes first.
@@ -144,7 +143,7 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
             backend.clone(),
             backend.clone(),
             backend.clone(),
-            noop.clone(),
+            backend.clone(),
             backend.clone(),
         )
         .await;

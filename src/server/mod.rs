@@ -40,6 +40,7 @@
 mod auth;
 mod binary;
 mod connection;
+mod copy;
 mod frame;
 mod query;
 mod session;

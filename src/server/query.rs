@@ -60,7 +60,7 @@ use crate::types::{DataType, Value};
 
 use super::Backend;
 use super::session::{ConnState, Portal, PortalState, Statement};
-use super::{binary, text, wire};
+use super::{binary, copy, text, wire};
 
 /// SQLSTATE 22021: a byte sequence that is not valid UTF-8.
 const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
@@ -85,7 +85,7 @@ fn is_empty_query(sql: &str) -> bool {
     sql.chars().all(|c| c == ';' || c.is_whitespace())
 }
 
-fn user_error(e: &Error) -> PgWireError {
+pub(crate) fn user_error(e: &Error) -> PgWireError {
     PgWireError::UserError(Box::new(wire::error_info(e)))
 }
 
@@ -96,7 +96,7 @@ pub(crate) fn log_error(peer: std::net::SocketAddr, sqlstate: &str, message: &st
 
 /// The connection's state; absent only if a message arrives before startup
 /// finished, which pgwire's state machine prevents.
-fn conn_state<C: ClientInfo>(client: &C) -> PgWireResult<Arc<ConnState>> {
+pub(crate) fn conn_state<C: ClientInfo>(client: &C) -> PgWireResult<Arc<ConnState>> {
     client
         .session_extensions()
         .get::<ConnState>()
@@ -149,6 +149,11 @@ where
     C::Error: Debug,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
+    if copy::is_copy_out(result) {
+        return copy::send_copy_out(client, result)
+            .await
+            .map_err(SendError::Io);
+    }
     if result.returns_rows() {
         let formats = vec![wire::FORMAT_TEXT; result.columns.len()];
         client
@@ -247,7 +252,8 @@ impl SimpleQueryHandler for Backend {
                     result,
                     crate::types::datetime::session_zone(),
                 ));
-            })
+            })?;
+            Ok(session.copy_in_columns())
         });
         let mut statements = 0usize;
         let mut send_error = None;
@@ -276,6 +282,12 @@ impl SimpleQueryHandler for Backend {
         let outcome = conn.finish(handle).await;
         // Notices of the statement that failed come before its error.
         feed_notices(client, &conn).await?;
+        if send_error.is_none()
+            && let Ok(Some(columns)) = outcome
+        {
+            // COPY FROM STDIN: the data comes next (src/server/copy.rs).
+            return copy::start_copy_in(client, columns, false).await;
+        }
         let error = send_error.or(outcome.err());
         match error {
             Some(e) => {
@@ -669,11 +681,23 @@ where
         let outcome = conn
             .run(move |session| {
                 let result = session.execute_prepared(&prepared, &params)?;
-                Ok((result, crate::types::datetime::session_zone()))
+                Ok((
+                    result,
+                    crate::types::datetime::session_zone(),
+                    session.copy_in_columns(),
+                ))
             })
             .await;
         feed_notices(client, conn).await?;
-        let (result, zone) = outcome.map_err(|e| user_error(&e))?;
+        let (result, zone, copy_in) = outcome.map_err(|e| user_error(&e))?;
+        if let Some(columns) = copy_in {
+            portal.state = PortalState::Done;
+            return copy::start_copy_in(client, columns, true).await;
+        }
+        if copy::is_copy_out(&result) {
+            portal.state = PortalState::Done;
+            return copy::send_copy_out(client, &result).await;
+        }
         if !result.returns_rows() {
             portal.state = PortalState::Done;
             client

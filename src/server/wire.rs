@@ -231,6 +231,7 @@ pub fn error_info(e: &Error) -> ErrorInfo {
     info.detail = e.detail.clone();
     info.hint = e.hint.clone();
     info.position = e.position.map(|p| p.to_string());
+    info.where_context = e.context.clone();
     info
 }
 

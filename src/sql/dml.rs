@@ -87,7 +87,7 @@ pub fn assign_coerce(binder: &mut Binder, e: Expr, col: &ColumnDef) -> Result<Ex
 }
 
 /// The DEFAULT of `col` bound for an INSERT (NULL if none).
-fn default_expr(binder: &mut Binder, col: &ColumnDef) -> Result<Expr> {
+pub(crate) fn default_expr(binder: &mut Binder, col: &ColumnDef) -> Result<Expr> {
     let Some(text) = &col.default else {
         return Ok(Expr::Const {
             value: Value::Null,
@@ -145,7 +145,7 @@ fn unique_violation(
 }
 
 /// Applies typmods and checks NOT NULL: the row as it will be stored.
-fn conform_row(def: &TableDef, row: Row) -> Result<Row> {
+pub(crate) fn conform_row(def: &TableDef, row: Row) -> Result<Row> {
     let mut out = Vec::with_capacity(def.columns.len());
     for (v, c) in row.into_iter().zip(&def.columns) {
         out.push(apply_typmod(v, &c.data_type, false)?);
@@ -410,7 +410,7 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
 }
 
 /// Stores one new row (typmods and NOT NULL applied by the caller).
-fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Result<()> {
+pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Result<()> {
     let def = &table.def;
     let key = match row_key(def, row) {
         Some(k) => k,

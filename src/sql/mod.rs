@@ -11,11 +11,13 @@
 //! Never: talks to the wire or reaches past the catalog/transaction layer.
 
 pub mod aggregate;
+pub mod alter;
 pub mod bind;
 pub mod bind_aggregate;
 pub mod bind_ops;
 pub mod cast;
 pub mod coerce;
+pub mod copy;
 pub mod datetime_functions;
 pub mod ddl;
 pub mod dml;
@@ -32,6 +34,7 @@ pub mod settings;
 pub mod signals;
 pub mod string_functions;
 pub mod subquery;
+pub mod vacuum;
 pub mod window;
 
 pub use session::{PreparedStatement, SessionState};

@@ -33,6 +33,7 @@ use super::execute::{self, ExecContext};
 use super::parse::parse;
 use super::scan::{TxnCell, choose_access, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
+use super::copy::{self, CopyIn, Copied};
 use super::{ddl, dml};
 
 /// A statement kept for the extended protocol: parsed once, bound again on
@@ -67,6 +68,8 @@ pub struct SessionState {
     implicit: bool,
     /// Savepoints of the block, outermost first.
     savepoints: Vec<String>,
+    /// A COPY FROM STDIN waiting for its data.
+    copy_in: Option<Box<CopyIn>>,
 }
 
 /// What a data statement runs with.
@@ -302,6 +305,7 @@ impl SessionState {
             txn: None,
             implicit: false,
             savepoints: Vec::new(),
+            copy_in: None,
         }
     }
 
@@ -327,8 +331,20 @@ impl SessionState {
         if implicit {
             self.settings.begin();
         }
+        if let Some(i) = statements.iter().position(copy::is_copy_in)
+            && i + 1 != statements.len()
+        {
+            return Err(Error::unsupported(
+                "COPY FROM STDIN followed by more statements in one query",
+            ));
+        }
         for stmt in &statements {
-            let r = self.run(stmt, sql, None, &[]).and_then(|r| {
+            let r = self.run(stmt, sql, None, &[]);
+            if r.is_ok() && self.copy_in.is_some() {
+                // The data follows; copy_done ends the statement.
+                return Ok(());
+            }
+            let r = r.and_then(|r| {
                 if !implicit {
                     self.end_implicit()?;
                 }
@@ -515,13 +531,86 @@ impl SessionState {
                 &prepared.param_types,
             )
             .and_then(|r| {
-                self.end_implicit()?;
+                if self.copy_in.is_none() {
+                    self.end_implicit()?;
+                }
                 Ok(r)
             });
         if r.is_err() {
             self.fail();
         }
         r
+    }
+
+    /// The number of data columns of the COPY FROM STDIN waiting for its
+    /// data, if the last statement was one.
+    pub fn copy_in_columns(&self) -> Option<usize> {
+        self.copy_in.as_ref().map(|c| c.columns())
+    }
+
+    /// Runs `f` over the waiting COPY with a statement context.
+    fn with_copy<T>(
+        &mut self,
+        f: impl FnOnce(&mut CopyIn, &StmtCx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let Some(mut copy) = self.copy_in.take() else {
+            return Err(Error::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "unexpected COPY data: no COPY FROM STDIN is running",
+            ));
+        };
+        let txn = self.current_txn()?;
+        let settings = &self.settings;
+        let lookup = |name: &str| settings.get(name);
+        let cx = StmtCx {
+            shared: &self.shared,
+            txn: &txn,
+            settings: &lookup,
+            params: &[],
+            param_types: &[],
+            params_allowed: false,
+            sql: "",
+        };
+        let r = f(&mut copy, &cx);
+        if r.is_ok() {
+            self.copy_in = Some(copy);
+        }
+        r
+    }
+
+    /// CopyData: the next bytes of the running COPY FROM STDIN. An error
+    /// ends the COPY and fails the transaction.
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<()> {
+        let r = self.with_copy(|c, cx| c.feed(cx, data));
+        if r.is_err() {
+            self.copy_in = None;
+            self.fail();
+        }
+        r
+    }
+
+    /// CopyDone: stores what is left and ends the statement (`COPY n`).
+    pub fn copy_done(&mut self) -> Result<StatementResult> {
+        let r = self.with_copy(|c, cx| c.finish(cx)).and_then(|r| {
+            self.copy_in = None;
+            self.end_implicit()?;
+            Ok(r)
+        });
+        if r.is_err() {
+            self.copy_in = None;
+            self.fail();
+        }
+        r
+    }
+
+    /// CopyFail from the client: the COPY and its transaction fail.
+    pub fn copy_fail(&mut self, message: &str) -> Error {
+        self.copy_in = None;
+        self.fail();
+        Error::new(
+            SqlState::QUERY_CANCELED,
+            format!("COPY from stdin failed: {message}"),
+        )
     }
 
     /// Runs one statement. `params` is `None` in the simple protocol.
@@ -727,6 +816,13 @@ impl SessionState {
                 ..
             } => ddl::drop(&cx, object_type, *if_exists, names, *cascade),
             Statement::Truncate(t) => dml::truncate(&cx, t),
+            Statement::Copy { .. } => match copy::start(&cx, stmt)? {
+                Copied::Out(r) => Ok(r),
+                Copied::In(c) => {
+                    self.copy_in = Some(c);
+                    Ok(tag_only(""))
+                }
+            },
             Statement::Insert(i) => dml::insert(&cx, i),
             Statement::Update(u) => dml::update(&cx, u),
             Statement::Delete(d) => dml::delete(&cx, d),
