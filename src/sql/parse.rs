@@ -31,6 +31,11 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_statements());
+    let parsed = parsed.or_else(|e| match super::vacuum::parse(sql) {
+        // PostgreSQL's VACUUM / ANALYZE forms sqlparser does not read.
+        Some(stmt) => Ok(vec![stmt]),
+        None => Err(e),
+    });
     let mut statements = parsed.map_err(|e| syntax_error(sql, e))?;
     if let Some(r) = &rewrite {
         r.mark_users(&mut statements);

@@ -625,6 +625,12 @@ impl SessionState {
         if self.block == BlockState::Failed && !ends_block(stmt) {
             return Err(in_failed_block());
         }
+        if matches!(stmt, Statement::Vacuum(_)) && self.block != BlockState::Idle {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "VACUUM cannot run inside a transaction block",
+            ));
+        }
         match stmt {
             Statement::StartTransaction {
                 modes,
@@ -816,6 +822,9 @@ impl SessionState {
                 ..
             } => ddl::drop(&cx, object_type, *if_exists, names, *cascade),
             Statement::Truncate(t) => dml::truncate(&cx, t),
+            Statement::AlterTable(at) => super::alter::alter_table(&cx, at),
+            Statement::Analyze(a) => super::vacuum::analyze(&cx, a),
+            Statement::Vacuum(v) => super::vacuum::vacuum(&cx, v),
             Statement::Copy { .. } => match copy::start(&cx, stmt)? {
                 Copied::Out(r) => Ok(r),
                 Copied::In(c) => {
