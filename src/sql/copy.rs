@@ -184,6 +184,48 @@ pub enum Copied {
     In(Box<CopyIn>),
 }
 
+/// sqlparser reads COPY's boolean options (`FREEZE`, `HEADER`) only as
+/// TRUE / FALSE; PostgreSQL also takes ON / OFF / YES / NO / 1 / 0
+/// (pgbench sends `with (freeze on)`). The COPY statement with those
+/// spelled TRUE / FALSE, or `None` when `sql` is no such COPY.
+pub fn spell_booleans(sql: &str) -> Option<String> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let mut tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let first = tokens.iter().find(|t| !matches!(t, Token::Whitespace(_)))?;
+    if !matches!(first, Token::Word(w) if w.value.eq_ignore_ascii_case("copy")) {
+        return None;
+    }
+    let mut changed = false;
+    let mut after_option = false;
+    for t in tokens.iter_mut() {
+        if matches!(t, Token::Whitespace(_)) {
+            continue;
+        }
+        if after_option {
+            let value = match &*t {
+                Token::Word(w) if w.quote_style.is_none() => {
+                    match w.value.to_ascii_lowercase().as_str() {
+                        "on" | "yes" => Some(true),
+                        "off" | "no" => Some(false),
+                        _ => None,
+                    }
+                }
+                Token::Number(n, _) if n == "1" => Some(true),
+                Token::Number(n, _) if n == "0" => Some(false),
+                _ => None,
+            };
+            if let Some(v) = value {
+                *t = Token::make_keyword(if v { "TRUE" } else { "FALSE" });
+                changed = true;
+            }
+        }
+        after_option = matches!(&*t, Token::Word(w) if w.quote_style.is_none()
+            && (w.value.eq_ignore_ascii_case("freeze") || w.value.eq_ignore_ascii_case("header")));
+    }
+    changed.then(|| tokens.iter().map(|t| t.to_string()).collect())
+}
+
 /// Whether `stmt` is a COPY FROM STDIN (its data follows the statement).
 pub fn is_copy_in(stmt: &ast::Statement) -> bool {
     matches!(
@@ -799,6 +841,16 @@ mod tests {
 
     fn csv() -> CopyOptions {
         CopyOptions::from_ast(&[ast::CopyOption::Format(ast::Ident::new("csv"))], &[]).unwrap()
+    }
+
+    #[test]
+    fn boolean_option_words_are_spelled_for_sqlparser() {
+        assert_eq!(
+            spell_booleans("copy t from stdin with (freeze on, header off)").as_deref(),
+            Some("copy t from stdin with (freeze TRUE, header FALSE)")
+        );
+        assert_eq!(spell_booleans("copy t from stdin with (freeze)"), None);
+        assert_eq!(spell_booleans("select on"), None);
     }
 
     #[test]

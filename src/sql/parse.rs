@@ -31,10 +31,22 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_statements());
-    let parsed = parsed.or_else(|e| match super::vacuum::parse(sql) {
-        // PostgreSQL's VACUUM / ANALYZE forms sqlparser does not read.
-        Some(stmt) => Ok(vec![stmt]),
-        None => Err(e),
+    let parsed = parsed.or_else(|e| {
+        // PostgreSQL's VACUUM / ANALYZE and COPY option forms that
+        // sqlparser does not read.
+        if let Some(stmt) = super::vacuum::parse(sql) {
+            return Ok(vec![stmt]);
+        }
+        if let Some(respelled) = super::copy::spell_booleans(sql) {
+            let again = Parser::new(&dialect)
+                .with_recursion_limit(PARSER_RECURSION_LIMIT)
+                .try_with_sql(&respelled)
+                .and_then(|mut p| p.parse_statements());
+            if let Ok(statements) = again {
+                return Ok(statements);
+            }
+        }
+        Err(e)
     });
     let mut statements = parsed.map_err(|e| syntax_error(sql, e))?;
     if let Some(r) = &rewrite {
