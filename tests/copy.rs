@@ -27,7 +27,11 @@ async fn connect(srv: &BackgroundServer) -> Client {
     client
 }
 
-async fn copy_in(client: &Client, sql: &str, chunks: &[&str]) -> Result<u64, tokio_postgres::Error> {
+async fn copy_in(
+    client: &Client,
+    sql: &str,
+    chunks: &[&str],
+) -> Result<u64, tokio_postgres::Error> {
     let sink = client.copy_in::<_, Bytes>(sql).await?;
     futures::pin_mut!(sink);
     for c in chunks {
@@ -151,15 +155,24 @@ async fn bad_lines_are_reported_by_line_and_undo_the_copy() {
         let e = copy_in(&c, "copy t from stdin", &[data]).await.unwrap_err();
         assert_eq!(
             db_error(&e),
-            (code.to_owned(), message.to_owned(), Some(context.to_owned())),
+            (
+                code.to_owned(),
+                message.to_owned(),
+                Some(context.to_owned())
+            ),
             "{data:?}"
         );
     }
     // Nothing of the failed COPYs stayed, and the session goes on.
-    assert_eq!(rows(&c, "select count(*) from t").await, vec![vec![Some("0".into())]]);
+    assert_eq!(
+        rows(&c, "select count(*) from t").await,
+        vec![vec![Some("0".into())]]
+    );
     // A failed COPY inside a block fails the block.
     c.batch_execute("begin").await.unwrap();
-    copy_in(&c, "copy t from stdin", &["x\n"]).await.unwrap_err();
+    copy_in(&c, "copy t from stdin", &["x\n"])
+        .await
+        .unwrap_err();
     let e = c.simple_query("select 1").await.unwrap_err();
     assert_eq!(db_error(&e).0, "25P02");
     c.batch_execute("rollback").await.unwrap();
@@ -178,13 +191,21 @@ async fn copy_inside_a_block_commits_with_it_and_the_end_marker_stops_the_data()
         .unwrap();
     assert_eq!(n, 2);
     // A duplicate key is found while storing: the CONTEXT names the line.
-    let e = copy_in(&c, "copy t from stdin", &["5\tx\n1\ty\n"]).await.unwrap_err();
+    let e = copy_in(&c, "copy t from stdin", &["5\tx\n1\ty\n"])
+        .await
+        .unwrap_err();
     let (code, message, context) = db_error(&e);
     assert_eq!(code, "23505");
-    assert_eq!(message, "duplicate key value violates unique constraint \"t_pkey\"");
+    assert_eq!(
+        message,
+        "duplicate key value violates unique constraint \"t_pkey\""
+    );
     assert_eq!(context.as_deref(), Some("COPY t, line 2"));
     c.batch_execute("rollback").await.unwrap();
-    assert_eq!(rows(&c, "select count(*) from t").await, vec![vec![Some("0".into())]]);
+    assert_eq!(
+        rows(&c, "select count(*) from t").await,
+        vec![vec![Some("0".into())]]
+    );
     c.batch_execute("begin").await.unwrap();
     copy_in(&c, "copy t from stdin", &["7\tg\n"]).await.unwrap();
     c.batch_execute("commit").await.unwrap();
@@ -249,7 +270,8 @@ async fn simple_protocol_copy_ends_with_ready_for_query() {
         m
     };
     read_until_ready(&mut s);
-    s.write_all(&frame(b'Q', b"create table t (a int)\0")).unwrap();
+    s.write_all(&frame(b'Q', b"create table t (a int)\0"))
+        .unwrap();
     read_until_ready(&mut s);
     s.write_all(&frame(b'Q', b"copy t from stdin\0")).unwrap();
     assert_eq!(read_until_ready(&mut s), vec![b'G']);

@@ -62,7 +62,9 @@ fn pgbench_initializes_and_runs_every_builtin_script_in_every_query_mode() {
         for script in ["tpcb-like", "simple-update", "select-only"] {
             let (ok, out) = pgbench(
                 port,
-                &["-b", script, "-M", mode, "-c", "4", "-j", "2", "-T", SECONDS],
+                &[
+                    "-b", script, "-M", mode, "-c", "4", "-j", "2", "-T", SECONDS,
+                ],
             );
             assert!(ok, "pgbench -b {script} -M {mode} failed:\n{out}");
             assert_eq!(

@@ -81,7 +81,10 @@ pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementRes
         let Some(pos) = def.columns.iter().position(|d| d.name == name) else {
             return Err(Error::new(
                 SqlState::UNDEFINED_COLUMN,
-                format!("column \"{name}\" of relation \"{}\" does not exist", def.name),
+                format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    def.name
+                ),
             ));
         };
         if !key.contains(&pos) {

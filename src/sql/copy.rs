@@ -249,7 +249,9 @@ pub fn start(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<Copied> {
         values,
     } = stmt
     else {
-        return Err(Error::internal("copy::start on a statement that is not COPY"));
+        return Err(Error::internal(
+            "copy::start on a statement that is not COPY",
+        ));
     };
     let opts = CopyOptions::from_ast(options, legacy_options)?;
     match (to, target) {
@@ -263,7 +265,10 @@ pub fn start(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<Copied> {
             .with_hint("Anyone can COPY to stdout or from stdin. psql's \\copy command also works for anyone."));
         }
         (false, _) | (true, _) => {
-            return Err(Error::new(SqlState::SYNTAX_ERROR, "COPY direction and target do not match"));
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                "COPY direction and target do not match",
+            ));
         }
     }
     if !values.is_empty() {

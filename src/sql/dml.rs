@@ -67,7 +67,17 @@ pub fn assign_coerce(binder: &mut Binder, e: Expr, col: &ColumnDef) -> Result<Ex
     }
     let ok = can_coerce_implicit(&from, &to)
         || (category(&from) == Category::Numeric && category(&to) == Category::Numeric)
-        || category(&to) == Category::String;
+        || category(&to) == Category::String
+        // PostgreSQL's assignment casts among date/time types (pg_cast
+        // context 'a'): INSERT … VALUES (CURRENT_TIMESTAMP) into timestamp.
+        || matches!(
+            (&from, &to),
+            (
+                DataType::Timestamptz,
+                DataType::Timestamp | DataType::Date | DataType::Time
+            ) | (DataType::Timestamp, DataType::Date | DataType::Time)
+                | (DataType::Interval, DataType::Time)
+        );
     if !ok {
         return Err(Error::new(
             SqlState::DATATYPE_MISMATCH,

@@ -29,11 +29,11 @@ use crate::txn::{IsolationLevel, TxnOptions};
 
 use super::Shared;
 use super::bind::{Binder, Params, TableSource, ident_name, object_name};
+use super::copy::{self, Copied, CopyIn};
 use super::execute::{self, ExecContext};
 use super::parse::parse;
 use super::scan::{TxnCell, choose_access, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
-use super::copy::{self, CopyIn, Copied};
 use super::{ddl, dml};
 
 /// A statement kept for the extended protocol: parsed once, bound again on
@@ -549,10 +549,7 @@ impl SessionState {
     }
 
     /// Runs `f` over the waiting COPY with a statement context.
-    fn with_copy<T>(
-        &mut self,
-        f: impl FnOnce(&mut CopyIn, &StmtCx<'_>) -> Result<T>,
-    ) -> Result<T> {
+    fn with_copy<T>(&mut self, f: impl FnOnce(&mut CopyIn, &StmtCx<'_>) -> Result<T>) -> Result<T> {
         let Some(mut copy) = self.copy_in.take() else {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,
