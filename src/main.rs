@@ -12,7 +12,8 @@
 //! The superuser created on a database's first start is named by
 //! `--superuser`, else `ARBORDB_USER`, else the operating-system user running
 //! the server (as initdb does, so `psql -h 127.0.0.1` finds it), else
-//! `postgres`; its password comes from `--password`, else `ARBORDB_PASSWORD`,
+//! `postgres`; without `--superuser` or `ARBORDB_USER` a `postgres`
+//! superuser is created beside it too; its password comes from `--password`, else `ARBORDB_PASSWORD`,
 //! else it has none (it can then log in only where trust applies).
 //!
 //! Exit status: 0 after a clean shutdown (SIGINT / SIGTERM), 1 when the
@@ -254,14 +255,23 @@ fn os_user_name() -> Option<String> {
 /// operating-system user, in that order.
 fn initial_superuser(args: &ServeArgs) -> InitialSuperuser {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let name = args
-        .superuser
-        .clone()
-        .or_else(|| env("ARBORDB_USER"))
+    let default = arbordb::server::DEFAULT_SUPERUSER;
+    let named = args.superuser.clone().or_else(|| env("ARBORDB_USER"));
+    // Without a name, both the OS user (plain `psql`) and `postgres`
+    // (`psql -U postgres`, what drivers and pgbench scripts assume) exist.
+    let also = match &named {
+        None => vec![default.to_owned()],
+        Some(_) => Vec::new(),
+    };
+    let name = named
         .or_else(os_user_name)
-        .unwrap_or_else(|| arbordb::server::DEFAULT_SUPERUSER.to_owned());
+        .unwrap_or_else(|| default.to_owned());
     let password = args.password.clone().or_else(|| env("ARBORDB_PASSWORD"));
-    InitialSuperuser { name, password }
+    InitialSuperuser {
+        name,
+        password,
+        also,
+    }
 }
 
 /// The authentication method, or why the flags are refused.
@@ -427,8 +437,13 @@ mod tests {
         let su = initial_superuser(&serve_args(&["--superuser", "boss", "--password", "pw"]));
         assert_eq!(su.name, "boss");
         assert_eq!(su.password.as_deref(), Some("pw"));
-        // Without flags the name is never empty.
-        assert!(!initial_superuser(&serve_args(&[])).name.is_empty());
+        assert!(su.also.is_empty(), "a named superuser comes alone");
+        // Without flags the name is never empty, and `postgres` comes too.
+        let unnamed = initial_superuser(&serve_args(&[]));
+        assert!(!unnamed.name.is_empty());
+        if std::env::var_os("ARBORDB_USER").is_none() {
+            assert_eq!(unnamed.also, vec!["postgres".to_owned()]);
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn server(auth: AuthMethod, db: Database) -> BackgroundServer {
             initial_superuser: Some(InitialSuperuser {
                 name: "admin".into(),
                 password: Some(PASSWORD.into()),
+                also: Vec::new(),
             }),
             ..ServerConfig::default()
         },
@@ -209,6 +210,7 @@ async fn the_initial_superuser_is_created_once_and_kept_across_restarts() {
             initial_superuser: Some(InitialSuperuser {
                 name: "intruder".into(),
                 password: Some("x".into()),
+                also: Vec::new(),
             }),
             ..ServerConfig::default()
         },
@@ -299,6 +301,7 @@ fn psql_requiring_tls_gets_it_when_a_certificate_is_configured() {
             initial_superuser: Some(InitialSuperuser {
                 name: "admin".into(),
                 password: Some(PASSWORD.into()),
+                also: Vec::new(),
             }),
             tls: Some(tls),
             ..ServerConfig::default()

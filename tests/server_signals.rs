@@ -27,6 +27,7 @@ fn server() -> BackgroundServer {
             initial_superuser: Some(InitialSuperuser {
                 name: "admin".into(),
                 password: Some(PASSWORD.into()),
+                also: Vec::new(),
             }),
             ..ServerConfig::default()
         },

@@ -520,21 +520,46 @@ pub fn bootstrap_superuser(
     name: &str,
     password: Option<&str>,
 ) -> Result<bool, Error> {
+    bootstrap_superusers(stack, &[name], password)
+}
+
+/// Like [`bootstrap_superuser`], for several names at once (all created in
+/// one transaction, all with the same password): the server run without an
+/// explicit name creates the operating-system user and `postgres`, so that
+/// both `psql` and `psql -U postgres` find a role, as they do on a fresh
+/// PostgreSQL cluster that `initdb` made.
+pub fn bootstrap_superusers(
+    stack: &Stack,
+    names: &[&str],
+    password: Option<&str>,
+) -> Result<bool, Error> {
     let catalog = Catalog::open(stack)?;
     let mut txn = begin(stack)?;
-    if !catalog.roles(&mut txn)?.is_empty() {
+    if !catalog.roles(&mut txn)?.is_empty() || names.is_empty() {
         txn.rollback().map_err(CatalogError::from)?;
         return Ok(false);
     }
-    let mut role = RoleDef::new(name);
-    role.superuser = true;
-    role.login = true;
-    role.create_db = true;
-    role.create_role = true;
-    role.replication = true;
-    role.bypass_rls = true;
-    role.password = password.map(StoredPassword::from_sql).transpose()?;
-    catalog.create_role(&mut txn, role)?;
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names.iter().copied() {
+        if seen.contains(&name) {
+            continue;
+        }
+        if !seen.is_empty() {
+            // A statement does not see its own writes (the oid counter among
+            // them): each role is a statement of its own.
+            txn.begin_statement().map_err(CatalogError::from)?;
+        }
+        seen.push(name);
+        let mut role = RoleDef::new(name);
+        role.superuser = true;
+        role.login = true;
+        role.create_db = true;
+        role.create_role = true;
+        role.replication = true;
+        role.bypass_rls = true;
+        role.password = password.map(StoredPassword::from_sql).transpose()?;
+        catalog.create_role(&mut txn, role)?;
+    }
     txn.commit().map_err(CatalogError::from)?;
     Ok(true)
 }
@@ -626,12 +651,26 @@ mod tests {
     }
 
     #[test]
+    fn bootstrap_creates_every_name_once_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Stack::open_dir(dir.path(), 64).unwrap();
+        assert!(bootstrap_superusers(&s, &["root", "postgres", "root"], None).unwrap());
+        let cat = Catalog::open(&s).unwrap();
+        let mut t = txn(&s);
+        let roles = cat.roles(&mut t).unwrap();
+        assert_eq!(roles.len(), 2, "{roles:?}");
+        assert!(roles.iter().all(|r| r.superuser && r.login));
+        t.rollback().unwrap();
+    }
+
+    #[test]
     fn roles_commit_roll_back_rename_and_drop_with_postgres_errors() {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Stack::open_dir(dir.path(), 64).unwrap();
             assert!(bootstrap_superuser(&s, "admin", Some("pw")).unwrap());
             assert!(!bootstrap_superuser(&s, "other", None).unwrap());
+            assert!(!bootstrap_superusers(&s, &["x", "postgres"], None).unwrap());
             let cat = Catalog::open(&s).unwrap();
             let mut t = txn(&s);
             cat.create_role(&mut t, RoleDef::new("gone")).unwrap();

@@ -95,6 +95,9 @@ pub struct InitialSuperuser {
     pub name: String,
     /// Without one, the superuser can connect only where trust applies.
     pub password: Option<String>,
+    /// More superusers created with it (same password): the server started
+    /// without a name creates the OS user's role and `postgres`.
+    pub also: Vec<String>,
 }
 
 impl std::fmt::Debug for InitialSuperuser {
@@ -102,6 +105,7 @@ impl std::fmt::Debug for InitialSuperuser {
         f.debug_struct("InitialSuperuser")
             .field("name", &self.name)
             .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("also", &self.also)
             .finish()
     }
 }
@@ -111,6 +115,7 @@ impl Default for InitialSuperuser {
         InitialSuperuser {
             name: DEFAULT_SUPERUSER.to_owned(),
             password: None,
+            also: Vec::new(),
         }
     }
 }
@@ -292,9 +297,11 @@ pub async fn serve_with(
 
 /// Creates `superuser` if `db` has no role yet (its first start).
 fn create_initial_superuser(db: &Database, superuser: &InitialSuperuser) -> Result<()> {
-    let created = crate::catalog::role::bootstrap_superuser(
+    let mut names = vec![superuser.name.as_str()];
+    names.extend(superuser.also.iter().map(String::as_str));
+    let created = crate::catalog::role::bootstrap_superusers(
         db.stack(),
-        &superuser.name,
+        &names,
         superuser.password.as_deref(),
     )?;
     if created {
