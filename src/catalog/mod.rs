@@ -23,4 +23,7 @@ pub mod row;
 pub mod table;
 
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
-pub use table::{Catalog, CatalogError, ColumnDef, IndexColumn, IndexDef, TableDef};
+pub use table::{
+    Catalog, CatalogError, CheckDef, ColumnDef, FkAction, FkRef, ForeignKeyDef, IndexColumn,
+    IndexDef, TableDef,
+};

@@ -23,9 +23,23 @@
 //! | … | 2 + … | primary-key constraint name: length (u16), UTF-8 (format 2) |
 //! | … | 2 | index count m (format 2) |
 //! | … | … | m indexes: name (u16 length, UTF-8), object id (u32), tree id (u64), flags (u8, bit 0 UNIQUE), column count c (u16), c × (position u16, flags u8 bit 0 DESC) |
+//! | … | 2 | CHECK constraint count (format 3) |
+//! | … | … | per CHECK: name (u16 length, UTF-8), expression as SQL text (u32 length, UTF-8) |
+//! | … | 2 | FOREIGN KEY count (format 3) |
+//! | … | … | per FOREIGN KEY: name, referenced schema, referenced table (each u16 length, UTF-8), column count c (u16), c × local position (u16), c × referenced position (u16), ON DELETE (u8), ON UPDATE (u8), flags (u8, bit 0 MATCH FULL) |
+//! | … | 2 | referencing constraint count (format 3) |
+//! | … | … | per referencing constraint: schema, table, constraint name (each u16 length, UTF-8) |
+//!
+//! Actions: 0 NO ACTION, 1 RESTRICT, 2 CASCADE, 3 SET NULL, 4 SET DEFAULT.
+//!
+//! A foreign key lives in the referencing table's entry; the referenced
+//! table lists it under "referencing constraints" so a DELETE or UPDATE of a
+//! parent finds its children without scanning the catalog. Both entries
+//! change in the transaction that adds or drops the constraint.
 //!
 //! Invariants: the catalog tree is tree 1 in every data file; an entry
-//! decodes or the catalog is corrupt (XX001), never a panic.
+//! decodes or the catalog is corrupt (XX001), never a panic; every foreign
+//! key appears exactly once in its referenced table's referencing list.
 //!
 //! A table's row tree is created and dropped in the transaction
 //! (`Transaction::create_tree` / `drop_tree`): a rolled-back CREATE TABLE
@@ -47,7 +61,7 @@ pub const CATALOG_TREE: TreeId = TreeId(1);
 /// The first object id handed out (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_OBJECT_ID: u32 = 16384;
 
-const ENTRY_VERSION: u8 = 2;
+const ENTRY_VERSION: u8 = 3;
 const OID_KEY: &[u8] = b"O";
 
 /// Errors of the catalog, with PostgreSQL's SQLSTATEs and messages.
@@ -150,6 +164,73 @@ pub struct IndexDef {
     pub columns: Vec<IndexColumn>,
 }
 
+/// A CHECK constraint: a boolean expression over the row's columns, kept as
+/// SQL text and bound again by each statement that writes the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckDef {
+    pub name: String,
+    pub expr: String,
+}
+
+/// What a FOREIGN KEY does to referencing rows when a referenced row is
+/// deleted or its key updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    fn code(self) -> u8 {
+        match self {
+            FkAction::NoAction => 0,
+            FkAction::Restrict => 1,
+            FkAction::Cascade => 2,
+            FkAction::SetNull => 3,
+            FkAction::SetDefault => 4,
+        }
+    }
+    fn from_code(c: u8) -> Option<FkAction> {
+        Some(match c {
+            0 => FkAction::NoAction,
+            1 => FkAction::Restrict,
+            2 => FkAction::Cascade,
+            3 => FkAction::SetNull,
+            4 => FkAction::SetDefault,
+            _ => return None,
+        })
+    }
+}
+
+/// A FOREIGN KEY of the table that holds it (the referencing table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    /// Positions of the referencing columns in this table.
+    pub columns: Vec<usize>,
+    pub ref_schema: String,
+    pub ref_table: String,
+    /// Positions of the referenced columns in the referenced table (a
+    /// primary key or unique index covers exactly these).
+    pub ref_columns: Vec<usize>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+    /// MATCH FULL (else MATCH SIMPLE: a NULL in any column skips the check).
+    pub match_full: bool,
+}
+
+/// A foreign key of another table that references this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FkRef {
+    pub schema: String,
+    pub table: String,
+    pub constraint: String,
+}
+
 /// A table as the catalog stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableDef {
@@ -164,6 +245,21 @@ pub struct TableDef {
     /// The primary key's constraint name (`t_pkey` unless named).
     pub pk_name: String,
     pub indexes: Vec<IndexDef>,
+    pub checks: Vec<CheckDef>,
+    pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Foreign keys of other tables (or this one) referencing this table.
+    pub referenced_by: Vec<FkRef>,
+}
+
+impl TableDef {
+    /// Whether a constraint (primary key, unique index, CHECK or FOREIGN
+    /// KEY) of this table is called `name`.
+    pub fn has_constraint(&self, name: &str) -> bool {
+        (!self.primary_key.is_empty() && self.pk_name == name)
+            || self.indexes.iter().any(|i| i.unique && i.name == name)
+            || self.checks.iter().any(|c| c.name == name)
+            || self.foreign_keys.iter().any(|f| f.name == name)
+    }
 }
 
 fn typmod(t: &DataType) -> i32 {
@@ -252,6 +348,31 @@ fn encode_entry(t: &TableDef) -> Vec<u8> {
             b.push(u8::from(c.desc));
         }
     }
+    b.extend_from_slice(&(t.checks.len() as u16).to_le_bytes());
+    for c in &t.checks {
+        put_str(&mut b, &c.name);
+        b.extend_from_slice(&(c.expr.len() as u32).to_le_bytes());
+        b.extend_from_slice(c.expr.as_bytes());
+    }
+    b.extend_from_slice(&(t.foreign_keys.len() as u16).to_le_bytes());
+    for f in &t.foreign_keys {
+        put_str(&mut b, &f.name);
+        put_str(&mut b, &f.ref_schema);
+        put_str(&mut b, &f.ref_table);
+        b.extend_from_slice(&(f.columns.len() as u16).to_le_bytes());
+        for &p in f.columns.iter().chain(&f.ref_columns) {
+            b.extend_from_slice(&(p as u16).to_le_bytes());
+        }
+        b.push(f.on_delete.code());
+        b.push(f.on_update.code());
+        b.push(u8::from(f.match_full));
+    }
+    b.extend_from_slice(&(t.referenced_by.len() as u16).to_le_bytes());
+    for r in &t.referenced_by {
+        put_str(&mut b, &r.schema);
+        put_str(&mut b, &r.table);
+        put_str(&mut b, &r.constraint);
+    }
     b
 }
 
@@ -300,7 +421,7 @@ impl<'a> Reader<'a> {
 fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogError> {
     let mut r = Reader { b, at: 0 };
     let version = r.take(1)?[0];
-    if version != ENTRY_VERSION && version != 1 {
+    if !(1..=ENTRY_VERSION).contains(&version) {
         return Err(CatalogError::Corrupt(format!(
             "table \"{name}\" has entry format {version}"
         )));
@@ -378,6 +499,65 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
             });
         }
     }
+    let mut checks = Vec::new();
+    let mut foreign_keys = Vec::new();
+    let mut referenced_by = Vec::new();
+    if version >= 3 {
+        for _ in 0..r.u16()? {
+            let cname = r.short_text()?;
+            let len = r.u32()? as usize;
+            checks.push(CheckDef {
+                name: cname,
+                expr: r.text(len)?,
+            });
+        }
+        for _ in 0..r.u16()? {
+            let fname = r.short_text()?;
+            let ref_schema = r.short_text()?;
+            let ref_table = r.short_text()?;
+            let c = usize::from(r.u16()?);
+            let mut cols = Vec::with_capacity(c);
+            for _ in 0..c {
+                let p = usize::from(r.u16()?);
+                if p >= columns.len() {
+                    return Err(CatalogError::Corrupt(format!(
+                        "foreign key \"{fname}\" names column {p} of {}",
+                        columns.len()
+                    )));
+                }
+                cols.push(p);
+            }
+            let mut ref_columns = Vec::with_capacity(c);
+            for _ in 0..c {
+                ref_columns.push(usize::from(r.u16()?));
+            }
+            let action = |code: u8| {
+                FkAction::from_code(code).ok_or_else(|| {
+                    CatalogError::Corrupt(format!("foreign key \"{fname}\" has action {code}"))
+                })
+            };
+            let on_delete = action(r.take(1)?[0])?;
+            let on_update = action(r.take(1)?[0])?;
+            let match_full = r.take(1)?[0] & 1 != 0;
+            foreign_keys.push(ForeignKeyDef {
+                name: fname,
+                columns: cols,
+                ref_schema,
+                ref_table,
+                ref_columns,
+                on_delete,
+                on_update,
+                match_full,
+            });
+        }
+        for _ in 0..r.u16()? {
+            referenced_by.push(FkRef {
+                schema: r.short_text()?,
+                table: r.short_text()?,
+                constraint: r.short_text()?,
+            });
+        }
+    }
     if r.at != b.len() {
         return Err(CatalogError::Corrupt(format!(
             "table \"{name}\" entry has {} trailing bytes",
@@ -394,6 +574,9 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
         primary_key,
         pk_name,
         indexes,
+        checks,
+        foreign_keys,
+        referenced_by,
     })
 }
 
@@ -534,6 +717,9 @@ impl Catalog {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{name}_pkey")),
             indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
         };
         if !txn.insert(&self.tree, &table_key(schema, name), &encode_entry(&def))? {
             return Err(CatalogError::DuplicateTable(name.to_string()));
@@ -719,6 +905,25 @@ mod tests {
                     },
                 ],
             }],
+            checks: vec![CheckDef {
+                name: "t_price_check".into(),
+                expr: "price > 0".into(),
+            }],
+            foreign_keys: vec![ForeignKeyDef {
+                name: "t_id_fkey".into(),
+                columns: vec![0],
+                ref_schema: "public".into(),
+                ref_table: "p".into(),
+                ref_columns: vec![1],
+                on_delete: FkAction::Cascade,
+                on_update: FkAction::SetDefault,
+                match_full: true,
+            }],
+            referenced_by: vec![FkRef {
+                schema: "public".into(),
+                table: "c".into(),
+                constraint: "c_t_fkey".into(),
+            }],
         };
         let b = encode_entry(&def);
         assert_eq!(decode_entry("public", "t", &b).unwrap(), def);
@@ -728,6 +933,22 @@ mod tests {
                 Err(CatalogError::Corrupt(_))
             ));
         }
+    }
+
+    #[test]
+    fn format_2_entries_decode_without_constraints() {
+        let s = Stack::in_memory(64).unwrap();
+        let cat = Catalog::open(&s).unwrap();
+        let mut t = begin(&s);
+        let def = cat
+            .create_table(&mut t, "public", "t", cols(), &["id"])
+            .unwrap();
+        let mut b = encode_entry(&def);
+        // format 3 appends three empty u16 counts
+        assert_eq!(&b[b.len() - 6..], &[0u8; 6]);
+        b.truncate(b.len() - 6);
+        b[0] = 2;
+        assert_eq!(decode_entry("public", "t", &b).unwrap(), def);
     }
 
     #[test]
