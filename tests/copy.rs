@@ -289,3 +289,31 @@ async fn simple_protocol_copy_ends_with_ready_for_query() {
         vec![b'H', b'd', b'd', b'c', b'C', b'Z']
     );
 }
+
+#[tokio::test]
+async fn copy_rows_are_held_to_check_constraints() {
+    let srv = server();
+    let client = connect(&srv).await;
+    client
+        .batch_execute("CREATE TABLE cc (a int CHECK (a > 0), b text)")
+        .await
+        .unwrap();
+    let e = copy_in(&client, "COPY cc FROM STDIN", &["1\tx\n-2\ty\n"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        db_error(&e),
+        (
+            "23514".to_owned(),
+            "new row for relation \"cc\" violates check constraint \"cc_a_check\"".to_owned(),
+            Some("COPY cc, line 2: \"-2\ty\"".to_owned())
+        )
+    );
+    assert!(rows(&client, "SELECT * FROM cc").await.is_empty());
+    assert_eq!(
+        copy_in(&client, "COPY cc FROM STDIN", &["1\tx\n2\ty\n"])
+            .await
+            .unwrap(),
+        2
+    );
+}

@@ -33,6 +33,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value, parse_text};
 
 use super::bind::{ident_name, object_name};
+use super::check::BoundChecks;
 use super::coerce::base;
 use super::dml::{conform_row, default_expr, store_new};
 use super::execute;
@@ -307,8 +308,10 @@ pub fn start(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<Copied> {
         .collect();
     let name = object_name(table_name).last().cloned().unwrap_or_default();
     let skip_header = opts.header;
+    let checks = BoundChecks::bind(&mut binder, &table.def)?;
     Ok(Copied::In(Box::new(CopyIn {
         table,
+        checks,
         name,
         targets,
         types,
@@ -354,6 +357,8 @@ fn target_columns(table: &TableRef, columns: &[ast::Ident]) -> Result<Vec<usize>
 /// A COPY FROM STDIN in progress.
 pub struct CopyIn {
     table: TableRef,
+    /// The table's CHECK constraints, bound once for the whole COPY.
+    checks: BoundChecks,
     /// The table's name as the CONTEXT line shows it.
     name: String,
     /// Table positions of the data's columns, in data order.
@@ -527,6 +532,9 @@ impl CopyIn {
             }
         }
         let row = conform_row(&self.table.def, row).map_err(|e| e.with_context(line_cx()))?;
+        self.checks
+            .check(cx, &self.table.def, &row)
+            .map_err(|e| e.with_context(line_cx()))?;
         self.batch.push((self.line, row));
         Ok(())
     }

@@ -24,6 +24,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::types::DataType;
 
 use super::bind::{Binder, TableSource, ident_name, object_name, resolve_type};
+use super::check::{CheckSpec, define_checks};
 use super::dml::{assign_coerce, format_key};
 use super::scan::{index_entry, lock_txn};
 use super::session::StmtCx;
@@ -152,6 +153,7 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
     let mut pk: Option<(Vec<String>, Option<String>)> = None;
     // (constraint name, columns)
     let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    let mut checks: Vec<CheckSpec> = Vec::new();
     let multiple_pk = |name: &str| {
         Error::new(
             SqlState("42P16"),
@@ -177,6 +179,10 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
                     pk = Some((vec![col.name.clone()], cname));
                 }
                 ast::ColumnOption::Unique(_) => uniques.push((cname, vec![col.name.clone()])),
+                ast::ColumnOption::Check(c) => checks.push(CheckSpec {
+                    name: cname.or_else(|| c.name.as_ref().map(ident_name)),
+                    expr: (*c.expr).clone(),
+                }),
                 other => {
                     return Err(Error::unsupported(format!("column option {other}")));
                 }
@@ -198,6 +204,10 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
             ast::TableConstraint::Unique(u) => {
                 uniques.push((u.name.as_ref().map(ident_name), column_names(&u.columns)?));
             }
+            ast::TableConstraint::Check(c) => checks.push(CheckSpec {
+                name: c.name.as_ref().map(ident_name),
+                expr: (*c.expr).clone(),
+            }),
             other => return Err(Error::unsupported(format!("table constraint {other}"))),
         }
     }
@@ -243,6 +253,8 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
         taken.push(n.clone());
         unique_names.push(n);
     }
+    let mut constraint_names = taken.clone();
+    let check_defs = define_checks(&mut binder, &name, &columns, &checks, &mut constraint_names)?;
     let mut def = {
         let mut txn = lock_txn(cx.txn)?;
         catalog.create_table_named(
@@ -254,6 +266,12 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
             pk_name.as_deref(),
         )?
     };
+    if !check_defs.is_empty() {
+        def.checks = check_defs;
+        next_command(cx)?;
+        let mut txn = lock_txn(cx.txn)?;
+        catalog.update_table(&mut txn, &def)?;
+    }
     for ((_, cols), iname) in uniques.iter().zip(unique_names) {
         // A UNIQUE constraint equal to the primary key adds no index.
         let positions = positions(&def, cols)?;

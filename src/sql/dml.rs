@@ -30,6 +30,7 @@ use crate::types::{DataType, Value};
 
 use super::bind::{Binder, Scope, object_name};
 use super::cast::apply_typmod;
+use super::check::BoundChecks;
 use super::coerce::{Category, base, can_coerce_implicit, category, same_base};
 use super::execute::{self, Row};
 use super::expr::{EvalContext, Expr};
@@ -247,6 +248,7 @@ fn eval_all(exprs: &[Expr], row: &[Value], cx: &StmtCx<'_>) -> Result<Row> {
 /// A bound INSERT: full rows of the table's columns (base types).
 pub struct BoundInsert {
     table: TableRef,
+    checks: BoundChecks,
     source: Plan,
     returning: Option<Returning>,
 }
@@ -412,8 +414,10 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
         },
     };
     let returning = bind_returning(binder, &ins.returning, &scope)?;
+    let checks = BoundChecks::bind(binder, &table.def)?;
     Ok(BoundInsert {
         table,
+        checks,
         source,
         returning,
     })
@@ -469,6 +473,7 @@ pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResul
     let n = rows.len();
     for row in rows {
         let row = conform_row(&bound.table.def, row)?;
+        bound.checks.check(cx, &bound.table.def, &row)?;
         store_new(cx, &bound.table, &row)?;
         if let Some(r) = &bound.returning {
             returned.push(eval_all(&r.exprs, &row, cx)?);
@@ -484,6 +489,7 @@ pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResul
 /// WHERE to re-check, and for UPDATE the new value of each column.
 pub struct BoundModify {
     table: TableRef,
+    checks: BoundChecks,
     plan: Plan,
     predicate: Option<Expr>,
     /// UPDATE: one expression per table column over the old row.
@@ -576,8 +582,10 @@ pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> 
     }
     let (plan, predicate) = bind_where(binder, plan, &scope, &u.selection)?;
     let returning = bind_returning(binder, &u.returning, &scope)?;
+    let checks = BoundChecks::bind(binder, &table.def)?;
     Ok(BoundModify {
         table,
+        checks,
         plan,
         predicate,
         assignments: Some(assignments),
@@ -600,6 +608,7 @@ pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> 
     let returning = bind_returning(binder, &d.returning, &scope)?;
     Ok(BoundModify {
         table,
+        checks: BoundChecks::default(),
         plan,
         predicate,
         assignments: None,
@@ -695,6 +704,7 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
             }
             Some(assign) => {
                 let new = conform_row(def, eval_all(assign, &old, cx)?)?;
+                bound.checks.check(cx, def, &new)?;
                 let new_key = row_key(def, &new).unwrap_or_else(|| key.clone());
                 let bytes = encode_row(def.schema_version, &new);
                 let mut txn = lock_txn(cx.txn)?;

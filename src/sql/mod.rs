@@ -16,6 +16,7 @@ pub mod bind;
 pub mod bind_aggregate;
 pub mod bind_ops;
 pub mod cast;
+pub mod check;
 pub mod coerce;
 pub mod copy;
 pub mod datetime_functions;
