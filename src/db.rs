@@ -16,6 +16,18 @@ use crate::types::{DataType, Value};
 /// Name of the lock file inside a data directory.
 pub const LOCK_FILE_NAME: &str = "arbordb.lock";
 
+/// How often the background vacuum passes over every tree (writers also
+/// prune each key they write).
+const VACUUM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The background vacuum, or none if its thread cannot start (writers'
+/// pruning still bounds hot rows).
+fn start_vacuum(stack: &crate::txn::open::Stack) -> Option<crate::txn::Vacuumer> {
+    crate::txn::Vacuumer::start_all(stack.txns.clone(), stack.engine.clone(), VACUUM_INTERVAL)
+        .map_err(|e| tracing::warn!(error = %e, "background vacuum not started"))
+        .ok()
+}
+
 /// Buffer pool frames of an in-memory database.
 const IN_MEMORY_POOL_FRAMES: usize = 256;
 
@@ -43,6 +55,9 @@ pub struct Database {
 }
 
 struct DatabaseInner {
+    /// The background vacuum over every tree; first, so it stops before
+    /// the engine closes.
+    _vacuum: Option<crate::txn::Vacuumer>,
     /// The one engine: storage, the log (file-backed only), the txn layer.
     /// Declared first so it is dropped (and flushed) before the lock is let go.
     stack: crate::txn::open::Stack,
@@ -108,6 +123,7 @@ impl Database {
         let shared = sql::Shared::new(&stack)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
+                _vacuum: start_vacuum(&stack),
                 data_dir: Some(dir.to_path_buf()),
                 _lock: Some(lock),
                 options,
@@ -129,6 +145,7 @@ impl Database {
         let shared = sql::Shared::new(&stack)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
+                _vacuum: start_vacuum(&stack),
                 data_dir: None,
                 _lock: None,
                 options,

@@ -1725,7 +1725,7 @@ impl Binder {
 
     fn bind_query_body(&mut self, q: &ast::Query) -> Result<BoundQuery> {
         if !q.locks.is_empty() {
-            return Err(unsupported("FOR UPDATE/FOR SHARE"));
+            super::locking::check_set_operation(&q.locks, &q.body)?;
         }
         if q.for_clause.is_some()
             || q.settings.is_some()
@@ -1775,6 +1775,9 @@ impl Binder {
             };
         }
         let (limit, offset) = self.bind_limit(q)?;
+        if !q.locks.is_empty() {
+            plan = super::locking::lock_rows(q, plan, &limit, &offset)?;
+        }
         if limit.is_some() || offset.is_some() {
             plan = Plan::Limit {
                 input: Box::new(plan),

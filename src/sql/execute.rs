@@ -272,6 +272,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 None => Ok(rows),
             }
         }
+        Plan::LockRows { input, spec } => super::locking::run(run(input, cx)?, spec, cx),
         Plan::Limit {
             input,
             limit,

@@ -108,6 +108,10 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(format!("{pad}Limit"));
             child(out, input);
         }
+        Plan::LockRows { input, spec } => {
+            out.push(format!("{pad}{}", spec.describe()));
+            child(out, input);
+        }
         Plan::SetOp { left, right, .. } => {
             out.push(format!("{pad}Append"));
             child(out, left);

@@ -26,6 +26,7 @@ pub mod execute;
 pub mod explain;
 pub mod expr;
 pub mod functions;
+pub mod locking;
 pub mod parse;
 pub mod plan;
 pub mod roles;
@@ -35,6 +36,7 @@ pub mod settings;
 pub mod signals;
 pub mod string_functions;
 pub mod subquery;
+pub mod txn_syntax;
 pub mod vacuum;
 pub mod window;
 

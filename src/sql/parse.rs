@@ -46,6 +46,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
                 return Ok(statements);
             }
         }
+        // DEFERRABLE, FOR NO KEY UPDATE / FOR KEY SHARE, OF lists.
+        if let Some(statements) = super::txn_syntax::parse_respelled(text, PARSER_RECURSION_LIMIT) {
+            return Ok(statements);
+        }
         Err(e)
     });
     let mut statements = parsed.map_err(|e| syntax_error(sql, e))?;

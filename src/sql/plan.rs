@@ -118,6 +118,13 @@ pub enum Plan {
         input: Box<Plan>,
         keys: Vec<SortKey>,
     },
+    /// `SELECT … FOR UPDATE` and the other locking clauses
+    /// ([`super::locking`]): locks each input row (whose last column is its
+    /// row key) and re-checks it if it changed.
+    LockRows {
+        input: Box<Plan>,
+        spec: Box<super::locking::LockSpec>,
+    },
     /// `limit`/`offset` are int8 expressions, evaluated once when run.
     Limit {
         input: Box<Plan>,
@@ -142,6 +149,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Distinct { input }
             | Plan::Sort { input, .. }
+            | Plan::LockRows { input, .. }
             | Plan::Limit { input, .. } => input.width(),
         }
     }
@@ -196,6 +204,10 @@ impl Plan {
             Plan::Sort { input, keys } => Plan::Sort {
                 input: b(input),
                 keys,
+            },
+            Plan::LockRows { input, spec } => Plan::LockRows {
+                input: b(input),
+                spec,
             },
             Plan::Limit {
                 input,

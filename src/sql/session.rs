@@ -636,7 +636,8 @@ impl SessionState {
                 modifier,
                 ..
             } => {
-                if modifier.is_some() {
+                let deferrable = super::txn_syntax::deferrable_of(stmt);
+                if modifier.is_some() && deferrable.is_none() {
                     return Err(Error::unsupported("BEGIN with a transaction modifier"));
                 }
                 let tag = if *begin || transaction.is_none() {
@@ -656,6 +657,12 @@ impl SessionState {
                 let default_ro = self.settings.get("default_transaction_read_only")?;
                 self.settings
                     .set("transaction_read_only", &default_ro, true)?;
+                let default_deferrable = match deferrable {
+                    Some(d) => bool_word(d).to_string(),
+                    None => self.settings.get("default_transaction_deferrable")?,
+                };
+                self.settings
+                    .set("transaction_deferrable", &default_deferrable, true)?;
                 self.apply_transaction_modes(modes)?;
                 self.savepoints.clear();
                 if self.txn.is_some() {
@@ -862,8 +869,14 @@ impl SessionState {
                 "default_transaction_read_only",
             )
         };
+        let deferrable = if in_block {
+            "transaction_deferrable"
+        } else {
+            "default_transaction_deferrable"
+        };
         let mut o = TxnOptions::new(isolation_level(&self.settings.get(iso)?));
         o.read_only = self.settings.get(ro)? == "on";
+        o.deferrable = self.settings.get(deferrable)? == "on";
         // A CancelRequest also interrupts the transaction's lock waits.
         o.cancel = super::signals::cancel_token();
         Ok(o)
@@ -875,7 +888,7 @@ impl SessionState {
             return Ok(());
         };
         let o = self.txn_options()?;
-        lock_txn(&txn)?.set_characteristics(o.isolation, o.read_only, false)?;
+        lock_txn(&txn)?.set_characteristics(o.isolation, o.read_only, o.deferrable)?;
         Ok(())
     }
 
@@ -961,10 +974,29 @@ impl SessionState {
 
     fn reset_parameter(&mut self, name: &str) -> Result<()> {
         let canonical = canonical_name(name)?;
-        if matches!(canonical, "transaction_isolation" | "transaction_read_only") {
+        if is_transaction_parameter(canonical) {
             return Ok(());
         }
         self.settings.reset(canonical, false)
+    }
+
+    /// `SET TRANSACTION [NOT] DEFERRABLE` inside a block, with PostgreSQL's
+    /// two refusals.
+    fn set_deferrable(&mut self, queried: bool, on: bool) -> Result<()> {
+        if !self.savepoints.is_empty() {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION [NOT] DEFERRABLE cannot be called within a subtransaction",
+            ));
+        }
+        if queried {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
+            ));
+        }
+        self.settings
+            .set("transaction_deferrable", bool_word(on), true)
     }
 
     fn apply_transaction_modes(&mut self, modes: &[ast::TransactionMode]) -> Result<()> {
@@ -1041,10 +1073,15 @@ impl SessionState {
                 snapshot,
                 session,
             } => {
-                if snapshot.is_some() {
+                let deferrable = super::txn_syntax::deferrable_of(&Statement::Set(set.clone()));
+                if snapshot.is_some() && deferrable.is_none() {
                     return Err(Error::unsupported("SET TRANSACTION SNAPSHOT"));
                 }
                 if *session {
+                    if let Some(d) = deferrable {
+                        self.settings
+                            .set("default_transaction_deferrable", bool_word(d), false)?;
+                    }
                     for m in modes {
                         match m {
                             ast::TransactionMode::IsolationLevel(level) => {
@@ -1076,6 +1113,9 @@ impl SessionState {
                         ));
                     }
                     self.apply_transaction_modes(modes)?;
+                    if let Some(d) = deferrable {
+                        self.set_deferrable(queried, d)?;
+                    }
                     self.sync_characteristics()?;
                 }
                 // Outside a block PostgreSQL warns and does nothing.
@@ -1109,11 +1149,18 @@ impl SessionState {
             }
             return Ok(());
         }
-        if matches!(canonical, "transaction_isolation" | "transaction_read_only") {
+        if is_transaction_parameter(canonical) {
             let SetValue::Text(v) = value else {
                 return Ok(());
             };
             match self.block {
+                BlockState::InBlock { queried } if canonical == "transaction_deferrable" => {
+                    let mut scratch = self.settings.clone();
+                    scratch.set(canonical, &v, true)?;
+                    let on = scratch.get(canonical)? == "on";
+                    self.set_deferrable(queried, on)?;
+                    self.sync_characteristics()
+                }
                 BlockState::InBlock { queried } => {
                     if queried && canonical == "transaction_isolation" {
                         return Err(Error::new(
@@ -1191,6 +1238,9 @@ impl SessionState {
                 }
                 "transaction_read_only" => {
                     return self.settings.get("default_transaction_read_only");
+                }
+                "transaction_deferrable" => {
+                    return self.settings.get("default_transaction_deferrable");
                 }
                 _ => {}
             }
@@ -1466,4 +1516,16 @@ mod position_tests {
         let p = s.prepare("select 1, nope", &[]).unwrap_err();
         assert_eq!(p.position, Some(11));
     }
+}
+
+/// The per-transaction parameters `SET` changes only inside a block.
+fn is_transaction_parameter(canonical: &str) -> bool {
+    matches!(
+        canonical,
+        "transaction_isolation" | "transaction_read_only" | "transaction_deferrable"
+    )
+}
+
+fn bool_word(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }

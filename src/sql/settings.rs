@@ -111,6 +111,13 @@ const PARAMS: &[Param] = &[
         description: "Sets the default read-only status of new transactions.",
     },
     Param {
+        name: "default_transaction_deferrable",
+        default: "off",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Sets the default deferrable status of new transactions.",
+    },
+    Param {
         name: "extra_float_digits",
         default: "1",
         kind: Kind::Int { min: -15, max: 3 },
@@ -228,6 +235,13 @@ const PARAMS: &[Param] = &[
         kind: Kind::TimeZone,
         reported: true,
         description: "Sets the time zone for displaying and interpreting time stamps.",
+    },
+    Param {
+        name: "transaction_deferrable",
+        default: "off",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Whether to defer a read-only serializable transaction until it can be executed with no possible serialization failures.",
     },
     Param {
         name: "transaction_isolation",

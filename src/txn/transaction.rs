@@ -68,7 +68,7 @@ use super::lock::{
     CancelToken, LockConfig, LockManager, LockOutcome, LockTarget, LockWait, RowLockMode,
     WaitPolicy,
 };
-use super::manager::{TxnManager, XidLog};
+use super::manager::{TxnManager, XidLog, XidStatus};
 use super::snapshot::{CommandId, Snapshot, Writer, Xid, is_visible};
 use super::ssi::{KeyRange, SsiConfig, SsiManager};
 use super::version;
@@ -795,16 +795,30 @@ impl Transaction {
             LockOutcome::Acquired { .. } => {}
         }
         let versions = versions_of(tree, key)?;
-        self.check_newest(&view, &versions)
+        // FOR KEY SHARE is compatible with the NO KEY UPDATE lock of a
+        // running writer: that writer's version is not the row yet.
+        let skip_running = mode == RowLockMode::KeyShare;
+        self.check_newest(&view, &versions, skip_running)
     }
 
     /// Compares the newest version (we hold the row lock: it is committed or
-    /// our own) with the one the snapshot sees.
-    fn check_newest(&self, view: &ReadView, versions: &[VersionRec]) -> Result<RowLock, TxnError> {
+    /// our own, or with `skip_running` the first one that is) with the one
+    /// the snapshot sees.
+    fn check_newest(
+        &self,
+        view: &ReadView,
+        versions: &[VersionRec],
+        skip_running: bool,
+    ) -> Result<RowLock, TxnError> {
         // Versions of an aborted writer whose undo failed stay invisible
         // garbage: the newest real version is the first other one.
         let m = &self.engine.manager;
-        let Some(newest_at) = versions.iter().position(|v| !m.is_aborted(v.writer.xid)) else {
+        let running_other =
+            |x: Xid| skip_running && x != self.xid && m.status(x) == XidStatus::Active;
+        let Some(newest_at) = versions
+            .iter()
+            .position(|v| !(m.is_aborted(v.writer.xid) || running_other(v.writer.xid)))
+        else {
             return Ok(RowLock::Locked {
                 current: None,
                 changed: false,
@@ -938,7 +952,7 @@ impl Transaction {
         let view = self.view()?;
         self.lock_with(tree, key, mode, WaitPolicy::Block, "")?;
         let versions = versions_of(tree, key)?;
-        match self.check_newest(&view, &versions)? {
+        match self.check_newest(&view, &versions, false)? {
             RowLock::Locked { current: None, .. } => Ok(false),
             RowLock::SelfUpdated => Ok(false),
             RowLock::Skipped => unreachable_skip(),

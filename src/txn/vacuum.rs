@@ -1,5 +1,7 @@
 //! The background vacuum: a thread that runs [`TxnEngine::vacuum_tree`] over
-//! the registered trees every `vacuum_interval_ms`, or at once when kicked.
+//! the registered trees — or, started with [`Vacuumer::start_all`], over
+//! every tree of the storage engine (what a database runs) — every
+//! `interval`, or at once when kicked.
 //!
 //! ```text
 //!   writers ──prune their key on every write──┐
@@ -23,6 +25,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::storage::btree::{Tree, TreeId};
+use crate::storage::engine::Engine;
 
 use super::transaction::{TxnEngine, VacuumStats};
 
@@ -35,6 +38,9 @@ struct Control {
 struct Shared {
     engine: Arc<TxnEngine>,
     trees: Mutex<Vec<Tree>>,
+    /// Every tree of this storage engine, listed at the start of each pass
+    /// (every tree holds versioned keys: the catalog's, tables', indexes').
+    all_of: Option<Engine>,
     control: Mutex<Control>,
     cv: Condvar,
     passes: AtomicU64,
@@ -62,9 +68,28 @@ pub struct Vacuumer {
 impl Vacuumer {
     /// Starts the thread: a pass every `interval` (and whenever kicked).
     pub fn start(engine: Arc<TxnEngine>, interval: Duration) -> std::io::Result<Vacuumer> {
+        Vacuumer::spawn(engine, None, interval)
+    }
+
+    /// Starts the thread over every tree `storage` has (listed anew each
+    /// pass, so tables created later are covered and dropped ones left).
+    pub fn start_all(
+        engine: Arc<TxnEngine>,
+        storage: Engine,
+        interval: Duration,
+    ) -> std::io::Result<Vacuumer> {
+        Vacuumer::spawn(engine, Some(storage), interval)
+    }
+
+    fn spawn(
+        engine: Arc<TxnEngine>,
+        all_of: Option<Engine>,
+        interval: Duration,
+    ) -> std::io::Result<Vacuumer> {
         let shared = Arc::new(Shared {
             engine,
             trees: Mutex::new(Vec::new()),
+            all_of,
             control: Mutex::new(Control::default()),
             cv: Condvar::new(),
             passes: AtomicU64::new(0),
@@ -155,7 +180,26 @@ fn run(s: &Shared, interval: Duration) {
             }
             c.kicked = false;
         }
-        let trees: Vec<Tree> = s.trees.lock().clone();
+        let mut trees: Vec<Tree> = s.trees.lock().clone();
+        if let Some(storage) = &s.all_of {
+            match storage.trees() {
+                Ok(ids) => {
+                    for (id, _) in ids {
+                        if trees.iter().any(|t| t.id() == id) {
+                            continue;
+                        }
+                        // A tree dropped since the listing is skipped.
+                        if let Ok(t) = storage.tree(id) {
+                            trees.push(t);
+                        }
+                    }
+                }
+                Err(e) => {
+                    s.errors.fetch_add(1, Ordering::SeqCst);
+                    tracing::warn!(error = %e, "vacuum could not list the trees");
+                }
+            }
+        }
         let mut total = VacuumStats::default();
         for tree in &trees {
             match s.engine.vacuum_tree(tree) {
