@@ -6,6 +6,7 @@
 //!  catalog/  key.rs   order-preserving key encoding (memcmp order = SQL order)
 //!            table.rs table definitions in the catalog tree (tree 1), via MVCC
 //!            role.rs  roles and their SCRAM-SHA-256 verifiers, same tree
+//!            schema.rs schemas (namespaces), same tree
 //!            row.rs   the stored row format (schema version, null bitmap, values)
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
@@ -20,6 +21,7 @@
 pub mod key;
 pub mod role;
 pub mod row;
+pub mod schema;
 pub mod table;
 
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
@@ -27,3 +29,4 @@ pub use table::{
     Catalog, CatalogError, CheckDef, ColumnDef, FkAction, FkRef, ForeignKeyDef, IndexColumn,
     IndexDef, TableDef,
 };
+pub use schema::SchemaDef;

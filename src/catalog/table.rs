@@ -81,6 +81,10 @@ pub enum CatalogError {
     DuplicateRole(String),
     #[error("index \"{0}\" does not exist")]
     UndefinedIndex(String),
+    #[error("schema \"{0}\" does not exist")]
+    UndefinedSchema(String),
+    #[error("schema \"{0}\" already exists")]
+    DuplicateSchema(String),
     #[error("catalog entry is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -92,6 +96,8 @@ impl CatalogError {
         match self {
             CatalogError::UndefinedTable(_) => SqlState::UNDEFINED_TABLE,
             CatalogError::UndefinedIndex(_) => SqlState::UNDEFINED_OBJECT,
+            CatalogError::UndefinedSchema(_) => SqlState("3F000"),
+            CatalogError::DuplicateSchema(_) => SqlState("42P06"),
             CatalogError::DuplicateTable(_) => SqlState::DUPLICATE_TABLE,
             CatalogError::DuplicateColumn(_) => SqlState("42701"),
             CatalogError::UndefinedKeyColumn(_) => SqlState::UNDEFINED_COLUMN,
@@ -700,6 +706,7 @@ impl Catalog {
         for &p in &pk {
             columns[p].not_null = true;
         }
+        self.lock_schema(txn, schema)?;
         if self.relation_exists(txn, schema, name)? {
             return Err(CatalogError::DuplicateTable(name.to_string()));
         }

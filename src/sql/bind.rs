@@ -894,10 +894,12 @@ impl Binder {
                 }
             }
             E::CompoundIdentifier(ids) => {
-                if ids.len() != 2 {
-                    return Err(unsupported("qualified names with more than two parts"));
+                // `s.t.c`: the schema is not part of a scope's names.
+                if ids.len() != 2 && ids.len() != 3 {
+                    return Err(unsupported("qualified names with more than three parts"));
                 }
-                let (t, c) = (ident_name(&ids[0]), ident_name(&ids[1]));
+                let n = ids.len();
+                let (t, c) = (ident_name(&ids[n - 2]), ident_name(&ids[n - 1]));
                 match scope.find(Some(&t), &c) {
                     Ok(i) => {
                         self.check_ungrouped(scope, i)?;

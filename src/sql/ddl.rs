@@ -44,24 +44,11 @@ fn tag(t: &str) -> StatementResult {
     }
 }
 
-/// `(schema, name)` of a relation name; only `public` exists.
-pub fn split_name(name: &ast::ObjectName) -> Result<(String, String)> {
-    let parts = object_name(name);
-    match parts.as_slice() {
-        [n] => Ok(("public".into(), n.clone())),
-        [s, n] if s == "public" => Ok(("public".into(), n.clone())),
-        [s, _] => Err(Error::new(
-            SqlState("3F000"),
-            format!("schema \"{s}\" does not exist"),
-        )),
-        _ => Err(Error::new(
-            SqlState::SYNTAX_ERROR,
-            format!(
-                "improper qualified name (too many dotted names): {}",
-                parts.join(".")
-            ),
-        )),
-    }
+/// `(schema, name)` a CREATE of relation `name` makes (the written
+/// schema, else the first schema of `search_path`).
+pub fn split_name(cx: &StmtCx<'_>, name: &ast::ObjectName) -> Result<(String, String)> {
+    let mut txn = lock_txn(cx.txn)?;
+    super::namespace::creation_target(cx.shared.catalog(), &mut txn, name)
 }
 
 /// The types rows can store today.
@@ -139,7 +126,7 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
     if ct.or_replace || ct.external {
         return Err(Error::unsupported("this form of CREATE TABLE"));
     }
-    let (schema, name) = split_name(&ct.name)?;
+    let (schema, name) = split_name(cx, &ct.name)?;
     let catalog = cx.shared.catalog();
     {
         let mut txn = lock_txn(cx.txn)?;
@@ -355,7 +342,7 @@ pub fn create_index(cx: &StmtCx<'_>, ci: &ast::CreateIndex) -> Result<StatementR
     }
     let schema = def.schema.clone();
     let iname = match &ci.name {
-        Some(n) => split_name(n)?.1,
+        Some(n) => super::namespace::split(n)?.1,
         None => free_name(
             cx,
             &schema,
@@ -403,6 +390,24 @@ pub fn create_index(cx: &StmtCx<'_>, ci: &ast::CreateIndex) -> Result<StatementR
     Ok(tag("CREATE INDEX"))
 }
 
+/// DROP … IF EXISTS of `s.x` without a schema `s`: a NOTICE, then
+/// nothing to drop: an empty `(schema, name)` the caller skips.
+fn skip_missing_schema(
+    r: Result<Option<(String, String)>>,
+    if_exists: bool,
+) -> Result<Option<(String, String)>> {
+    match r {
+        Err(e) if if_exists && e.sqlstate == super::namespace::INVALID_SCHEMA_NAME => {
+            super::signals::notice(super::signals::Notice::new(format!(
+                "{}, skipping",
+                e.message
+            )));
+            Ok(Some((String::new(), String::new())))
+        }
+        r => r,
+    }
+}
+
 pub fn drop(
     cx: &StmtCx<'_>,
     object_type: &ast::ObjectType,
@@ -417,9 +422,15 @@ pub fn drop(
             let mut txn = lock_txn(cx.txn)?;
             let mut found = Vec::new();
             for n in names {
-                let (schema, name) = split_name(n)?;
-                if catalog.table(&mut txn, &schema, &name)?.is_some() {
-                    found.push((schema, name));
+                let name = super::namespace::split(n)?.1;
+                let hit = skip_missing_schema(
+                    super::namespace::resolve(catalog, &mut txn, n, |txn, s, t| {
+                        Ok(catalog.table(txn, s, t)?.is_some())
+                    }),
+                    if_exists,
+                )?;
+                if let Some(hit) = hit {
+                    found.push(hit);
                 } else if !if_exists {
                     return Err(Error::new(
                         SqlState::UNDEFINED_TABLE,
@@ -432,7 +443,9 @@ pub fn drop(
                 }
             }
             for (schema, name) in found {
-                catalog.drop_table(&mut txn, &schema, &name)?;
+                if !schema.is_empty() {
+                    catalog.drop_table(&mut txn, &schema, &name)?;
+                }
             }
             Ok(tag("DROP TABLE"))
         }
@@ -441,9 +454,15 @@ pub fn drop(
             let mut txn = lock_txn(cx.txn)?;
             let mut found = Vec::new();
             for n in names {
-                let (schema, name) = split_name(n)?;
-                if catalog.index_table(&mut txn, &schema, &name)?.is_some() {
-                    found.push((schema, name));
+                let name = super::namespace::split(n)?.1;
+                let hit = skip_missing_schema(
+                    super::namespace::resolve(catalog, &mut txn, n, |txn, s, i| {
+                        Ok(catalog.index_table(txn, s, i)?.is_some())
+                    }),
+                    if_exists,
+                )?;
+                if let Some(hit) = hit {
+                    found.push(hit);
                 } else if !if_exists {
                     return Err(Error::new(
                         SqlState::UNDEFINED_OBJECT,
@@ -456,7 +475,7 @@ pub fn drop(
                 }
             }
             std::mem::drop(txn);
-            for (schema, name) in found {
+            for (schema, name) in found.into_iter().filter(|(s, _)| !s.is_empty()) {
                 next_command(cx)?;
                 let mut txn = lock_txn(cx.txn)?;
                 catalog.drop_index(&mut txn, &schema, &name)?;

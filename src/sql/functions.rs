@@ -723,7 +723,10 @@ pub fn call(
         Func::Version => Value::Text(VERSION_STRING.to_string()),
         Func::CurrentSetting => Value::Text((ctx.settings)(text_arg(a(0)?)?)?),
         Func::CurrentDatabase => Value::Text("arbordb".to_string()),
-        Func::CurrentSchema => Value::Text("public".to_string()),
+        Func::CurrentSchema => match super::namespace::current_schema(ctx.txn)? {
+            Some(s) => Value::Text(s),
+            None => Value::Null,
+        },
         Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
         Func::DateTime(f) => return super::datetime_functions::call(f, args, types, ret, ctx),
         _ => return Err(Error::internal(format!("{func:?} is handled elsewhere"))),

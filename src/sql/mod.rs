@@ -27,6 +27,7 @@ pub mod explain;
 pub mod expr;
 pub mod functions;
 pub mod locking;
+pub mod namespace;
 pub mod parse;
 pub mod plan;
 pub mod roles;

@@ -507,33 +507,23 @@ pub struct TableSource {
 }
 
 impl TableSource {
-    /// Opens the table `name` (`t` or `public.t`); `None` if there is none.
+    /// Opens the table `name` (`t`, looked up along `search_path`, or
+    /// `s.t`); `None` if there is none.
     pub fn open(&self, name: &ast::ObjectName) -> Result<Option<TableRef>> {
-        let parts = object_name(name);
-        let (schema, table) = match parts.as_slice() {
-            [t] => ("public", t.as_str()),
-            [s, t] => (s.as_str(), t.as_str()),
-            [_, s, t] => (s.as_str(), t.as_str()),
-            _ => {
-                return Err(Error::new(
-                    SqlState::SYNTAX_ERROR,
-                    format!(
-                        "improper qualified name (too many dotted names): {}",
-                        parts.join(".")
-                    ),
-                ));
-            }
-        };
-        if schema != "public" && schema != "pg_catalog" {
-            return Err(Error::new(
-                SqlState("3F000"),
-                format!("schema \"{schema}\" does not exist"),
-            ));
-        }
         let catalog = self.shared.catalog();
         let def = {
             let mut txn = lock_txn(&self.txn)?;
-            catalog.table(&mut txn, "public", table)?
+            let mut found = None;
+            match super::namespace::resolve(catalog, &mut txn, name, |txn, s, t| {
+                found = catalog.table(txn, s, t)?;
+                Ok(found.is_some())
+            }) {
+                // A query names a relation of a missing schema: 42P01, as
+                // PostgreSQL answers (only CREATE and DROP say 3F000).
+                Err(e) if e.sqlstate == super::namespace::INVALID_SCHEMA_NAME => None,
+                Err(e) => return Err(e),
+                Ok(_) => found,
+            }
         };
         let Some(def) = def else {
             return Ok(None);

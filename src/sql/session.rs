@@ -317,6 +317,14 @@ impl SessionState {
         crate::types::datetime::set_context(crate::types::datetime::context_from_settings(
             &tz, &style,
         ));
+        super::namespace::set_context(
+            &self.settings.get("search_path").unwrap_or_default(),
+            &self
+                .settings
+                .get("session_authorization")
+                .unwrap_or_default(),
+            Some(self.shared.catalog().clone()),
+        );
     }
 
     pub fn execute_simple(
@@ -816,6 +824,18 @@ impl SessionState {
                     rows,
                 })
             }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => super::namespace::create_schema(&cx, schema_name, *if_not_exists),
+            Statement::Drop {
+                object_type: ast::ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => super::namespace::drop_schema(&cx, names, *if_exists, *cascade),
             Statement::CreateTable(ct) => ddl::create_table(&cx, ct),
             Statement::CreateIndex(ci) => ddl::create_index(&cx, ci),
             Statement::Drop {
