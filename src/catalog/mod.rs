@@ -7,6 +7,7 @@
 //!            table.rs table definitions in the catalog tree (tree 1), via MVCC
 //!            role.rs  roles and their SCRAM-SHA-256 verifiers, same tree
 //!            schema.rs schemas (namespaces), same tree
+//!            sequence.rs sequences: definitions and non-transactional values
 //!            row.rs   the stored row format (schema version, null bitmap, values)
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
@@ -22,11 +23,13 @@ pub mod key;
 pub mod role;
 pub mod row;
 pub mod schema;
+pub mod sequence;
 pub mod table;
 
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
+pub use schema::SchemaDef;
+pub use sequence::SequenceDef;
 pub use table::{
     Catalog, CatalogError, CheckDef, ColumnDef, FkAction, FkRef, ForeignKeyDef, IndexColumn,
     IndexDef, TableDef,
 };
-pub use schema::SchemaDef;

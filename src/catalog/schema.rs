@@ -277,12 +277,14 @@ mod tests {
         assert!(!cat.schema_exists(&mut t, "s").unwrap());
         let def = cat.create_schema(&mut t, "s").unwrap();
         assert!(def.oid >= super::super::table::FIRST_OBJECT_ID);
+        t.begin_statement().unwrap();
         let e = cat.create_schema(&mut t, "s").unwrap_err();
         assert_eq!(e.to_string(), "schema \"s\" already exists");
         t.rollback().unwrap();
         let mut t = begin(&s);
         assert!(!cat.schema_exists(&mut t, "s").unwrap(), "rolled back");
         cat.create_schema(&mut t, "s").unwrap();
+        t.begin_statement().unwrap();
         cat.create_table(
             &mut t,
             "s",
@@ -291,6 +293,7 @@ mod tests {
             &[],
         )
         .unwrap();
+        t.begin_statement().unwrap();
         cat.create_table(
             &mut t,
             "s",

@@ -8,21 +8,21 @@
 //!    'I' ++ key(schema text, index text)  -> name of the index's table (UTF-8)
 //! ```
 //!
-//! Table entry (little-endian; format 2, format 1 entries still decode):
+//! Table entry (little-endian; format 4, formats 1 to 3 still decode):
 //!
 //! | offset | size | meaning |
 //! |-------:|-----:|---------|
-//! | 0 | 1 | entry format version (2) |
+//! | 0 | 1 | entry format version (4) |
 //! | 1 | 4 | object id (from 16384, as PostgreSQL's user objects) |
 //! | 5 | 8 | id of the tree holding the rows |
 //! | 13 | 4 | schema version (rows carry it) |
 //! | 17 | 2 | column count n |
-//! | 19 | … | n columns: name length (u16), name (UTF-8), type OID (u32), typmod (i32, -1 none), flags (u8, bit 0 NOT NULL, bit 1 has a default), [default: length (u32), SQL text] |
+//! | 19 | … | n columns: name length (u16), name (UTF-8), type OID (u32), typmod (i32, -1 none), flags (u8, bit 0 NOT NULL, bit 1 has a default, bit 2 identity ALWAYS, bit 3 identity BY DEFAULT, bit 4 has a missing value (format 4)), [default: length (u32), SQL text], [missing value: length (u32), a one-column stored row (row.rs)] |
 //! | … | 2 | primary-key column count k (0: hidden row id) |
 //! | … | 2·k | primary-key column positions (u16) |
 //! | … | 2 + … | primary-key constraint name: length (u16), UTF-8 (format 2) |
 //! | … | 2 | index count m (format 2) |
-//! | … | … | m indexes: name (u16 length, UTF-8), object id (u32), tree id (u64), flags (u8, bit 0 UNIQUE), column count c (u16), c × (position u16, flags u8 bit 0 DESC) |
+//! | … | … | m indexes: name (u16 length, UTF-8), object id (u32), tree id (u64), flags (u8, bit 0 UNIQUE, bit 1 backs a UNIQUE constraint (format 4)), column count c (u16), c × (position u16, flags u8 bit 0 DESC) |
 //! | … | 2 | CHECK constraint count (format 3) |
 //! | … | … | per CHECK: name (u16 length, UTF-8), expression as SQL text (u32 length, UTF-8) |
 //! | … | 2 | FOREIGN KEY count (format 3) |
@@ -61,7 +61,7 @@ pub const CATALOG_TREE: TreeId = TreeId(1);
 /// The first object id handed out (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_OBJECT_ID: u32 = 16384;
 
-const ENTRY_VERSION: u8 = 3;
+const ENTRY_VERSION: u8 = 4;
 const OID_KEY: &[u8] = b"O";
 
 /// Errors of the catalog, with PostgreSQL's SQLSTATEs and messages.
@@ -130,14 +130,27 @@ impl From<StorageError> for CatalogError {
     }
 }
 
+/// `GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Always,
+    ByDefault,
+}
+
 /// One column of a table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDef {
     pub name: String,
     pub data_type: DataType,
     pub not_null: bool,
     /// The DEFAULT expression as SQL text (bound again by each INSERT).
     pub default: Option<String>,
+    /// An identity column (its default is the `nextval` of its sequence).
+    pub identity: Option<Identity>,
+    /// The value rows written before the column was added read for it
+    /// (PostgreSQL's attmissingval): ADD COLUMN with a constant default
+    /// does not rewrite the table. `None`: such rows read NULL.
+    pub missing: Option<Value>,
 }
 
 impl ColumnDef {
@@ -147,6 +160,8 @@ impl ColumnDef {
             data_type,
             not_null: false,
             default: None,
+            identity: None,
+            missing: None,
         }
     }
 }
@@ -168,6 +183,9 @@ pub struct IndexDef {
     pub tree: TreeId,
     pub unique: bool,
     pub columns: Vec<IndexColumn>,
+    /// The index of a UNIQUE constraint (dropped with DROP CONSTRAINT,
+    /// not DROP INDEX).
+    pub constraint: bool,
 }
 
 /// A CHECK constraint: a boolean expression over the row's columns, kept as
@@ -238,7 +256,7 @@ pub struct FkRef {
 }
 
 /// A table as the catalog stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableDef {
     pub oid: u32,
     pub schema: String,
@@ -331,10 +349,21 @@ fn encode_entry(t: &TableDef) -> Vec<u8> {
         b.extend_from_slice(c.name.as_bytes());
         b.extend_from_slice(&c.data_type.oid().to_le_bytes());
         b.extend_from_slice(&typmod(&c.data_type).to_le_bytes());
-        b.push(u8::from(c.not_null) | (u8::from(c.default.is_some()) << 1));
+        b.push(
+            u8::from(c.not_null)
+                | (u8::from(c.default.is_some()) << 1)
+                | (u8::from(c.identity == Some(Identity::Always)) << 2)
+                | (u8::from(c.identity == Some(Identity::ByDefault)) << 3)
+                | (u8::from(c.missing.is_some()) << 4),
+        );
         if let Some(d) = &c.default {
             b.extend_from_slice(&(d.len() as u32).to_le_bytes());
             b.extend_from_slice(d.as_bytes());
+        }
+        if let Some(m) = &c.missing {
+            let v = super::row::encode_row(0, std::slice::from_ref(m));
+            b.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            b.extend_from_slice(&v);
         }
     }
     b.extend_from_slice(&(t.primary_key.len() as u16).to_le_bytes());
@@ -347,7 +376,7 @@ fn encode_entry(t: &TableDef) -> Vec<u8> {
         put_str(&mut b, &i.name);
         b.extend_from_slice(&i.oid.to_le_bytes());
         b.extend_from_slice(&i.tree.0.to_le_bytes());
-        b.push(u8::from(i.unique));
+        b.push(u8::from(i.unique) | (u8::from(i.constraint) << 1));
         b.extend_from_slice(&(i.columns.len() as u16).to_le_bytes());
         for c in &i.columns {
             b.extend_from_slice(&(c.column as u16).to_le_bytes());
@@ -454,11 +483,28 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
         } else {
             None
         };
+        let identity = match (flags & 4 != 0, flags & 8 != 0) {
+            (true, _) => Some(Identity::Always),
+            (false, true) => Some(Identity::ByDefault),
+            _ => None,
+        };
+        let missing = if flags & 16 != 0 {
+            let len = r.u32()? as usize;
+            let raw = r.take(len)?;
+            let mut out = Vec::with_capacity(1);
+            super::row::decode_row(raw, std::slice::from_ref(&data_type), None, &mut out)
+                .map_err(|e| CatalogError::Corrupt(e.message))?;
+            out.pop()
+        } else {
+            None
+        };
         columns.push(ColumnDef {
             name: cname,
             data_type,
             not_null,
             default,
+            identity,
+            missing,
         });
     }
     let k = r.u16()?;
@@ -482,7 +528,8 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
             let iname = r.short_text()?;
             let ioid = r.u32()?;
             let itree = TreeId(u64::from_le_bytes(r.array()?));
-            let unique = r.take(1)?[0] & 1 != 0;
+            let iflags = r.take(1)?[0];
+            let unique = iflags & 1 != 0;
             let c = r.u16()?;
             let mut icols = Vec::with_capacity(usize::from(c));
             for _ in 0..c {
@@ -502,6 +549,7 @@ fn decode_entry(schema: &str, name: &str, b: &[u8]) -> Result<TableDef, CatalogE
                 tree: itree,
                 unique,
                 columns: icols,
+                constraint: iflags & 2 != 0,
             });
         }
     }
@@ -655,7 +703,7 @@ impl Catalog {
         Ok(oid)
     }
 
-    /// Whether a relation (table or index) named `name` exists in `schema`.
+    /// Whether a relation (table, index or sequence) named `name` exists in `schema`.
     pub fn relation_exists(
         &self,
         txn: &mut Transaction,
@@ -663,7 +711,10 @@ impl Catalog {
         name: &str,
     ) -> Result<bool, CatalogError> {
         Ok(txn.get(&self.tree, &table_key(schema, name))?.is_some()
-            || txn.get(&self.tree, &index_key(schema, name))?.is_some())
+            || txn.get(&self.tree, &index_key(schema, name))?.is_some()
+            || txn
+                .get(&self.tree, &super::sequence::sequence_key(schema, name))?
+                .is_some())
     }
 
     /// Creates a table in `txn`; 42P07 if a relation of that name exists.
@@ -787,6 +838,7 @@ impl Catalog {
             tree: tree.id(),
             unique,
             columns,
+            constraint: false,
         };
         if !txn.insert(
             &self.tree,
@@ -871,6 +923,8 @@ mod tests {
             },
             ColumnDef {
                 not_null: true,
+                identity: Some(Identity::ByDefault),
+                missing: Some(Value::Text("x".into())),
                 ..ColumnDef::new("name", DataType::Varchar(Some(20)))
             },
         ]
@@ -911,6 +965,7 @@ mod tests {
                         desc: false,
                     },
                 ],
+                constraint: true,
             }],
             checks: vec![CheckDef {
                 name: "t_price_check".into(),

@@ -18,12 +18,13 @@ use std::ops::Bound;
 use sqlparser::ast;
 
 use crate::catalog::row::decode_row;
+use crate::catalog::table::Identity;
 use crate::catalog::{ColumnDef, IndexColumn, TableDef};
 use crate::db::StatementResult;
 use crate::error::{Error, Result, SqlState};
 use crate::types::DataType;
 
-use super::bind::{Binder, TableSource, ident_name, object_name, resolve_type};
+use super::bind::{Binder, TableSource, ident_name, resolve_type};
 use super::check::{CheckSpec, define_checks};
 use super::dml::{assign_coerce, format_key};
 use super::scan::{index_entry, lock_txn};
@@ -49,6 +50,24 @@ fn tag(t: &str) -> StatementResult {
 pub fn split_name(cx: &StmtCx<'_>, name: &ast::ObjectName) -> Result<(String, String)> {
     let mut txn = lock_txn(cx.txn)?;
     super::namespace::creation_target(cx.shared.catalog(), &mut txn, name)
+}
+
+/// `serial`, `bigserial`, `smallserial` (and `serial4`, …): the integer
+/// type behind them.
+fn serial_type(dt: &ast::DataType) -> Option<DataType> {
+    match dt.to_string().to_ascii_lowercase().as_str() {
+        "serial" | "serial4" => Some(DataType::Int4),
+        "bigserial" | "serial8" => Some(DataType::Int8),
+        "smallserial" | "serial2" => Some(DataType::Int2),
+        _ => None,
+    }
+}
+
+fn both_default_and_identity(column: &str, table: &str) -> Error {
+    Error::new(
+        SqlState::SYNTAX_ERROR,
+        format!("both default and identity specified for column \"{column}\" of table \"{table}\""),
+    )
 }
 
 /// The types rows can store today.
@@ -147,8 +166,25 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
             format!("multiple primary keys for table \"{name}\" are not allowed"),
         )
     };
+    // Columns backed by a sequence: (position, options, identity kind).
+    let mut generated: Vec<(usize, super::sequence::Options)> = Vec::new();
     for c in &ct.columns {
-        let mut col = ColumnDef::new(ident_name(&c.name), column_type(&c.data_type)?);
+        let serial = serial_type(&c.data_type);
+        let col_type = match &serial {
+            Some(t) => t.clone(),
+            None => column_type(&c.data_type)?,
+        };
+        let mut col = ColumnDef::new(ident_name(&c.name), col_type);
+        if let Some(t) = serial {
+            col.not_null = true;
+            generated.push((
+                columns.len(),
+                super::sequence::Options {
+                    data_type: Some(t),
+                    ..Default::default()
+                },
+            ));
+        }
         let mut default_ast = None;
         for opt in &c.options {
             let cname = opt.name.as_ref().map(ident_name);
@@ -156,8 +192,44 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
                 ast::ColumnOption::Null => {}
                 ast::ColumnOption::NotNull => col.not_null = true,
                 ast::ColumnOption::Default(e) => {
+                    if col.identity.is_some() {
+                        return Err(both_default_and_identity(&col.name, &name));
+                    }
                     col.default = Some(e.to_string());
                     default_ast = Some(e.clone());
+                }
+                ast::ColumnOption::Generated {
+                    generated_as,
+                    sequence_options,
+                    generation_expr: None,
+                    ..
+                } => {
+                    col.identity = Some(match generated_as {
+                        ast::GeneratedAs::Always => Identity::Always,
+                        ast::GeneratedAs::ByDefault => Identity::ByDefault,
+                        ast::GeneratedAs::ExpStored => {
+                            return Err(Error::unsupported("generated columns"));
+                        }
+                    });
+                    if col.default.is_some() || generated.iter().any(|g| g.0 == columns.len()) {
+                        return Err(both_default_and_identity(&col.name, &name));
+                    }
+                    if !matches!(
+                        col.data_type,
+                        DataType::Int2 | DataType::Int4 | DataType::Int8
+                    ) {
+                        return Err(Error::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            "identity column type must be smallint, integer, or bigint",
+                        ));
+                    }
+                    col.not_null = true;
+                    let mut o = super::sequence::options_from(
+                        sequence_options.as_deref().unwrap_or(&[]),
+                        None,
+                    )?;
+                    o.data_type = Some(col.data_type.clone());
+                    generated.push((columns.len(), o));
                 }
                 ast::ColumnOption::PrimaryKey(_) => {
                     if pk.is_some() {
@@ -240,6 +312,18 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
         taken.push(n.clone());
         unique_names.push(n);
     }
+    // serial / identity: the sequences' names, and the defaults using them.
+    let mut sequences = Vec::with_capacity(generated.len());
+    for (pos, opts) in generated {
+        let col = &mut columns[pos];
+        let seq = free_name(cx, &schema, &format!("{name}_{}_seq", col.name), &taken)?;
+        taken.push(seq.clone());
+        col.default = Some(format!(
+            "nextval({})",
+            super::sequence::regclass_literal(&schema, &seq)
+        ));
+        sequences.push((pos, seq, opts));
+    }
     let mut constraint_names = taken.clone();
     let check_defs = define_checks(&mut binder, &name, &columns, &checks, &mut constraint_names)?;
     let mut def = {
@@ -258,6 +342,13 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
         next_command(cx)?;
         let mut txn = lock_txn(cx.txn)?;
         catalog.update_table(&mut txn, &def)?;
+    }
+    for (pos, seq, opts) in sequences {
+        let mut q = super::sequence::new_def(&schema, &seq);
+        super::sequence::apply_options(&mut q, &opts, true)?;
+        q.owned_by = Some((def.oid, pos as u16));
+        next_command(cx)?;
+        super::sequence::create_stored(cx, q)?;
     }
     for ((_, cols), iname) in uniques.iter().zip(unique_names) {
         // A UNIQUE constraint equal to the primary key adds no index.
@@ -444,7 +535,11 @@ pub fn drop(
             }
             for (schema, name) in found {
                 if !schema.is_empty() {
-                    catalog.drop_table(&mut txn, &schema, &name)?;
+                    let def = catalog.drop_table(&mut txn, &schema, &name)?;
+                    // serial and identity columns' sequences go with it
+                    for q in catalog.sequences_owned_by(&mut txn, &schema, def.oid)? {
+                        super::sequence::drop_stored(cx.shared, &mut txn, &schema, &q.name)?;
+                    }
                 }
             }
             Ok(tag("DROP TABLE"))

@@ -268,6 +268,7 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
         return Err(Error::unsupported("this form of INSERT"));
     }
     let name = target_table(&ins.table)?;
+    let overriding = super::sequence::overriding_of(ins);
     let (_, scope, table) = binder.bind_table(name, None, false)?;
     let def = table.def.clone();
     let relation = def.name.clone();
@@ -357,7 +358,9 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
                     let mut given: Vec<Option<Expr>> = vec![None; ncols];
                     for (e, &pos) in r.content.iter().zip(&targets) {
                         let col = &def.columns[pos];
-                        given[pos] = Some(if is_default_keyword(e) {
+                        let identity_default = !is_default_keyword(e)
+                            && super::sequence::insert_uses_default(col, overriding)?;
+                        given[pos] = Some(if is_default_keyword(e) || identity_default {
                             default_expr(binder, col)?
                         } else {
                             let b = binder.bind_expr(e, &Scope::default())?;
@@ -395,7 +398,11 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
                 }
                 let mut exprs = Vec::with_capacity(ncols);
                 for (pos, col) in def.columns.iter().enumerate() {
-                    exprs.push(match targets.iter().position(|&t| t == pos) {
+                    let target = match targets.iter().position(|&t| t == pos) {
+                        Some(_) if super::sequence::insert_uses_default(col, overriding)? => None,
+                        t => t,
+                    };
+                    exprs.push(match target {
                         Some(j) => {
                             let c = Expr::Column {
                                 index: j,
@@ -576,6 +583,7 @@ pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> 
         assignments[pos] = if is_default_keyword(&a.value) {
             default_expr(binder, col)?
         } else {
+            super::sequence::check_update(col)?;
             let b = binder.bind_expr(&a.value, &scope)?;
             assign_coerce(binder, b, col)?
         };

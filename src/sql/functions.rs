@@ -56,6 +56,8 @@ pub enum Func {
     CurrentDatabase,
     CurrentSchema,
     CurrentUser,
+    /// nextval, currval, setval, lastval (`super::sequence`).
+    Sequence(super::sequence::SeqFunc),
     /// Date/time, uuid and json built-ins (`super::datetime_functions`).
     DateTime(super::datetime_functions::DtFunc),
     // String functions in `string_functions`.
@@ -294,6 +296,7 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             sig(vec![Int8, Int8], Int8, Func::Lcm),
         ],
         "scale" => vec![sig(vec![num()], Int4, Func::Scale)],
+        "nextval" | "currval" | "setval" | "lastval" => super::sequence::signatures(name),
         _ => super::datetime_functions::lookup(name),
     }
 }
@@ -729,6 +732,7 @@ pub fn call(
         },
         Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
         Func::DateTime(f) => return super::datetime_functions::call(f, args, types, ret, ctx),
+        Func::Sequence(f) => return super::sequence::call(f, &args, ctx),
         _ => return Err(Error::internal(format!("{func:?} is handled elsewhere"))),
     })
 }

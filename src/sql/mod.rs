@@ -32,6 +32,7 @@ pub mod parse;
 pub mod plan;
 pub mod roles;
 pub mod scan;
+pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod signals;
@@ -61,6 +62,8 @@ struct SharedInner {
     rowids: parking_lot::Mutex<
         std::collections::HashMap<crate::txn::TreeId, std::sync::Arc<std::sync::atomic::AtomicI64>>,
     >,
+    /// The sequences' values in memory (see `sequence.rs`).
+    sequences: sequence::Cache,
 }
 
 impl Shared {
@@ -72,6 +75,7 @@ impl Shared {
                 stack: stack.clone(),
                 catalog,
                 rowids: parking_lot::Mutex::new(std::collections::HashMap::new()),
+                sequences: sequence::Cache::default(),
             }),
         })
     }
@@ -82,6 +86,10 @@ impl Shared {
 
     pub fn catalog(&self) -> &crate::catalog::Catalog {
         &self.inner.catalog
+    }
+
+    pub fn sequences(&self) -> &sequence::Cache {
+        &self.inner.sequences
     }
 
     /// A fresh hidden row id for a row of `tree` (a table without a

@@ -314,8 +314,16 @@ pub fn drop_schema(
     // Dependents: the tables and sequences of each schema.
     let mut dependents: Vec<(String, String, &str)> = Vec::new();
     for s in &found {
-        for (kind, what) in [(b'T', "table")] {
+        for (kind, what) in [(b'T', "table"), (b'Q', "sequence")] {
             for rel in catalog.relation_names(&mut txn, kind, s)? {
+                // A serial column's sequence goes with its table.
+                if kind == b'Q'
+                    && catalog
+                        .sequence(&mut txn, s, &rel)?
+                        .is_some_and(|q| q.owned_by.is_some())
+                {
+                    continue;
+                }
                 dependents.push((s.clone(), rel, what));
             }
         }
@@ -352,8 +360,12 @@ pub fn drop_schema(
         for (s, rel, what) in &dependents {
             lock_txn(cx.txn)?.begin_statement()?;
             let mut txn = lock_txn(cx.txn)?;
-            if *what == "table" && catalog.table(&mut txn, s, rel)?.is_some() {
-                catalog.drop_table(&mut txn, s, rel)?;
+            if *what == "table" {
+                if catalog.table(&mut txn, s, rel)?.is_some() {
+                    catalog.drop_table(&mut txn, s, rel)?;
+                }
+            } else if catalog.sequence(&mut txn, s, rel)?.is_some() {
+                super::sequence::drop_stored(cx.shared, &mut txn, s, rel)?;
             }
         }
         lock_txn(cx.txn)?.begin_statement()?;

@@ -37,6 +37,31 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         if let Some(stmt) = super::vacuum::parse(sql) {
             return Ok(vec![stmt]);
         }
+        // INSERT … OVERRIDING {SYSTEM | USER} VALUE: sequence.rs blanks
+        // the clause out and marks the INSERT.
+        if let Some((blanked, mark)) = super::sequence::strip_overriding(sql) {
+            let again = Parser::new(&dialect)
+                .with_recursion_limit(PARSER_RECURSION_LIMIT)
+                .try_with_sql(&blanked)
+                .and_then(|mut p| p.parse_statements());
+            if let Ok(mut statements) = again {
+                super::sequence::mark_overriding(&mut statements, mark);
+                return Ok(statements);
+            }
+        }
+        if let Some(reordered) = super::sequence::reorder_options(sql) {
+            let again = Parser::new(&dialect)
+                .with_recursion_limit(PARSER_RECURSION_LIMIT)
+                .try_with_sql(&reordered)
+                .and_then(|mut p| p.parse_statements());
+            if let Ok(statements) = again {
+                return Ok(statements);
+            }
+        }
+        // ALTER SEQUENCE: sequence.rs reads the text itself.
+        if let Some(stmt) = super::sequence::parse_alter_placeholder(sql) {
+            return Ok(vec![stmt]);
+        }
         if let Some(respelled) = super::copy::spell_booleans(sql) {
             let again = Parser::new(&dialect)
                 .with_recursion_limit(PARSER_RECURSION_LIMIT)

@@ -70,6 +70,8 @@ pub struct SessionState {
     savepoints: Vec<String>,
     /// A COPY FROM STDIN waiting for its data.
     copy_in: Option<Box<CopyIn>>,
+    /// currval / lastval of this session.
+    sequences: Arc<parking_lot::Mutex<super::sequence::SessionSequences>>,
 }
 
 /// What a data statement runs with.
@@ -306,6 +308,7 @@ impl SessionState {
             implicit: false,
             savepoints: Vec::new(),
             copy_in: None,
+            sequences: Arc::default(),
         }
     }
 
@@ -325,6 +328,7 @@ impl SessionState {
                 .unwrap_or_default(),
             Some(self.shared.catalog().clone()),
         );
+        super::sequence::set_context(&self.shared, &self.sequences);
     }
 
     pub fn execute_simple(
@@ -836,6 +840,20 @@ impl SessionState {
                 cascade,
                 ..
             } => super::namespace::drop_schema(&cx, names, *if_exists, *cascade),
+            stmt @ Statement::CreateSequence { .. } => {
+                if super::sequence::is_alter_placeholder(stmt) {
+                    super::sequence::alter_sequence(&cx)
+                } else {
+                    super::sequence::create_sequence(&cx, stmt)
+                }
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::Sequence,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => super::sequence::drop_sequence(&cx, names, *if_exists, *cascade),
             Statement::CreateTable(ct) => ddl::create_table(&cx, ct),
             Statement::CreateIndex(ci) => ddl::create_index(&cx, ci),
             Statement::Drop {
