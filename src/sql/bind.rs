@@ -32,7 +32,7 @@ use super::cast::{self, can_cast_explicit};
 use super::coerce::{self, Category, NoMatch, category, common_type, same_base, select_candidate};
 use super::expr::{BinOp, Expr, no_parameter};
 use super::functions::{self, Func};
-use super::plan::{AggCall, JoinKind, Plan, SetOpKind, SortKey};
+use super::plan::{AggCall, Plan, SetOpKind, SortKey};
 pub use super::scan::TableSource;
 use super::scan::{Access, TableRef};
 
@@ -79,6 +79,8 @@ pub struct Binder {
     pub(super) agg_forbidden: Option<&'static str>,
     /// Window calls of the SELECT whose select list is being bound.
     pub(super) windows: Option<super::window::WindowState>,
+    /// Set-returning calls of the select list being bound ([`super::srf`]).
+    pub(super) srfs: Option<super::srf::SrfState>,
     /// Set just before binding a SELECT that is a leaf of a set operation:
     /// its unknown-typed output columns (`SELECT '2'`) stay unknown, so the
     /// set operation resolves them against the other side, as PostgreSQL
@@ -115,6 +117,9 @@ pub struct ScopeColumn {
     pub table: Option<String>,
     pub name: String,
     pub ty: DataType,
+    /// Merged away by `JOIN … USING` / `NATURAL`: only `table.name` finds
+    /// it, and `*` skips it (the merged column stands for it).
+    pub hidden: bool,
 }
 
 /// The columns a query's expressions can see (empty without FROM), in the
@@ -137,6 +142,7 @@ impl Scope {
                     table: table.clone(),
                     name,
                     ty,
+                    hidden: false,
                 })
                 .collect(),
         }
@@ -167,7 +173,13 @@ impl Scope {
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.name == name && (table.is_none() || c.table.as_deref() == table))
+            .filter(|(_, c)| {
+                c.name == name
+                    && match table {
+                        None => !c.hidden,
+                        Some(_) => c.table.as_deref() == table,
+                    }
+            })
             .map(|(i, _)| i)
             .collect();
         match hits.as_slice() {
@@ -433,12 +445,31 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
         E::Substring { .. } => ("substring".into(), 2),
         E::Trim { .. } => ("btrim".into(), 2),
         E::Exists { .. } => ("exists".into(), 2),
+        E::Subquery(q) => (subquery_colname(q), 2),
         E::Extract { .. } => ("extract".into(), 2),
         E::Array(_) => ("array".into(), 2),
         E::CompoundFieldAccess { root, .. } => figure_colname(root),
         E::AtTimeZone { .. } => ("timezone".into(), 2),
         E::Interval(_) => ("interval".into(), 1),
         _ => ("?column?".into(), 0),
+    }
+}
+
+/// A scalar subquery's name: its first output column's.
+fn subquery_colname(q: &ast::Query) -> String {
+    let mut body = q.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left;
+    }
+    match body {
+        SetExpr::Select(s) => match s.projection.first() {
+            Some(SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
+            Some(SelectItem::UnnamedExpr(e)) => figure_colname(e).0,
+            _ => "?column?".into(),
+        },
+        SetExpr::Query(q) => subquery_colname(q),
+        SetExpr::Values(_) => "column1".into(),
+        _ => "?column?".into(),
     }
 }
 
@@ -555,6 +586,7 @@ impl Binder {
             agg: None,
             agg_forbidden: None,
             windows: None,
+            srfs: None,
             set_op_leaf: false,
             tables: None,
         }
@@ -1029,28 +1061,28 @@ impl Binder {
                 conditions,
                 else_result,
                 ..
-            } => {
+            } => self.forbid_srfs("CASE", |b| {
                 let operand = match operand {
-                    Some(o) => Some(self.bind_expr(o, scope)?),
+                    Some(o) => Some(b.bind_expr(o, scope)?),
                     None => None,
                 };
                 let mut conds = Vec::with_capacity(conditions.len());
                 let mut results = Vec::with_capacity(conditions.len() + 1);
                 for w in conditions {
-                    let c = self.bind_expr(&w.condition, scope)?;
+                    let c = b.bind_expr(&w.condition, scope)?;
                     let c = match &operand {
-                        Some(o) => self.binary(BinOp::Eq, o.clone(), c)?,
-                        None => self.coerce_bool(c, "CASE/WHEN")?,
+                        Some(o) => b.binary(BinOp::Eq, o.clone(), c)?,
+                        None => b.coerce_bool(c, "CASE/WHEN")?,
                     };
                     conds.push(c);
-                    results.push(self.bind_expr(&w.result, scope)?);
+                    results.push(b.bind_expr(&w.result, scope)?);
                 }
                 // PostgreSQL resolves the ELSE branch's type first.
                 let has_else = else_result.is_some();
                 if let Some(x) = else_result {
-                    results.insert(0, self.bind_expr(x, scope)?);
+                    results.insert(0, b.bind_expr(x, scope)?);
                 }
-                let (mut results, ty) = self.unify(results, "CASE")?;
+                let (mut results, ty) = b.unify(results, "CASE")?;
                 let otherwise = if has_else {
                     Some(Box::new(results.remove(0)))
                 } else {
@@ -1061,7 +1093,7 @@ impl Binder {
                     otherwise,
                     ty,
                 })
-            }
+            }),
             E::Cast {
                 kind,
                 expr,
@@ -1513,7 +1545,14 @@ impl Binder {
         };
         let mut bound = Vec::with_capacity(args.len());
         for a in args {
-            bound.push(self.bind_expr(a, scope)?);
+            bound.push(if name == "coalesce" {
+                self.forbid_srfs("COALESCE", |b| b.bind_expr(a, scope))?
+            } else {
+                self.bind_expr(a, scope)?
+            });
+        }
+        if super::srf::is_set_function(&name) {
+            return self.bind_srf_call(&name, bound);
         }
         match name.as_str() {
             "coalesce" => {
@@ -2195,6 +2234,7 @@ impl Binder {
         // A derived table binds its own aggregates and window calls.
         let outer_agg = self.agg.take();
         let outer_windows = self.windows.take();
+        let outer_srfs = self.srfs.take();
         let (mut input, scope) = if s.from.is_empty() {
             (
                 Plan::Values {
@@ -2229,6 +2269,7 @@ impl Binder {
         let (exprs, names, sort, having) = loop {
             attempt += 1;
             self.windows = Some(super::window::WindowState::new(&s.named_window)?);
+            self.srfs = Some(super::srf::SrfState::default());
             self.agg = Some(AggState {
                 strict,
                 group_asts: group_asts.clone(),
@@ -2246,7 +2287,9 @@ impl Binder {
             }
             let having = match &s.having {
                 Some(h) => {
-                    let h = self.forbid_windows("HAVING", |b| b.bind_expr(h, &scope))?;
+                    let h = self.forbid_srfs("HAVING", |b| {
+                        b.forbid_windows("HAVING", |b| b.bind_expr(h, &scope))
+                    })?;
                     Some(self.coerce_bool(h, "HAVING")?)
                 }
                 None => None,
@@ -2278,8 +2321,17 @@ impl Binder {
                 };
             }
         }
+        let mut srf_state = std::mem::replace(&mut self.srfs, outer_srfs);
         let mut exprs = exprs;
+        let listed = exprs.len();
+        if let Some(st) = srf_state.as_mut() {
+            st.lend_args(&mut exprs);
+        }
         let input = self.finish_windows(outer_windows, input, &mut exprs);
+        if let Some(st) = srf_state.as_mut() {
+            st.return_args(&mut exprs, listed);
+        }
+        let input = self.finish_srfs(srf_state, input, &mut exprs);
         let visible = names.len();
         Ok(Body {
             input,
@@ -2394,8 +2446,11 @@ impl Binder {
         exprs: &mut Vec<Expr>,
         names: &mut Vec<String>,
     ) -> Result<()> {
-        for c in scope.columns.clone() {
+        for (i, c) in scope.columns.clone().into_iter().enumerate() {
             if table.is_some() && c.table.as_deref() != table {
+                continue;
+            }
+            if table.is_none() && c.hidden {
                 continue;
             }
             let column = ast::Ident::with_quote('"', c.name.clone());
@@ -2406,7 +2461,31 @@ impl Binder {
                 ]),
                 None => ast::Expr::Identifier(column),
             };
-            exprs.push(self.bind_expr(&id, scope)?);
+            if scope.find_ast(&id) == Some(i) {
+                exprs.push(self.bind_expr(&id, scope)?);
+            } else {
+                // Two columns share the name (`unnest(a, b)`): by position.
+                let key = self
+                    .agg
+                    .as_ref()
+                    .filter(|st| st.strict && !st.in_agg)
+                    .map(|st| {
+                        st.group_asts
+                            .iter()
+                            .position(|g| st.input_scope.find_ast(g) == Some(i))
+                            .map(|k| Expr::Column {
+                                index: k,
+                                ty: st.group_types[k].clone(),
+                            })
+                    });
+                exprs.push(match key {
+                    Some(Some(k)) => k,
+                    _ => {
+                        self.check_ungrouped(scope, i)?;
+                        scope.column(i)
+                    }
+                });
+            }
             names.push(c.name.clone());
         }
         Ok(())
@@ -2426,64 +2505,7 @@ impl Binder {
         r
     }
 
-    /// FROM: derived tables (`(VALUES …) AS t(a, b)`, subqueries) joined
-    /// by commas, CROSS, INNER, LEFT, RIGHT and FULL joins with ON; tables
-    /// come with the catalog.
-    fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
-        let mut acc: Option<(Plan, Scope)> = None;
-        for twj in from {
-            let (mut plan, mut scope) = self.bind_table_factor(&twj.relation)?;
-            for join in &twj.joins {
-                use ast::JoinOperator as J;
-                let (rplan, rscope) = self.bind_table_factor(&join.relation)?;
-                let (kind, constraint) = match &join.join_operator {
-                    J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
-                    J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, Some(c)),
-                    J::Right(c) | J::RightOuter(c) => (JoinKind::Right, Some(c)),
-                    J::FullOuter(c) => (JoinKind::Full, Some(c)),
-                    J::CrossJoin(_) => (JoinKind::Inner, None),
-                    other => return Err(unsupported(format!("join {}", variant_name(other)))),
-                };
-                check_duplicate_tables(&scope, &rscope)?;
-                let combined = scope.concat(rscope);
-                let on = match constraint {
-                    None | Some(ast::JoinConstraint::None) => None,
-                    Some(ast::JoinConstraint::On(e)) => {
-                        let p = self
-                            .forbid_aggregates("JOIN conditions", |b| b.bind_expr(e, &combined))?;
-                        Some(self.coerce_bool(p, "JOIN/ON")?)
-                    }
-                    Some(ast::JoinConstraint::Using(_)) => return Err(unsupported("JOIN … USING")),
-                    Some(ast::JoinConstraint::Natural) => return Err(unsupported("NATURAL JOIN")),
-                };
-                plan = Plan::Join {
-                    kind,
-                    left: Box::new(plan),
-                    right: Box::new(rplan),
-                    on,
-                };
-                scope = combined;
-            }
-            acc = Some(match acc {
-                None => (plan, scope),
-                Some((lplan, lscope)) => {
-                    check_duplicate_tables(&lscope, &scope)?;
-                    (
-                        Plan::Join {
-                            kind: JoinKind::Inner,
-                            left: Box::new(lplan),
-                            right: Box::new(plan),
-                            on: None,
-                        },
-                        lscope.concat(scope),
-                    )
-                }
-            });
-        }
-        acc.ok_or_else(|| Error::internal("empty FROM list"))
-    }
-
-    fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
+    pub(super) fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
         match tf {
             ast::TableFactor::Derived {
                 lateral,
@@ -2491,9 +2513,9 @@ impl Binder {
                 alias,
                 ..
             } => {
-                if *lateral {
-                    return Err(unsupported("LATERAL"));
-                }
+                // A LATERAL one reads the items to its left through an
+                // outer frame that bind_from sets up ([`super::lateral`]).
+                let _ = lateral;
                 let Some(alias) = alias else {
                     return Err(Error::new(
                         SqlState::SYNTAX_ERROR,
@@ -2582,7 +2604,10 @@ impl Binder {
                 let (plan, scope, _) = self.bind_table(name, alias.as_ref(), false)?;
                 Ok((plan, scope))
             }
-            other => Err(unsupported(format!("FROM {}", variant_name(other)))),
+            other => match super::srf::FromFunction::from_factor(other)? {
+                Some(f) => self.bind_from_function(&f),
+                None => Err(unsupported(format!("FROM {}", variant_name(other)))),
+            },
         }
     }
 }
@@ -2651,21 +2676,6 @@ impl Binder {
         };
         self.ctes.iter().rev().find(|c| c.name == *n)
     }
-}
-
-/// 42712 when two FROM items share a name.
-fn check_duplicate_tables(left: &Scope, right: &Scope) -> Result<()> {
-    for c in &right.columns {
-        if let Some(t) = &c.table
-            && left.has_table(t)
-        {
-            return Err(Error::new(
-                SqlState("42712"),
-                format!("table name \"{t}\" specified more than once"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// What a SELECT or VALUES body binds to before ORDER BY / LIMIT.

@@ -88,6 +88,17 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
+        Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),
+        Plan::ProjectSet { input, calls } => {
+            super::srf::run_project_set(run(input, cx)?, calls, cx)
+        }
+        Plan::Lateral {
+            kind,
+            left,
+            right,
+            correlated,
+            on,
+        } => super::lateral::run(*kind, left, right, correlated, on.as_ref(), cx),
         Plan::Join {
             kind,
             left,

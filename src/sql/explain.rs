@@ -96,6 +96,16 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(format!("{pad}HashAggregate"));
             child(out, input);
         }
+        Plan::FunctionScan { .. } => out.push(format!("{pad}Function Scan")),
+        Plan::ProjectSet { input, .. } => {
+            out.push(format!("{pad}ProjectSet"));
+            child(out, input);
+        }
+        Plan::Lateral { left, right, .. } => {
+            out.push(format!("{pad}Nested Loop"));
+            child(out, left);
+            child(out, right);
+        }
         Plan::Window { input, .. } => {
             out.push(format!("{pad}WindowAgg"));
             child(out, input);

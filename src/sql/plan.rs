@@ -110,6 +110,28 @@ pub enum Plan {
         input: Box<Plan>,
         calls: Vec<super::window::WindowCall>,
     },
+    /// Functions in FROM ([`super::srf`]) side by side: one column per
+    /// call, then the row number if `ordinality`.
+    FunctionScan {
+        calls: Vec<super::srf::SrfCall>,
+        ordinality: bool,
+    },
+    /// Set-returning calls of a select list: each input row with one value
+    /// per call appended, once per row of the longest set.
+    ProjectSet {
+        input: Box<Plan>,
+        calls: Vec<super::srf::SrfCall>,
+    },
+    /// A join whose right side reads the left row (LATERAL): `right` runs
+    /// once per left row, `correlated` evaluated over that row being its
+    /// outer values (as a correlated subquery's, [`super::expr::SubPlan`]).
+    Lateral {
+        kind: JoinKind,
+        left: Box<Plan>,
+        right: Box<Plan>,
+        correlated: Vec<Expr>,
+        on: Option<Expr>,
+    },
     /// Removes duplicate rows (NULLs count as equal), keeping the first.
     Distinct {
         input: Box<Plan>,
@@ -141,6 +163,9 @@ impl Plan {
                 table, with_key, ..
             } => table.def.columns.len() + usize::from(*with_key),
             Plan::Values { width, .. } => *width,
+            Plan::FunctionScan { calls, ordinality } => calls.len() + usize::from(*ordinality),
+            Plan::ProjectSet { input, calls } => input.width() + calls.len(),
+            Plan::Lateral { left, right, .. } => left.width() + right.width(),
             Plan::Project { exprs, .. } => exprs.len(),
             Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
             Plan::Join { left, right, .. } => left.width() + right.width(),
@@ -160,7 +185,7 @@ impl Plan {
     pub fn map_inputs(self, mut f: impl FnMut(Plan) -> Plan) -> Plan {
         let mut b = |p: Box<Plan>| Box::new(f(*p));
         match self {
-            p @ (Plan::Scan { .. } | Plan::Values { .. }) => p,
+            p @ (Plan::Scan { .. } | Plan::Values { .. } | Plan::FunctionScan { .. }) => p,
             Plan::SetOp {
                 kind,
                 all,
@@ -189,6 +214,23 @@ impl Plan {
                 kind,
                 left: b(left),
                 right: b(right),
+                on,
+            },
+            Plan::ProjectSet { input, calls } => Plan::ProjectSet {
+                input: b(input),
+                calls,
+            },
+            Plan::Lateral {
+                kind,
+                left,
+                right,
+                correlated,
+                on,
+            } => Plan::Lateral {
+                kind,
+                left: b(left),
+                right: b(right),
+                correlated,
                 on,
             },
             Plan::Aggregate { input, keys, aggs } => Plan::Aggregate {

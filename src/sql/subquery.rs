@@ -77,6 +77,18 @@ impl Binder {
     /// Binds `q` as a subquery of the query whose expressions see `scope`:
     /// the plan and the values it reads from enclosing levels.
     fn bind_subplan(&mut self, q: &ast::Query, scope: &Scope) -> Result<(BoundQuery, Vec<Expr>)> {
+        let (r, captures) = self.with_outer_frame(scope, |b| b.bind_query(q));
+        Ok((r?, captures))
+    }
+
+    /// Runs `f` (binding a subquery or a LATERAL item) one level inside
+    /// the query whose expressions see `scope`: its result and the values
+    /// it reads from that level, as expressions over that level's row.
+    pub(super) fn with_outer_frame<T>(
+        &mut self,
+        scope: &Scope,
+        f: impl FnOnce(&mut Binder) -> Result<T>,
+    ) -> (Result<T>, Vec<Expr>) {
         let agg = self.agg.take();
         let saved_ctx = self.agg_forbidden.take();
         self.outer.push(OuterFrame {
@@ -84,15 +96,14 @@ impl Binder {
             agg,
             captures: Vec::new(),
         });
-        let r = self.bind_query(q);
+        let r = f(self);
         let frame = self.outer.pop();
         self.agg_forbidden = saved_ctx;
         let Some(frame) = frame else {
-            return Err(Error::internal("subquery frame vanished"));
+            return (Err(Error::internal("subquery frame vanished")), Vec::new());
         };
         self.agg = frame.agg;
-        let bound = r?;
-        Ok((bound, frame.captures.into_iter().map(|(_, e)| e).collect()))
+        (r, frame.captures.into_iter().map(|(_, e)| e).collect())
     }
 
     /// `(SELECT …)` as a value.

@@ -252,6 +252,11 @@ impl Binder {
         }
     }
 
+    /// The window call whose arguments are being bound, if any.
+    pub(super) fn window_inside(&self) -> Option<&'static str> {
+        self.windows.as_ref().and_then(|w| w.inside)
+    }
+
     /// Sets the "inside a window call" marker for the duration of `f`.
     fn inside_window<T>(
         &mut self,
