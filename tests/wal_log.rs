@@ -379,3 +379,59 @@ fn the_log_works_on_real_files() {
     assert_eq!(wal.read(a).unwrap(), commit(1, Lsn(0)));
     assert!(vfs.exists(Path::new("wal/control")));
 }
+
+/// A segment file cut short (a truncated file, as a copy or a file system
+/// can leave one) ends the log where its bytes end; the file is filled up
+/// to its size again, and appending and reopening work. (Reading the short
+/// file used to fail with "failed to fill whole buffer" when the log was
+/// zeroed from its end: found by tests/durability_server.rs.)
+#[test]
+fn a_segment_file_cut_short_ends_the_log_where_its_bytes_end() {
+    let options = WalOptions {
+        segment_bytes: 64 * 1024,
+        wal_buffer_bytes: 64 * 1024,
+    };
+    for seed in 0..24u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new(dir.path()));
+        let (wal, _) = Wal::open(vfs.clone(), options.clone()).unwrap();
+        let mut rng = SplitMix64::new(seed);
+        let mut lsns = Vec::new();
+        for t in 1..=20u64 {
+            let lsn = wal
+                .append_durable(&update(t, Lsn(0), t, 10 + rng.below(300) as usize))
+                .unwrap();
+            lsns.push(lsn);
+        }
+        let end = wal.next_lsn();
+        drop(wal);
+        // Cut inside record `i` (or exactly at its start).
+        let i = rng.below(lsns.len() as u64) as usize;
+        let rec_end = lsns.get(i + 1).copied().unwrap_or(end);
+        let cut = lsns[i].0 + rng.below(rec_end.0 - lsns[i].0);
+        let path = dir.path().join(segment_path(Lsn(0)));
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(SEGMENT_HEADER_BYTES + cut).unwrap();
+        drop(file);
+
+        let (wal, report) = Wal::open(vfs.clone(), options.clone())
+            .unwrap_or_else(|e| panic!("seed {seed}: reopen after a cut at {cut}: {e}"));
+        assert_eq!(
+            report.end, lsns[i],
+            "seed {seed}: the log ends at the cut record"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            SEGMENT_HEADER_BYTES + options.segment_bytes,
+            "seed {seed}: the segment is its full size again"
+        );
+        let kept: Vec<Lsn> = records_after_start(&wal).iter().map(|(l, _)| *l).collect();
+        assert_eq!(kept, lsns[..i], "seed {seed}");
+        let again = wal.append_durable(&commit(99, Lsn(0))).unwrap();
+        assert_eq!(again, lsns[i]);
+        drop(wal);
+        let (wal, report) = Wal::open(vfs.clone(), options.clone()).unwrap();
+        assert!(!report.torn_tail, "seed {seed}");
+        assert_eq!(wal.read(again).unwrap(), commit(99, Lsn(0)), "seed {seed}");
+    }
+}

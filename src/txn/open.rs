@@ -8,6 +8,8 @@
 //!                                            tree drops freed, checkpoint
 //!    TxnEngine::durable(WalXidLog, floor)    xids and stamps restart above every
 //!                                            id the log knows (IdLimit records)
+//!    start_checkpointer                      timed checkpoints (and by log volume,
+//!                                            taken by the committer crossing it)
 //!  in_memory():
 //!    Engine over MemVfs (no log)  +  TxnEngine::volatile_over(engine)
 //! ```
@@ -24,12 +26,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::storage::btree::Tree;
 use crate::storage::disk::{MemVfs, OsVfs, Vfs};
 use crate::storage::engine::{Engine, EngineOptions};
-use crate::storage::wal::durable::DurableEngine;
+use crate::storage::wal::durable::{Checkpointer, DEFAULT_CHECKPOINT_INTERVAL_MS, DurableEngine};
 use crate::storage::wal::{Wal, WalOptions};
 
 use super::error::TxnError;
@@ -48,6 +51,9 @@ pub struct Stack {
     pub wal: Option<Arc<Wal>>,
     /// The storage engine with its log (file-backed only).
     pub durable: Option<Arc<DurableEngine>>,
+    /// Timed checkpoints (file-backed only); the thread stops, after any
+    /// checkpoint in progress, when the last clone of the stack goes.
+    pub checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Stack {
@@ -64,6 +70,7 @@ impl Stack {
             engine,
             wal: None,
             durable: None,
+            checkpointer: None,
         })
     }
 
@@ -102,11 +109,16 @@ impl Stack {
             LockConfig::default(),
             SsiConfig::default(),
         );
+        let checkpointer = DurableEngine::start_checkpointer(
+            &durable,
+            Duration::from_millis(DEFAULT_CHECKPOINT_INTERVAL_MS),
+        );
         Ok(Stack {
             engine: durable.engine().clone(),
             txns,
             wal: Some(wal),
             durable: Some(durable),
+            checkpointer: Some(Arc::new(checkpointer)),
         })
     }
 

@@ -30,11 +30,16 @@
 //! the caller frees the tree after the commit, and recovery frees the
 //! committed drops it finds (the checkpoint lists those not yet freed).
 //!
-//! Open problem: the tree releases its page latches when the operation
-//! returns, just before `end_smo` is logged. Another thread that changes one
-//! of those pages in that instant, followed by a crash before the `SmoEnd`
-//! is durable, would have its change redone without the one it built on.
-//! Closing it means logging `end_smo` inside the tree before the latches go.
+//! The tree releases its page latches when the operation returns, just
+//! before `end_smo` is logged; the structure-change gate of
+//! [`WalPageLog`] keeps every other thread's page changes out of that
+//! window (docs/wal.md, "The structure-change gate"). Open problem: the
+//! gate serialises tree writes; logging `end_smo` inside the tree before the
+//! latches go would let them run in parallel again.
+//!
+//! Checkpoints: after recovery, every `checkpoint_log_bytes` of log (taken
+//! by the committer that crosses the mark), and on a timer
+//! ([`DurableEngine::start_checkpointer`]; `txn::open::Stack` starts one).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +47,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::Error;
 use crate::storage::Lsn;
@@ -93,6 +98,93 @@ pub struct DurableEngine {
 
 /// Log volume between checkpoints, by default.
 pub const DEFAULT_CHECKPOINT_LOG_BYTES: u64 = 64 << 20;
+
+/// Time between timed checkpoints, by default (PostgreSQL's
+/// `checkpoint_timeout`).
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 300_000;
+
+/// The timed-checkpoint thread of one engine; dropping this stops it (and
+/// waits for a checkpoint in progress).
+pub struct Checkpointer {
+    shared: Arc<CheckpointerShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct CheckpointerShared {
+    state: Mutex<CheckpointerState>,
+    wake: Condvar,
+    /// Checkpoints this thread has taken.
+    taken: AtomicU64,
+}
+
+struct CheckpointerState {
+    stop: bool,
+    interval: Duration,
+}
+
+impl CheckpointerShared {
+    fn run(&self, db: &Weak<DurableEngine>) {
+        let mut st = self.state.lock();
+        loop {
+            // Checked before every wait: a stop set before this thread
+            // first waited sent its wake-up to nobody.
+            if st.stop {
+                return;
+            }
+            let interval = st.interval;
+            let timed_out = self.wake.wait_for(&mut st, interval).timed_out();
+            if st.stop {
+                return;
+            }
+            if !timed_out {
+                // The interval changed: wait the new one from now.
+                continue;
+            }
+            drop(st);
+            let Some(db) = db.upgrade() else { return };
+            let idle = db.wal().next_lsn().0 == db.last_checkpoint_end.load(Ordering::Relaxed);
+            if !idle {
+                match db.checkpoint_if_idle() {
+                    Ok(taken) => {
+                        self.taken.fetch_add(u64::from(taken), Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::error!(error = %e, "timed checkpoint failed"),
+                }
+            }
+            drop(db);
+            st = self.state.lock();
+        }
+    }
+}
+
+impl Checkpointer {
+    /// Changes the time between checkpoints (the next one is `interval`
+    /// from now).
+    pub fn set_interval(&self, interval: Duration) {
+        self.shared.state.lock().interval = interval;
+        self.shared.wake.notify_all();
+    }
+
+    /// Checkpoints the thread has taken (tests, monitoring).
+    pub fn checkpoints_taken(&self) -> u64 {
+        self.shared.taken.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.shared.state.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // The thread may hold the last handle to the engine and drop
+            // it, but it never drops the Checkpointer: joining cannot wait
+            // for ourselves.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
 
 struct EngineUndo<'a> {
     engine: &'a Engine,
@@ -416,12 +508,13 @@ impl DurableEngine {
             .store(bytes.max(1), Ordering::Relaxed);
     }
 
-    /// Takes a checkpoint unless one is already running.
-    fn checkpoint_if_idle(&self) -> Result<(), Error> {
-        if let Some(_guard) = self.checkpointing.try_lock() {
-            self.checkpoint_now()?;
+    /// Takes a checkpoint unless one is already running; returns whether
+    /// it took one.
+    fn checkpoint_if_idle(&self) -> Result<bool, Error> {
+        match self.checkpointing.try_lock() {
+            Some(_guard) => self.checkpoint_now().map(|_| true),
+            None => Ok(false),
         }
-        Ok(())
     }
 
     fn checkpoint_now(&self) -> Result<Lsn, Error> {
@@ -440,27 +533,28 @@ impl DurableEngine {
         Ok(lsn)
     }
 
-    /// Starts a thread that takes a checkpoint every `interval` (when there
-    /// is new log), until the last other handle to `db` is dropped.
-    pub fn spawn_checkpointer(db: &Arc<DurableEngine>, interval: Duration) -> JoinHandle<()> {
+    /// Starts the thread that takes a checkpoint every `interval` when new
+    /// log was written since the last one (writers keep going: checkpoints
+    /// are fuzzy). The thread holds only a weak handle between checkpoints;
+    /// dropping the returned [`Checkpointer`] stops it and waits for a
+    /// checkpoint in progress, so nothing writes the directory afterwards.
+    pub fn start_checkpointer(db: &Arc<DurableEngine>, interval: Duration) -> Checkpointer {
+        let shared = Arc::new(CheckpointerShared {
+            state: Mutex::new(CheckpointerState {
+                stop: false,
+                interval,
+            }),
+            wake: Condvar::new(),
+            taken: AtomicU64::new(0),
+        });
         let weak: Weak<DurableEngine> = Arc::downgrade(db);
-        std::thread::spawn(move || {
-            let step = interval.min(Duration::from_millis(50));
-            let mut waited = Duration::ZERO;
-            loop {
-                std::thread::sleep(step);
-                waited += step;
-                let Some(db) = weak.upgrade() else { return };
-                if waited < interval {
-                    continue;
-                }
-                waited = Duration::ZERO;
-                let idle = db.wal().next_lsn().0 == db.last_checkpoint_end.load(Ordering::Relaxed);
-                if !idle && let Err(e) = db.checkpoint_if_idle() {
-                    tracing::error!(error = %e, "checkpoint failed");
-                }
-            }
-        })
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("arbordb-checkpointer".into())
+            .spawn(move || thread_shared.run(&weak))
+            .map_err(|e| tracing::error!(error = %e, "could not start the checkpointer thread"))
+            .ok();
+        Checkpointer { shared, thread }
     }
 
     /// Rolls `txn` back by tree and key, writing CLRs.

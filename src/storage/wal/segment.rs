@@ -281,20 +281,29 @@ impl Segments {
     }
 
     /// Zeroes the log from `from` to the end of its segment, and removes every
-    /// later segment: the log then ends at `from`.
+    /// later segment: the log then ends at `from`. A segment file shorter
+    /// than its size (its preallocation, or a later write, cut short) is
+    /// filled up with zeros again, so appending never changes its size.
     pub fn truncate_at(&self, from: Lsn) -> Result<(), WalError> {
         let start = self.segment_start(from);
         let file = self.files.read().get(&start).cloned();
         if let Some(file) = file {
             let path = segment_path(Lsn(start));
             let end = start + self.segment_bytes;
+            let total = SEGMENT_HEADER_BYTES + self.segment_bytes;
+            let file_len = file.len().map_err(|e| io_err(&path, e))?;
+            // LSNs below `present_end` have bytes in the file.
+            let present_end = start
+                + file_len
+                    .saturating_sub(SEGMENT_HEADER_BYTES)
+                    .min(self.segment_bytes);
             let zeros = vec![0u8; 1 << 20];
             let mut pos = from.0;
             // Only the non-zero stretch needs zeroing; find where it ends.
             let mut last_nonzero = None;
             let mut chunk = vec![0u8; 1 << 20];
-            while pos < end {
-                let n = ((end - pos) as usize).min(chunk.len());
+            while pos < present_end {
+                let n = ((present_end - pos) as usize).min(chunk.len());
                 file.read_at(&mut chunk[..n], SEGMENT_HEADER_BYTES + (pos - start))
                     .map_err(|e| io_err(&path, e))?;
                 if let Some(i) = chunk[..n].iter().rposition(|&b| b != 0) {
@@ -302,6 +311,7 @@ impl Segments {
                 }
                 pos += n as u64;
             }
+            let mut wrote = false;
             if let Some(last) = last_nonzero {
                 let mut pos = from.0;
                 while pos <= last {
@@ -310,8 +320,28 @@ impl Segments {
                         .map_err(|e| io_err(&path, e))?;
                     pos += n as u64;
                 }
+                wrote = true;
+            }
+            if file_len < total {
+                tracing::warn!(
+                    segment = %path.display(),
+                    bytes = file_len,
+                    expected = total,
+                    "log segment is shorter than its size; filling it up with zeros"
+                );
+                let mut off = file_len;
+                while off < total {
+                    let n = (total - off).min(zeros.len() as u64) as usize;
+                    file.write_at(&zeros[..n], off)
+                        .map_err(|e| io_err(&path, e))?;
+                    off += n as u64;
+                }
+                wrote = true;
+            }
+            if wrote {
                 file.sync().map_err(|e| io_err(&path, e))?;
             }
+            debug_assert!(end == present_end || file_len < total);
         }
         // Newest first, so a crash leaves a prefix of the log.
         let later: Vec<u64> = self
