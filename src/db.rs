@@ -307,6 +307,12 @@ impl Session {
         self.state.execute_prepared(prepared, params)
     }
 
+    /// Whether `DEALLOCATE ALL` or `DISCARD ALL` ran since the last call:
+    /// a server drops its protocol-level named statements too.
+    pub fn take_deallocated_all(&mut self) -> bool {
+        self.state.take_deallocated_all()
+    }
+
     /// After a `COPY … FROM STDIN` ran: the number of data columns the
     /// client is to send (the statement ends with [`Session::copy_done`]).
     pub fn copy_in_columns(&self) -> Option<usize> {

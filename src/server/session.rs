@@ -72,6 +72,8 @@ pub(crate) struct Outcome<T> {
     pub result: Result<T>,
     pub status: TransactionStatus,
     pub changed_parameters: Vec<(String, String)>,
+    /// `DEALLOCATE ALL` / `DISCARD ALL` ran: named statements are dropped.
+    pub deallocated_all: bool,
 }
 
 /// Per-connection state, stored in pgwire's session extensions.
@@ -121,6 +123,7 @@ impl ConnState {
                 result,
                 status: session.transaction_status(),
                 changed_parameters: session.take_changed_parameters(),
+                deallocated_all: session.take_deallocated_all(),
             }
         })
     }
@@ -134,6 +137,9 @@ impl ConnState {
             Err(e) => return Err(Error::internal(format!("statement task failed: {e}"))),
         };
         *self.status.lock() = outcome.status;
+        if outcome.deallocated_all {
+            self.statements.lock().clear();
+        }
         if !outcome.changed_parameters.is_empty() {
             let mut pending = self.pending_parameters.lock();
             for (name, value) in outcome.changed_parameters {

@@ -106,6 +106,8 @@ pub enum Func {
     Tanh,
     Random,
     Setseed,
+    /// `pg_sleep(seconds)`: waits, listening for cancel and statement_timeout.
+    PgSleep,
     Gcd,
     Lcm,
     Scale,
@@ -287,6 +289,8 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "random" => vec![sig(vec![], Float8, Func::Random)],
         // PostgreSQL returns void; arbordb returns an empty text.
         "setseed" => vec![sig(vec![Float8], Text, Func::Setseed)],
+        // PostgreSQL returns void; arbordb returns an empty text.
+        "pg_sleep" => vec![sig(vec![Float8], Text, Func::PgSleep)],
         "gcd" => vec![
             sig(vec![Int4, Int4], Int4, Func::Gcd),
             sig(vec![Int8, Int8], Int8, Func::Gcd),
@@ -867,6 +871,10 @@ fn call_more(func: Func, args: &[Value]) -> Result<Option<Value>> {
             set_seed(x);
             Ok(Some(Value::Text(String::new())))
         }
+        Func::PgSleep => {
+            pg_sleep(f(0)?)?;
+            Ok(Some(Value::Text(String::new())))
+        }
         Func::Gcd | Func::Lcm => {
             let (x, y) = (int_arg(a(0)?)?, int_arg(a(1)?)?);
             let (min, max, name) = match a(0)? {
@@ -915,6 +923,26 @@ fn gcd(mut a: i128, mut b: i128) -> i128 {
         b = r;
     }
     a.abs()
+}
+
+/// Sleeps `secs` seconds (NaN, negative: not at all) in slices short enough
+/// that a cancel or statement_timeout ends it promptly.
+fn pg_sleep(secs: f64) -> Result<()> {
+    /// The longest slice between two signal checks.
+    const SLICE_MS: u64 = 10;
+    if secs.is_nan() || secs <= 0.0 {
+        return Ok(());
+    }
+    let total = std::time::Duration::from_secs_f64(secs.min(1e9));
+    let end = std::time::Instant::now() + total;
+    loop {
+        super::signals::check()?;
+        let now = std::time::Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(std::time::Duration::from_millis(SLICE_MS)));
+    }
 }
 
 // random() and setseed(): PostgreSQL 15's pg_prng (xoroshiro128**, seeded

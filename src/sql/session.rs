@@ -21,6 +21,7 @@ use sqlparser::ast::Statement;
 use crate::db::{Column, Prepared, StatementResult, TransactionStatus};
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value, parse_text};
+use std::collections::HashMap;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,8 @@ use super::parse::parse;
 use super::scan::{TxnCell, choose_access, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
 use super::{ddl, dml};
+
+mod prepared_sql;
 
 /// A statement kept for the extended protocol: parsed once, bound again on
 /// each execution with the parameter types fixed at prepare time.
@@ -72,6 +75,10 @@ pub struct SessionState {
     copy_in: Option<Box<CopyIn>>,
     /// currval / lastval of this session.
     sequences: Arc<parking_lot::Mutex<super::sequence::SessionSequences>>,
+    /// Statements made by SQL `PREPARE` (`prepared_sql.rs`).
+    sql_prepared: HashMap<String, Arc<Prepared>>,
+    /// `DEALLOCATE ALL` / `DISCARD ALL` ran: the server drops its statements.
+    deallocated_all: bool,
 }
 
 /// What a data statement runs with.
@@ -309,6 +316,8 @@ impl SessionState {
             savepoints: Vec::new(),
             copy_in: None,
             sequences: Arc::default(),
+            sql_prepared: HashMap::new(),
+            deallocated_all: false,
         }
     }
 
@@ -455,6 +464,13 @@ impl SessionState {
             | Statement::Delete(_) => self.describe(&stmt, sql, declared)?,
             Statement::ShowVariable { variable } => {
                 let columns = self.show_columns(variable)?;
+                (declared, columns)
+            }
+            Statement::Execute { name: Some(n), .. } => {
+                let columns = self
+                    .sql_prepared_columns(n)
+                    .map(|p| p.columns)
+                    .unwrap_or_default();
                 (declared, columns)
             }
             _ => (declared, Vec::new()),
@@ -785,8 +801,23 @@ impl SessionState {
                     ));
                 }
                 self.settings.reset_all();
+                self.deallocate_all();
                 Ok(tag_only("DISCARD ALL"))
             }
+            Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => self.sql_prepare(name, data_types, statement),
+            Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => self.sql_execute(name, parameters),
+            Statement::Deallocate { name, .. } => self.sql_deallocate(name),
             other => self.run_in_txn(other, sql, params, param_types),
         }
     }
