@@ -19,9 +19,12 @@
 //!   without reading it. A change whose page already has a newer LSN is
 //!   skipped. Changes of a structure change with no `SmoEnd` (a crash cut it
 //!   short) are skipped: structure changes are all-or-nothing. A page image
-//!   logged inside such a change is still restored (without its op): it is
-//!   the page as it was before the change, and the page's disk copy may hold
-//!   part of the change (the meta page is not latched for a whole split).
+//!   that is such a change's first record for its page is still restored
+//!   (without its op): it is the page as it was before the change, and the
+//!   page's disk copy may hold part of the change (the meta page is not
+//!   latched for a whole split). A later image of the same page inside the
+//!   change is never a base: the page was written out in the middle of the
+//!   change and dirtied again, so that image holds part of the change.
 //! - **Undo** rolls the losers (running or aborting at the crash) back
 //!   through the normal [`TxnManager::rollback`], which writes CLRs, so a
 //!   crash during recovery is recovered like any other; committed
@@ -216,23 +219,53 @@ fn decode_op(lsn: Lsn, bytes: &[u8]) -> Result<PageOp<'_>, WalError> {
         .map_err(|e| corrupt(lsn, format!("page operation does not decode: {}", e.0)))
 }
 
+/// A page image in the redo range.
+struct PageImageAt {
+    lsn: Lsn,
+    /// The structure change it belongs to (0: none).
+    smo: Lsn,
+    /// Whether it is that structure change's first record for the page.
+    first_in_smo: bool,
+}
+
 /// Redo: repeats history from `analysis.redo_start` into `pool`.
 pub fn redo(wal: &Wal, analysis: &Analysis, pool: &BufferPool) -> Result<RedoStats, Error> {
-    // Pass 1: which structure changes finished, and each page's last image.
+    // Pass 1: which structure changes finished, and every page image.
     let mut smo_ended: HashSet<Lsn> = HashSet::new();
-    let mut last_image: HashMap<u64, Lsn> = HashMap::new();
+    let mut images: HashMap<u64, Vec<PageImageAt>> = HashMap::new();
+    let mut touched_in_smo: HashSet<(Lsn, u64)> = HashSet::new();
     for item in wal.iter_from(analysis.redo_start) {
         let (lsn, rec) = item?;
-        match &rec.body {
-            RecordBody::SmoEnd { first } => {
-                smo_ended.insert(*first);
-            }
-            RecordBody::PageImage { page, .. } => {
-                last_image.insert(*page, lsn);
-            }
-            _ => {}
+        if let RecordBody::SmoEnd { first } = &rec.body {
+            smo_ended.insert(*first);
+        }
+        let Some((p, smo)) = rec.body.page_change() else {
+            continue;
+        };
+        let first_in_smo = smo != Lsn(0) && touched_in_smo.insert((smo, p));
+        if matches!(rec.body, RecordBody::PageImage { .. }) {
+            images.entry(p).or_default().push(PageImageAt {
+                lsn,
+                smo,
+                first_in_smo,
+            });
         }
     }
+    // Each page's base: its last image that shows a state the page really
+    // had. An image inside a structure change with no SmoEnd qualifies only
+    // if it is the change's first touch of the page (the page as it was
+    // before the change): a later one was logged after the page was written
+    // out in the middle of the change, and holds part of it.
+    let base: HashMap<u64, Lsn> = images
+        .into_iter()
+        .filter_map(|(p, list)| {
+            list.iter()
+                .filter(|i| i.smo == Lsn(0) || smo_ended.contains(&i.smo) || i.first_in_smo)
+                .map(|i| i.lsn)
+                .max()
+                .map(|lsn| (p, lsn))
+        })
+        .collect();
     // Pass 2: apply.
     let mut stats = RedoStats::default();
     for item in wal.iter_from(analysis.redo_start) {
@@ -241,9 +274,16 @@ pub fn redo(wal: &Wal, analysis: &Analysis, pool: &BufferPool) -> Result<RedoSta
             continue;
         };
         let complete = smo == Lsn(0) || smo_ended.contains(&smo);
-        let image_at = last_image.get(&p).copied();
+        let image_at = base.get(&p).copied();
         if image_at.is_some_and(|at| lsn < at) {
             stats.skipped_before_image += 1;
+            continue;
+        }
+        if matches!(rec.body, RecordBody::PageImage { .. }) && image_at.is_some_and(|at| lsn > at) {
+            // Only an image of an unfinished structure change can follow
+            // the base: the change is not redone.
+            debug_assert!(!complete);
+            stats.skipped_incomplete_smo += 1;
             continue;
         }
         let id = page_id(lsn, p)?;
