@@ -3,6 +3,7 @@
 #
 #   bench/storage.sh            # N=1M with a pool that holds everything, then N=10M with 64 MiB
 #   N_SMALL=100000 N_BIG=1000000 bench/storage.sh   # smaller runs
+#   KEEP=1 bench/storage.sh     # keep the N_BIG data files (for `arbordb check --data-dir DIR/arbordb`)
 #
 # The last line printed is the N_BIG summary:
 #   storage: lookup R1x sqlite, insert R2x sqlite, scan R3x sqlite (N=10M, pool 64MiB)
@@ -21,4 +22,4 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo
 "$bin" --n "$N_SMALL" --dir "$dir" | grep -v '^storage:'
 echo
-"$bin" --n "$N_BIG" --pool-mib "$POOL_BIG_MIB" --dir "$dir"
+"$bin" --n "$N_BIG" --pool-mib "$POOL_BIG_MIB" --dir "$dir" --keep "${KEEP:-0}"

@@ -28,6 +28,8 @@ struct Args {
     only_arbordb: bool,
     /// Rounds of the read-only phases (medians are reported).
     rounds: usize,
+    /// Keep the data directory afterwards (for `arbordb check`).
+    keep: bool,
 }
 
 fn parse() -> Args {
@@ -39,6 +41,7 @@ fn parse() -> Args {
         dir: std::env::temp_dir().join("arbordb-storage-bench"),
         only_arbordb: false,
         rounds: 3,
+        keep: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -53,6 +56,7 @@ fn parse() -> Args {
             "--dir" => a.dir = PathBuf::from(v),
             "--only" => a.only_arbordb = v == "arbordb",
             "--rounds" => a.rounds = (num() as usize).max(1),
+            "--keep" => a.keep = v == "1" || v == "true",
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -354,7 +358,17 @@ fn main() {
     eprintln!("  arbordb pool: {:?}", arbor.engine.pool_stats());
     drop(arbor);
     drop(lite);
-    let _ = std::fs::remove_dir_all(&a.dir);
+    let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len()) / PAGE_SIZE as u64;
+    eprintln!(
+        "  file pages: arbordb {}, sqlite {}",
+        size(adir.join(arbordb::storage::engine::DATA_FILE_NAME)),
+        size(sdir.join("bench.sqlite"))
+    );
+    if a.keep {
+        eprintln!("  kept {}", a.dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&a.dir);
+    }
 
     println!(
         "| N={} pool {} MiB | arbordb ops/s | sqlite ops/s | ratio |",
