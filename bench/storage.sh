@@ -3,7 +3,7 @@
 #
 #   bench/storage.sh            # N=1M with a pool that holds everything, then N=10M with 64 MiB
 #   N_SMALL=100000 N_BIG=1000000 bench/storage.sh   # smaller runs
-#   KEEP=1 bench/storage.sh     # keep the N_BIG data files (for `arbordb check --data-dir DIR/arbordb`)
+#   KEEP=1 bench/storage.sh     # keep the N_BIG data files (a bare storage file: `arbordb check` cannot read it yet, see docs/benchmarks.md)
 #
 # The last line printed is the N_BIG summary:
 #   storage: lookup R1x sqlite, insert R2x sqlite, scan R3x sqlite (N=10M, pool 64MiB)
