@@ -276,6 +276,16 @@ pub struct TableDef {
 }
 
 impl TableDef {
+    /// Fills in, for a row that stores only its first `stored` columns
+    /// (written before ADD COLUMN), the values the later columns read.
+    pub fn fill_missing(&self, stored: usize, row: &mut [Value]) {
+        for (c, v) in self.columns.iter().zip(row.iter_mut()).skip(stored) {
+            if let Some(m) = &c.missing {
+                *v = m.clone();
+            }
+        }
+    }
+
     /// Whether a constraint (primary key, unique index, CHECK or FOREIGN
     /// KEY) of this table is called `name`.
     pub fn has_constraint(&self, name: &str) -> bool {
@@ -850,6 +860,47 @@ impl Catalog {
         table.indexes.push(index.clone());
         self.update_table(txn, table)?;
         Ok(index)
+    }
+
+    /// Removes the name entry of an index whose table's definition no
+    /// longer lists it (DROP COLUMN of an indexed column).
+    pub fn forget_index_name(
+        &self,
+        txn: &mut Transaction,
+        schema: &str,
+        index: &str,
+    ) -> Result<(), CatalogError> {
+        txn.delete(&self.tree, &index_key(schema, index))?;
+        Ok(())
+    }
+
+    /// ALTER TABLE RENAME: `new` (same schema, another name) replaces
+    /// `old`'s entry; its indexes name their new owner.
+    pub fn rename_table(
+        &self,
+        txn: &mut Transaction,
+        old: &TableDef,
+        new: &TableDef,
+    ) -> Result<(), CatalogError> {
+        if !txn.delete(&self.tree, &table_key(&old.schema, &old.name))? {
+            return Err(CatalogError::UndefinedTable(old.name.clone()));
+        }
+        if !txn.insert(
+            &self.tree,
+            &table_key(&new.schema, &new.name),
+            &encode_entry(new),
+        )? {
+            return Err(CatalogError::DuplicateTable(new.name.clone()));
+        }
+        for i in &new.indexes {
+            txn.put(
+                &self.tree,
+                &index_key(&new.schema, &i.name),
+                new.name.as_bytes(),
+                false,
+            )?;
+        }
+        Ok(())
     }
 
     /// The table an index belongs to, if the index exists.

@@ -37,6 +37,10 @@ const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
 
 pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementResult> {
     cx.check_writable("ALTER TABLE")?;
+    // Columns, names and UNIQUE constraints: alter_columns.rs.
+    if let Some(r) = super::alter_columns::run(cx, at)? {
+        return Ok(r);
+    }
     let [op] = at.operations.as_slice() else {
         return Err(Error::unsupported("ALTER TABLE with several actions"));
     };
@@ -120,7 +124,8 @@ pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementRes
         .collect::<std::result::Result<_, _>>()?;
     let mut row = Vec::new();
     for (_, bytes) in old {
-        decode_row(&bytes, &types, None, &mut row)?;
+        let h = decode_row(&bytes, &types, None, &mut row)?;
+        table.def.fill_missing(h.columns, &mut row);
         for &p in &key {
             if row.get(p).is_none_or(|v| v.is_null()) {
                 return Err(Error::new(

@@ -753,7 +753,8 @@ fn copy_out(
             let mut row = Vec::new();
             for item in txn.scan(&table.rows, Bound::Unbounded, Bound::Unbounded, false)? {
                 let (_, bytes) = item?;
-                decode_row(&bytes, &types, None, &mut row)?;
+                let h = decode_row(&bytes, &types, None, &mut row)?;
+                table.def.fill_missing(h.columns, &mut row);
                 out.push(
                     targets
                         .iter()

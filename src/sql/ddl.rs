@@ -70,6 +70,9 @@ fn both_default_and_identity(column: &str, table: &str) -> Error {
     )
 }
 
+/// CREATE INDEX logs a progress line every this many rows of the table.
+const INDEX_PROGRESS_ROWS: usize = 100_000;
+
 /// The types rows can store today.
 fn storable(t: &DataType) -> bool {
     matches!(
@@ -466,8 +469,13 @@ pub fn create_index(cx: &StmtCx<'_>, ci: &ast::CreateIndex) -> Result<StatementR
         .scan(&table.rows, Bound::Unbounded, Bound::Unbounded, false)?
         .collect::<std::result::Result<_, _>>()?;
     let mut row = Vec::new();
-    for (pk, bytes) in rows {
-        decode_row(&bytes, &types, None, &mut row)?;
+    let total = rows.len();
+    for (n, (pk, bytes)) in rows.into_iter().enumerate() {
+        if n > 0 && n % INDEX_PROGRESS_ROWS == 0 {
+            tracing::info!(index = %iname, rows = n, of = total, "building index");
+        }
+        let h = decode_row(&bytes, &types, None, &mut row)?;
+        def.fill_missing(h.columns, &mut row);
         let (k, enforcing) = index_entry(&index, &row, &pk);
         if !txn.insert(&tree, &k, &pk)? && enforcing {
             let (cols, vals) = format_key(&def, index.columns.iter().map(|c| c.column), &row);
@@ -499,12 +507,103 @@ fn skip_missing_schema(
     }
 }
 
+/// Before DROP TABLE of `dropping`: foreign keys of other tables that
+/// reference them are dependents (2BP01 unless CASCADE, which drops those
+/// constraints), and the tables they reference forget their foreign keys.
+fn drop_foreign_keys(
+    txn: &mut crate::txn::Transaction,
+    catalog: &crate::catalog::Catalog,
+    dropping: &[(String, String)],
+    cascade: bool,
+) -> Result<()> {
+    let gone = |s: &str, t: &str| dropping.iter().any(|(a, b)| a == s && b == t);
+    let mut dependents = Vec::new();
+    let mut referenced = Vec::new();
+    for (schema, name) in dropping {
+        let Some(def) = catalog.table(txn, schema, name)? else {
+            continue;
+        };
+        for r in &def.referenced_by {
+            if !gone(&r.schema, &r.table) {
+                dependents.push((r.clone(), def.name.clone()));
+            }
+        }
+        for fk in &def.foreign_keys {
+            if !gone(&fk.ref_schema, &fk.ref_table) {
+                referenced.push((
+                    fk.ref_schema.clone(),
+                    fk.ref_table.clone(),
+                    schema.clone(),
+                    name.clone(),
+                    fk.name.clone(),
+                ));
+            }
+        }
+    }
+    if !dependents.is_empty() {
+        let lines: Vec<String> = dependents
+            .iter()
+            .map(|(r, t)| {
+                if cascade {
+                    format!(
+                        "drop cascades to constraint {} on table {}",
+                        r.constraint, r.table
+                    )
+                } else {
+                    format!(
+                        "constraint {} on table {} depends on table {t}",
+                        r.constraint, r.table
+                    )
+                }
+            })
+            .collect();
+        if !cascade {
+            return Err(Error::new(
+                super::namespace::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop table {} because other objects depend on it",
+                    dependents[0].1
+                ),
+            )
+            .with_detail(lines.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        if lines.len() == 1 {
+            super::signals::notice(super::signals::Notice::new(lines[0].clone()));
+        } else {
+            let mut n = super::signals::Notice::new(format!(
+                "drop cascades to {} other objects",
+                lines.len()
+            ));
+            n.detail = Some(lines.join("\n"));
+            super::signals::notice(n);
+        }
+        for (r, _) in &dependents {
+            txn.begin_statement()?;
+            if let Some(mut child) = catalog.table(txn, &r.schema, &r.table)? {
+                child.foreign_keys.retain(|f| f.name != r.constraint);
+                catalog.update_table(txn, &child)?;
+            }
+        }
+    }
+    for (rs, rt, schema, name, constraint) in referenced {
+        txn.begin_statement()?;
+        if let Some(mut parent) = catalog.table(txn, &rs, &rt)? {
+            parent
+                .referenced_by
+                .retain(|r| !(r.schema == schema && r.table == name && r.constraint == constraint));
+            catalog.update_table(txn, &parent)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn drop(
     cx: &StmtCx<'_>,
     object_type: &ast::ObjectType,
     if_exists: bool,
     names: &[ast::ObjectName],
-    _cascade: bool,
+    cascade: bool,
 ) -> Result<StatementResult> {
     let catalog = cx.shared.catalog();
     match object_type {
@@ -533,8 +632,12 @@ pub fn drop(
                     )));
                 }
             }
+            let found: Vec<(String, String)> =
+                found.into_iter().filter(|(s, _)| !s.is_empty()).collect();
+            drop_foreign_keys(&mut txn, catalog, &found, cascade)?;
             for (schema, name) in found {
                 if !schema.is_empty() {
+                    txn.begin_statement()?;
                     let def = catalog.drop_table(&mut txn, &schema, &name)?;
                     // serial and identity columns' sequences go with it
                     for q in catalog.sequences_owned_by(&mut txn, &schema, def.oid)? {

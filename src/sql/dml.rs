@@ -678,7 +678,8 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                 if changed {
                     // EvalPlanQual: the newest version, if it still qualifies.
                     let mut row = Vec::with_capacity(ncols + 1);
-                    decode_row(&bytes, &types, None, &mut row)?;
+                    let h = decode_row(&bytes, &types, None, &mut row)?;
+                    def.fill_missing(h.columns, &mut row);
                     row.push(Value::Bytea(key.clone()));
                     if let Some(p) = &bound.predicate {
                         let keep = eval_all(std::slice::from_ref(p), &row, cx)?;
@@ -787,7 +788,8 @@ pub fn truncate(cx: &StmtCx<'_>, t: &ast::Truncate) -> Result<StatementResult> {
             .collect::<std::result::Result<_, _>>()?;
         let mut row = Vec::new();
         for (key, bytes) in rows {
-            decode_row(&bytes, &types, None, &mut row)?;
+            let h = decode_row(&bytes, &types, None, &mut row)?;
+            table.def.fill_missing(h.columns, &mut row);
             txn.delete(&table.rows, &key)?;
             for (ix, tree) in table.def.indexes.iter().zip(&table.indexes) {
                 let (k, _) = index_entry(ix, &row, &key);

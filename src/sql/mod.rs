@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod alter;
+pub mod alter_columns;
 pub mod bind;
 pub mod bind_aggregate;
 pub mod bind_join;

@@ -397,8 +397,8 @@ pub fn run_scan(
     let mut out = Vec::new();
     let mut push = |key: Vec<u8>, bytes: &[u8]| -> Result<()> {
         let mut row = Vec::with_capacity(types.len() + usize::from(with_key));
-        decode_row(bytes, &types, None, &mut row)?;
-        fill_defaults(&table.def, &mut row);
+        let h = decode_row(bytes, &types, None, &mut row)?;
+        table.def.fill_missing(h.columns, &mut row);
         if with_key {
             row.push(Value::Bytea(key));
         }
@@ -463,10 +463,6 @@ pub fn run_scan(
     }
     Ok(out)
 }
-
-/// Columns a row does not store (added after it was written) read as NULL
-/// today; constant defaults for them come with ALTER TABLE ADD COLUMN.
-pub fn fill_defaults(_def: &TableDef, _row: &mut [Value]) {}
 
 /// The largest hidden row id ever written to `tree` (by any transaction,
 /// committed or not), read from the raw tree's last version key.
