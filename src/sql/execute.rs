@@ -87,6 +87,7 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::HashJoin(j) => super::join::run(j, cx),
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),
         Plan::ProjectSet { input, calls } => {

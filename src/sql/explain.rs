@@ -19,7 +19,7 @@ use crate::types::{DataType, Value};
 
 use super::dml;
 use super::plan::{JoinKind, Plan};
-use super::scan::{Access, choose_access};
+use super::scan::Access;
 use super::session::StmtCx;
 
 fn scan_line(p: &Plan) -> Option<String> {
@@ -47,7 +47,7 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
     let pad = if depth == 0 {
         String::new()
     } else {
-        format!("{}->  ", " ".repeat(depth * 6 - 6))
+        format!("{}->  ", " ".repeat(depth * 6 - 4))
     };
     let child = |out: &mut Vec<String>, q: &Plan| walk(q, depth + 1, out);
     match p {
@@ -80,6 +80,19 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
             out.push(format!("{pad}Nested Loop{k}"));
             child(out, left);
             child(out, right);
+        }
+        Plan::HashJoin(j) => {
+            out.push(format!("{pad}{}", j.kind.name()));
+            // PostgreSQL shows the build side under a Hash node, second.
+            let (probe, build) = if j.build_left {
+                (&j.right, &j.left)
+            } else {
+                (&j.left, &j.right)
+            };
+            child(out, probe);
+            let hpad = format!("{}->  ", " ".repeat((depth + 1) * 6 - 4));
+            out.push(format!("{hpad}Hash"));
+            walk(build, depth + 2, out);
         }
         Plan::Aggregate { input, keys, .. } => {
             out.push(format!(
@@ -133,7 +146,10 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
 pub fn explain(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<StatementResult> {
     let mut binder = cx.binder();
     let (plan, verb) = match stmt {
-        ast::Statement::Query(q) => (choose_access(binder.bind_query(q)?.plan), None),
+        ast::Statement::Query(q) => (
+            super::optimizer::plan(binder.bind_query(q)?.plan, cx.shared, cx.settings),
+            None,
+        ),
         ast::Statement::Update(u) => (dml::bind_update(&mut binder, u)?.plan_of(), Some("Update")),
         ast::Statement::Delete(d) => (dml::bind_delete(&mut binder, d)?.plan_of(), Some("Delete")),
         _ => return Err(Error::unsupported("EXPLAIN of this statement")),

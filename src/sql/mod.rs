@@ -28,9 +28,11 @@ pub mod execute;
 pub mod explain;
 pub mod expr;
 pub mod functions;
+pub mod join;
 pub mod lateral;
 pub mod locking;
 pub mod namespace;
+pub mod optimizer;
 pub mod parse;
 pub mod plan;
 pub mod roles;
@@ -40,6 +42,7 @@ pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod srf;
+pub mod stats;
 pub mod string_functions;
 pub mod subquery;
 pub mod txn_syntax;
@@ -68,6 +71,8 @@ struct SharedInner {
     >,
     /// The sequences' values in memory (see `sequence.rs`).
     sequences: sequence::Cache,
+    /// ANALYZE's statistics per table (by row tree), for the planner.
+    stats: stats::StatsMap,
 }
 
 impl Shared {
@@ -80,6 +85,7 @@ impl Shared {
                 catalog,
                 rowids: parking_lot::Mutex::new(std::collections::HashMap::new()),
                 sequences: sequence::Cache::default(),
+                stats: stats::StatsMap::default(),
             }),
         })
     }
@@ -94,6 +100,10 @@ impl Shared {
 
     pub fn sequences(&self) -> &sequence::Cache {
         &self.inner.sequences
+    }
+
+    pub fn stats(&self) -> &stats::StatsMap {
+        &self.inner.stats
     }
 
     /// A fresh hidden row id for a row of `tree` (a table without a

@@ -153,6 +153,8 @@ pub enum Plan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+    /// An equi-join the planner chose ([`super::join`]).
+    HashJoin(Box<super::join::HashJoin>),
 }
 
 impl Plan {
@@ -169,6 +171,7 @@ impl Plan {
             Plan::Project { exprs, .. } => exprs.len(),
             Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
             Plan::Join { left, right, .. } => left.width() + right.width(),
+            Plan::HashJoin(j) => j.width(),
             Plan::SetOp { left, .. } => left.width(),
             Plan::Window { input, calls } => input.width() + calls.len(),
             Plan::Filter { input, .. }
@@ -179,6 +182,12 @@ impl Plan {
         }
     }
 }
+
+/// A placeholder plan (no rows, no columns) for moving inputs out.
+const EMPTY: Plan = Plan::Values {
+    rows: Vec::new(),
+    width: 0,
+};
 
 impl Plan {
     /// Rebuilds the plan with `f` applied to each direct input.
@@ -233,6 +242,13 @@ impl Plan {
                 correlated,
                 on,
             },
+            Plan::HashJoin(mut j) => {
+                let left = std::mem::replace(&mut j.left, EMPTY);
+                j.left = f(left);
+                let right = std::mem::replace(&mut j.right, EMPTY);
+                j.right = f(right);
+                Plan::HashJoin(j)
+            }
             Plan::Aggregate { input, keys, aggs } => Plan::Aggregate {
                 input: b(input),
                 keys,

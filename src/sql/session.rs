@@ -33,7 +33,7 @@ use super::bind::{Binder, Params, TableSource, ident_name, object_name};
 use super::copy::{self, Copied, CopyIn};
 use super::execute::{self, ExecContext};
 use super::parse::parse;
-use super::scan::{TxnCell, choose_access, lock_txn};
+use super::scan::{TxnCell, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
 use super::{ddl, dml};
 
@@ -851,7 +851,7 @@ impl SessionState {
             Statement::Query(q) => {
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
-                let plan = choose_access(bound.plan);
+                let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
                 let rows = execute::run(&plan, &cx.exec())?;
                 Ok(StatementResult {
                     tag: format!("SELECT {}", rows.len()),

@@ -118,6 +118,13 @@ const PARAMS: &[Param] = &[
         description: "Sets the default deferrable status of new transactions.",
     },
     Param {
+        name: "enable_hashjoin",
+        default: "on",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Enables the planner's use of hash join plans.",
+    },
+    Param {
         name: "extra_float_digits",
         default: "1",
         kind: Kind::Int { min: -15, max: 3 },

@@ -148,14 +148,17 @@ pub fn vacuum(cx: &StmtCx<'_>, v: &ast::VacuumStatement) -> Result<StatementResu
     Ok(done("VACUUM"))
 }
 
-/// ANALYZE: the table must exist; there are no statistics to gather yet.
+/// ANALYZE t: gathers t's statistics for the planner ([`super::stats`]).
+/// Without a table name it analyzes the tables analyzed before.
 pub fn analyze(cx: &StmtCx<'_>, a: &ast::Analyze) -> Result<StatementResult> {
     if let Some(name) = &a.table_name {
         let source = TableSource {
             shared: cx.shared.clone(),
             txn: cx.txn.clone(),
         };
-        source.open_existing(name)?;
+        let t = source.open_existing(name)?;
+        let stats = super::stats::analyze(&t, cx.txn)?;
+        cx.shared.stats().set(&t, stats);
     }
     Ok(done("ANALYZE"))
 }
