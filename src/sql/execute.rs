@@ -33,6 +33,17 @@ pub struct ExecContext<'a> {
 }
 
 pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    // EXPLAIN ANALYZE counts rows, loops and time per node.
+    if super::explain::profiling() {
+        let start = std::time::Instant::now();
+        let rows = run_node(plan, cx)?;
+        super::explain::record(plan, rows.len(), start.elapsed());
+        return Ok(rows);
+    }
+    run_node(plan, cx)
+}
+
+fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
     fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
         EvalContext {
             row,

@@ -8,8 +8,18 @@
 //!     Filter: …                           (the WHERE is always re-checked)
 //! ```
 //!
+//! `EXPLAIN ANALYZE` (queries only) runs the plan with per-node counters
+//! and appends PostgreSQL's `(actual time=F..T rows=R loops=L)` to each
+//! node: time in ms and rows per loop, averaged over the node's loops.
+//! Operators hand on whole row sets, so the time to the first row is the
+//! node's total time.
+//!
 //! Owns: the names of access paths as users see them.
-//! Never: runs the statement.
+//! Never: runs a statement without ANALYZE.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use sqlparser::ast;
 
@@ -43,12 +53,76 @@ fn scan_line(p: &Plan) -> Option<String> {
     })
 }
 
+/// Per-node counters of a profiled run: rows, loops, time.
+#[derive(Default, Clone, Copy)]
+struct NodeStats {
+    rows: usize,
+    loops: usize,
+    time: Duration,
+}
+
+thread_local! {
+    static PROFILE: RefCell<Option<HashMap<usize, NodeStats>>> = const { RefCell::new(None) };
+}
+
+fn node_id(p: &Plan) -> usize {
+    p as *const Plan as usize
+}
+
+/// Whether this thread is running an EXPLAIN ANALYZE.
+pub fn profiling() -> bool {
+    PROFILE.with(|p| p.borrow().is_some())
+}
+
+/// Counts one run of `p` that produced `rows` rows in `time`.
+pub fn record(p: &Plan, rows: usize, time: Duration) {
+    PROFILE.with(|prof| {
+        if let Some(map) = prof.borrow_mut().as_mut() {
+            let s = map.entry(node_id(p)).or_default();
+            s.rows += rows;
+            s.loops += 1;
+            s.time += time;
+        }
+    });
+}
+
+fn actual(p: &Plan) -> String {
+    let stats = PROFILE.with(|prof| {
+        prof.borrow()
+            .as_ref()
+            .map(|m| m.get(&node_id(p)).copied())
+    });
+    match stats {
+        None => String::new(),
+        Some(None) => " (never executed)".into(),
+        Some(Some(s)) => {
+            let loops = s.loops.max(1);
+            let ms = s.time.as_secs_f64() * 1000.0 / loops as f64;
+            format!(
+                " (actual time={ms:.3}..{ms:.3} rows={} loops={})",
+                s.rows / loops,
+                s.loops
+            )
+        }
+    }
+}
+
 fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
     let pad = if depth == 0 {
         String::new()
     } else {
         format!("{}->  ", " ".repeat(depth * 6 - 4))
     };
+    let at = out.len();
+    walk_node(p, depth, &pad, out);
+    // The node's own line is the first it wrote (Project writes none).
+    if out.len() > at && !matches!(p, Plan::Project { .. }) {
+        let a = actual(p);
+        out[at].push_str(&a);
+    }
+}
+
+fn walk_node(p: &Plan, depth: usize, pad: &str, out: &mut Vec<String>) {
     let child = |out: &mut Vec<String>, q: &Plan| walk(q, depth + 1, out);
     match p {
         Plan::Scan { .. } => out.push(format!("{pad}{}", scan_line(p).unwrap_or_default())),
@@ -91,7 +165,7 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
             };
             child(out, probe);
             let hpad = format!("{}->  ", " ".repeat((depth + 1) * 6 - 4));
-            out.push(format!("{hpad}Hash"));
+            out.push(format!("{hpad}Hash{}", actual(build)));
             walk(build, depth + 2, out);
         }
         Plan::Aggregate { input, keys, .. } => {
@@ -143,7 +217,10 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
     }
 }
 
-pub fn explain(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<StatementResult> {
+pub fn explain(cx: &StmtCx<'_>, stmt: &ast::Statement, analyze: bool) -> Result<StatementResult> {
+    if analyze {
+        return explain_analyze(cx, stmt);
+    }
     let mut binder = cx.binder();
     let (plan, verb) = match stmt {
         ast::Statement::Query(q) => (
@@ -179,4 +256,45 @@ fn scan_target(p: &Plan) -> Option<String> {
         Plan::Filter { input, .. } => scan_target(input),
         _ => None,
     }
+}
+
+/// Clears the profile when dropped, also when the run fails.
+struct Profiling;
+
+impl Drop for Profiling {
+    fn drop(&mut self) {
+        PROFILE.with(|p| *p.borrow_mut() = None);
+    }
+}
+
+fn explain_analyze(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<StatementResult> {
+    let ast::Statement::Query(q) = stmt else {
+        return Err(Error::unsupported("EXPLAIN ANALYZE of this statement"));
+    };
+    let planning = Instant::now();
+    let plan = super::optimizer::plan(cx.binder().bind_query(q)?.plan, cx.shared, cx.settings);
+    let planning = planning.elapsed();
+    let _guard = Profiling;
+    PROFILE.with(|p| *p.borrow_mut() = Some(HashMap::new()));
+    let started = Instant::now();
+    super::execute::run(&plan, &cx.exec())?;
+    let execution = started.elapsed();
+    let mut lines = Vec::new();
+    walk(&plan, 0, &mut lines);
+    lines.push(format!(
+        "Planning Time: {:.3} ms",
+        planning.as_secs_f64() * 1000.0
+    ));
+    lines.push(format!(
+        "Execution Time: {:.3} ms",
+        execution.as_secs_f64() * 1000.0
+    ));
+    Ok(StatementResult {
+        columns: vec![Column {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+        }],
+        rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+        tag: "EXPLAIN".into(),
+    })
 }

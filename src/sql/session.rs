@@ -911,10 +911,7 @@ impl SessionState {
             Statement::Explain {
                 statement, analyze, ..
             } => {
-                if *analyze {
-                    return Err(Error::unsupported("EXPLAIN ANALYZE"));
-                }
-                super::explain::explain(&cx, statement)
+                super::explain::explain(&cx, statement, *analyze)
             }
             other => Err(Error::unsupported(statement_kind(other))),
         }
