@@ -113,3 +113,41 @@ fn exists_and_in_subqueries_become_semi_and_anti_joins() {
         s.execute("SET enable_hashjoin = on").unwrap();
     }
 }
+
+#[test]
+fn explain_analyze_counts_rows_and_loops_per_node() {
+    let mut s = setup();
+    let q = "SELECT big.id, small.name FROM big, small WHERE big.k = small.k AND big.v > 30";
+    let lines: Vec<String> = rows(&mut s, &format!("EXPLAIN ANALYZE {q}"))
+        .into_iter()
+        .map(|r| r[0].to_text())
+        .collect();
+    let shape: Vec<String> = lines
+        .iter()
+        .map(|l| match l.find(" (actual time=") {
+            Some(i) => {
+                let tail = &l[i..];
+                let rows = tail.find(" rows=").map_or("", |j| &tail[j..]);
+                format!("{}{}", &l[..i], rows)
+            }
+            None => l.split(':').next().unwrap_or_default().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "Hash Join rows=191 loops=1)",
+            "  ->  Seq Scan on big rows=390 loops=1)",
+            "  ->  Hash rows=10 loops=1)",
+            "        ->  Seq Scan on small rows=10 loops=1)",
+            "Planning Time",
+            "Execution Time",
+        ]
+    );
+    // A failed run leaves no profile behind: the next EXPLAIN is plain.
+    assert!(
+        s.query("EXPLAIN ANALYZE SELECT 1 / (k - k) FROM small")
+            .is_err()
+    );
+    assert_eq!(plan(&mut s, "SELECT * FROM small"), "Seq Scan on small");
+}

@@ -87,11 +87,7 @@ pub fn record(p: &Plan, rows: usize, time: Duration) {
 }
 
 fn actual(p: &Plan) -> String {
-    let stats = PROFILE.with(|prof| {
-        prof.borrow()
-            .as_ref()
-            .map(|m| m.get(&node_id(p)).copied())
-    });
+    let stats = PROFILE.with(|prof| prof.borrow().as_ref().map(|m| m.get(&node_id(p)).copied()));
     match stats {
         None => String::new(),
         Some(None) => " (never executed)".into(),

@@ -910,9 +910,7 @@ impl SessionState {
             Statement::Delete(d) => dml::delete(&cx, d),
             Statement::Explain {
                 statement, analyze, ..
-            } => {
-                super::explain::explain(&cx, statement, *analyze)
-            }
+            } => super::explain::explain(&cx, statement, *analyze),
             other => Err(Error::unsupported(statement_kind(other))),
         }
     }
@@ -1513,7 +1511,10 @@ mod tests {
     #[test]
     fn unsupported_statements_are_0a000() {
         let mut s = session();
-        for sql in ["CREATE TABLE t AS SELECT 1", "EXPLAIN ANALYZE SELECT 1"] {
+        for sql in [
+            "CREATE TABLE t AS SELECT 1",
+            "EXPLAIN ANALYZE DELETE FROM t",
+        ] {
             let e = s.execute(sql).unwrap_err();
             assert_eq!(e.sqlstate, SqlState::FEATURE_NOT_SUPPORTED, "{sql}: {e}");
         }
