@@ -99,3 +99,28 @@ fn check_refuses_a_database_in_use() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_data_file_without_its_log_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let data = dir.path().join("arbordb.data");
+    let before = std::fs::read(&data).unwrap();
+    assert!(!before.is_empty());
+    let out = check(dir.path());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("write-ahead log"), "{stderr}");
+    let e = Database::open(dir.path()).err().expect("open is refused");
+    assert!(e.message.contains("wal/control"), "{}", e.message);
+    assert_eq!(
+        std::fs::read(&data).unwrap(),
+        before,
+        "the data file was changed"
+    );
+    assert!(
+        !dir.path().join("wal/control").exists(),
+        "a new log was started"
+    );
+}

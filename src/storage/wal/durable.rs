@@ -230,8 +230,33 @@ impl DurableEngine {
         options: EngineOptions,
         wal_options: WalOptions,
     ) -> Result<(DurableEngine, RecoveryReport), Error> {
-        let (mut wal, mut report) = Wal::open(vfs.clone(), wal_options.clone())?;
         let data_path = Path::new(DATA_FILE_NAME);
+        // The log is always created before the data file gets a page, so a
+        // data file with content and no log was not made by an interrupted
+        // creation: its log was removed, or the file came from elsewhere (a
+        // bare storage file). Starting a log over it would call its pages
+        // garbage; refuse and touch nothing.
+        if !vfs.exists(&super::control::control_path()) && vfs.exists(data_path) {
+            let len = vfs
+                .open(data_path, false)
+                .and_then(|f| f.len())
+                .map_err(|e| WalError::Io {
+                    path: DATA_FILE_NAME.to_string(),
+                    source: e,
+                })?;
+            if len > 0 {
+                return Err(WalError::Corrupt {
+                    lsn: Lsn(0),
+                    reason: format!(
+                        "\"{DATA_FILE_NAME}\" holds {len} bytes but the write-ahead log \
+                         (wal/control) is missing; refusing to open rather than start \
+                         a new log over it"
+                    ),
+                }
+                .into());
+            }
+        }
+        let (mut wal, mut report) = Wal::open(vfs.clone(), wal_options.clone())?;
         let io = |path: &str, e: std::io::Error| WalError::Io {
             path: path.to_string(),
             source: e,
