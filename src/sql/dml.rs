@@ -37,6 +37,7 @@ use super::expr::{EvalContext, Expr};
 use super::plan::Plan;
 use super::scan::{TableRef, choose_access, index_entry, lock_txn, row_key, rowid_key};
 use super::session::StmtCx;
+use super::upsert::{self, OnConflictPlan};
 
 fn tag_result(tag: String, returning: Option<(&Returning, Vec<Row>)>) -> StatementResult {
     match returning {
@@ -114,7 +115,7 @@ pub(crate) fn default_expr(binder: &mut Binder, col: &ColumnDef) -> Result<Expr>
     assign_coerce(binder, bound, col)
 }
 
-fn is_default_keyword(e: &ast::Expr) -> bool {
+pub(crate) fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
 }
 
@@ -249,6 +250,7 @@ fn eval_all(exprs: &[Expr], row: &[Value], cx: &StmtCx<'_>) -> Result<Row> {
 pub struct BoundInsert {
     table: TableRef,
     checks: BoundChecks,
+    on_conflict: Option<OnConflictPlan>,
     source: Plan,
     returning: Option<Returning>,
 }
@@ -261,9 +263,11 @@ fn target_table(t: &ast::TableObject) -> Result<&ast::ObjectName> {
 }
 
 pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert> {
-    if ins.on.is_some() {
-        return Err(Error::unsupported("INSERT … ON CONFLICT"));
-    }
+    let on_conflict = match &ins.on {
+        None => None,
+        Some(ast::OnInsert::OnConflict(oc)) => Some(oc),
+        Some(_) => return Err(Error::unsupported("INSERT … ON DUPLICATE KEY UPDATE")),
+    };
     if ins.or.is_some() || ins.ignore || ins.replace_into || ins.overwrite {
         return Err(Error::unsupported("this form of INSERT"));
     }
@@ -272,6 +276,15 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
     let (_, scope, table) = binder.bind_table(name, None, false)?;
     let def = table.def.clone();
     let relation = def.name.clone();
+    let scope = match &ins.table_alias {
+        Some(a) => Scope::of(
+            Some(super::bind::ident_name(&a.alias)),
+            def.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type.clone())),
+        ),
+        None => scope,
+    };
     let mut targets = Vec::new();
     // Without a column list the targets are the first columns, as many
     // as the source has (the rest get their defaults).
@@ -422,16 +435,49 @@ pub fn bind_insert(binder: &mut Binder, ins: &ast::Insert) -> Result<BoundInsert
     };
     let returning = bind_returning(binder, &ins.returning, &scope)?;
     let checks = BoundChecks::bind(binder, &table.def)?;
+    let on_conflict = match on_conflict {
+        Some(oc) => Some(upsert::bind(binder, &table, &scope, oc)?),
+        None => None,
+    };
     Ok(BoundInsert {
         table,
         checks,
+        on_conflict,
         source,
         returning,
     })
 }
 
-/// Stores one new row (typmods and NOT NULL applied by the caller).
-pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Result<()> {
+/// Which unique structure a new row collided with, and the colliding key.
+pub(crate) enum Duplicate {
+    /// The primary key: the row key.
+    PrimaryKey(Vec<u8>),
+    /// Unique index `def.indexes[i]`: its entry key.
+    Index(usize, Vec<u8>),
+}
+
+impl Duplicate {
+    pub(crate) fn into_error(self, def: &TableDef, row: &[Value]) -> Error {
+        match self {
+            Duplicate::PrimaryKey(_) => {
+                unique_violation(&def.pk_name, def, def.primary_key.iter().copied(), row)
+            }
+            Duplicate::Index(i, _) => {
+                let ix = &def.indexes[i];
+                unique_violation(&ix.name, def, ix.columns.iter().map(|c| c.column), row)
+            }
+        }
+    }
+}
+
+/// Stores one new row (typmods and NOT NULL applied by the caller), or
+/// says which unique key it duplicates; the caller undoes a partial write
+/// (the row without all its index entries) by failing or rolling back.
+pub(crate) fn try_store_new(
+    cx: &StmtCx<'_>,
+    table: &TableRef,
+    row: &[Value],
+) -> Result<Option<Duplicate>> {
     let def = &table.def;
     let key = match row_key(def, row) {
         Some(k) => k,
@@ -440,23 +486,13 @@ pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Res
     let bytes = encode_row(def.schema_version, row);
     let mut txn = lock_txn(cx.txn)?;
     if !txn.insert(&table.rows, &key, &bytes)? {
-        return Err(unique_violation(
-            &def.pk_name,
-            def,
-            def.primary_key.iter().copied(),
-            row,
-        ));
+        return Ok(Some(Duplicate::PrimaryKey(key)));
     }
-    for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
+    for (i, (ix, tree)) in def.indexes.iter().zip(&table.indexes).enumerate() {
         let (k, enforcing) = index_entry(ix, row, &key);
         if !txn.insert(tree, &k, &key)? {
             if enforcing {
-                return Err(unique_violation(
-                    &ix.name,
-                    def,
-                    ix.columns.iter().map(|c| c.column),
-                    row,
-                ));
+                return Ok(Some(Duplicate::Index(i, k)));
             }
             return Err(Error::internal(format!(
                 "index \"{}\" already has an entry for a new row",
@@ -464,7 +500,15 @@ pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Res
             )));
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Stores one new row (typmods and NOT NULL applied by the caller).
+pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Result<()> {
+    match try_store_new(cx, table, row)? {
+        None => Ok(()),
+        Some(d) => Err(d.into_error(&table.def, row)),
+    }
 }
 
 pub fn insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<StatementResult> {
@@ -477,11 +521,21 @@ pub fn insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<StatementResult> {
 pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResult> {
     let rows = execute::run(&bound.source, &cx.exec())?;
     let mut returned = Vec::new();
-    let n = rows.len();
+    let mut n = 0usize;
     for row in rows {
         let row = conform_row(&bound.table.def, row)?;
         bound.checks.check(cx, &bound.table.def, &row)?;
-        store_new(cx, &bound.table, &row)?;
+        let row = match &bound.on_conflict {
+            None => {
+                store_new(cx, &bound.table, &row)?;
+                row
+            }
+            Some(oc) => match upsert::insert_or_update(cx, &bound.table, &bound.checks, oc, row)? {
+                Some(stored) => stored,
+                None => continue,
+            },
+        };
+        n += 1;
         if let Some(r) = &bound.returning {
             returned.push(eval_all(&r.exprs, &row, cx)?);
         }
@@ -714,44 +768,9 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
             Some(assign) => {
                 let new = conform_row(def, eval_all(assign, &old, cx)?)?;
                 bound.checks.check(cx, def, &new)?;
-                let new_key = row_key(def, &new).unwrap_or_else(|| key.clone());
-                let bytes = encode_row(def.schema_version, &new);
-                let mut txn = lock_txn(cx.txn)?;
-                if new_key != key {
-                    if !txn.delete(&table.rows, &key)? {
-                        continue;
-                    }
-                    if !txn.insert(&table.rows, &new_key, &bytes)? {
-                        return Err(unique_violation(
-                            &def.pk_name,
-                            def,
-                            def.primary_key.iter().copied(),
-                            &new,
-                        ));
-                    }
-                } else if !txn.put(&table.rows, &key, &bytes, false)? {
+                if !update_row(cx, table, &old, &key, &new)? {
                     continue;
                 }
-                for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
-                    let (old_k, _) = index_entry(ix, &old, &key);
-                    let (new_k, enforcing) = index_entry(ix, &new, &new_key);
-                    if old_k == new_k {
-                        if new_key != key {
-                            txn.put(tree, &new_k, &new_key, false)?;
-                        }
-                        continue;
-                    }
-                    txn.delete(tree, &old_k)?;
-                    if !txn.insert(tree, &new_k, &new_key)? && enforcing {
-                        return Err(unique_violation(
-                            &ix.name,
-                            def,
-                            ix.columns.iter().map(|c| c.column),
-                            &new,
-                        ));
-                    }
-                }
-                drop(txn);
                 count += 1;
                 if let Some(r) = &bound.returning {
                     returned.push(eval_all(&r.exprs, &new, cx)?);
@@ -768,6 +787,57 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
         format!("{verb} {count}"),
         bound.returning.as_ref().map(|r| (r, returned)),
     ))
+}
+
+/// Replaces the locked row `old` (stored under `key`) by `new` (conformed
+/// and checked), moving it if its key changes and keeping every index in
+/// step. False if the row was gone (deleted by this statement).
+pub(crate) fn update_row(
+    cx: &StmtCx<'_>,
+    table: &TableRef,
+    old: &[Value],
+    key: &[u8],
+    new: &[Value],
+) -> Result<bool> {
+    let def = &table.def;
+    let new_key = row_key(def, new).unwrap_or_else(|| key.to_vec());
+    let bytes = encode_row(def.schema_version, new);
+    let mut txn = lock_txn(cx.txn)?;
+    if new_key != key {
+        if !txn.delete(&table.rows, key)? {
+            return Ok(false);
+        }
+        if !txn.insert(&table.rows, &new_key, &bytes)? {
+            return Err(unique_violation(
+                &def.pk_name,
+                def,
+                def.primary_key.iter().copied(),
+                new,
+            ));
+        }
+    } else if !txn.put(&table.rows, key, &bytes, false)? {
+        return Ok(false);
+    }
+    for (ix, tree) in def.indexes.iter().zip(&table.indexes) {
+        let (old_k, _) = index_entry(ix, old, key);
+        let (new_k, enforcing) = index_entry(ix, new, &new_key);
+        if old_k == new_k {
+            if new_key != key {
+                txn.put(tree, &new_k, &new_key, false)?;
+            }
+            continue;
+        }
+        txn.delete(tree, &old_k)?;
+        if !txn.insert(tree, &new_k, &new_key)? && enforcing {
+            return Err(unique_violation(
+                &ix.name,
+                def,
+                ix.columns.iter().map(|c| c.column),
+                new,
+            ));
+        }
+    }
+    Ok(true)
 }
 
 pub fn truncate(cx: &StmtCx<'_>, t: &ast::Truncate) -> Result<StatementResult> {

@@ -46,6 +46,7 @@ pub mod stats;
 pub mod string_functions;
 pub mod subquery;
 pub mod txn_syntax;
+pub mod upsert;
 pub mod vacuum;
 pub mod window;
 
