@@ -160,3 +160,84 @@ fn repeatable_read_upsert_of_a_row_its_snapshot_misses_is_40001() {
     a.execute("ROLLBACK").unwrap();
     assert_eq!(one(&mut a, "SELECT v FROM t"), vec![vec![Value::Int4(0)]]);
 }
+
+fn fk_tables(db: &Database) {
+    let mut s = db.session();
+    s.execute("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (pid int REFERENCES p)")
+        .unwrap();
+    s.execute("INSERT INTO p VALUES (1)").unwrap();
+}
+
+#[test]
+fn a_parent_delete_waits_for_a_referencing_insert_then_fails_or_succeeds() {
+    for child_commits in [true, false] {
+        let db = Database::in_memory().unwrap();
+        fk_tables(&db);
+        let mut a = db.session();
+        a.execute("BEGIN; INSERT INTO c VALUES (1)").unwrap();
+        let db2 = db.clone();
+        let b = thread::spawn(move || {
+            let mut b = db2.session();
+            b.execute("DELETE FROM p WHERE id = 1").map(|_| ())
+        });
+        thread::sleep(Duration::from_millis(150));
+        assert!(
+            !b.is_finished(),
+            "the delete waits for the child's FOR KEY SHARE lock"
+        );
+        a.execute(if child_commits { "COMMIT" } else { "ROLLBACK" })
+            .unwrap();
+        let r = b.join().unwrap();
+        let parents = one(&mut a, "SELECT count(*) FROM p");
+        if child_commits {
+            let e = r.unwrap_err();
+            assert_eq!(e.sqlstate, SqlState::FOREIGN_KEY_VIOLATION);
+            assert_eq!(
+                e.message,
+                "update or delete on table \"p\" violates foreign key constraint \"c_pid_fkey\" on table \"c\""
+            );
+            assert_eq!(
+                e.detail.as_deref(),
+                Some("Key (id)=(1) is still referenced from table \"c\".")
+            );
+            assert_eq!(parents, vec![vec![Value::Int8(1)]]);
+        } else {
+            r.unwrap();
+            assert_eq!(parents, vec![vec![Value::Int8(0)]]);
+        }
+    }
+}
+
+#[test]
+fn a_referencing_insert_waits_for_a_parent_delete_then_fails_or_succeeds() {
+    for delete_commits in [true, false] {
+        let db = Database::in_memory().unwrap();
+        fk_tables(&db);
+        let mut a = db.session();
+        a.execute("BEGIN; DELETE FROM p WHERE id = 1").unwrap();
+        let db2 = db.clone();
+        let b = thread::spawn(move || {
+            let mut b = db2.session();
+            b.execute("INSERT INTO c VALUES (1)").map(|_| ())
+        });
+        thread::sleep(Duration::from_millis(150));
+        assert!(
+            !b.is_finished(),
+            "the insert waits for the parent's deleter"
+        );
+        a.execute(if delete_commits { "COMMIT" } else { "ROLLBACK" })
+            .unwrap();
+        let r = b.join().unwrap();
+        if delete_commits {
+            let e = r.unwrap_err();
+            assert_eq!(e.sqlstate, SqlState::FOREIGN_KEY_VIOLATION);
+            assert_eq!(
+                e.detail.as_deref(),
+                Some("Key (pid)=(1) is not present in table \"p\".")
+            );
+        } else {
+            r.unwrap();
+            assert_eq!(one(&mut a, "SELECT pid FROM c"), vec![vec![Value::Int4(1)]]);
+        }
+    }
+}

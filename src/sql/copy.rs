@@ -541,11 +541,16 @@ impl CopyIn {
 
     /// Stores the parsed rows.
     fn flush(&mut self, cx: &StmtCx<'_>) -> Result<()> {
+        let mut pending = super::fk::Pending::default();
+        let has_fks = !self.table.def.foreign_keys.is_empty();
         for (line, row) in std::mem::take(&mut self.batch) {
             store_new(cx, &self.table, &row).map_err(|e| e.with_context(self.context(line)))?;
+            if has_fks {
+                pending.inserted(&self.table, &row);
+            }
             self.rows += 1;
         }
-        Ok(())
+        pending.run(cx)
     }
 }
 

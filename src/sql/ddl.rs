@@ -27,6 +27,7 @@ use crate::types::DataType;
 use super::bind::{Binder, TableSource, ident_name, resolve_type};
 use super::check::{CheckSpec, define_checks};
 use super::dml::{assign_coerce, format_key};
+use super::fk::{FkSpec, define as define_foreign_keys};
 use super::scan::{index_entry, lock_txn};
 use super::session::StmtCx;
 
@@ -163,6 +164,7 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
     // (constraint name, columns)
     let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
     let mut checks: Vec<CheckSpec> = Vec::new();
+    let mut fks: Vec<FkSpec> = Vec::new();
     let multiple_pk = |name: &str| {
         Error::new(
             SqlState("42P16"),
@@ -241,6 +243,9 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
                     pk = Some((vec![col.name.clone()], cname));
                 }
                 ast::ColumnOption::Unique(_) => uniques.push((cname, vec![col.name.clone()])),
+                ast::ColumnOption::ForeignKey(fk) => {
+                    fks.push(FkSpec::from_ast(fk, cname, vec![col.name.clone()])?);
+                }
                 ast::ColumnOption::Check(c) => checks.push(CheckSpec {
                     name: cname.or_else(|| c.name.as_ref().map(ident_name)),
                     expr: (*c.expr).clone(),
@@ -265,6 +270,10 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
             }
             ast::TableConstraint::Unique(u) => {
                 uniques.push((u.name.as_ref().map(ident_name), column_names(&u.columns)?));
+            }
+            ast::TableConstraint::ForeignKey(fk) => {
+                let cols = fk.columns.iter().map(ident_name).collect();
+                fks.push(FkSpec::from_ast(fk, None, cols)?);
             }
             ast::TableConstraint::Check(c) => checks.push(CheckSpec {
                 name: c.name.as_ref().map(ident_name),
@@ -340,12 +349,6 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
             pk_name.as_deref(),
         )?
     };
-    if !check_defs.is_empty() {
-        def.checks = check_defs;
-        next_command(cx)?;
-        let mut txn = lock_txn(cx.txn)?;
-        catalog.update_table(&mut txn, &def)?;
-    }
     for (pos, seq, opts) in sequences {
         let mut q = super::sequence::new_def(&schema, &seq);
         super::sequence::apply_options(&mut q, &opts, true)?;
@@ -369,6 +372,16 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
         next_command(cx)?;
         let mut txn = lock_txn(cx.txn)?;
         catalog.create_index(&mut txn, &mut def, &iname, icols, true)?;
+    }
+    if !check_defs.is_empty() || !fks.is_empty() {
+        def.checks = check_defs;
+        next_command(cx)?;
+        let parents = define_foreign_keys(cx, &mut def, &fks, &mut constraint_names)?;
+        let mut txn = lock_txn(cx.txn)?;
+        catalog.update_table(&mut txn, &def)?;
+        for p in &parents {
+            catalog.update_table(&mut txn, p)?;
+        }
     }
     Ok(tag("CREATE TABLE"))
 }

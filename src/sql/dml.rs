@@ -34,6 +34,7 @@ use super::check::BoundChecks;
 use super::coerce::{Category, base, can_coerce_implicit, category, same_base};
 use super::execute::{self, Row};
 use super::expr::{EvalContext, Expr};
+use super::fk;
 use super::plan::Plan;
 use super::scan::{TableRef, choose_access, index_entry, lock_txn, row_key, rowid_key};
 use super::session::StmtCx;
@@ -522,6 +523,8 @@ pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResul
     let rows = execute::run(&bound.source, &cx.exec())?;
     let mut returned = Vec::new();
     let mut n = 0usize;
+    let mut pending = fk::Pending::default();
+    let has_fks = !bound.table.def.foreign_keys.is_empty();
     for row in rows {
         let row = conform_row(&bound.table.def, row)?;
         bound.checks.check(cx, &bound.table.def, &row)?;
@@ -536,10 +539,14 @@ pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResul
             },
         };
         n += 1;
+        if has_fks {
+            pending.inserted(&bound.table, &row);
+        }
         if let Some(r) = &bound.returning {
             returned.push(eval_all(&r.exprs, &row, cx)?);
         }
     }
+    pending.run(cx)?;
     Ok(tag_result(
         format!("INSERT 0 {n}"),
         bound.returning.as_ref().map(|r| (r, returned)),
@@ -718,6 +725,8 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
     };
     let mut count = 0usize;
     let mut returned = Vec::new();
+    let mut pending = fk::Pending::default();
+    let tracks_fks = !def.foreign_keys.is_empty() || !def.referenced_by.is_empty();
     for mut cand in candidates {
         let key = key_of(&cand)?;
         let lock =
@@ -761,6 +770,9 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                 }
                 drop(txn);
                 count += 1;
+                if tracks_fks {
+                    pending.deleted(table, &old[..ncols]);
+                }
                 if let Some(r) = &bound.returning {
                     returned.push(eval_all(&r.exprs, &old[..ncols], cx)?);
                 }
@@ -772,12 +784,16 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                     continue;
                 }
                 count += 1;
+                if tracks_fks {
+                    pending.updated(table, &old[..ncols], &new);
+                }
                 if let Some(r) = &bound.returning {
                     returned.push(eval_all(&r.exprs, &new, cx)?);
                 }
             }
         }
     }
+    pending.run(cx)?;
     let verb = if bound.assignments.is_some() {
         "UPDATE"
     } else {
@@ -850,6 +866,27 @@ pub fn truncate(cx: &StmtCx<'_>, t: &ast::Truncate) -> Result<StatementResult> {
     for target in &t.table_names {
         tables.push(source.open_existing(&target.name)?);
     }
+    for table in &tables {
+        for r in &table.def.referenced_by {
+            if !tables
+                .iter()
+                .any(|t| t.def.schema == r.schema && t.def.name == r.table)
+            {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    "cannot truncate a table referenced in a foreign key constraint",
+                )
+                .with_detail(format!(
+                    "Table \"{}\" references \"{}\".",
+                    r.table, table.def.name
+                ))
+                .with_hint(format!(
+                    "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                    r.table
+                )));
+            }
+        }
+    }
     for table in tables {
         let types = table.types();
         let mut txn = lock_txn(cx.txn)?;
@@ -882,6 +919,30 @@ pub fn describe(binder: &mut Binder, stmt: &ast::Statement) -> Result<Vec<Column
 }
 
 impl BoundModify {
+    /// An UPDATE (`assignments`) or DELETE of the rows `plan` finds, for a
+    /// foreign key's action: no RETURNING, the table's CHECKs bound.
+    pub(crate) fn internal(
+        cx: &StmtCx<'_>,
+        table: TableRef,
+        plan: Plan,
+        predicate: Expr,
+        assignments: Option<Vec<Expr>>,
+    ) -> Result<BoundModify> {
+        let checks = if assignments.is_some() {
+            BoundChecks::bind(&mut cx.binder(), &table.def)?
+        } else {
+            BoundChecks::default()
+        };
+        Ok(BoundModify {
+            table,
+            checks,
+            plan,
+            predicate: Some(predicate),
+            assignments,
+            returning: None,
+        })
+    }
+
     /// The plan that finds the rows to change (for EXPLAIN).
     pub fn plan_of(self) -> Plan {
         self.plan

@@ -27,6 +27,7 @@ pub mod dml;
 pub mod execute;
 pub mod explain;
 pub mod expr;
+pub mod fk;
 pub mod functions;
 pub mod join;
 pub mod lateral;
