@@ -176,7 +176,7 @@ pub fn define(
         }
     }
     for s in specs {
-        let (ref_schema, ref_name) = super::ddl::split_name(&s.ref_table)?;
+        let (ref_schema, ref_name) = super::ddl::split_name(cx, &s.ref_table)?;
         let self_ref = ref_schema == def.schema && ref_name == def.name;
         let parent: TableDef = if self_ref {
             def.clone()
