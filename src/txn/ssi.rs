@@ -354,6 +354,14 @@ impl SsiManager {
     /// `xid` scanned `range` of `tree` (every key in it, present or not).
     pub fn read_range(&self, xid: Xid, tree: TreeId, range: KeyRange) {
         let mut st = self.shared.state.lock();
+        // A point range (`WHERE pk = $1` scans [k, k]) is a key lock: found
+        // by hash on a write, where ranges are checked one by one.
+        if let (Bound::Included(s), Bound::Included(e)) = (&range.start, &range.end)
+            && s == e
+        {
+            self.add_lock(&mut st, xid, tree, Fine::Key(s));
+            return;
+        }
         self.add_lock(&mut st, xid, tree, Fine::Range(range));
     }
 
