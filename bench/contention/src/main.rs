@@ -13,7 +13,8 @@
 //! covers the amount, debit the source and credit the target (lower id
 //! first); COMMIT. Latency is per committed transfer, retries included (what
 //! the application waits). At the end the total of all balances must be
-//! unchanged and no balance negative; otherwise the run fails.
+//! unchanged and (above READ COMMITTED, where PostgreSQL allows it too) no
+//! balance negative; otherwise the run fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,7 +188,12 @@ async fn session(
     Ok(tally)
 }
 
-async fn audit(url: &str, accounts: i32) -> Result<(), String> {
+/// The total never changes at any level. No balance goes negative at
+/// REPEATABLE READ and SERIALIZABLE; at READ COMMITTED it may, as in
+/// PostgreSQL: the balance check reads a value that a concurrent debit
+/// changes before this transfer's UPDATE re-reads it (check-then-act
+/// without FOR UPDATE), so the check is skipped there.
+async fn audit(url: &str, accounts: i32, level: &str) -> Result<(), String> {
     let c = connect(url).await?;
     let row = c
         .query_one(
@@ -198,7 +204,8 @@ async fn audit(url: &str, accounts: i32) -> Result<(), String> {
         .map_err(|e| format!("audit: {}", describe(&e)))?;
     let (sum, min, n): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     let want = i64::from(accounts) * START_BALANCE;
-    if sum != want || min < 0 || n != i64::from(accounts) {
+    let negative_allowed = level.eq_ignore_ascii_case("read committed");
+    if sum != want || (min < 0 && !negative_allowed) || n != i64::from(accounts) {
         return Err(format!(
             "invariant broken: total {sum} (want {want}), min balance {min}, {n} accounts"
         ));
@@ -246,7 +253,7 @@ async fn run(args: &[String]) -> Result<String, String> {
         total.latencies_us.extend(t.latencies_us);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    audit(&url, accounts).await?;
+    audit(&url, accounts, &level).await?;
     total.latencies_us.sort_unstable();
     let attempts = total.ok + total.aborts;
     let abort_rate = if attempts == 0 {
