@@ -58,6 +58,8 @@ struct Cte {
     name: String,
     plan: Plan,
     columns: Vec<Column>,
+    /// How many FROM items have read it (a recursive term's self-references).
+    refs: std::cell::Cell<usize>,
 }
 
 pub struct Binder {
@@ -69,7 +71,7 @@ pub struct Binder {
     /// `WITH` queries visible here (innermost last).
     ctes: Vec<Cte>,
     /// Names of `WITH RECURSIVE` queries being bound (self-references are 0A000).
-    recursive_pending: Vec<String>,
+    pub(super) recursive_pending: Vec<String>,
     pub params: Params,
     depth: usize,
     /// Set while binding the select list, HAVING and ORDER BY of a query
@@ -1725,6 +1727,28 @@ impl Binder {
                     ));
                 }
                 if with.recursive {
+                    match self.bind_recursive_cte(&name, cte) {
+                        Ok(Some(rc)) => {
+                            let columns = rc
+                                .names
+                                .into_iter()
+                                .zip(rc.types)
+                                .map(|(name, data_type)| Column { name, data_type })
+                                .collect();
+                            self.ctes.push(Cte {
+                                name,
+                                plan: rc.plan,
+                                columns,
+                                refs: Default::default(),
+                            });
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.ctes.truncate(ctes_before);
+                            return Err(e);
+                        }
+                    }
                     self.recursive_pending.push(name.clone());
                 }
                 let bound = self.bind_query(&cte.query);
@@ -1756,6 +1780,7 @@ impl Binder {
                     name,
                     plan: bound.plan,
                     columns: bound.columns,
+                    refs: Default::default(),
                 });
             }
         }
@@ -2052,7 +2077,10 @@ impl Binder {
     }
 
     /// A body as a plan producing exactly its output columns.
-    fn body_plan(&mut self, body: &SetExpr) -> Result<(Plan, Vec<String>, Vec<DataType>)> {
+    pub(super) fn body_plan(
+        &mut self,
+        body: &SetExpr,
+    ) -> Result<(Plan, Vec<String>, Vec<DataType>)> {
         let b = self.bind_body(body, &[])?;
         let types = b.exprs.iter().map(|e| e.ty()).collect();
         let mut plan = Plan::Project {
@@ -2068,7 +2096,12 @@ impl Binder {
     }
 
     /// Wraps `plan` so its columns have `types`.
-    fn conform_columns(&mut self, plan: Plan, from: &[DataType], to: &[DataType]) -> Result<Plan> {
+    pub(super) fn conform_columns(
+        &mut self,
+        plan: Plan,
+        from: &[DataType],
+        to: &[DataType],
+    ) -> Result<Plan> {
         if from == to {
             return Ok(plan);
         }
@@ -2566,6 +2599,7 @@ impl Binder {
                 let Some(cte) = self.cte(name) else {
                     return Err(Error::internal("CTE vanished"));
                 };
+                cte.refs.set(cte.refs.get() + 1);
                 let mut names: Vec<String> = cte.columns.iter().map(|c| c.name.clone()).collect();
                 let types: Vec<DataType> =
                     cte.columns.iter().map(|c| c.data_type.clone()).collect();
@@ -2596,7 +2630,13 @@ impl Binder {
                 if object_name(name).len() == 1
                     && self.recursive_pending.contains(&object_name(name)[0]) =>
             {
-                Err(unsupported("recursive WITH queries"))
+                Err(Error::new(
+                    SqlState("42P19"),
+                    format!(
+                        "recursive query \"{}\" does not have the form non-recursive-term UNION [ALL] recursive-term",
+                        object_name(name)[0]
+                    ),
+                ))
             }
             ast::TableFactor::Table {
                 name, alias, args, ..
@@ -2666,6 +2706,41 @@ impl Binder {
             with_key,
         };
         Ok((plan, scope, table))
+    }
+
+    /// Makes `name` read `work` (a recursive CTE's working table) while its
+    /// recursive term binds; the count of references so far.
+    pub(super) fn push_work_table(
+        &mut self,
+        name: &str,
+        work: &super::recursive::WorkTable,
+        names: &[String],
+        types: &[DataType],
+    ) -> usize {
+        self.ctes.push(Cte {
+            name: name.to_string(),
+            plan: Plan::WorkTable {
+                work: work.clone(),
+                width: types.len(),
+            },
+            columns: names
+                .iter()
+                .zip(types)
+                .map(|(n, t)| Column {
+                    name: n.clone(),
+                    data_type: t.clone(),
+                })
+                .collect(),
+            refs: Default::default(),
+        });
+        self.ctes.len() - 1
+    }
+
+    /// Removes the working table pushed at `at`: how often it was read.
+    pub(super) fn pop_work_table(&mut self, at: usize) -> usize {
+        let refs = self.ctes.get(at).map(|c| c.refs.get()).unwrap_or(0);
+        self.ctes.truncate(at);
+        refs
     }
 
     /// The innermost `WITH` query called `name` (an unqualified name).

@@ -101,6 +101,13 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
         Plan::HashJoin(j) => super::join::run(j, cx),
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),
+        Plan::RecursiveUnion {
+            anchor,
+            recursive,
+            all,
+            work,
+        } => super::recursive::run(anchor, recursive, *all, work, cx),
+        Plan::WorkTable { work, .. } => Ok(work.rows()),
         Plan::ProjectSet { input, calls } => {
             super::srf::run_project_set(run(input, cx)?, calls, cx)
         }

@@ -180,6 +180,14 @@ fn walk_node(p: &Plan, depth: usize, pad: &str, out: &mut Vec<String>) {
             child(out, input);
         }
         Plan::FunctionScan { .. } => out.push(format!("{pad}Function Scan")),
+        Plan::RecursiveUnion {
+            anchor, recursive, ..
+        } => {
+            out.push(format!("{pad}Recursive Union"));
+            child(out, anchor);
+            child(out, recursive);
+        }
+        Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
         Plan::ProjectSet { input, .. } => {
             out.push(format!("{pad}ProjectSet"));
             child(out, input);

@@ -36,6 +36,7 @@ pub mod namespace;
 pub mod optimizer;
 pub mod parse;
 pub mod plan;
+pub mod recursive;
 pub mod roles;
 pub mod scan;
 pub mod sequence;

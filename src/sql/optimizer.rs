@@ -333,13 +333,21 @@ fn node_exprs(p: &Plan) -> Option<Vec<&Expr>> {
         Plan::LockRows { .. }
         | Plan::FunctionScan { .. }
         | Plan::ProjectSet { .. }
+        | Plan::RecursiveUnion { .. }
+        | Plan::WorkTable { .. }
         | Plan::Lateral { .. } => return None,
     })
 }
 
 fn inputs(p: &Plan) -> Vec<&Plan> {
     match p {
-        Plan::Scan { .. } | Plan::Values { .. } | Plan::FunctionScan { .. } => vec![],
+        Plan::Scan { .. }
+        | Plan::Values { .. }
+        | Plan::FunctionScan { .. }
+        | Plan::WorkTable { .. } => vec![],
+        Plan::RecursiveUnion {
+            anchor, recursive, ..
+        } => vec![anchor, recursive],
         Plan::SetOp { left, right, .. }
         | Plan::Join { left, right, .. }
         | Plan::Lateral { left, right, .. } => vec![left, right],
@@ -407,7 +415,11 @@ pub fn output_types(p: &Plan) -> Option<Vec<DataType>> {
         }
         Plan::SetOp { left, .. } => output_types(left)?,
         Plan::LockRows { input, .. } => output_types(input)?,
-        Plan::FunctionScan { .. } | Plan::ProjectSet { .. } | Plan::Lateral { .. } => return None,
+        Plan::FunctionScan { .. }
+        | Plan::ProjectSet { .. }
+        | Plan::Lateral { .. }
+        | Plan::RecursiveUnion { .. }
+        | Plan::WorkTable { .. } => return None,
         Plan::Filter { input, .. }
         | Plan::Distinct { input }
         | Plan::Sort { input, .. }

@@ -132,6 +132,20 @@ pub enum Plan {
         correlated: Vec<Expr>,
         on: Option<Expr>,
     },
+    /// `WITH RECURSIVE` ([`super::recursive`]): `anchor`'s rows, then
+    /// `recursive` over the previous iteration's rows (in `work`) until an
+    /// iteration adds none; `all: false` keeps only rows not seen before.
+    RecursiveUnion {
+        anchor: Box<Plan>,
+        recursive: Box<Plan>,
+        all: bool,
+        work: super::recursive::WorkTable,
+    },
+    /// The working table of the enclosing recursive union.
+    WorkTable {
+        work: super::recursive::WorkTable,
+        width: usize,
+    },
     /// Removes duplicate rows (NULLs count as equal), keeping the first.
     Distinct {
         input: Box<Plan>,
@@ -167,6 +181,8 @@ impl Plan {
             Plan::Values { width, .. } => *width,
             Plan::FunctionScan { calls, ordinality } => calls.len() + usize::from(*ordinality),
             Plan::ProjectSet { input, calls } => input.width() + calls.len(),
+            Plan::RecursiveUnion { anchor, .. } => anchor.width(),
+            Plan::WorkTable { width, .. } => *width,
             Plan::Lateral { left, right, .. } => left.width() + right.width(),
             Plan::Project { exprs, .. } => exprs.len(),
             Plan::Aggregate { keys, aggs, .. } => keys.len() + aggs.len(),
@@ -194,7 +210,10 @@ impl Plan {
     pub fn map_inputs(self, mut f: impl FnMut(Plan) -> Plan) -> Plan {
         let mut b = |p: Box<Plan>| Box::new(f(*p));
         match self {
-            p @ (Plan::Scan { .. } | Plan::Values { .. } | Plan::FunctionScan { .. }) => p,
+            p @ (Plan::Scan { .. }
+            | Plan::Values { .. }
+            | Plan::FunctionScan { .. }
+            | Plan::WorkTable { .. }) => p,
             Plan::SetOp {
                 kind,
                 all,
@@ -228,6 +247,17 @@ impl Plan {
             Plan::ProjectSet { input, calls } => Plan::ProjectSet {
                 input: b(input),
                 calls,
+            },
+            Plan::RecursiveUnion {
+                anchor,
+                recursive,
+                all,
+                work,
+            } => Plan::RecursiveUnion {
+                anchor: b(anchor),
+                recursive: b(recursive),
+                all,
+                work,
             },
             Plan::Lateral {
                 kind,

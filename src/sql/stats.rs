@@ -218,7 +218,8 @@ impl Estimator<'_> {
         match p {
             Plan::Scan { table, .. } => (self.stats)(table).map_or(DEFAULT_ROWS, |s| s.rows),
             Plan::Values { rows, .. } => rows.len() as f64,
-            Plan::FunctionScan { .. } => DEFAULT_ROWS,
+            Plan::FunctionScan { .. } | Plan::WorkTable { .. } => DEFAULT_ROWS,
+            Plan::RecursiveUnion { anchor, .. } => self.rows(anchor) * 10.0,
             Plan::ProjectSet { input, .. } => self.rows(input) * 10.0,
             Plan::Lateral { left, .. } => self.rows(left) * 10.0,
             Plan::Filter { input, predicate } => {
