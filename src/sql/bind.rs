@@ -1630,7 +1630,10 @@ impl Binder {
             }
             _ => match super::datetime_functions::bind_array_function(self, &name, &bound) {
                 Some(r) => r,
-                None => self.call_function(&name, bound),
+                None => match super::array_functions::bind(self, &name, &bound) {
+                    Some(r) => r,
+                    None => self.call_function(&name, bound),
+                },
             },
         }
     }

@@ -58,6 +58,8 @@ pub enum Func {
     CurrentUser,
     /// nextval, currval, setval, lastval (`super::sequence`).
     Sequence(super::sequence::SeqFunc),
+    /// Array built-ins (`super::array_functions`).
+    Array(super::array_functions::ArrayFunc),
     /// Date/time, uuid and json built-ins (`super::datetime_functions`).
     DateTime(super::datetime_functions::DtFunc),
     // String functions in `string_functions`.
@@ -485,6 +487,7 @@ pub fn call(
             }));
         }
         Func::Random => return Ok(Value::Float8(random_double())),
+        Func::Array(f) => return super::array_functions::call(f, &args),
         _ => {}
     }
     if args.iter().any(|a| a.is_null()) {

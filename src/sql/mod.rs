@@ -13,6 +13,7 @@
 pub mod aggregate;
 pub mod alter;
 pub mod alter_columns;
+pub mod array_functions;
 pub mod bind;
 pub mod bind_aggregate;
 pub mod bind_join;
