@@ -181,12 +181,21 @@ impl Database {
 
     /// Opens a new session (a connection's worth of state).
     pub fn session(&self) -> Session {
+        let signals = Arc::new(sql::signals::SessionSignals::new());
         Session {
             _db: self.clone(),
-            state: sql::SessionState::new(&self.inner.shared),
-            signals: Arc::new(sql::signals::SessionSignals::new()),
+            state: sql::SessionState::new(&self.inner.shared, signals.clone()),
+            signals,
         }
     }
+}
+
+/// The error of a session ended by `pg_terminate_backend`.
+pub fn terminated() -> Error {
+    Error::new(
+        SqlState::ADMIN_SHUTDOWN,
+        "terminating connection due to administrator command",
+    )
 }
 
 /// A column of a result: its name and type.
@@ -254,11 +263,42 @@ impl Session {
         sql: &str,
         on_result: &mut dyn FnMut(StatementResult),
     ) -> Result<()> {
+        self.check_terminated()?;
         let _scope = self.enter_statement();
-        self.state.execute_simple(sql, &mut |result| {
+        let r = self.state.execute_simple(sql, &mut |result| {
             on_result(result);
             sql::signals::next_statement();
-        })
+        });
+        r.map_err(|e| self.terminated_error(e))
+    }
+
+    /// 57P01 once `pg_terminate_backend` ended this session.
+    fn check_terminated(&self) -> Result<()> {
+        if self.signals.is_terminated() {
+            return Err(terminated());
+        }
+        Ok(())
+    }
+
+    /// A statement interrupted by `pg_terminate_backend` reports 57P01,
+    /// not the cancel (57014) that stopped it.
+    fn terminated_error(&self, e: Error) -> Error {
+        if self.signals.is_terminated() && e.sqlstate == SqlState::QUERY_CANCELED {
+            terminated()
+        } else {
+            e
+        }
+    }
+
+    /// This session's pid, as `pg_backend_pid()` and `pg_stat_activity`
+    /// show it (a server sends it in BackendKeyData).
+    pub fn pid(&self) -> i32 {
+        self.state.pid()
+    }
+
+    /// Tells `pg_stat_activity` who this session serves.
+    pub fn set_client(&self, addr: Option<std::net::SocketAddr>, superuser: bool) {
+        self.state.set_client(addr, superuser);
     }
 
     /// Makes this session's signals current for a run, with the
@@ -303,8 +343,10 @@ impl Session {
         prepared: &Prepared,
         params: &[Value],
     ) -> Result<StatementResult> {
+        self.check_terminated()?;
         let _scope = self.enter_statement();
-        self.state.execute_prepared(prepared, params)
+        let r = self.state.execute_prepared(prepared, params);
+        r.map_err(|e| self.terminated_error(e))
     }
 
     /// Whether `DEALLOCATE ALL` or `DISCARD ALL` ran since the last call:

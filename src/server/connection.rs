@@ -26,7 +26,7 @@ use bytes::BytesMut;
 use futures::SinkExt;
 use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError};
-use pgwire::messages::response::ReadyForQuery;
+use pgwire::messages::response::{NotificationResponse, ReadyForQuery};
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{MaybeTls, PgWireMessageServerCodec, negotiate_tls, process_message};
 use tokio::io::AsyncReadExt;
@@ -34,7 +34,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::codec::Framed;
 
+use crate::db::TransactionStatus;
 use crate::error::SqlState;
+use crate::sql::signals::SessionSignals;
 
 use super::Backend;
 use super::frame;
@@ -89,10 +91,20 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
                         socket.state(),
                         PgWireConnectionState::AuthenticationInProgress
                     );
+                let signals = socket
+                    .session_extensions()
+                    .get::<ConnState>()
+                    .map(|c| c.signals.clone());
                 let read = tokio::select! {
                     // Bytes already sent are processed before a shutdown is noticed.
                     biased;
                     read = socket.get_mut().read_buf(&mut inbox) => read,
+                    _ = woken(signals.as_deref()) => {
+                        if !after_message(&mut socket).await {
+                            return;
+                        }
+                        continue;
+                    }
                     _ = &mut startup_deadline, if in_startup => {
                         tracing::info!(?peer, "closing connection: startup timed out");
                         return;
@@ -156,10 +168,64 @@ pub(crate) async fn run(backend: Arc<Backend>, tcp: TcpStream, mut stop: watch::
         if is_cancel {
             break;
         }
+        if !after_message(&mut socket).await {
+            return;
+        }
     }
     if let Some(conn) = socket.session_extensions().get::<ConnState>() {
         tracing::debug!(peer = %conn.peer, "connection closed");
     }
+}
+
+/// Resolves when the session is signalled (a notification arrived or it
+/// was terminated); never before startup made a session.
+async fn woken(signals: Option<&SessionSignals>) {
+    match signals {
+        Some(s) => s.woken().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Between messages: a session ended by `pg_terminate_backend` is closed
+/// with FATAL 57P01; an idle one (ready for a query, no transaction open)
+/// gets the notifications delivered to it, as PostgreSQL sends them
+/// between transactions. Returns whether the connection lives on.
+async fn after_message(socket: &mut Socket) -> bool {
+    let Some(conn) = socket.session_extensions().get::<ConnState>() else {
+        return true;
+    };
+    if conn.signals.is_terminated() {
+        let info = wire::fatal_info(
+            SqlState::ADMIN_SHUTDOWN,
+            "terminating connection due to administrator command",
+        );
+        let _ = socket
+            .send(PgWireBackendMessage::ErrorResponse(info.into()))
+            .await;
+        let _ = socket.close().await;
+        tracing::info!(peer = %conn.peer, "connection terminated by pg_terminate_backend");
+        return false;
+    }
+    let idle = conn.status() == TransactionStatus::Idle
+        && matches!(socket.state(), PgWireConnectionState::ReadyForQuery);
+    if !idle {
+        return true;
+    }
+    let notifications = conn.signals.take_notifications();
+    if notifications.is_empty() {
+        return true;
+    }
+    for n in notifications {
+        let message = NotificationResponse::new(n.pid, n.channel, n.payload);
+        if socket
+            .feed(PgWireBackendMessage::NotificationResponse(message))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    socket.flush().await.is_ok()
 }
 
 /// Decodes one validated frame with pgwire, in the connection's state.

@@ -453,6 +453,7 @@ impl Backend {
         // engine is synchronous and may touch storage.
         let db = self.db.clone();
         let session_user = user.clone();
+        let (client_addr, client_superuser) = (peer, role.superuser);
         let opened = tokio::task::spawn_blocking(move || {
             let mut session = db.session();
             // The session runs as the user who connected. A session that
@@ -473,6 +474,7 @@ impl Backend {
                     Err(e) => return Err(e),
                 }
             }
+            session.set_client(Some(client_addr), client_superuser);
             let reported = session.reported_parameters();
             let _ = session.take_changed_parameters();
             let status = session.transaction_status();
@@ -507,7 +509,10 @@ impl Backend {
         parameters.retain(|(n, _)| !n.eq_ignore_ascii_case("is_superuser"));
         parameters.push(("is_superuser".to_owned(), superuser.to_owned()));
 
-        let (pid, secret_key) = self.keys.generate(client);
+        // The pid is the session's own (pg_backend_pid, pg_stat_activity);
+        // only the secret key comes from the generator.
+        let (_, secret_key) = self.keys.generate(client);
+        let pid = session.pid();
         client.set_pid_and_secret_key(pid, secret_key.clone());
         self.register_cancel_key(pid, secret_key.clone(), session.signals());
         client

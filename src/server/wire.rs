@@ -222,12 +222,19 @@ pub fn data_row(columns: &[Column], formats: &[i16], row: &[Value]) -> Result<Da
 /// The ErrorResponse fields for `e`: severity, SQLSTATE, message, and
 /// detail / hint / position when present.
 pub fn error_info(e: &Error) -> ErrorInfo {
+    // A session ended by pg_terminate_backend: FATAL, and the connection
+    // closes after it.
+    let severity = if e.sqlstate == SqlState::ADMIN_SHUTDOWN {
+        pgwire::error::SEVERITY_FATAL
+    } else {
+        SEVERITY_ERROR
+    };
     let mut info = ErrorInfo::new(
-        SEVERITY_ERROR.to_owned(),
+        severity.to_owned(),
         e.sqlstate.code().to_owned(),
         e.message.clone(),
     );
-    info.severity_nonlocalized = Some(SEVERITY_ERROR.to_owned());
+    info.severity_nonlocalized = Some(severity.to_owned());
     info.detail = e.detail.clone();
     info.hint = e.hint.clone();
     info.position = e.position.map(|p| p.to_string());

@@ -2643,10 +2643,16 @@ impl Binder {
             }
             ast::TableFactor::Table {
                 name, alias, args, ..
-            } if args.is_none() => {
-                let (plan, scope, _) = self.bind_table(name, alias.as_ref(), false)?;
-                Ok((plan, scope))
-            }
+            } if args.is_none() => match self.bind_table(name, alias.as_ref(), false) {
+                Ok((plan, scope, _)) => Ok((plan, scope)),
+                Err(e) if e.sqlstate == SqlState::UNDEFINED_TABLE => {
+                    match super::stat_views::lookup(&object_name(name))? {
+                        Some(view) => Ok(self.bind_stat_view(name, alias.as_ref(), &view)),
+                        None => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
             other => match super::srf::FromFunction::from_factor(other)? {
                 Some(f) => self.bind_from_function(&f),
                 None => Err(unsupported(format!("FROM {}", variant_name(other)))),
@@ -2656,6 +2662,31 @@ impl Binder {
 }
 
 impl Binder {
+    /// A system view in FROM ([`super::stat_views`]): its rows as they are
+    /// now, named by the alias if there is one.
+    fn bind_stat_view(
+        &mut self,
+        name: &ast::ObjectName,
+        alias: Option<&ast::TableAlias>,
+        view: &super::stat_views::StatView,
+    ) -> (Plan, Scope) {
+        let mut names: Vec<String> = view.columns.iter().map(|(n, _)| n.to_string()).collect();
+        let label = match alias {
+            Some(a) => {
+                for (i, c) in a.columns.iter().enumerate().take(names.len()) {
+                    names[i] = ident_name(&c.name);
+                }
+                ident_name(&a.name)
+            }
+            None => object_name(name).last().cloned().unwrap_or_default(),
+        };
+        let types = view.columns.iter().map(|(_, t)| t.clone());
+        (
+            super::stat_views::plan(view),
+            Scope::of(Some(label), names.into_iter().zip(types)),
+        )
+    }
+
     /// A table in FROM (or the target of UPDATE / DELETE): a scan leaf and
     /// the scope of its columns, named by the alias if there is one.
     pub(super) fn bind_table(

@@ -60,6 +60,7 @@ pub enum Func {
     Sequence(super::sequence::SeqFunc),
     /// Array built-ins (`super::array_functions`).
     Array(super::array_functions::ArrayFunc),
+    Activity(super::activity::ActivityFunc),
     /// Date/time, uuid and json built-ins (`super::datetime_functions`).
     DateTime(super::datetime_functions::DtFunc),
     // String functions in `string_functions`.
@@ -303,6 +304,11 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         ],
         "scale" => vec![sig(vec![num()], Int4, Func::Scale)],
         "nextval" | "currval" | "setval" | "lastval" => super::sequence::signatures(name),
+        "pg_backend_pid"
+        | "pg_cancel_backend"
+        | "pg_terminate_backend"
+        | "pg_notify"
+        | "pg_stat_statements_reset" => super::activity::signatures(name),
         _ => super::datetime_functions::lookup(name),
     }
 }
@@ -740,6 +746,7 @@ pub fn call(
         Func::CurrentUser => Value::Text((ctx.settings)("session_authorization")?),
         Func::DateTime(f) => return super::datetime_functions::call(f, args, types, ret, ctx),
         Func::Sequence(f) => return super::sequence::call(f, &args, ctx),
+        Func::Activity(f) => return super::activity::call(f, &args),
         _ => return Err(Error::internal(format!("{func:?} is handled elsewhere"))),
     })
 }

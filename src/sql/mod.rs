@@ -10,6 +10,7 @@
 //! expression evaluation, plans.
 //! Never: talks to the wire or reaches past the catalog/transaction layer.
 
+pub mod activity;
 pub mod aggregate;
 pub mod alter;
 pub mod alter_columns;
@@ -45,6 +46,7 @@ pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod srf;
+pub mod stat_views;
 pub mod stats;
 pub mod string_functions;
 pub mod subquery;
@@ -77,6 +79,8 @@ struct SharedInner {
     sequences: sequence::Cache,
     /// ANALYZE's statistics per table (by row tree), for the planner.
     stats: stats::StatsMap,
+    /// The sessions and statement statistics (`pg_stat_activity`, …).
+    activity: std::sync::Arc<activity::Activity>,
 }
 
 impl Shared {
@@ -90,6 +94,7 @@ impl Shared {
                 rowids: parking_lot::Mutex::new(std::collections::HashMap::new()),
                 sequences: sequence::Cache::default(),
                 stats: stats::StatsMap::default(),
+                activity: std::sync::Arc::default(),
             }),
         })
     }
@@ -104,6 +109,10 @@ impl Shared {
 
     pub fn sequences(&self) -> &sequence::Cache {
         &self.inner.sequences
+    }
+
+    pub fn activity(&self) -> &std::sync::Arc<activity::Activity> {
+        &self.inner.activity
     }
 
     pub fn stats(&self) -> &stats::StatsMap {

@@ -79,6 +79,10 @@ pub struct SessionState {
     sql_prepared: HashMap<String, Arc<Prepared>>,
     /// `DEALLOCATE ALL` / `DISCARD ALL` ran: the server drops its statements.
     deallocated_all: bool,
+    /// This session in `pg_stat_activity` (its pid, state and query).
+    registration: super::activity::Registration,
+    /// NOTIFYs and LISTENs waiting for the transaction to commit.
+    pending: Arc<parking_lot::Mutex<super::activity::Pending>>,
 }
 
 /// What a data statement runs with.
@@ -306,8 +310,11 @@ fn conform_param(v: Value, ty: &DataType) -> Result<Value> {
 }
 
 impl SessionState {
-    pub fn new(shared: &Shared) -> SessionState {
+    pub fn new(shared: &Shared, signals: Arc<super::signals::SessionSignals>) -> SessionState {
+        let registration = shared.activity().register(signals);
         SessionState {
+            registration,
+            pending: Arc::default(),
             shared: shared.clone(),
             settings: Settings::new(),
             block: BlockState::Idle,
@@ -338,6 +345,113 @@ impl SessionState {
             Some(self.shared.catalog().clone()),
         );
         super::sequence::set_context(&self.shared, &self.sequences);
+        super::activity::set_context(
+            &self.registration,
+            &self
+                .settings
+                .get("session_authorization")
+                .unwrap_or_default(),
+            &self.pending,
+        );
+    }
+
+    /// This session's pid (BackendKeyData, `pg_backend_pid()`).
+    pub fn pid(&self) -> i32 {
+        self.registration.backend().pid
+    }
+
+    /// Who the session serves, for `pg_stat_activity`.
+    pub fn set_client(&self, addr: Option<std::net::SocketAddr>, superuser: bool) {
+        self.registration.backend().update(|live| {
+            live.client_addr = addr.map(|a| a.ip().to_string());
+            live.client_port = addr.map(|a| i32::from(a.port()));
+            live.superuser = superuser;
+        });
+        self.publish_state();
+    }
+
+    /// A query string begins: `pg_stat_activity` shows it as active.
+    fn enter_query(&self, sql: &str) {
+        let now = crate::types::datetime::clock_now();
+        let idle = self.block == BlockState::Idle && self.txn.is_none();
+        self.registration.backend().update(|live| {
+            live.state = "active";
+            live.query = truncate_text(sql, super::activity::QUERY_TEXT_MAX);
+            live.query_start = Some(now);
+            live.state_change = Some(now);
+            if idle || live.xact_start.is_none() {
+                live.xact_start = Some(now);
+            }
+        });
+    }
+
+    /// After a query string: the idle state, the session's user and
+    /// application name as they are now; committed notifications go out.
+    fn leave_query(&mut self) {
+        if self.block == BlockState::Idle && self.txn.is_none() {
+            let pending = std::mem::take(&mut *self.pending.lock());
+            self.announce(pending);
+        }
+        self.publish_state();
+    }
+
+    fn publish_state(&self) {
+        let state = match (&self.block, &self.txn) {
+            (BlockState::Failed, _) => "idle in transaction (aborted)",
+            (BlockState::InBlock { .. }, _) => "idle in transaction",
+            (BlockState::Idle, Some(_)) => "idle in transaction",
+            (BlockState::Idle, None) => "idle",
+        };
+        let user = self
+            .settings
+            .get("session_authorization")
+            .unwrap_or_default();
+        let application_name = self.settings.get("application_name").unwrap_or_default();
+        let now = crate::types::datetime::clock_now();
+        self.registration.backend().update(|live| {
+            if live.state != state {
+                live.state_change = Some(now);
+            }
+            live.state = state;
+            if state == "idle" {
+                live.xact_start = None;
+            }
+            live.user = user;
+            live.application_name = application_name;
+        });
+    }
+
+    /// Applies a committed transaction's LISTENs and sends its NOTIFYs.
+    fn announce(&self, pending: super::activity::Pending) {
+        let backend = self.registration.backend();
+        backend.apply_listen(&pending.listen);
+        self.registration
+            .activity()
+            .deliver(backend.pid, &pending.notifications);
+    }
+
+    /// Adds a finished statement to `pg_stat_statements`.
+    fn record_statement(&self, text: &str, elapsed: Duration, result: &StatementResult) {
+        let rows = if result.columns.is_empty() {
+            result
+                .tag
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        } else {
+            result.rows.len() as u64
+        };
+        let user = self
+            .settings
+            .get("session_authorization")
+            .unwrap_or_default();
+        self.registration.activity().record_statement(
+            &user,
+            &super::activity::normalize(text),
+            elapsed,
+            rows,
+        );
     }
 
     pub fn execute_simple(
@@ -359,8 +473,29 @@ impl SessionState {
                 "COPY FROM STDIN followed by more statements in one query",
             ));
         }
-        for stmt in &statements {
+        self.enter_query(sql);
+        let r = self.run_statements(sql, &statements, implicit, on_result);
+        self.leave_query();
+        r
+    }
+
+    fn run_statements(
+        &mut self,
+        sql: &str,
+        statements: &[Statement],
+        implicit: bool,
+        on_result: &mut dyn FnMut(StatementResult),
+    ) -> Result<()> {
+        for stmt in statements {
+            let started = Instant::now();
             let r = self.run(stmt, sql, None, &[]);
+            if let Ok(result) = &r {
+                if statements.len() == 1 {
+                    self.record_statement(sql, started.elapsed(), result);
+                } else {
+                    self.record_statement(&stmt.to_string(), started.elapsed(), result);
+                }
+            }
             if r.is_ok() && self.copy_in.is_some() {
                 // The data follows; copy_done ends the statement.
                 return Ok(());
@@ -551,6 +686,8 @@ impl SessionState {
         for (v, t) in params.iter().zip(&prepared.param_types) {
             values.push(conform_param(v.clone(), t)?);
         }
+        self.enter_query(&prepared.inner.sql);
+        let started = Instant::now();
         let r = self
             .run(
                 stmt,
@@ -564,9 +701,11 @@ impl SessionState {
                 }
                 Ok(r)
             });
-        if r.is_err() {
-            self.fail();
+        match &r {
+            Ok(result) => self.record_statement(&prepared.inner.sql, started.elapsed(), result),
+            Err(_) => self.fail(),
         }
+        self.leave_query();
         r
     }
 
@@ -802,6 +941,9 @@ impl SessionState {
                 }
                 self.settings.reset_all();
                 self.deallocate_all();
+                self.registration
+                    .backend()
+                    .apply_listen(&[super::activity::ListenChange::UnlistenAll]);
                 Ok(tag_only("DISCARD ALL"))
             }
             Statement::Prepare {
@@ -818,6 +960,26 @@ impl SessionState {
                 ..
             } if into.is_empty() && using.is_empty() => self.sql_execute(name, parameters),
             Statement::Deallocate { name, .. } => self.sql_deallocate(name),
+            Statement::LISTEN { channel } => {
+                let change = super::activity::ListenChange::Listen(ident_name(channel));
+                self.pending.lock().listen.push(change);
+                Ok(tag_only("LISTEN"))
+            }
+            Statement::UNLISTEN { channel } => {
+                let change = if channel.quote_style.is_none() && channel.value == "*" {
+                    super::activity::ListenChange::UnlistenAll
+                } else {
+                    super::activity::ListenChange::Unlisten(ident_name(channel))
+                };
+                self.pending.lock().listen.push(change);
+                Ok(tag_only("UNLISTEN"))
+            }
+            Statement::NOTIFY { channel, payload } => {
+                self.pending
+                    .lock()
+                    .notify(&ident_name(channel), payload.as_deref().unwrap_or(""))?;
+                Ok(tag_only("NOTIFY"))
+            }
             other => self.run_in_txn(other, sql, params, param_types),
         }
     }
@@ -987,6 +1149,10 @@ impl SessionState {
     /// Ends the current transaction (if any): commit or roll back.
     fn finish_txn(&mut self, commit: bool) -> Result<()> {
         let Some(cell) = self.txn.take() else {
+            if !commit {
+                self.pending.lock().notifications.clear();
+                self.pending.lock().listen.clear();
+            }
             return Ok(());
         };
         self.implicit = false;
@@ -998,8 +1164,10 @@ impl SessionState {
                 ));
             }
         };
+        let pending = std::mem::take(&mut *self.pending.lock());
         if commit {
             txn.commit()?;
+            self.announce(pending);
         } else {
             txn.rollback()?;
         }
@@ -1595,4 +1763,13 @@ fn is_transaction_parameter(canonical: &str) -> bool {
 
 fn bool_word(on: bool) -> &'static str {
     if on { "on" } else { "off" }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn truncate_text(s: &str, max: usize) -> String {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_owned()
 }

@@ -98,11 +98,30 @@ impl Notice {
     }
 }
 
-/// One session's signals: its cancel token and the notices not yet sent.
+/// A NOTIFY delivered to a listening session, not yet sent to its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying session's pid.
+    pub pid: i32,
+    pub channel: String,
+    pub payload: String,
+}
+
+/// Notifications kept for a client that does not read them; beyond this
+/// the oldest are dropped (PostgreSQL's queue is 8 GB, then NOTIFY fails).
+const NOTIFICATIONS_MAX: usize = 10_000;
+
+/// One session's signals: its cancel token, the notices and notifications
+/// not yet sent, and whether `pg_terminate_backend` asked it to end.
 #[derive(Default)]
 pub struct SessionSignals {
     cancel: Arc<CancelToken>,
     notices: Mutex<Vec<Notice>>,
+    notifications: Mutex<std::collections::VecDeque<Notification>>,
+    terminated: std::sync::atomic::AtomicBool,
+    /// Wakes whoever serves the session while it is idle (a notification
+    /// arrived, or it was terminated).
+    wake: tokio::sync::Notify,
 }
 
 impl SessionSignals {
@@ -118,6 +137,48 @@ impl SessionSignals {
     /// The token lock waits listen to.
     pub fn cancel_token(&self) -> Arc<CancelToken> {
         self.cancel.clone()
+    }
+
+    /// Ends the session: its running statement is canceled, and whoever
+    /// serves it closes it (FATAL 57P01) at the next chance.
+    pub fn terminate(&self) {
+        self.terminated
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel.cancel();
+        self.wake();
+    }
+
+    /// What the session's statement is blocked on now (a row lock, …).
+    pub fn waiting_on(&self) -> Option<crate::txn::lock::WaitEvent> {
+        self.cancel.waiting_on()
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.terminated.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Wakes the task waiting in [`SessionSignals::woken`].
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves after the next [`SessionSignals::wake`] (or at once if one
+    /// came since the last wait).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    pub fn push_notification(&self, n: Notification) {
+        let mut q = self.notifications.lock();
+        if q.len() >= NOTIFICATIONS_MAX {
+            q.pop_front();
+        }
+        q.push_back(n);
+    }
+
+    /// The notifications delivered since the last call, oldest first.
+    pub fn take_notifications(&self) -> Vec<Notification> {
+        self.notifications.lock().drain(..).collect()
     }
 
     /// The notices raised since the last call, oldest first.

@@ -148,8 +148,12 @@ pub enum WaitPolicy {
 #[derive(Default)]
 pub struct CancelToken {
     flag: AtomicBool,
-    current: Mutex<Option<Arc<dyn Wake>>>,
+    current: Mutex<Option<(Arc<dyn Wake>, WaitEvent)>>,
 }
+
+/// What a session waits for, as `pg_stat_activity` names it:
+/// (wait_event_type, wait_event).
+pub type WaitEvent = (&'static str, &'static str);
 
 /// Something a [`CancelToken`] can wake: it must take the same mutex the
 /// sleeper checks the flag under, then notify.
@@ -165,7 +169,7 @@ impl CancelToken {
     /// Requests cancellation and wakes the current wait, if any.
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        if let Some(w) = self.current.lock().as_ref() {
+        if let Some((w, _)) = self.current.lock().as_ref() {
             w.wake();
         }
     }
@@ -180,8 +184,14 @@ impl CancelToken {
     }
 
     /// Registers the wait a cancel must interrupt (until [`CancelToken::clear_waker`]).
-    pub fn set_waker(&self, w: Arc<dyn Wake>) {
-        *self.current.lock() = Some(w);
+    /// `event` says what the wait is for.
+    pub fn set_waker(&self, w: Arc<dyn Wake>, event: WaitEvent) {
+        *self.current.lock() = Some((w, event));
+    }
+
+    /// What the session is blocked on now, if anything.
+    pub fn waiting_on(&self) -> Option<WaitEvent> {
+        self.current.lock().as_ref().map(|(_, e)| *e)
     }
 
     pub fn clear_waker(&self) {
@@ -494,7 +504,7 @@ impl LockManager {
             w
         };
         if let Some(c) = wait.cancel {
-            c.set_waker(waiter.clone());
+            c.set_waker(waiter.clone(), ("Lock", "transactionid"));
         }
         let result = self.wait_for_grant(&waiter, target, wait);
         if let Some(c) = wait.cancel {

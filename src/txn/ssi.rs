@@ -295,7 +295,7 @@ impl SsiManager {
                 return Ok(snapshot);
             }
             if let Some(c) = cancel {
-                c.set_waker(self.shared.clone());
+                c.set_waker(self.shared.clone(), ("IPC", "SafeSnapshot"));
             }
             let verdict = loop {
                 let Some(sx) = st.sxacts.get(&xid) else {
