@@ -595,15 +595,19 @@ fn bind_where(
     Ok((plan, Some(p)))
 }
 
-pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> {
-    if u.from.is_some() {
-        return Err(Error::unsupported("UPDATE … FROM"));
-    }
-    if u.or.is_some() || u.limit.is_some() || !u.order_by.is_empty() {
-        return Err(Error::unsupported("this form of UPDATE"));
-    }
-    let (plan, scope, table) = bind_target(binder, &u.table)?;
-    let def = table.def.clone();
+/// `SET` of UPDATE and of ON CONFLICT DO UPDATE: one expression per table
+/// column over a row that `scope` describes (unassigned columns keep their
+/// value). `column = expr`, `column = DEFAULT`, `(a, b) = (expr, DEFAULT)`
+/// and `(a, b) = (SELECT x, y …)`; 42703 for an unknown column, 42601 for
+/// one assigned twice or a tuple of the wrong width, as PostgreSQL.
+/// `identity_check`: reject assigning a GENERATED ALWAYS column (UPDATE).
+pub(crate) fn bind_assignments(
+    binder: &mut Binder,
+    def: &TableDef,
+    items: &[ast::Assignment],
+    scope: &Scope,
+    identity_check: bool,
+) -> Result<Vec<Expr>> {
     let mut assignments: Vec<Expr> = def
         .columns
         .iter()
@@ -614,12 +618,8 @@ pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> 
         })
         .collect();
     let mut assigned = Vec::new();
-    for a in &u.assignments {
-        let ast::AssignmentTarget::ColumnName(target) = &a.target else {
-            return Err(Error::unsupported("UPDATE of a column tuple"));
-        };
-        let parts = object_name(target);
-        let cname = parts.last().cloned().unwrap_or_default();
+    let mut target_pos = |target: &ast::ObjectName| -> Result<usize> {
+        let cname = object_name(target).last().cloned().unwrap_or_default();
         let pos = def
             .columns
             .iter()
@@ -635,20 +635,132 @@ pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> 
             })?;
         if assigned.contains(&pos) {
             return Err(Error::new(
-                SqlState("42601"),
+                SqlState::SYNTAX_ERROR,
                 format!("multiple assignments to same column \"{cname}\""),
             ));
         }
         assigned.push(pos);
-        let col = &def.columns[pos];
-        assignments[pos] = if is_default_keyword(&a.value) {
-            default_expr(binder, col)?
-        } else {
-            super::sequence::check_update(col)?;
-            let b = binder.bind_expr(&a.value, &scope)?;
-            assign_coerce(binder, b, col)?
-        };
+        Ok(pos)
+    };
+    for a in items {
+        // (target position, its source: an AST expression or a bound one)
+        let mut sources: Vec<(usize, Result<&ast::Expr, Expr>)> = Vec::new();
+        match &a.target {
+            ast::AssignmentTarget::ColumnName(target) => {
+                sources.push((target_pos(target)?, Ok(&a.value)));
+            }
+            ast::AssignmentTarget::Tuple(targets) => {
+                let mut positions = Vec::with_capacity(targets.len());
+                for t in targets {
+                    positions.push(target_pos(t)?);
+                }
+                let width_error = || {
+                    Error::new(
+                        SqlState::SYNTAX_ERROR,
+                        "number of columns does not match number of values",
+                    )
+                };
+                match &a.value {
+                    ast::Expr::Tuple(values) => {
+                        if values.len() != positions.len() {
+                            return Err(width_error());
+                        }
+                        sources.extend(positions.into_iter().zip(values.iter().map(Ok)));
+                    }
+                    ast::Expr::Subquery(q) => {
+                        let exprs = binder.bind_multi_column_subquery(q, positions.len(), scope)?;
+                        sources.extend(positions.into_iter().zip(exprs.into_iter().map(Err)));
+                    }
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::SYNTAX_ERROR,
+                            "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",
+                        ));
+                    }
+                }
+            }
+        }
+        for (pos, source) in sources {
+            let col = &def.columns[pos];
+            assignments[pos] = match source {
+                Ok(e) if is_default_keyword(e) => default_expr(binder, col)?,
+                Ok(e) => {
+                    if identity_check {
+                        super::sequence::check_update(col)?;
+                    }
+                    let b = binder.bind_expr(e, scope)?;
+                    assign_coerce(binder, b, col)?
+                }
+                Err(b) => {
+                    if identity_check {
+                        super::sequence::check_update(col)?;
+                    }
+                    assign_coerce(binder, b, col)?
+                }
+            };
+        }
     }
+    Ok(assignments)
+}
+
+/// A placeholder for the row key the target scan appends after the
+/// table's columns: no name reaches it and `*` skips it, so the FROM /
+/// USING items' columns that follow keep their positions in the row.
+fn key_placeholder() -> Scope {
+    Scope {
+        columns: vec![super::bind::ScopeColumn {
+            table: None,
+            name: String::new(),
+            ty: DataType::Bytea,
+            hidden: true,
+        }],
+    }
+}
+
+/// The target of UPDATE / DELETE joined with the FROM / USING items:
+/// rows of [target columns, target key, items' columns], and their scope.
+fn bind_target_with(
+    binder: &mut Binder,
+    twj: &ast::TableWithJoins,
+    from: Option<&[ast::TableWithJoins]>,
+) -> Result<(Plan, Scope, TableRef)> {
+    let (plan, scope, table) = bind_target(binder, twj)?;
+    let Some(from) = from.filter(|f| !f.is_empty()) else {
+        return Ok((plan, scope, table));
+    };
+    let (fplan, fscope) = binder.bind_from(from)?;
+    for c in &fscope.columns {
+        if let Some(t) = &c.table
+            && scope.has_table(t)
+        {
+            return Err(Error::new(
+                SqlState("42712"),
+                format!("table name \"{t}\" specified more than once"),
+            ));
+        }
+    }
+    let plan = Plan::Join {
+        kind: super::plan::JoinKind::Inner,
+        left: Box::new(plan),
+        right: Box::new(fplan),
+        on: None,
+    };
+    Ok((plan, scope.concat(key_placeholder()).concat(fscope), table))
+}
+
+pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> {
+    if u.or.is_some() || u.limit.is_some() || !u.order_by.is_empty() {
+        return Err(Error::unsupported("this form of UPDATE"));
+    }
+    let from = match &u.from {
+        None => None,
+        Some(ast::UpdateTableFromKind::AfterSet(f)) => Some(f.as_slice()),
+        Some(ast::UpdateTableFromKind::BeforeSet(_)) => {
+            return Err(Error::unsupported("UPDATE FROM … SET"));
+        }
+    };
+    let (plan, scope, table) = bind_target_with(binder, &u.table, from)?;
+    let assignments = bind_assignments(binder, &table.def, &u.assignments, &scope, true)?;
     let (plan, predicate) = bind_where(binder, plan, &scope, &u.selection)?;
     let returning = bind_returning(binder, &u.returning, &scope)?;
     let checks = BoundChecks::bind(binder, &table.def)?;
@@ -663,7 +775,7 @@ pub fn bind_update(binder: &mut Binder, u: &ast::Update) -> Result<BoundModify> 
 }
 
 pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> {
-    if !d.tables.is_empty() || d.using.is_some() || d.limit.is_some() || !d.order_by.is_empty() {
+    if !d.tables.is_empty() || d.limit.is_some() || !d.order_by.is_empty() {
         return Err(Error::unsupported("this form of DELETE"));
     }
     let from = match &d.from {
@@ -672,7 +784,7 @@ pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> 
     let [twj] = from.as_slice() else {
         return Err(Error::unsupported("DELETE from several tables"));
     };
-    let (plan, scope, table) = bind_target(binder, twj)?;
+    let (plan, scope, table) = bind_target_with(binder, twj, d.using.as_deref())?;
     let (plan, predicate) = bind_where(binder, plan, &scope, &d.selection)?;
     let returning = bind_returning(binder, &d.returning, &scope)?;
     Ok(BoundModify {
@@ -688,19 +800,25 @@ pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> 
 pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
     cx.check_writable("UPDATE")?;
     let mut binder = cx.binder();
-    let bound = bind_update(&mut binder, u)?;
+    let mut bound = bind_update(&mut binder, u)?;
+    if u.from.is_some() {
+        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+    }
     run_modify(cx, &bound)
 }
 
 pub fn delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<StatementResult> {
     cx.check_writable("DELETE")?;
     let mut binder = cx.binder();
-    let bound = bind_delete(&mut binder, d)?;
+    let mut bound = bind_delete(&mut binder, d)?;
+    if d.using.is_some() {
+        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+    }
     run_modify(cx, &bound)
 }
 
-fn key_of(row: &[Value]) -> Result<Vec<u8>> {
-    match row.last() {
+fn key_of(row: &[Value], ncols: usize) -> Result<Vec<u8>> {
+    match row.get(ncols) {
         Some(Value::Bytea(k)) => Ok(k.clone()),
         _ => Err(Error::internal("scan row without its key")),
     }
@@ -728,7 +846,7 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
     let mut pending = fk::Pending::default();
     let tracks_fks = !def.foreign_keys.is_empty() || !def.referenced_by.is_empty();
     for mut cand in candidates {
-        let key = key_of(&cand)?;
+        let key = key_of(&cand, ncols)?;
         let lock =
             lock_txn(cx.txn)?.lock_row(&table.rows, &key, mode, WaitPolicy::Block, &def.name)?;
         let old: Row = match lock {
@@ -739,11 +857,13 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                 changed,
             } => {
                 if changed {
-                    // EvalPlanQual: the newest version, if it still qualifies.
-                    let mut row = Vec::with_capacity(ncols + 1);
+                    // EvalPlanQual: the newest version, if it still
+                    // qualifies with the FROM / USING rows it joined.
+                    let mut row = Vec::with_capacity(cand.len());
                     let h = decode_row(&bytes, &types, None, &mut row)?;
                     def.fill_missing(h.columns, &mut row);
                     row.push(Value::Bytea(key.clone()));
+                    row.extend(cand.drain(..).skip(ncols + 1));
                     if let Some(p) = &bound.predicate {
                         let keep = eval_all(std::slice::from_ref(p), &row, cx)?;
                         if keep.first() != Some(&Value::Bool(true)) {
@@ -752,8 +872,6 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                     }
                     row
                 } else {
-                    cand.truncate(ncols);
-                    cand.push(Value::Bytea(key.clone()));
                     cand
                 }
             }
@@ -774,7 +892,7 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                     pending.deleted(table, &old[..ncols]);
                 }
                 if let Some(r) = &bound.returning {
-                    returned.push(eval_all(&r.exprs, &old[..ncols], cx)?);
+                    returned.push(eval_all(&r.exprs, &old, cx)?);
                 }
             }
             Some(assign) => {
@@ -788,7 +906,10 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
                     pending.updated(table, &old[..ncols], &new);
                 }
                 if let Some(r) = &bound.returning {
-                    returned.push(eval_all(&r.exprs, &new, cx)?);
+                    // The new row where the old one was, FROM rows after.
+                    let mut row = new;
+                    row.extend(old.into_iter().skip(ncols));
+                    returned.push(eval_all(&r.exprs, &row, cx)?);
                 }
             }
         }

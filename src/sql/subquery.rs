@@ -116,6 +116,42 @@ impl Binder {
         })
     }
 
+    /// `SET (a, b) = (SELECT x, y …)`: one scalar subquery per target
+    /// column, each reading its column of `q` (42601 unless `q` has
+    /// exactly `width` columns, as PostgreSQL).
+    pub(super) fn bind_multi_column_subquery(
+        &mut self,
+        q: &ast::Query,
+        width: usize,
+        scope: &Scope,
+    ) -> Result<Vec<Expr>> {
+        let (sub, correlated) = self.bind_subplan(q, scope)?;
+        if sub.columns.len() != width {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                "number of columns does not match number of values",
+            ));
+        }
+        Ok(sub
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Expr::Subquery {
+                sub: Box::new(SubPlan::new(
+                    Plan::Project {
+                        input: Box::new(sub.plan.clone()),
+                        exprs: vec![Expr::Column {
+                            index,
+                            ty: c.data_type.clone(),
+                        }],
+                    },
+                    correlated.clone(),
+                )),
+                ty: c.data_type.clone(),
+            })
+            .collect())
+    }
+
     /// `[NOT] EXISTS (SELECT …)`.
     pub(super) fn bind_exists(
         &mut self,

@@ -33,10 +33,7 @@ use crate::types::Value;
 
 use super::bind::{Binder, Scope, ident_name, object_name};
 use super::check::BoundChecks;
-use super::dml::{
-    Duplicate, assign_coerce, conform_row, default_expr, is_default_keyword, try_store_new,
-    update_row,
-};
+use super::dml::{Duplicate, conform_row, try_store_new, update_row};
 use super::execute::Row;
 use super::expr::{EvalContext, Expr};
 use super::scan::{TableRef, index_entry, lock_txn};
@@ -173,51 +170,8 @@ pub fn bind(
                     .map(|c| (c.name.clone(), c.data_type.clone())),
             );
             let both = scope.clone().concat(excluded);
-            let mut assignments: Vec<Expr> = def
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Expr::Column {
-                    index: i,
-                    ty: c.data_type.clone(),
-                })
-                .collect();
-            let mut assigned = Vec::new();
-            for a in &du.assignments {
-                let ast::AssignmentTarget::ColumnName(target) = &a.target else {
-                    return Err(Error::unsupported(
-                        "ON CONFLICT DO UPDATE of a column tuple",
-                    ));
-                };
-                let cname = object_name(target).last().cloned().unwrap_or_default();
-                let pos = def
-                    .columns
-                    .iter()
-                    .position(|d| d.name == cname)
-                    .ok_or_else(|| {
-                        Error::new(
-                            SqlState::UNDEFINED_COLUMN,
-                            format!(
-                                "column \"{cname}\" of relation \"{}\" does not exist",
-                                def.name
-                            ),
-                        )
-                    })?;
-                if assigned.contains(&pos) {
-                    return Err(Error::new(
-                        SqlState::SYNTAX_ERROR,
-                        format!("multiple assignments to same column \"{cname}\""),
-                    ));
-                }
-                assigned.push(pos);
-                let col = &def.columns[pos];
-                assignments[pos] = if is_default_keyword(&a.value) {
-                    default_expr(binder, col)?
-                } else {
-                    let b = binder.bind_expr(&a.value, &both)?;
-                    assign_coerce(binder, b, col)?
-                };
-            }
+            let assignments =
+                super::dml::bind_assignments(binder, def, &du.assignments, &both, false)?;
             let predicate = match &du.selection {
                 Some(w) => {
                     let p = binder.bind_expr(w, &both)?;
