@@ -1138,7 +1138,28 @@ impl Numeric {
         if ra != rb || ra != 1 {
             return ra.cmp(&rb);
         }
-        self.to_dec().cmp(&other.to_dec())
+        // Finite: digits are canonical (no leading or trailing zero digit,
+        // zero has none), so a value is its sign, weight and digit string;
+        // compare those without building magnitudes (sorts and filters
+        // call this per row).
+        let sign = |n: &Numeric| -> i32 {
+            if n.digits.is_empty() {
+                0
+            } else if n.sign == NumericSign::Negative {
+                -1
+            } else {
+                1
+            }
+        };
+        let (sa, sb) = (sign(self), sign(other));
+        if sa != sb || sa == 0 {
+            return sa.cmp(&sb);
+        }
+        let mag = self
+            .weight
+            .cmp(&other.weight)
+            .then_with(|| self.digits.as_slice().cmp(other.digits.as_slice()));
+        if sa < 0 { mag.reverse() } else { mag }
     }
 }
 
@@ -1236,6 +1257,39 @@ mod tests {
 
     fn n(s: &str) -> Numeric {
         Numeric::parse(s).unwrap()
+    }
+
+    #[test]
+    fn cmp_total_on_digits_agrees_with_exact_comparison() {
+        let vals = [
+            "0",
+            "0.00",
+            "-0.0",
+            "1",
+            "1.0",
+            "1.00001",
+            "0.9999",
+            "-1",
+            "-1.5",
+            "-0.0001",
+            "10000",
+            "9999.9999",
+            "10000.0001",
+            "123456789.123",
+            "-123456789.124",
+            "0.00010",
+            "0.0001",
+            "1e20",
+            "-1e-20",
+            "99999999",
+            "100000000",
+        ];
+        for a in vals {
+            for b in vals {
+                let (x, y) = (n(a), n(b));
+                assert_eq!(x.cmp_total(&y), x.to_dec().cmp(&y.to_dec()), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]
