@@ -46,7 +46,9 @@ pub const PAYLOAD_MAX: usize = 7999;
 pub struct Activity {
     backends: Mutex<BTreeMap<i32, Arc<Backend>>>,
     next_pid: AtomicI32,
-    statements: Mutex<HashMap<(String, String), StatementStats>>,
+    /// By query id (a hash of role and normalised text), as
+    /// pg_stat_statements keys its entries: a repeat call allocates nothing.
+    statements: Mutex<HashMap<i64, TrackedStatement>>,
 }
 
 /// One session as others see it.
@@ -85,6 +87,8 @@ pub struct ActivityRow {
     pub pid: i32,
     pub backend_start: i64,
     pub live: Live,
+    /// What its statement is blocked on now, if anything.
+    pub wait: Option<crate::txn::lock::WaitEvent>,
 }
 
 /// Latency statistics of one normalised statement.
@@ -98,6 +102,14 @@ pub struct StatementStats {
     /// Sum of squares, for the standard deviation.
     sum_sq: f64,
     histogram: Histogram,
+}
+
+/// One entry of the statement table: whose, which text, and its numbers.
+#[derive(Debug, Clone)]
+struct TrackedStatement {
+    user: String,
+    query: String,
+    stats: StatementStats,
 }
 
 /// One row of `pg_stat_statements`.
@@ -246,6 +258,7 @@ impl Activity {
                 pid: b.pid,
                 backend_start: b.backend_start,
                 live: b.live.lock().clone(),
+                wait: b.signals.waiting_on(),
             })
             .collect()
     }
@@ -256,20 +269,30 @@ impl Activity {
 
     /// Adds one execution of `query` (already normalised) by `user`.
     pub fn record_statement(&self, user: &str, query: &str, elapsed: Duration, rows: u64) {
+        let id = query_id(user, query);
         let mut statements = self.statements.lock();
-        let key = (user.to_owned(), query.to_owned());
-        if !statements.contains_key(&key) && statements.len() >= STATEMENTS_MAX {
+        if let Some(t) = statements.get_mut(&id) {
+            t.stats.record(elapsed, rows);
+            return;
+        }
+        if statements.len() >= STATEMENTS_MAX {
             // As pg_stat_statements: make room by dropping the least-called
             // entries (a tenth, so eviction is not paid on every new one).
-            let mut calls: Vec<u64> = statements.values().map(|s| s.calls).collect();
+            let mut calls: Vec<u64> = statements.values().map(|t| t.stats.calls).collect();
             calls.sort_unstable();
             let cut = calls[STATEMENTS_MAX / 10];
-            statements.retain(|_, s| s.calls > cut);
+            statements.retain(|_, t| t.stats.calls > cut);
         }
-        statements
-            .entry(key)
-            .or_insert_with(StatementStats::new)
-            .record(elapsed, rows);
+        let mut stats = StatementStats::new();
+        stats.record(elapsed, rows);
+        statements.insert(
+            id,
+            TrackedStatement {
+                user: user.to_owned(),
+                query: query.to_owned(),
+                stats,
+            },
+        );
     }
 
     /// The statement statistics, most total time first.
@@ -277,14 +300,15 @@ impl Activity {
         let statements = self.statements.lock();
         let mut rows: Vec<StatementRow> = statements
             .iter()
-            .map(|((user, query), s)| {
+            .map(|(&queryid, t)| {
+                let (user, query, s) = (&t.user, &t.query, &t.stats);
                 let calls = s.calls.max(1) as f64;
                 let mean = s.total_ms / calls;
                 let variance = (s.sum_sq / calls - mean * mean).max(0.0);
                 StatementRow {
                     user: user.clone(),
                     query: query.clone(),
-                    queryid: query_id(user, query),
+                    queryid,
                     calls: s.calls as i64,
                     rows: s.rows as i64,
                     total_ms: s.total_ms,
@@ -380,10 +404,6 @@ impl Backend {
                 ListenChange::UnlistenAll => listening.clear(),
             }
         }
-    }
-
-    pub fn listening(&self) -> Vec<String> {
-        self.listening.lock().iter().cloned().collect()
     }
 }
 
@@ -650,28 +670,10 @@ pub fn backend_pid() -> Result<i32> {
     with_context(|cx| Ok(cx.backend.pid))
 }
 
-/// The sessions of this database, for `pg_stat_activity`.
-pub fn activity_rows() -> Result<Vec<ActivityRow>> {
-    with_context(|cx| Ok(cx.activity.rows()))
-}
-
 /// The sessions of this database with what each waits on, for
 /// `pg_stat_activity`.
-pub fn activity_backends() -> Result<Vec<(ActivityRow, Option<crate::txn::lock::WaitEvent>)>> {
-    with_context(|cx| {
-        let backends: Vec<Arc<Backend>> = cx.activity.backends.lock().values().cloned().collect();
-        Ok(backends
-            .iter()
-            .map(|b| {
-                let row = ActivityRow {
-                    pid: b.pid,
-                    backend_start: b.backend_start,
-                    live: b.live.lock().clone(),
-                };
-                (row, b.signals.waiting_on())
-            })
-            .collect())
-    })
+pub fn activity_rows() -> Result<Vec<ActivityRow>> {
+    with_context(|cx| Ok(cx.activity.rows()))
 }
 
 /// The statement statistics, for `pg_stat_statements`.
@@ -742,11 +744,6 @@ pub fn signal_backend(pid: i32, terminate: bool) -> Result<bool> {
 /// `pg_notify(channel, payload)` and `NOTIFY`: queued until commit.
 pub fn notify(channel: &str, payload: &str) -> Result<()> {
     with_context(|cx| cx.pending.lock().notify(channel, payload))
-}
-
-/// `pg_listening_channels()`.
-pub fn listening_channels() -> Result<Vec<String>> {
-    with_context(|cx| Ok(cx.backend.listening()))
 }
 
 /// The SQL functions over sessions.

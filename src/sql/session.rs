@@ -47,6 +47,9 @@ pub struct PreparedStatement {
     statement: Option<Box<Statement>>,
     /// The statement text, for error positions.
     sql: String,
+    /// `sql` normalised for `pg_stat_statements`, once at prepare time
+    /// rather than on every execution.
+    normalized: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,7 +434,8 @@ impl SessionState {
     }
 
     /// Adds a finished statement to `pg_stat_statements`.
-    fn record_statement(&self, text: &str, elapsed: Duration, result: &StatementResult) {
+    /// `normalized`: the text as [`super::activity::normalize`] gives it.
+    fn record_statement(&self, normalized: &str, elapsed: Duration, result: &StatementResult) {
         let rows = if result.columns.is_empty() {
             result
                 .tag
@@ -446,12 +450,9 @@ impl SessionState {
             .settings
             .get("session_authorization")
             .unwrap_or_default();
-        self.registration.activity().record_statement(
-            &user,
-            &super::activity::normalize(text),
-            elapsed,
-            rows,
-        );
+        self.registration
+            .activity()
+            .record_statement(&user, normalized, elapsed, rows);
     }
 
     pub fn execute_simple(
@@ -491,9 +492,11 @@ impl SessionState {
             let r = self.run(stmt, sql, None, &[]);
             if let Ok(result) = &r {
                 if statements.len() == 1 {
-                    self.record_statement(sql, started.elapsed(), result);
+                    let text = super::activity::normalize(sql);
+                    self.record_statement(&text, started.elapsed(), result);
                 } else {
-                    self.record_statement(&stmt.to_string(), started.elapsed(), result);
+                    let text = super::activity::normalize(&stmt.to_string());
+                    self.record_statement(&text, started.elapsed(), result);
                 }
             }
             if r.is_ok() && self.copy_in.is_some() {
@@ -585,6 +588,7 @@ impl SessionState {
                 inner: PreparedStatement {
                     statement: None,
                     sql: String::new(),
+                    normalized: String::new(),
                 },
             });
         };
@@ -626,6 +630,7 @@ impl SessionState {
             inner: PreparedStatement {
                 statement: Some(Box::new(stmt)),
                 sql: sql.to_string(),
+                normalized: super::activity::normalize(sql),
             },
         })
     }
@@ -702,7 +707,9 @@ impl SessionState {
                 Ok(r)
             });
         match &r {
-            Ok(result) => self.record_statement(&prepared.inner.sql, started.elapsed(), result),
+            Ok(result) => {
+                self.record_statement(&prepared.inner.normalized, started.elapsed(), result)
+            }
             Err(_) => self.fail(),
         }
         self.leave_query();

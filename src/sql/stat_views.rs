@@ -98,12 +98,15 @@ fn stat_activity() -> Result<StatView> {
         ("query", Text),
         ("backend_type", Text),
     ];
-    let backends = activity::activity_backends()?;
-    let rows = backends
+    let rows = activity::activity_rows()?
         .into_iter()
-        .map(|(row, wait)| {
+        .map(|row| {
             let live = row.live;
-            let wait = if live.state == "active" { wait } else { None };
+            let wait = if live.state == "active" {
+                row.wait
+            } else {
+                None
+            };
             vec![
                 Value::Int8(1),
                 text("arbordb"),
