@@ -194,6 +194,41 @@ impl Catalog {
         Ok(())
     }
 
+    /// Every stored schema `txn` sees, `public` included unless dropped,
+    /// in name order (`pg_catalog` is not stored and not listed).
+    pub fn schemas(&self, txn: &mut Transaction) -> Result<Vec<SchemaDef>, CatalogError> {
+        let prefix = [b'N'];
+        let end = [b'N' + 1];
+        let entries: Vec<_> = txn
+            .scan(
+                &self.tree,
+                Bound::Included(&prefix[..]),
+                Bound::Excluded(&end[..]),
+                false,
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(entries.len() + 1);
+        let mut public_stored = false;
+        for (k, v) in entries {
+            let rest = k
+                .get(1..)
+                .ok_or_else(|| CatalogError::Corrupt("schema key is short".into()))?;
+            let name = decode_name(rest)?;
+            public_stored |= name == PUBLIC;
+            if let Some(def) = decode_schema(&name, &v)? {
+                out.push(def);
+            }
+        }
+        if !public_stored {
+            out.push(SchemaDef {
+                name: PUBLIC.to_string(),
+                oid: PUBLIC_OID,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     /// Names of the relations of kind `kind` ('T' tables, 'Q' sequences)
     /// in `schema`, in name order.
     pub fn relation_names(

@@ -77,6 +77,8 @@ pub fn supports(ty: &DataType) -> bool {
             | DataType::Uuid
             | DataType::Json
             | DataType::Jsonb
+            | DataType::Oid
+            | DataType::Reg(_)
     )
 }
 
@@ -97,6 +99,10 @@ pub fn encode(value: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
         (DataType::Int8, Value::Int8(v)) => out.extend_from_slice(&v.to_be_bytes()),
         (DataType::Int8, Value::Int4(v)) => out.extend_from_slice(&i64::from(*v).to_be_bytes()),
         (DataType::Int8, Value::Int2(v)) => out.extend_from_slice(&i64::from(*v).to_be_bytes()),
+        // oid and regclass & co.: an unsigned 4-byte integer.
+        (DataType::Oid | DataType::Reg(_), Value::Int8(v)) => {
+            out.extend_from_slice(&(*v as u32).to_be_bytes())
+        }
         (DataType::Float4, Value::Float4(v)) => out.extend_from_slice(&v.to_bits().to_be_bytes()),
         (DataType::Float8, Value::Float8(v)) => out.extend_from_slice(&v.to_bits().to_be_bytes()),
         (DataType::Float8, Value::Float4(v)) => {
@@ -237,6 +243,7 @@ pub fn decode(ty: &DataType, bytes: &[u8]) -> Result<Value, DecodeError> {
         DataType::Int2 => Value::Int2(i16::from_be_bytes(r.take()?)),
         DataType::Int4 => Value::Int4(i32::from_be_bytes(r.take()?)),
         DataType::Int8 => Value::Int8(i64::from_be_bytes(r.take()?)),
+        DataType::Oid | DataType::Reg(_) => Value::Int8(u32::from_be_bytes(r.take()?) as i64),
         DataType::Float4 => Value::Float4(f32::from_bits(u32::from_be_bytes(r.take()?))),
         DataType::Float8 => Value::Float8(f64::from_bits(u64::from_be_bytes(r.take()?))),
         DataType::Numeric(_) => Value::Numeric(decode_numeric(&mut r)?),

@@ -30,7 +30,7 @@ pub fn type_size(ty: &DataType) -> i16 {
     match ty {
         DataType::Bool => 1,
         DataType::Int2 => 2,
-        DataType::Int4 | DataType::Float4 | DataType::Oid | DataType::Date => 4,
+        DataType::Int4 | DataType::Float4 | DataType::Oid | DataType::Reg(_) | DataType::Date => 4,
         DataType::Int8
         | DataType::Float8
         | DataType::Time
@@ -79,6 +79,11 @@ pub fn data_type_from_oid(oid: u32) -> Result<Option<DataType>> {
             23 => DataType::Int4,
             25 => DataType::Text,
             26 => DataType::Oid,
+            24 => DataType::Reg(crate::types::RegKind::Proc),
+            2205 => DataType::Reg(crate::types::RegKind::Class),
+            2206 => DataType::Reg(crate::types::RegKind::Type),
+            4089 => DataType::Reg(crate::types::RegKind::Namespace),
+            4096 => DataType::Reg(crate::types::RegKind::Role),
             114 => DataType::Json,
             700 => DataType::Float4,
             701 => DataType::Float8,

@@ -670,6 +670,16 @@ pub fn backend_pid() -> Result<i32> {
     with_context(|cx| Ok(cx.backend.pid))
 }
 
+/// The channels this session listens on (`pg_listening_channels()`),
+/// in name order.
+pub fn listening_channels() -> Result<Vec<String>> {
+    with_context(|cx| {
+        let mut v: Vec<String> = cx.backend.listening.lock().iter().cloned().collect();
+        v.sort();
+        Ok(v)
+    })
+}
+
 /// The sessions of this database with what each waits on, for
 /// `pg_stat_activity`.
 pub fn activity_rows() -> Result<Vec<ActivityRow>> {

@@ -335,6 +335,7 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
         }
         A::Numeric(info) | A::Decimal(info) | A::Dec(info) => (numeric(info)?, "numeric"),
         A::Text => (DataType::Text, "text"),
+        A::Regclass => (DataType::Reg(crate::types::RegKind::Class), "regclass"),
         A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => {
             (DataType::Varchar(char_len(l)?), "varchar")
         }
@@ -398,7 +399,22 @@ pub fn resolve_type(dt: &ast::DataType) -> Result<(DataType, &'static str)> {
                 "uuid" => (DataType::Uuid, "uuid"),
                 "json" => (DataType::Json, "json"),
                 "jsonb" => (DataType::Jsonb, "jsonb"),
-                "oid" | "regclass" | "regtype" | "name" | "timetz" => {
+                "oid" => (DataType::Oid, "oid"),
+                "regclass" => (DataType::Reg(crate::types::RegKind::Class), "regclass"),
+                "regtype" => (DataType::Reg(crate::types::RegKind::Type), "regtype"),
+                "regnamespace" => (
+                    DataType::Reg(crate::types::RegKind::Namespace),
+                    "regnamespace",
+                ),
+                "regproc" | "regprocedure" => {
+                    (DataType::Reg(crate::types::RegKind::Proc), "regproc")
+                }
+                "regrole" => (DataType::Reg(crate::types::RegKind::Role), "regrole"),
+                // `name` and `"char"` are text here (the system relations'
+                // name and "char" columns are text; see docs/compatibility.md).
+                "name" => (DataType::Text, "name"),
+                "char" => (DataType::Text, "char"),
+                "timetz" => {
                     return Err(unsupported(format!("type {last}")));
                 }
                 other => {
@@ -552,6 +568,7 @@ fn operator_signatures(op: BinOp) -> Vec<OpSig> {
                 Interval,
                 Uuid,
                 Jsonb,
+                Oid,
             ] {
                 sigs.push(same(t, Some(Bool)));
             }
@@ -658,6 +675,19 @@ impl Binder {
         }
         match e {
             Expr::Const {
+                value: Value::Text(text),
+                ty: DataType::Unknown,
+            } if matches!(to, DataType::Reg(_)) => {
+                let DataType::Reg(kind) = to else {
+                    return Err(Error::internal("reg type vanished"));
+                };
+                let oid = self.reg_input(*kind, &text)?;
+                Ok(Expr::Const {
+                    value: Value::Int8(oid as i64),
+                    ty: to.clone(),
+                })
+            }
+            Expr::Const {
                 value,
                 ty: DataType::Unknown,
             } => Ok(Expr::Const {
@@ -690,6 +720,26 @@ impl Binder {
                 to: to.clone(),
             }),
         }
+    }
+
+    /// A `regclass` (& co.) literal's oid, looked up in the statement's
+    /// catalog as PostgreSQL reads it at parse analysis.
+    fn reg_input(&self, kind: crate::types::RegKind, text: &str) -> Result<u32> {
+        let Some(source) = &self.tables else {
+            return match cast::cast(
+                Value::Text(text.to_string()),
+                &DataType::Unknown,
+                &DataType::Reg(kind),
+            )? {
+                Value::Int8(o) => Ok(o as u32),
+                _ => Err(Error::internal("reg literal")),
+            };
+        };
+        let snap = {
+            let mut txn = super::scan::lock_txn(&source.txn)?;
+            super::pg_catalog::snapshot(source.shared.catalog(), &mut txn)?
+        };
+        super::pg_catalog::reg::input(&snap, kind, text)
     }
 
     /// Coerces to boolean for `context` (`WHERE`, `AND`, `CASE/WHEN`, …).
@@ -1096,6 +1146,10 @@ impl Binder {
                     ty,
                 })
             }),
+            E::Collate { expr, collation } => {
+                let x = self.bind_expr(expr, scope)?;
+                self.bind_collate(x, collation)
+            }
             E::Cast {
                 kind,
                 expr,
@@ -1450,6 +1504,10 @@ impl Binder {
                 let r = self.bind_expr(right, scope)?;
                 return self.call_function(&op.to_string(), vec![l, r]);
             }
+            B::PGCustomBinaryOperator(parts) => {
+                let op = custom_operator(parts)?;
+                return self.bind_binary(left, &op, right, scope);
+            }
             other => return Err(unsupported(format!("operator {other}"))),
         };
         let l = self.bind_expr(left, scope)?;
@@ -1529,6 +1587,9 @@ impl Binder {
         }
         let args: Vec<&ast::Expr> = match &f.args {
             FunctionArguments::None => Vec::new(),
+            FunctionArguments::Subquery(q) if name == "array" && parts.len() == 1 => {
+                return self.bind_array_subquery(q, scope);
+            }
             FunctionArguments::Subquery(_) => return Err(unsupported("subqueries")),
             FunctionArguments::List(list) => {
                 if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
@@ -2646,7 +2707,12 @@ impl Binder {
             } if args.is_none() => match self.bind_table(name, alias.as_ref(), false) {
                 Ok((plan, scope, _)) => Ok((plan, scope)),
                 Err(e) if e.sqlstate == SqlState::UNDEFINED_TABLE => {
-                    match super::stat_views::lookup(&object_name(name))? {
+                    let parts = object_name(name);
+                    let view = match super::stat_views::lookup(&parts)? {
+                        Some(view) => Some(view),
+                        None => super::pg_catalog::lookup(&parts, self.tables.as_ref())?,
+                    };
+                    match view {
                         Some(view) => Ok(self.bind_stat_view(name, alias.as_ref(), &view)),
                         None => Err(e),
                     }
@@ -2798,6 +2864,97 @@ struct Body {
     sort: Vec<SortKey>,
     /// How many of `exprs` are output columns.
     visible: usize,
+}
+
+impl Binder {
+    /// `expr COLLATE name`: text compares byte-wise (the C collation), so
+    /// `default`, `C`, `POSIX` and `ucs_basic` are accepted and change
+    /// nothing; another name is 42704 as PostgreSQL says for a collation
+    /// that does not exist.
+    fn bind_collate(&mut self, x: Expr, collation: &ast::ObjectName) -> Result<Expr> {
+        let parts = object_name(collation);
+        let known = match parts.as_slice() {
+            [n] | [_, n] => matches!(n.as_str(), "default" | "C" | "POSIX" | "ucs_basic"),
+            _ => false,
+        } && (parts.len() == 1 || parts[0] == "pg_catalog");
+        if !known {
+            return Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!(
+                    "collation \"{}\" for encoding \"UTF8\" does not exist",
+                    parts.join(".")
+                ),
+            ));
+        }
+        let ty = x.ty();
+        if ty == DataType::Unknown {
+            return self.coerce(x, &DataType::Text);
+        }
+        if !is_stringish(&ty) && !matches!(&ty, DataType::Array(e) if is_stringish(e)) {
+            return Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!("collations are not supported by type {}", ty.name()),
+            ));
+        }
+        Ok(x)
+    }
+}
+
+/// `OPERATOR(schema.op)`: the built-in operator `op` (only `pg_catalog`
+/// holds operators), as if written bare.
+fn custom_operator(parts: &[String]) -> Result<BinaryOperator> {
+    use BinaryOperator as B;
+    let (schema, op) = match parts {
+        [op] => (None, op.as_str()),
+        [schema, op] => (Some(schema.as_str()), op.as_str()),
+        _ => {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!(
+                    "improper qualified name (too many dotted names): {}",
+                    parts.join(".")
+                ),
+            ));
+        }
+    };
+    if let Some(s) = schema
+        && s != "pg_catalog"
+    {
+        return Err(Error::new(
+            super::namespace::INVALID_SCHEMA_NAME,
+            format!("schema \"{s}\" does not exist"),
+        ));
+    }
+    Ok(match op {
+        "~" => B::PGRegexMatch,
+        "~*" => B::PGRegexIMatch,
+        "!~" => B::PGRegexNotMatch,
+        "!~*" => B::PGRegexNotIMatch,
+        "~~" => B::PGLikeMatch,
+        "!~~" => B::PGNotLikeMatch,
+        "~~*" => B::PGILikeMatch,
+        "!~~*" => B::PGNotILikeMatch,
+        "=" => B::Eq,
+        "<>" | "!=" => B::NotEq,
+        "<" => B::Lt,
+        "<=" => B::LtEq,
+        ">" => B::Gt,
+        ">=" => B::GtEq,
+        "+" => B::Plus,
+        "-" => B::Minus,
+        "*" => B::Multiply,
+        "/" => B::Divide,
+        "%" => B::Modulo,
+        "^" => B::PGExp,
+        "||" => B::StringConcat,
+        "->" => B::Arrow,
+        "->>" => B::LongArrow,
+        "#>" => B::HashArrow,
+        "#>>" => B::HashLongArrow,
+        other => {
+            return Err(unsupported(format!("operator {other}")));
+        }
+    })
 }
 
 /// Types a numeric literal as PostgreSQL does: int4, else int8, else numeric.

@@ -20,6 +20,11 @@ fn cannot_cast(from: &DataType, to: &DataType) -> Error {
     )
 }
 
+/// `oid` or one of its alias types (`regclass`, …).
+pub fn is_oid_like(ty: &DataType) -> bool {
+    matches!(ty, DataType::Oid | DataType::Reg(_))
+}
+
 /// Whether an explicit `CAST(x AS to)` from `from` exists.
 pub fn can_cast_explicit(from: &DataType, to: &DataType) -> bool {
     if same_base(from, to) || *from == DataType::Unknown {
@@ -236,6 +241,22 @@ pub fn cast(v: Value, from: &DataType, to: &DataType) -> Result<Value> {
         },
         (Value::Bool(b), DataType::Int4) => Value::Int4(*b as i32),
         (Value::Int4(i), DataType::Bool) => Value::Bool(*i != 0),
+        // oid and the reg* types share the representation (an Int8 in
+        // u32's range); int4 reads as unsigned and back, as in PostgreSQL.
+        (Value::Int8(o), DataType::Int4) if is_oid_like(from) => Value::Int4(*o as u32 as i32),
+        (Value::Int8(o), _) if is_oid_like(from) && is_oid_like(to) => Value::Int8(*o),
+        _ if is_oid_like(to) => match &v {
+            Value::Int2(i) => Value::Int8(*i as i32 as u32 as i64),
+            Value::Int4(i) => Value::Int8(*i as u32 as i64),
+            Value::Int8(i) if (0..=u32::MAX as i64).contains(i) => Value::Int8(*i),
+            Value::Int8(_) => {
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "OID out of range",
+                ));
+            }
+            _ => return Err(cannot_cast(from, to)),
+        },
         _ if cf == Category::Numeric && ct == Category::Numeric => match to {
             DataType::Int2 | DataType::Int4 | DataType::Int8 => match &v {
                 Value::Int2(i) => make_int(*i as i64, to)?,

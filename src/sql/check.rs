@@ -37,7 +37,7 @@ fn table_scope(table: &str, columns: &[ColumnDef]) -> Scope {
     )
 }
 
-fn parse_expr(text: &str) -> Result<ast::Expr> {
+pub(super) fn parse_expr(text: &str) -> Result<ast::Expr> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)

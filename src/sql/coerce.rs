@@ -33,7 +33,8 @@ pub fn category(ty: &DataType) -> Category {
         | DataType::Float4
         | DataType::Float8
         | DataType::Numeric(_)
-        | DataType::Oid => Category::Numeric,
+        | DataType::Oid
+        | DataType::Reg(_) => Category::Numeric,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) => Category::String,
         DataType::Date | DataType::Time | DataType::Timestamp | DataType::Timestamptz => {
             Category::DateTime
@@ -91,6 +92,14 @@ pub fn can_coerce_implicit(from: &DataType, to: &DataType) -> bool {
     }
     if let (Some(a), Some(b)) = (numeric_rank(from), numeric_rank(to)) {
         return a < b;
+    }
+    // pg_cast: int2/int4/int8 -> oid and regclass & co. implicitly, and
+    // oid <-> reg* binary-coercibly.
+    let oid_like = |t: &DataType| matches!(t, DataType::Oid | DataType::Reg(_));
+    if oid_like(to)
+        && (oid_like(from) || matches!(from, DataType::Int2 | DataType::Int4 | DataType::Int8))
+    {
+        return true;
     }
     matches!(
         (base(from), base(to)),

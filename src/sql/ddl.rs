@@ -372,6 +372,15 @@ pub fn create_table(cx: &StmtCx<'_>, ct: &ast::CreateTable) -> Result<StatementR
         next_command(cx)?;
         let mut txn = lock_txn(cx.txn)?;
         catalog.create_index(&mut txn, &mut def, &iname, icols, true)?;
+        // The index implements a UNIQUE constraint (pg_constraint lists
+        // it; DROP CONSTRAINT, not DROP INDEX, removes it).
+        if let Some(ix) = def.indexes.iter_mut().find(|i| i.name == iname) {
+            ix.constraint = true;
+            std::mem::drop(txn);
+            next_command(cx)?;
+            let mut txn = lock_txn(cx.txn)?;
+            catalog.update_table(&mut txn, &def)?;
+        }
     }
     if !check_defs.is_empty() || !fks.is_empty() {
         def.checks = check_defs;

@@ -155,6 +155,9 @@ pub enum Expr {
     Subquery {
         sub: Box<SubPlan>,
         ty: DataType,
+        /// `ARRAY(SELECT …)`: every row's value as one array (`ty` is the
+        /// array type), instead of the only row's.
+        array: bool,
     },
     Exists {
         sub: Box<SubPlan>,
@@ -357,7 +360,28 @@ impl Expr {
                 .get(*slot)
                 .cloned()
                 .ok_or_else(|| Error::internal(format!("outer slot {slot} is not set"))),
-            Expr::Cast { expr, to } => cast::cast(expr.eval(ctx)?, &expr.ty(), to),
+            Expr::Cast { expr, to } => {
+                let from = expr.ty();
+                let v = expr.eval(ctx)?;
+                match (&from, to, &v) {
+                    (_, _, Value::Null) => Ok(Value::Null),
+                    (DataType::Reg(k), t, Value::Int8(o))
+                        if super::coerce::category(t) == super::coerce::Category::String =>
+                    {
+                        let snap = super::pg_catalog::snapshot_in(ctx.txn)?;
+                        let text = super::pg_catalog::reg::output(&snap, *k, *o as u32);
+                        cast::cast(Value::Text(text), &DataType::Text, to)
+                    }
+                    (f, DataType::Reg(k), Value::Text(s))
+                        if super::coerce::category(f) == super::coerce::Category::String =>
+                    {
+                        let snap = super::pg_catalog::snapshot_in(ctx.txn)?;
+                        let o = super::pg_catalog::reg::input(&snap, *k, s)?;
+                        Ok(Value::Int8(o as i64))
+                    }
+                    _ => cast::cast(v, &from, to),
+                }
+            }
             Expr::Binary {
                 op, left, right, ..
             } => {
@@ -474,6 +498,16 @@ impl Expr {
                 }
                 let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
                 functions::call(*func, values, &types, ty, ctx)
+            }
+            Expr::Subquery {
+                sub, array: true, ..
+            } => {
+                let rows = sub.rows(ctx)?;
+                Ok(Value::Array(
+                    rows.iter()
+                        .map(|r| r.first().cloned().unwrap_or(Value::Null))
+                        .collect(),
+                ))
             }
             Expr::Subquery { sub, .. } => {
                 let rows = sub.rows(ctx)?;

@@ -61,6 +61,8 @@ pub enum Func {
     /// Array built-ins (`super::array_functions`).
     Array(super::array_functions::ArrayFunc),
     Activity(super::activity::ActivityFunc),
+    /// Catalog functions (`super::pg_catalog::funcs`).
+    Catalog(super::pg_catalog::funcs::CatFunc),
     /// Date/time, uuid and json built-ins (`super::datetime_functions`).
     DateTime(super::datetime_functions::DtFunc),
     // String functions in `string_functions`.
@@ -309,7 +311,14 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         | "pg_terminate_backend"
         | "pg_notify"
         | "pg_stat_statements_reset" => super::activity::signatures(name),
-        _ => super::datetime_functions::lookup(name),
+        _ => {
+            let catalog = super::pg_catalog::funcs::lookup(name);
+            if catalog.is_empty() {
+                super::datetime_functions::lookup(name)
+            } else {
+                catalog
+            }
+        }
     }
 }
 
@@ -494,6 +503,7 @@ pub fn call(
         }
         Func::Random => return Ok(Value::Float8(random_double())),
         Func::Array(f) => return super::array_functions::call(f, &args),
+        Func::Catalog(f) => return super::pg_catalog::funcs::call(f, &args, ctx),
         _ => {}
     }
     if args.iter().any(|a| a.is_null()) {

@@ -37,6 +37,7 @@ pub mod locking;
 pub mod namespace;
 pub mod optimizer;
 pub mod parse;
+pub mod pg_catalog;
 pub mod plan;
 pub mod recursive;
 pub mod roles;

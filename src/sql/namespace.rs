@@ -71,7 +71,7 @@ pub fn path_entries() -> Vec<String> {
     })
 }
 
-fn context_catalog() -> Option<Catalog> {
+pub(super) fn context_catalog() -> Option<Catalog> {
     CONTEXT.with(|c| c.borrow().catalog.clone())
 }
 

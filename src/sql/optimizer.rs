@@ -1118,8 +1118,18 @@ impl Optimizer<'_> {
             return Err(rebuild(left, right));
         }
         let (sub_on_right, sub, other) = match (&*left, &*right) {
-            (_, Expr::Subquery { sub, .. }) if !has_subquery(&left) => (true, sub, &left),
-            (Expr::Subquery { sub, .. }, _) if !has_subquery(&right) => (false, sub, &right),
+            (
+                _,
+                Expr::Subquery {
+                    sub, array: false, ..
+                },
+            ) if !has_subquery(&left) => (true, sub, &left),
+            (
+                Expr::Subquery {
+                    sub, array: false, ..
+                },
+                _,
+            ) if !has_subquery(&right) => (false, sub, &right),
             _ => return Err(rebuild(left, right)),
         };
         let _ = other;

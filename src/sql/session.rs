@@ -1021,7 +1021,16 @@ impl SessionState {
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
                 let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
-                let rows = execute::run(&plan, &cx.exec())?;
+                let mut rows = execute::run(&plan, &cx.exec())?;
+                let types: Vec<DataType> =
+                    bound.columns.iter().map(|c| c.data_type.clone()).collect();
+                if super::pg_catalog::reg::needs_output(&types) {
+                    let snap = {
+                        let mut t = super::scan::lock_txn(&txn)?;
+                        super::pg_catalog::snapshot(self.shared.catalog(), &mut t)?
+                    };
+                    super::pg_catalog::reg::output_rows(&snap, &types, &mut rows);
+                }
                 Ok(StatementResult {
                     tag: format!("SELECT {}", rows.len()),
                     columns: bound.columns,

@@ -97,7 +97,20 @@ impl SrfState {
 
 /// Whether `name` is a set-returning function.
 pub fn is_set_function(name: &str) -> bool {
-    matches!(name, "generate_series" | "unnest")
+    matches!(
+        name,
+        "generate_series" | "unnest" | "pg_partition_ancestors" | "pg_listening_channels"
+    )
+}
+
+/// The set-returning catalog functions are `unnest` of an array-valued
+/// built-in ([`super::pg_catalog::funcs`]): its name for `name`.
+fn array_form(name: &str) -> Option<&'static str> {
+    match name {
+        "pg_partition_ancestors" => Some("pg_partition_ancestors[]"),
+        "pg_listening_channels" => Some("pg_listening_channels[]"),
+        _ => None,
+    }
 }
 
 fn not_allowed(what: impl std::fmt::Display) -> Error {
@@ -209,6 +222,10 @@ impl Binder {
                 calls
             }
             "unnest" => vec![self.resolve_unnest(bound)?],
+            name if array_form(name).is_some() => {
+                let array = self.call_function(array_form(name).unwrap_or(name), bound)?;
+                vec![self.resolve_unnest(vec![array])?]
+            }
             name => {
                 let e = self.call_function(name, bound)?;
                 let ty = e.ty();
@@ -287,6 +304,10 @@ impl Binder {
         }
         let call = match name {
             "generate_series" => self.resolve_series(args)?,
+            name if array_form(name).is_some() => {
+                let array = self.call_function(array_form(name).unwrap_or(name), args)?;
+                self.resolve_unnest(vec![array])?
+            }
             _ => self.resolve_unnest(args)?,
         };
         let Some(state) = self.srfs.as_mut() else {

@@ -113,6 +113,26 @@ impl Binder {
         Ok(Expr::Subquery {
             sub: Box::new(SubPlan::new(sub.plan, correlated)),
             ty,
+            array: false,
+        })
+    }
+
+    /// `ARRAY(SELECT …)`: the rows' only column as one array.
+    pub(super) fn bind_array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<Expr> {
+        let (sub, correlated) = self.bind_subplan(q, scope)?;
+        let elem = single_column(&sub)?;
+        let elem = if elem == crate::types::DataType::Unknown {
+            crate::types::DataType::Text
+        } else {
+            elem
+        };
+        if matches!(elem, crate::types::DataType::Array(_)) {
+            return Err(Error::unsupported("ARRAY(SELECT …) of arrays"));
+        }
+        Ok(Expr::Subquery {
+            sub: Box::new(SubPlan::new(sub.plan, correlated)),
+            ty: crate::types::DataType::Array(Box::new(elem)),
+            array: true,
         })
     }
 
@@ -148,6 +168,7 @@ impl Binder {
                     correlated.clone(),
                 )),
                 ty: c.data_type.clone(),
+                array: false,
             })
             .collect())
     }

@@ -41,7 +41,11 @@ pub enum DataType {
     Uuid,
     Json,
     Jsonb,
+    /// `oid`: a value is `Value::Int8` in 0..=u32::MAX.
     Oid,
+    /// `regclass`, `regtype`, …: an oid (`Value::Int8`) that reads and
+    /// prints as the name of the object it identifies (`sql/pg_catalog`).
+    Reg(RegKind),
     Array(Box<DataType>),
     /// The type of an untyped string literal or parameter before inference.
     Unknown,
@@ -58,6 +62,7 @@ impl DataType {
             DataType::Int4 => 23,
             DataType::Text => 25,
             DataType::Oid => 26,
+            DataType::Reg(k) => k.type_oid(),
             DataType::Json => 114,
             DataType::Float4 => 700,
             DataType::Float8 => 701,
@@ -84,6 +89,7 @@ impl DataType {
                 DataType::Float4 => 1021,
                 DataType::Float8 => 1022,
                 DataType::Oid => 1028,
+                DataType::Reg(k) => k.array_oid(),
                 DataType::Timestamp => 1115,
                 DataType::Date => 1182,
                 DataType::Time => 1183,
@@ -124,8 +130,53 @@ impl DataType {
             DataType::Json => "json".into(),
             DataType::Jsonb => "jsonb".into(),
             DataType::Oid => "oid".into(),
+            DataType::Reg(k) => k.name().into(),
             DataType::Array(elem) => format!("{}[]", elem.name()),
             DataType::Unknown => "unknown".into(),
+        }
+    }
+}
+
+/// The object-identifier alias types (`regclass` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegKind {
+    Class,
+    Type,
+    Namespace,
+    Proc,
+    Role,
+}
+
+impl RegKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RegKind::Class => "regclass",
+            RegKind::Type => "regtype",
+            RegKind::Namespace => "regnamespace",
+            RegKind::Proc => "regproc",
+            RegKind::Role => "regrole",
+        }
+    }
+
+    /// PostgreSQL's type oid.
+    pub fn type_oid(self) -> u32 {
+        match self {
+            RegKind::Class => 2205,
+            RegKind::Type => 2206,
+            RegKind::Namespace => 4089,
+            RegKind::Proc => 24,
+            RegKind::Role => 4096,
+        }
+    }
+
+    /// PostgreSQL's oid of the array type.
+    pub fn array_oid(self) -> u32 {
+        match self {
+            RegKind::Class => 2210,
+            RegKind::Type => 2211,
+            RegKind::Namespace => 4090,
+            RegKind::Proc => 1008,
+            RegKind::Role => 4097,
         }
     }
 }

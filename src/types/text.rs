@@ -236,7 +236,13 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
         }
         DataType::Jsonb => Value::Jsonb(super::json::parse_json(text)?),
         DataType::Array(elem) => super::array::parse_array(elem, text)?,
-        other => return Err(Error::unsupported(format!("type {}", other.name()))),
+        // oidin: -2147483648 wraps to 2147483648, as in PostgreSQL.
+        DataType::Oid => {
+            Value::Int8(parse_int(text, i32::MIN as i64, u32::MAX as i64, "oid")? as u32 as i64)
+        }
+        // Without the catalog only the numeric form reads (the binder and
+        // the executor look names up, `sql/pg_catalog`).
+        DataType::Reg(k) => Value::Int8(parse_int(text, 0, u32::MAX as i64, k.name())?),
     })
 }
 
