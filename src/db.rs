@@ -70,6 +70,24 @@ struct DatabaseInner {
     shared: sql::Shared,
 }
 
+impl Drop for DatabaseInner {
+    fn drop(&mut self) {
+        // Close before the lock is let go, and for every clone of the
+        // stack: the SQL layer's per-thread statement context keeps clones
+        // of it past the last `Database` handle. A pool that outlived its
+        // database used to write its frames back whenever that clone went,
+        // over pages a later open of the directory had changed (recovery
+        // rewrote them, or another process did): committed rows were lost
+        // at the next crash (issue #4; tests/crash_ddl.rs).
+        drop(self._vacuum.take());
+        sql::namespace::clear_context();
+        sql::sequence::clear_context();
+        if let Err(e) = self.stack.close() {
+            tracing::error!(error = %e, "closing the database failed");
+        }
+    }
+}
+
 impl Database {
     /// Opens (creating on first use) the database in `data_dir` with default options.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Database> {

@@ -113,27 +113,63 @@ fn killed_ddl_is_all_or_nothing() {
         .unwrap_or(1));
 }
 
-/// Open bug found by this test: with a second kill, the first table the
-/// restarted child commits (acknowledged) is gone after recovery, also
-/// without sequences (plain `bigint` keys) — below the SQL layer.
-///
-/// What is known (2026-12-02, by reading the data file's page LSNs around
-/// each open): the catalog tree's root (page 2) split during a child's run;
-/// the parent's recovery redid the split and wrote page 2 as an interior
-/// node (page LSN past the split); but during the parent's following session
-/// (a few reads, CREATE/DROP TABLE, nextval — no crash) a copy of page 2
-/// with the page LSN and content it had on disk *before* that recovery was
-/// written back over it. After the next restart the root is the old leaf,
-/// its two children are in no tree and not free (`arbordb check` reports
-/// them), and the catalog rows written into them are gone. So some frame
-/// holds a pre-recovery image of a page that recovery rewrote, and writes
-/// it back later. Fixed meanwhile (not the cause): redo no longer takes as
-/// a page's base an image logged inside an unfinished structure change
-/// after the page was written out mid-change.
+/// Four kills in a row, each restart recovering the last. This found
+/// issue #4's lost commits: the parent's `Database` of one round lived on
+/// in this thread's SQL statement context after it was dropped, and its
+/// buffer pool wrote its frames back when the next round's first statement
+/// replaced that context, over pages the child (and the parent's recovery)
+/// had changed since: the catalog root went back to an older leaf, and the
+/// tables committed in between were lost at the next crash. A closing
+/// database now flushes and closes its pool and log for every handle.
 #[test]
-#[ignore = "open bug: a commit made after one recovery is lost at the next crash"]
 fn killed_ddl_is_all_or_nothing_across_repeated_crashes() {
     run(4);
+}
+
+/// The cause of the above without a crash: a database dropped on this
+/// thread while another open (here a second thread) then changes the
+/// directory; reopening here and running a statement (which replaces this
+/// thread's statement context, the last holder of the first open's
+/// handles) must not write the first open's pages back over those
+/// changes. Every table of the second open is still there afterwards.
+#[test]
+fn a_closed_database_never_writes_over_a_later_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    {
+        let db = Database::open(&path).unwrap();
+        let mut s = db.session();
+        s.execute("CREATE SEQUENCE ids").unwrap();
+        s.execute(&fill_sql(0)).unwrap();
+        assert_eq!(int(&mut s, "SELECT nextval('ids')").unwrap(), 1);
+        // dropped here; its pages were never written (no checkpoint yet)
+    }
+    let later = path.clone();
+    std::thread::spawn(move || {
+        let db = Database::open(&later).unwrap();
+        let mut s = db.session();
+        for i in 1..=12 {
+            s.execute(&fill_sql(i)).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    {
+        let db = Database::open(&path).unwrap();
+        let mut s = db.session();
+        for i in 0..=12 {
+            assert!(check_table(&mut s, i, 0), "t{i} missing after reopen");
+        }
+    }
+    let db = Database::open(&path).unwrap();
+    let mut s = db.session();
+    for i in 0..=12 {
+        assert!(check_table(&mut s, i, 0), "t{i} lost by a stale write-back");
+    }
+    assert!(!check_table(&mut s, 13, 0));
+    assert!(int(&mut s, "SELECT nextval('ids')").unwrap() >= 2);
+    let report = db.stack().engine.check().unwrap();
+    assert!(report.is_ok(), "{report:?}");
 }
 
 fn run(rounds: usize) {

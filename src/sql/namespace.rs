@@ -63,6 +63,16 @@ pub fn set_context(search_path: &str, user: &str, catalog: Option<Catalog>) {
     });
 }
 
+/// Forgets this thread's catalog (a database closing: see
+/// `sequence::clear_context`).
+pub fn clear_context() {
+    CONTEXT.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.catalog = None;
+        }
+    });
+}
+
 /// The schema names of `search_path`, in order, `$user` replaced.
 pub fn path_entries() -> Vec<String> {
     CONTEXT.with(|c| {

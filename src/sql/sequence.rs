@@ -136,6 +136,17 @@ pub fn set_context(shared: &Shared, session: &Arc<Mutex<SessionSequences>>) {
     });
 }
 
+/// Forgets this thread's context (a database closing: the context holds a
+/// handle to it, which would otherwise live until the thread's next
+/// statement).
+pub fn clear_context() {
+    CONTEXT.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            *c = None;
+        }
+    });
+}
+
 fn context() -> Result<(Shared, Arc<Mutex<SessionSequences>>)> {
     CONTEXT.with(|c| {
         c.borrow()

@@ -231,6 +231,15 @@ impl Engine {
         self.flush()
     }
 
+    /// Flushes and closes the engine for every handle: afterwards no handle
+    /// (a clone, a tree) reads or writes the file any more; each request
+    /// fails with [`StorageError::Closed`]. A database closing does this, so
+    /// a handle left somewhere cannot write old frames back over a data
+    /// file that a later open (or another process) has changed.
+    pub fn shut_down(&self) -> StorageResult<()> {
+        self.inner.pager.pool().close()
+    }
+
     /// Buffer pool counters.
     pub fn pool_stats(&self) -> PoolStats {
         self.inner.pager.pool().stats()

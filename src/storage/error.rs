@@ -3,7 +3,8 @@
 //! Each variant maps to exactly one SQLSTATE when it crosses into
 //! [`crate::Error`]: corruption is `XX001`, I/O is `58030`, a size limit is
 //! `54000`, an exhausted buffer pool is `53200` (out of memory), and asking
-//! for a tree that does not exist is `XX000` (a caller bug that reached us).
+//! for a tree that does not exist is `XX000` (a caller bug that reached us),
+//! and a closed database used through a handle that outlived it is `57P01`.
 
 use std::io;
 
@@ -42,6 +43,9 @@ pub enum StorageError {
     /// The data file reached the largest page number a `PageId` can hold.
     #[error("data file \"{file}\" is full ({pages} pages)")]
     FileFull { file: String, pages: u64 },
+    /// The database was closed; a handle that outlived it was used.
+    #[error("database file \"{file}\" is closed")]
+    Closed { file: String },
     /// No tree with this id exists.
     #[error("tree {0} does not exist")]
     NoSuchTree(u64),
@@ -61,6 +65,8 @@ impl StorageError {
             | StorageError::FileFull { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
             StorageError::PoolExhausted { .. } => SqlState("53200"),
             StorageError::NoSuchTree(_) => SqlState::INTERNAL_ERROR,
+            // PostgreSQL's admin_shutdown: the database went away under us.
+            StorageError::Closed { .. } => SqlState("57P01"),
             StorageError::Wal(e) => e.sqlstate(),
         }
     }

@@ -171,6 +171,11 @@ pub struct BufferPool {
     table: Mutex<Table>,
     log: Arc<dyn PageLog>,
     counters: Counters,
+    /// Set by [`BufferPool::close`]: the pool reads and writes nothing more.
+    closed: AtomicBool,
+    /// Recovery's pool: redo may legitimately write a page older than its
+    /// disk copy (a restored image), so the stale-write check is off.
+    redo: bool,
 }
 
 enum Mode {
@@ -218,6 +223,36 @@ impl BufferPool {
             }),
             log,
             counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            redo: false,
+        }
+    }
+
+    /// This pool is recovery's: redo rebuilds pages from logged images, so
+    /// a page it writes may be older than a torn or half-changed disk copy.
+    pub fn for_redo(mut self) -> BufferPool {
+        self.redo = true;
+        self
+    }
+
+    /// Writes every dirty page out, syncs the file, and closes the pool:
+    /// from then on it reads and writes nothing (every request fails with
+    /// [`StorageError::Closed`]), so a handle that outlives its database
+    /// can never write an old frame over pages a later open changed.
+    pub fn close(&self) -> StorageResult<()> {
+        let res = self.flush_all();
+        self.closed.store(true, Ordering::Release);
+        res
+    }
+
+    /// Whether [`BufferPool::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn closed_error(&self) -> StorageError {
+        StorageError::Closed {
+            file: self.file_name.clone(),
         }
     }
 
@@ -265,6 +300,9 @@ impl BufferPool {
     /// version check under the latch tells whether it still holds the page.
     /// The page is not moved in the replacement order.
     pub fn read_if_unchanged(&self, id: PageId, stamp: Stamp) -> Option<PageRead<'_>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return None;
+        }
         let f = stamp.frame as usize;
         let frame = self.frames.get(f)?;
         // Pin first: an evictor that saw the pin at 0 has either taken the
@@ -291,6 +329,9 @@ impl BufferPool {
     /// tree's root), whose every access would otherwise take the table
     /// mutex. A hinted hit does not move the page in the replacement order.
     pub fn read_hinted(&self, id: PageId, hint: &AtomicU32) -> StorageResult<PageRead<'_>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(self.closed_error());
+        }
         let f = hint.load(Ordering::Relaxed) as usize;
         if let Some(frame) = self.frames.get(f) {
             // as in `read_if_unchanged`: pin, then latch, then check
@@ -355,6 +396,9 @@ impl BufferPool {
     }
 
     fn fetch(&self, id: PageId, mode: Mode) -> StorageResult<(usize, Got<'_>)> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(self.closed_error());
+        }
         loop {
             let mut t = self.table.lock();
             if let Some(&f) = t.map.get(&id) {
@@ -468,9 +512,14 @@ impl BufferPool {
         if !g.valid || !frame.dirty.load(Ordering::Acquire) {
             return Ok(());
         }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(self.closed_error());
+        }
         self.log
             .flush_to(page::page_lsn(&g.buf))
             .map_err(|e| self.io(e))?;
+        #[cfg(debug_assertions)]
+        self.check_not_stale(g);
         let mut copy: Box<PageBuf> = g.buf.clone();
         page::seal(&mut copy);
         self.file
@@ -479,6 +528,35 @@ impl BufferPool {
         frame.dirty.store(false, Ordering::Release);
         self.counters.writes.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Debug builds: a page about to be written must not be older than its
+    /// disk copy. Page LSNs only grow, and every frame starts as the disk
+    /// copy (or a new page) and only moves forward, so a disk copy with a
+    /// higher LSN means this frame is stale: something else (another pool
+    /// over the same file) wrote the page since, and this write would undo
+    /// it. Recovery's pool is exempt (redo restores older images); a disk
+    /// copy that does not validate (torn, never written) is not compared.
+    #[cfg(debug_assertions)]
+    fn check_not_stale(&self, g: &FrameState) {
+        if self.redo {
+            return;
+        }
+        let mut disk: Box<PageBuf> = Box::new([0u8; PAGE_SIZE]);
+        if self.file.read_at(&mut disk[..], g.id.offset()).is_err()
+            || page::validate(&disk, g.id).is_err()
+        {
+            return;
+        }
+        let (on_disk, ours) = (page::page_lsn(&disk), page::page_lsn(&g.buf));
+        assert!(
+            on_disk <= ours,
+            "stale page write: {} of \"{}\" has LSN {} on disk, the frame being written has {}",
+            g.id,
+            self.file_name,
+            on_disk.0,
+            ours.0
+        );
     }
 
     /// Writes every dirty page out (honouring the write-ahead rule) and syncs
@@ -798,6 +876,58 @@ mod tests {
             }
         }
         assert_eq!(pool.pinned_frames(), 0);
+    }
+
+    #[test]
+    fn a_closed_pool_flushed_its_pages_and_reads_and_writes_nothing_more() {
+        let (file, pool) = pool(16);
+        {
+            let mut g = pool.create(PageId(2)).unwrap();
+            stamp(&mut g, 2);
+        }
+        pool.close().unwrap();
+        assert!(pool.is_closed());
+        let mut b = [0u8; PAGE_SIZE];
+        file.read_at(&mut b, PageId(2).offset()).unwrap();
+        assert_eq!(
+            page::overflow::next(&b),
+            PageId(2),
+            "close flushed the page"
+        );
+        assert!(matches!(
+            pool.read(PageId(2)),
+            Err(StorageError::Closed { .. })
+        ));
+        assert!(matches!(
+            pool.create(PageId(3)),
+            Err(StorageError::Closed { .. })
+        ));
+        assert_eq!(pool.pinned_frames(), 0);
+    }
+
+    /// Two pools over one file: the second moves page 1 on; the first, now
+    /// stale, must not write its older copy back (debug builds check it).
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "stale page write")]
+    fn writing_a_page_older_than_its_disk_copy_is_caught() {
+        struct Counter(AtomicU64);
+        impl PageLog for Counter {
+            fn append(&self, _: PageId, _: &PageOp<'_>) -> StorageResult<Lsn> {
+                Ok(Lsn(self.0.fetch_add(10, Ordering::SeqCst) + 10))
+            }
+            fn flush_to(&self, _: Lsn) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let file = Arc::new(MemFile::default());
+        let log = Arc::new(Counter(AtomicU64::new(0)));
+        let old = BufferPool::new(file.clone(), "t", 16, log.clone());
+        let new = BufferPool::new(file.clone(), "t", 16, log);
+        stamp(&mut old.create(PageId(1)).unwrap(), 1); // LSN 10, dirty
+        stamp(&mut new.create(PageId(1)).unwrap(), 2); // LSN 20
+        new.flush_all().unwrap();
+        let _ = old.flush_all();
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 300_000;
 /// waits for a checkpoint in progress).
 pub struct Checkpointer {
     shared: Arc<CheckpointerShared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct CheckpointerShared {
@@ -169,13 +169,13 @@ impl Checkpointer {
     pub fn checkpoints_taken(&self) -> u64 {
         self.shared.taken.load(Ordering::Relaxed)
     }
-}
 
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
+    /// Stops the thread and waits for a checkpoint in progress (a database
+    /// closing does this even while other handles to the stack remain).
+    pub fn stop(&self) {
         self.shared.state.lock().stop = true;
         self.shared.wake.notify_all();
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.lock().take() {
             // The thread may hold the last handle to the engine and drop
             // it, but it never drops the Checkpointer: joining cannot wait
             // for ourselves.
@@ -183,6 +183,12 @@ impl Drop for Checkpointer {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -579,7 +585,10 @@ impl DurableEngine {
             .spawn(move || thread_shared.run(&weak))
             .map_err(|e| tracing::error!(error = %e, "could not start the checkpointer thread"))
             .ok();
-        Checkpointer { shared, thread }
+        Checkpointer {
+            shared,
+            thread: Mutex::new(thread),
+        }
     }
 
     /// Rolls `txn` back by tree and key, writing CLRs.

@@ -78,6 +78,8 @@ struct State {
     durable: Lsn,
     /// Set when a write or sync failed: the log is unusable.
     failed: Option<String>,
+    /// Set by [`Wal::close`]: nothing is appended or written any more.
+    closed: bool,
 }
 
 /// Counters for tests and benchmarks.
@@ -178,6 +180,7 @@ impl Wal {
                 flushing: false,
                 durable: end,
                 failed: None,
+                closed: false,
             }),
             flushed: Condvar::new(),
             control: Mutex::new(control),
@@ -276,6 +279,9 @@ impl Wal {
             if let Some(f) = &st.failed {
                 return Err(WalError::Failed(f.clone()));
             }
+            if st.closed {
+                return Err(WalError::Closed);
+            }
             if st.buf.len() < self.options.wal_buffer_bytes {
                 break;
             }
@@ -307,6 +313,9 @@ impl Wal {
             }
             if let Some(f) = &st.failed {
                 return Err(WalError::Failed(f.clone()));
+            }
+            if st.closed {
+                return Err(WalError::Closed);
             }
             if st.flushing {
                 self.flushed.wait(&mut st);
@@ -356,6 +365,22 @@ impl Wal {
             return Ok(());
         }
         self.flush(Lsn(next.0 - 1))
+    }
+
+    /// Makes everything appended so far durable and closes the log: later
+    /// appends and flushes fail with [`WalError::Closed`], so a handle that
+    /// outlives its database never writes into a log a later open owns.
+    /// Reading stays possible.
+    pub fn close(&self) -> Result<(), WalError> {
+        let res = self.flush_all();
+        let mut st = self.state.lock();
+        // A flush by another thread may still be in flight: let it finish,
+        // so nothing is written after this returns.
+        while st.flushing {
+            self.flushed.wait(&mut st);
+        }
+        st.closed = true;
+        res
     }
 
     /// Every record below this LSN is durable.

@@ -66,6 +66,9 @@ pub enum WalError {
     RecordTooLarge { bytes: usize },
     #[error("write-ahead log is unusable after an earlier write failure: {0}")]
     Failed(String),
+    /// The database was closed; a handle that outlived it was used.
+    #[error("write-ahead log is closed (its database was closed)")]
+    Closed,
 }
 
 impl WalError {
@@ -75,6 +78,8 @@ impl WalError {
             WalError::Io { .. } | WalError::Failed(_) => SqlState::IO_ERROR,
             WalError::Corrupt { .. } => SqlState::DATA_CORRUPTED,
             WalError::RecordTooLarge { .. } => SqlState::PROGRAM_LIMIT_EXCEEDED,
+            // PostgreSQL's admin_shutdown: the database went away under us.
+            WalError::Closed => SqlState("57P01"),
         }
     }
 }

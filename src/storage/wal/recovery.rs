@@ -368,7 +368,7 @@ pub fn recover_pages(
 ) -> Result<(Analysis, RedoStats), Error> {
     let analysis = analyze(wal)?;
     let log = std::sync::Arc::new(super::pagelog::WalPageLog::new(wal.clone()));
-    let pool = BufferPool::new(file, file_name, frames, log);
+    let pool = BufferPool::new(file, file_name, frames, log).for_redo();
     let stats = redo(wal, &analysis, &pool)?;
     pool.flush_all()?;
     if stats.applied > 0 || !analysis.txns.is_empty() {
