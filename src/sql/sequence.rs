@@ -158,31 +158,7 @@ fn context() -> Result<(Shared, Arc<Mutex<SessionSequences>>)> {
 
 /// Splits `'s.name'` / `'"Mixed"'` as regclass input does.
 fn split_regclass(text: &str) -> Result<Vec<String>> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut chars = text.trim().chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    cur.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cur.push(c);
-            }
-        } else if c == '"' {
-            quoted = true;
-        } else if c == '.' {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.extend(c.to_lowercase());
-        }
-    }
-    parts.push(cur);
+    let parts = super::pg_catalog::reg::split_name(text);
     if parts.iter().any(String::is_empty) || parts.len() > 3 {
         return Err(Error::new(
             SqlState::INVALID_TEXT_REPRESENTATION,

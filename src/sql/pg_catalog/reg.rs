@@ -16,7 +16,7 @@ use super::funcs::{format_type, quote_ident};
 use super::{Snapshot, relation_display};
 
 /// Splits `a.b` / `"A".b` into its parts, unquoted names folded to lower case.
-fn split_name(text: &str) -> Vec<String> {
+pub(crate) fn split_name(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut cur = String::new();
     let mut chars = text.trim().chars().peekable();
