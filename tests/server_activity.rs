@@ -4,90 +4,18 @@
 //! text, calls, latency percentiles), and LISTEN / NOTIFY delivered only
 //! at commit, to idle clients too.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use arbordb::Database;
-use arbordb::server::{AuthMethod, BackgroundServer, InitialSuperuser, ServerConfig};
-use futures::StreamExt;
-use tokio_postgres::{AsyncMessage, Client, NoTls, Notification, SimpleQueryMessage};
-
-const PASSWORD: &str = "pw-for-admin";
-
-fn server() -> BackgroundServer {
-    BackgroundServer::start_with(
-        Database::in_memory().unwrap(),
-        ServerConfig {
-            auth: AuthMethod::Scram,
-            initial_superuser: Some(InitialSuperuser {
-                name: "admin".into(),
-                password: Some(PASSWORD.into()),
-                also: Vec::new(),
-            }),
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap()
-}
-
-/// A connected client, its notifications, and a flag that ends when the
-/// connection does.
-struct Conn {
-    client: Client,
-    notifications: tokio::sync::mpsc::UnboundedReceiver<Notification>,
-    closed: tokio::sync::oneshot::Receiver<Option<String>>,
-}
-
-async fn connect(srv: &BackgroundServer, user: &str, password: &str) -> Conn {
-    let mut c = tokio_postgres::Config::new();
-    c.host("127.0.0.1")
-        .port(srv.addr().port())
-        .user(user)
-        .password(password)
-        .dbname("arbordb")
-        .application_name(user);
-    let (client, mut connection) = c.connect(NoTls).await.unwrap();
-    let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
-    let (closed_tx, closed) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-        let mut end = None;
-        while let Some(m) = messages.next().await {
-            match m {
-                Ok(AsyncMessage::Notification(n)) => {
-                    let _ = tx.send(n);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    end = Some(
-                        e.as_db_error()
-                            .map(|d| d.code().code().to_owned())
-                            .unwrap_or_else(|| e.to_string()),
-                    );
-                    break;
-                }
-            }
-        }
-        let _ = closed_tx.send(end);
-    });
-    Conn {
-        client,
-        notifications,
-        closed,
-    }
-}
+use common::wire::{PASSWORD, code, connect, scram_server as server};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 async fn pid(c: &Client) -> i32 {
     c.query_one("SELECT pg_backend_pid()", &[])
         .await
         .unwrap()
         .get(0)
-}
-
-fn code(e: &tokio_postgres::Error) -> (String, String) {
-    let db = e
-        .as_db_error()
-        .unwrap_or_else(|| panic!("expected a server error, got {e}"));
-    (db.code().code().to_owned(), db.message().to_owned())
 }
 
 /// Polls `f` until it returns Some, for up to 20 s.

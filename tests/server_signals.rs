@@ -4,81 +4,33 @@
 //! the client (tokio-postgres' AsyncMessage::Notice, psql's stderr); role
 //! statements change who may log in.
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arbordb::Database;
-use arbordb::server::{AuthMethod, BackgroundServer, InitialSuperuser, ServerConfig};
-use futures::StreamExt;
-use tokio_postgres::{AsyncMessage, NoTls};
-
-const PASSWORD: &str = "pw-for-admin";
+use common::wire::{PASSWORD, code, scram_server as server, try_connect};
+use tokio_postgres::error::DbError;
 
 /// Long enough to be interrupted: 10^5 x 10^3 pairs, no row kept.
 const LONG_QUERY: &str = "WITH d(x) AS (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) \
      SELECT count(*) FROM (SELECT a.x FROM d a, d b, d c, d e, d f) l \
      JOIN (SELECT g.x FROM d g, d h, d i) r ON l.x + r.x < 0";
 
-fn server() -> BackgroundServer {
-    BackgroundServer::start_with(
-        Database::in_memory().unwrap(),
-        ServerConfig {
-            auth: AuthMethod::Scram,
-            initial_superuser: Some(InitialSuperuser {
-                name: "admin".into(),
-                password: Some(PASSWORD.into()),
-                also: Vec::new(),
-            }),
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap()
-}
-
-fn config(srv: &BackgroundServer, user: &str, password: &str) -> tokio_postgres::Config {
-    let mut c = tokio_postgres::Config::new();
-    c.host("127.0.0.1")
-        .port(srv.addr().port())
-        .user(user)
-        .password(password)
-        .dbname("arbordb");
-    c
-}
-
 /// A client whose notices arrive on the returned channel.
 async fn connect(
-    srv: &BackgroundServer,
+    srv: &arbordb::server::BackgroundServer,
     user: &str,
     password: &str,
 ) -> Result<
     (
         tokio_postgres::Client,
-        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
+        tokio::sync::mpsc::UnboundedReceiver<DbError>,
     ),
     tokio_postgres::Error,
 > {
-    let (client, mut connection) = config(srv, user, password).connect(NoTls).await?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(m) = messages.next().await {
-            match m {
-                Ok(AsyncMessage::Notice(n)) => {
-                    let _ = tx.send(n);
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    });
-    Ok((client, rx))
-}
-
-fn code(e: &tokio_postgres::Error) -> (String, String) {
-    let db = e
-        .as_db_error()
-        .unwrap_or_else(|| panic!("expected a server error, got {e}"));
-    (db.code().code().to_owned(), db.message().to_owned())
+    let c = try_connect(srv, user, password).await?;
+    Ok((c.client, c.notices))
 }
 
 #[tokio::test]
