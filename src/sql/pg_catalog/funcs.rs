@@ -306,7 +306,11 @@ fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Resu
             }
         }
         CatFunc::GetConstraintdef => match o.and_then(|o| snap.constraint_by_oid(o)) {
-            Some(c) => Value::Text(super::constraint_def(&snap, &c)),
+            Some(c) => Value::Text(super::constraint_def(
+                &snap,
+                &c,
+                matches!(args.get(1), Some(Value::Bool(true))),
+            )),
             None => Value::Null,
         },
         CatFunc::TableIsVisible => match o.and_then(|o| snap.relation_by_oid(o)) {
@@ -459,7 +463,7 @@ fn literal_display(expr: &str, ty: &DataType) -> String {
 /// constants compared with a numeric column carry `::numeric`, string
 /// constants their type, as PostgreSQL's deparser prints the implicit
 /// casts it added.
-pub fn check_display(t: &crate::catalog::TableDef, expr: &str) -> String {
+pub fn check_display(t: &crate::catalog::TableDef, expr: &str, pretty: bool) -> String {
     use sqlparser::ast;
     let Ok(parsed) = super::super::check::parse_expr(expr) else {
         return expr.to_string();
@@ -486,12 +490,12 @@ pub fn check_display(t: &crate::catalog::TableDef, expr: &str) -> String {
                 let rt = column_type(t, right);
                 let s = format!(
                     "{} {op} {}",
-                    show(t, left, rt, false),
-                    show(t, right, lt, false)
+                    show(t, left, rt, false, pretty),
+                    show(t, right, lt, false, pretty)
                 );
-                if top { s } else { format!("({s})") }
+                if top && pretty { s } else { format!("({s})") }
             }
-            ast::Expr::Nested(inner) => show(t, inner, other, top),
+            ast::Expr::Nested(inner) => show(t, inner, other, top, pretty),
             ast::Expr::Identifier(id) => {
                 let n = super::super::bind::ident_name(id);
                 match t.columns.iter().find(|c| c.name == n).map(|c| &c.data_type) {
@@ -504,16 +508,23 @@ pub fn check_display(t: &crate::catalog::TableDef, expr: &str) -> String {
             }
             ast::Expr::Value(v) => {
                 let text = v.to_string();
-                match other {
+                let shown = match other {
                     Some(DataType::Varchar(_)) => literal_display(&text, &DataType::Text),
                     Some(ty) => literal_display(&text, ty),
-                    None => text,
+                    None => text.clone(),
+                };
+                // Plain (not pretty) output parenthesizes a cast number.
+                match shown.strip_prefix(text.as_str()) {
+                    Some(rest) if !pretty && rest.starts_with("::") && !text.starts_with('\'') => {
+                        format!("({text}){rest}")
+                    }
+                    _ => shown,
                 }
             }
             other => other.to_string(),
         }
     }
-    show(t, &parsed, None, true)
+    show(t, &parsed, None, true, pretty)
 }
 
 /// `pg_proc`'s rows: the built-in functions arbordb has.

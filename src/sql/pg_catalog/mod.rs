@@ -506,7 +506,7 @@ pub fn relation_display(snap: &Snapshot, schema: &str, name: &str) -> String {
 }
 
 /// PostgreSQL's `pg_get_constraintdef` text of one constraint.
-pub fn constraint_def(snap: &Snapshot, c: &ConstraintInfo<'_>) -> String {
+pub fn constraint_def(snap: &Snapshot, c: &ConstraintInfo<'_>, pretty: bool) -> String {
     let t = c.table;
     match c.kind {
         ConstraintKind::PrimaryKey => format!("PRIMARY KEY ({})", column_list(t, &t.primary_key)),
@@ -514,7 +514,9 @@ pub fn constraint_def(snap: &Snapshot, c: &ConstraintInfo<'_>) -> String {
             let cols: Vec<usize> = ix.columns.iter().map(|c| c.column).collect();
             format!("UNIQUE ({})", column_list(t, &cols))
         }
-        ConstraintKind::Check(ch) => format!("CHECK ({})", funcs::check_display(t, &ch.expr)),
+        ConstraintKind::Check(ch) => {
+            format!("CHECK ({})", funcs::check_display(t, &ch.expr, pretty))
+        }
         ConstraintKind::ForeignKey(f) => {
             let target = snap.table_named(&f.ref_schema, &f.ref_table);
             let ref_cols = match target {

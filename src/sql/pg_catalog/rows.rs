@@ -635,9 +635,10 @@ fn constraints(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
                         .set("conkey", attnums(&cols));
                 }
                 ConstraintKind::Check(ch) => {
-                    row = row
-                        .set("conkey", attnums(&check_columns(t, &ch.expr)))
-                        .set("conbin", text(&super::funcs::check_display(t, &ch.expr)));
+                    row = row.set("conkey", attnums(&check_columns(t, &ch.expr))).set(
+                        "conbin",
+                        text(&super::funcs::check_display(t, &ch.expr, false)),
+                    );
                 }
                 ConstraintKind::ForeignKey(f) => {
                     let target = snap.table_named(&f.ref_schema, &f.ref_table);
