@@ -27,9 +27,9 @@ use crate::catalog::row::decode_row;
 use crate::db::StatementResult;
 use crate::error::{Error, Result, SqlState};
 
-use super::bind::{TableSource, ident_name};
+use super::bind::ident_name;
 use super::dml::format_key;
-use super::scan::{index_entry, lock_txn, row_key};
+use super::scan::{TableRef, index_entry, lock_txn, row_key};
 use super::session::StmtCx;
 
 /// 42P16: the table definition is invalid.
@@ -37,35 +37,23 @@ const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
 
 pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementResult> {
     cx.check_writable("ALTER TABLE")?;
-    // Columns, names and UNIQUE constraints: alter_columns.rs.
+    // Every action runs through alter_columns.rs (columns, names) and
+    // constraints.rs (constraints); this file builds the primary key.
     if let Some(r) = super::alter_columns::run(cx, at)? {
         return Ok(r);
     }
-    let [op] = at.operations.as_slice() else {
-        return Err(Error::unsupported("ALTER TABLE with several actions"));
-    };
-    let ast::AlterTableOperation::AddConstraint {
-        constraint: ast::TableConstraint::PrimaryKey(pk),
-        ..
-    } = op
-    else {
-        return Err(Error::unsupported(format!("ALTER TABLE {op}")));
-    };
-    let source = TableSource {
-        shared: cx.shared.clone(),
-        txn: cx.txn.clone(),
-    };
-    let table = match source.open(&at.name)? {
-        Some(t) => t,
-        None if at.if_exists => {
-            return Ok(StatementResult {
-                columns: Vec::new(),
-                rows: Vec::new(),
-                tag: "ALTER TABLE".into(),
-            });
-        }
-        None => source.open_existing(&at.name)?,
-    };
+    match at.operations.as_slice() {
+        [op] => Err(Error::unsupported(format!("ALTER TABLE {op}"))),
+        _ => Err(Error::unsupported("ALTER TABLE with these actions")),
+    }
+}
+
+/// `ADD [CONSTRAINT name] PRIMARY KEY (cols)` on `table`.
+pub fn add_primary_key(
+    cx: &StmtCx<'_>,
+    table: &TableRef,
+    pk: &ast::PrimaryKeyConstraint,
+) -> Result<()> {
     let mut def = (*table.def).clone();
     if !def.primary_key.is_empty() {
         return Err(Error::new(
@@ -160,9 +148,5 @@ pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementRes
         ix.tree = tree.id();
     }
     catalog.update_table(&mut txn, &def)?;
-    Ok(StatementResult {
-        columns: Vec::new(),
-        rows: Vec::new(),
-        tag: "ALTER TABLE".into(),
-    })
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! ALTER TABLE on columns and names: ADD / DROP / RENAME COLUMN, ALTER
 //! COLUMN SET / DROP DEFAULT, SET / DROP NOT NULL, TYPE … [USING …],
-//! RENAME TO, ADD UNIQUE, DROP CONSTRAINT of a UNIQUE constraint.
+//! RENAME TO, ADD UNIQUE; the dispatch of every ALTER TABLE action (the
+//! constraint actions run in constraints.rs, ADD PRIMARY KEY in alter.rs).
 //!
 //! ```text
 //!  ADD COLUMN c int DEFAULT 7        catalog only: c.missing = 7, schema version + 1
@@ -64,9 +65,14 @@ fn handles(op: &ast::AlterTableOperation) -> bool {
             | O::RenameTable { .. }
             | O::AlterColumn { .. }
             | O::AddConstraint {
-                constraint: ast::TableConstraint::Unique(_),
+                constraint: ast::TableConstraint::Unique(_)
+                    | ast::TableConstraint::PrimaryKey(_)
+                    | ast::TableConstraint::ForeignKey(_)
+                    | ast::TableConstraint::Check(_),
                 ..
             }
+            | O::DropConstraint { .. }
+            | O::ValidateConstraint { .. }
     )
 }
 
@@ -74,15 +80,6 @@ fn handles(op: &ast::AlterTableOperation) -> bool {
 /// the caller handles the statement).
 pub fn run(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<Option<StatementResult>> {
     if at.operations.is_empty() || !at.operations.iter().all(handles) {
-        // DROP CONSTRAINT of a UNIQUE constraint is ours; others are not.
-        if let [
-            ast::AlterTableOperation::DropConstraint {
-                name, if_exists, ..
-            },
-        ] = at.operations.as_slice()
-        {
-            return drop_unique_constraint(cx, at, &ident_name(name), *if_exists);
-        }
         return Ok(None);
     }
     cx.check_writable("ALTER TABLE")?;
@@ -185,12 +182,38 @@ fn run_one(
             constraint: ast::TableConstraint::Unique(u),
             ..
         } => add_unique(cx, table, u)?,
+        O::AddConstraint {
+            constraint: ast::TableConstraint::PrimaryKey(pk),
+            ..
+        } => super::alter::add_primary_key(cx, table, pk)?,
+        O::AddConstraint {
+            constraint: ast::TableConstraint::ForeignKey(fk),
+            not_valid,
+        } => super::constraints::add_foreign_key(cx, table, fk, *not_valid)?,
+        O::AddConstraint {
+            constraint: ast::TableConstraint::Check(c),
+            not_valid,
+        } => super::constraints::add_check(cx, table, c, *not_valid)?,
+        O::DropConstraint {
+            if_exists,
+            name,
+            drop_behavior,
+        } => super::constraints::drop_constraint(
+            cx,
+            table,
+            &ident_name(name),
+            *if_exists,
+            matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+        )?,
+        O::ValidateConstraint { name } => {
+            super::constraints::validate_constraint(cx, table, &ident_name(name))?
+        }
         other => return Err(Error::unsupported(format!("ALTER TABLE {other}"))),
     }
     Ok(None)
 }
 
-fn write_def(cx: &StmtCx<'_>, def: &TableDef) -> Result<()> {
+pub(super) fn write_def(cx: &StmtCx<'_>, def: &TableDef) -> Result<()> {
     let mut txn = lock_txn(cx.txn)?;
     cx.shared.catalog().update_table(&mut txn, def)?;
     Ok(())
@@ -198,7 +221,7 @@ fn write_def(cx: &StmtCx<'_>, def: &TableDef) -> Result<()> {
 
 /// Reads every row of `table` as its definition sees it (missing values
 /// filled in), with its key.
-fn all_rows(cx: &StmtCx<'_>, table: &TableRef) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+pub(super) fn all_rows(cx: &StmtCx<'_>, table: &TableRef) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
     let types = table.types();
     let mut txn = lock_txn(cx.txn)?;
     let raw: Vec<_> = txn
@@ -217,7 +240,7 @@ fn all_rows(cx: &StmtCx<'_>, table: &TableRef) -> Result<Vec<(Vec<u8>, Vec<Value
 /// Rewrites the table under `new` (its columns, key and indexes) with the
 /// rows `map` makes of the old ones: new row and index trees, the old
 /// ones dropped when the transaction commits.
-fn rewrite(
+pub(super) fn rewrite(
     cx: &StmtCx<'_>,
     table: &TableRef,
     mut new: TableDef,
@@ -730,35 +753,4 @@ fn add_unique(cx: &StmtCx<'_>, table: &TableRef, u: &ast::UniqueConstraint) -> R
         }
     }
     Ok(())
-}
-
-/// `DROP CONSTRAINT [IF EXISTS] name` when `name` is a UNIQUE
-/// constraint's index (`None`: not one; the caller looks further).
-fn drop_unique_constraint(
-    cx: &StmtCx<'_>,
-    at: &ast::AlterTable,
-    name: &str,
-    _if_exists: bool,
-) -> Result<Option<StatementResult>> {
-    let source = TableSource {
-        shared: cx.shared.clone(),
-        txn: cx.txn.clone(),
-    };
-    let Some(table) = source.open(&at.name)? else {
-        return Ok(None);
-    };
-    if !table
-        .def
-        .indexes
-        .iter()
-        .any(|i| i.constraint && i.name == name)
-    {
-        return Ok(None);
-    }
-    cx.check_writable("ALTER TABLE")?;
-    let mut txn = lock_txn(cx.txn)?;
-    cx.shared
-        .catalog()
-        .drop_index(&mut txn, &table.def.schema, name)?;
-    Ok(Some(tag()))
 }

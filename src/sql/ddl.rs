@@ -698,6 +698,21 @@ pub fn drop(
             for (schema, name) in found.into_iter().filter(|(s, _)| !s.is_empty()) {
                 next_command(cx)?;
                 let mut txn = lock_txn(cx.txn)?;
+                if let Some(t) = catalog.index_table(&mut txn, &schema, &name)?
+                    && t.indexes.iter().any(|i| i.constraint && i.name == name)
+                {
+                    return Err(Error::new(
+                        super::namespace::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!(
+                            "cannot drop index {name} because constraint {name} on table {} requires it",
+                            t.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "You can drop constraint {name} on table {} instead.",
+                        t.name
+                    )));
+                }
                 catalog.drop_index(&mut txn, &schema, &name)?;
             }
             Ok(tag("DROP INDEX"))

@@ -20,8 +20,9 @@
 //! of the parent wait for the child's transaction, and a child insert wait
 //! for a parent's uncommitted delete, then fail.
 //! Owns: PostgreSQL's FK names (`c_p_fkey`), 42830 / 42804 checks at
-//! definition, 2BP01 on DROP TABLE. Never: writes rows except through
-//! `dml::run_modify`.
+//! definition, validation of existing rows (ALTER TABLE ADD FOREIGN KEY;
+//! the catalog side is constraints.rs, DROP TABLE's 2BP01 is ddl.rs).
+//! Never: writes rows except through `dml::run_modify`.
 
 use std::sync::Arc;
 
@@ -131,7 +132,7 @@ fn open_table(cx: &StmtCx<'_>, schema: &str, name: &str) -> Result<Option<TableR
 /// Where a parent key lives: the primary key (`None`) or unique index `i`,
 /// with, per key column in that structure's order, the index into the
 /// foreign key's column lists.
-fn parent_key_order(
+pub(super) fn parent_key_order(
     parent: &TableDef,
     ref_columns: &[usize],
 ) -> Option<(Option<usize>, Vec<usize>)> {
@@ -204,7 +205,7 @@ pub fn define(
         let ref_columns = if s.ref_columns.is_empty() {
             if parent.primary_key.is_empty() {
                 return Err(Error::new(
-                    SqlState("42830"),
+                    SqlState::UNDEFINED_OBJECT,
                     format!("there is no primary key for referenced table \"{ref_name}\""),
                 ));
             }
@@ -287,96 +288,6 @@ pub fn define(
         }
     }
     Ok(parents)
-}
-
-/// DROP TABLE of `dropping`: 2BP01 if a table outside the set references
-/// one of them (without CASCADE; with it, those foreign keys are dropped),
-/// and the referenced tables forget the dropped tables' foreign keys.
-#[allow(dead_code)] // DROP TABLE now goes through ddl::drop_foreign_keys
-pub fn before_drop_tables(
-    cx: &StmtCx<'_>,
-    dropping: &[(String, String)],
-    cascade: bool,
-) -> Result<()> {
-    let catalog = cx.shared.catalog();
-    let in_set = |s: &str, n: &str| dropping.iter().any(|(ds, dn)| ds == s && dn == n);
-    // table (schema, name) -> its changed definition
-    let mut changed: Vec<TableDef> = Vec::new();
-    let load = |changed: &mut Vec<TableDef>, schema: &str, name: &str| -> Result<Option<usize>> {
-        if let Some(i) = changed
-            .iter()
-            .position(|t| t.schema == schema && t.name == name)
-        {
-            return Ok(Some(i));
-        }
-        let mut txn = lock_txn(cx.txn)?;
-        match catalog.table(&mut txn, schema, name)? {
-            Some(t) => {
-                changed.push(t);
-                Ok(Some(changed.len() - 1))
-            }
-            None => Ok(None),
-        }
-    };
-    for (schema, name) in dropping {
-        let def = {
-            let mut txn = lock_txn(cx.txn)?;
-            catalog.table(&mut txn, schema, name)?
-        };
-        let Some(def) = def else { continue };
-        let outside: Vec<&FkRef> = def
-            .referenced_by
-            .iter()
-            .filter(|r| !in_set(&r.schema, &r.table))
-            .collect();
-        if !cascade && !outside.is_empty() {
-            let lines: Vec<String> = outside
-                .iter()
-                .map(|r| {
-                    format!(
-                        "constraint {} on table {} depends on table {name}",
-                        r.constraint, r.table
-                    )
-                })
-                .collect();
-            return Err(Error::new(
-                SqlState("2BP01"),
-                format!("cannot drop table {name} because other objects depend on it"),
-            )
-            .with_detail(lines.join("\n"))
-            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-        }
-        for r in outside {
-            super::signals::notice(super::signals::Notice::new(format!(
-                "drop cascades to constraint {} on table {}",
-                r.constraint, r.table
-            )));
-            if let Some(i) = load(&mut changed, &r.schema, &r.table)? {
-                changed[i].foreign_keys.retain(|f| f.name != r.constraint);
-            }
-        }
-        for f in &def.foreign_keys {
-            if in_set(&f.ref_schema, &f.ref_table) {
-                continue;
-            }
-            if let Some(i) = load(&mut changed, &f.ref_schema, &f.ref_table)? {
-                changed[i].referenced_by.retain(|r| {
-                    !(r.schema == def.schema && r.table == def.name && r.constraint == f.name)
-                });
-            }
-        }
-    }
-    if changed.is_empty() {
-        return Ok(());
-    }
-    lock_txn(cx.txn)?.begin_statement()?;
-    let mut txn = lock_txn(cx.txn)?;
-    for t in &changed {
-        catalog.update_table(&mut txn, t)?;
-    }
-    drop(txn);
-    lock_txn(cx.txn)?.begin_statement()?;
-    Ok(())
 }
 
 /// The foreign-key work one statement queues and runs at its end.
@@ -549,19 +460,44 @@ fn lock_parent(
     )
 }
 
-fn check_child(cx: &StmtCx<'_>, child: &TableRef, fk: &ForeignKeyDef, row: &[Value]) -> Result<()> {
-    // opened again: a self-reference sees the definition as it is now
-    let parent = open_table(cx, &fk.ref_schema, &fk.ref_table)?;
-    let Some(parent) = parent else {
-        return Err(Error::internal(format!(
+fn open_parent(cx: &StmtCx<'_>, fk: &ForeignKeyDef) -> Result<TableRef> {
+    open_table(cx, &fk.ref_schema, &fk.ref_table)?.ok_or_else(|| {
+        Error::internal(format!(
             "foreign key \"{}\" references a missing table",
             fk.name
-        )));
-    };
+        ))
+    })
+}
+
+/// ALTER TABLE ADD FOREIGN KEY / VALIDATE CONSTRAINT: every existing row
+/// of `child` has its parent (locked FOR KEY SHARE, so it stays until this
+/// transaction ends), else 23503 for the first row without one.
+pub fn validate_existing(cx: &StmtCx<'_>, child: &TableRef, fk: &ForeignKeyDef) -> Result<()> {
+    let parent = open_parent(cx, fk)?;
+    for (_, row) in super::alter_columns::all_rows(cx, child)? {
+        super::signals::check()?;
+        check_child_in(cx, child, &parent, fk, &row)?;
+    }
+    Ok(())
+}
+
+fn check_child(cx: &StmtCx<'_>, child: &TableRef, fk: &ForeignKeyDef, row: &[Value]) -> Result<()> {
+    // opened again: a self-reference sees the definition as it is now
+    let parent = open_parent(cx, fk)?;
+    check_child_in(cx, child, &parent, fk, row)
+}
+
+fn check_child_in(
+    cx: &StmtCx<'_>,
+    child: &TableRef,
+    parent: &TableRef,
+    fk: &ForeignKeyDef,
+    row: &[Value],
+) -> Result<()> {
     let Some(values) = referenced_values(&child.def, fk, &parent.def, row)? else {
         return Ok(());
     };
-    if lock_parent(cx, &parent, fk, &values)? {
+    if lock_parent(cx, parent, fk, &values)? {
         return Ok(());
     }
     let (names, vals) = format_key(&child.def, fk.columns.iter().copied(), row);
