@@ -26,6 +26,7 @@
 //! | interval | 16: months i32, days i32, µs i64, LE |
 //! | uuid | 16 bytes |
 //! | json | varint length, then the text as given |
+//! | array (one dimension) | varint length of the rest, element count (varint), null bitmap of the elements, each non-NULL element as its type above |
 //! | any other type (jsonb) | varint length, then the value's text output, read back with the type's input function |
 //!
 //! Invariants: a row decodes or the table is corrupt (XX001), never a
@@ -68,33 +69,56 @@ pub fn encode_row(schema_version: u32, values: &[Value]) -> Vec<u8> {
     let bitmap_at = out.len();
     out.resize(bitmap_at + n.div_ceil(8), 0);
     for (i, v) in values.iter().enumerate() {
-        match v {
-            Value::Null => out[bitmap_at + i / 8] |= 1 << (i % 8),
-            Value::Bool(b) => out.push(u8::from(*b)),
-            Value::Int2(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::Int4(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::Int8(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::Float4(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
-            Value::Float8(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
-            Value::Numeric(x) => put_bytes(&mut out, x.to_string().as_bytes()),
-            Value::Text(s) => put_bytes(&mut out, s.as_bytes()),
-            Value::Bytea(b) => put_bytes(&mut out, b),
-            Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
-            Value::Time(t) | Value::Timestamp(t) | Value::Timestamptz(t) => {
-                out.extend_from_slice(&t.to_le_bytes())
-            }
-            Value::Interval(iv) => {
-                out.extend_from_slice(&iv.months.to_le_bytes());
-                out.extend_from_slice(&iv.days.to_le_bytes());
-                out.extend_from_slice(&iv.micros.to_le_bytes());
-            }
-            Value::Uuid(u) => out.extend_from_slice(u),
-            Value::Json(j) => put_bytes(&mut out, j.as_bytes()),
-            #[allow(unreachable_patterns)]
-            other => put_bytes(&mut out, other.to_text().as_bytes()),
+        if v.is_null() {
+            out[bitmap_at + i / 8] |= 1 << (i % 8);
+        } else {
+            put_value(&mut out, v);
         }
     }
     out
+}
+
+/// The bytes of one non-NULL value (the table above).
+fn put_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::Int2(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Int4(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Int8(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Float4(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+        Value::Float8(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+        Value::Numeric(x) => put_bytes(out, x.to_string().as_bytes()),
+        Value::Text(s) => put_bytes(out, s.as_bytes()),
+        Value::Bytea(b) => put_bytes(out, b),
+        Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
+        Value::Time(t) | Value::Timestamp(t) | Value::Timestamptz(t) => {
+            out.extend_from_slice(&t.to_le_bytes())
+        }
+        Value::Interval(iv) => {
+            out.extend_from_slice(&iv.months.to_le_bytes());
+            out.extend_from_slice(&iv.days.to_le_bytes());
+            out.extend_from_slice(&iv.micros.to_le_bytes());
+        }
+        Value::Uuid(u) => out.extend_from_slice(u),
+        Value::Json(j) => put_bytes(out, j.as_bytes()),
+        Value::Array(items) => {
+            let mut a = Vec::with_capacity(2 + items.len().div_ceil(8) + items.len() * 8);
+            put_varint(&mut a, items.len() as u64);
+            let bitmap_at = a.len();
+            a.resize(bitmap_at + items.len().div_ceil(8), 0);
+            for (i, x) in items.iter().enumerate() {
+                if x.is_null() {
+                    a[bitmap_at + i / 8] |= 1 << (i % 8);
+                } else {
+                    put_value(&mut a, x);
+                }
+            }
+            put_bytes(out, &a);
+        }
+        #[allow(unreachable_patterns)]
+        other => put_bytes(out, other.to_text().as_bytes()),
+    }
 }
 
 /// A bounds-checked reader over a stored row.
@@ -181,40 +205,12 @@ pub fn decode_row(
             continue;
         }
         let want = needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
-        let v = match ty {
-            DataType::Bool => {
-                let b = r.take(1)?[0];
-                Value::Bool(b != 0)
-            }
-            DataType::Int2 => Value::Int2(i16::from_le_bytes(r.array()?)),
-            DataType::Int4 => Value::Int4(i32::from_le_bytes(r.array()?)),
-            DataType::Int8 => Value::Int8(i64::from_le_bytes(r.array()?)),
-            DataType::Float4 => Value::Float4(f32::from_bits(u32::from_le_bytes(r.array()?))),
-            DataType::Float8 => Value::Float8(f64::from_bits(u64::from_le_bytes(r.array()?))),
-            DataType::Date => Value::Date(i32::from_le_bytes(r.array()?)),
-            DataType::Time => Value::Time(i64::from_le_bytes(r.array()?)),
-            DataType::Timestamp => Value::Timestamp(i64::from_le_bytes(r.array()?)),
-            DataType::Timestamptz => Value::Timestamptz(i64::from_le_bytes(r.array()?)),
-            DataType::Interval => {
-                let months = i32::from_le_bytes(r.array()?);
-                let days = i32::from_le_bytes(r.array()?);
-                let micros = i64::from_le_bytes(r.array()?);
-                Value::Interval(crate::types::datetime::Interval {
-                    months,
-                    days,
-                    micros,
-                })
-            }
-            DataType::Uuid => Value::Uuid(r.array()?),
-            _ => {
-                let raw = r.counted()?;
-                if !want {
-                    out.push(Value::Null);
-                    continue;
-                }
-                decode_var(ty, raw)?
-            }
-        };
+        if !want && !fixed_width(ty) {
+            r.counted()?;
+            out.push(Value::Null);
+            continue;
+        }
+        let v = read_value(&mut r, ty)?;
         out.push(if want { v } else { Value::Null });
     }
     for _ in n..types.len() {
@@ -226,6 +222,75 @@ pub fn decode_row(
     Ok(RowHeader {
         schema_version,
         columns: n,
+    })
+}
+
+/// Whether values of `ty` are stored without a length (skipping one
+/// means reading it).
+fn fixed_width(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Bool
+            | DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Float4
+            | DataType::Float8
+            | DataType::Date
+            | DataType::Time
+            | DataType::Timestamp
+            | DataType::Timestamptz
+            | DataType::Interval
+            | DataType::Uuid
+    )
+}
+
+/// One non-NULL value of type `ty`.
+fn read_value(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
+    Ok(match ty {
+        DataType::Bool => {
+            let b = r.take(1)?[0];
+            Value::Bool(b != 0)
+        }
+        DataType::Int2 => Value::Int2(i16::from_le_bytes(r.array()?)),
+        DataType::Int4 => Value::Int4(i32::from_le_bytes(r.array()?)),
+        DataType::Int8 => Value::Int8(i64::from_le_bytes(r.array()?)),
+        DataType::Float4 => Value::Float4(f32::from_bits(u32::from_le_bytes(r.array()?))),
+        DataType::Float8 => Value::Float8(f64::from_bits(u64::from_le_bytes(r.array()?))),
+        DataType::Date => Value::Date(i32::from_le_bytes(r.array()?)),
+        DataType::Time => Value::Time(i64::from_le_bytes(r.array()?)),
+        DataType::Timestamp => Value::Timestamp(i64::from_le_bytes(r.array()?)),
+        DataType::Timestamptz => Value::Timestamptz(i64::from_le_bytes(r.array()?)),
+        DataType::Interval => {
+            let months = i32::from_le_bytes(r.array()?);
+            let days = i32::from_le_bytes(r.array()?);
+            let micros = i64::from_le_bytes(r.array()?);
+            Value::Interval(crate::types::datetime::Interval {
+                months,
+                days,
+                micros,
+            })
+        }
+        DataType::Uuid => Value::Uuid(r.array()?),
+        DataType::Array(elem) => {
+            let raw = r.counted()?;
+            let mut a = Reader { b: raw, at: 0 };
+            let n = usize::try_from(a.varint()?).map_err(|_| corrupt("array too long"))?;
+            let bitmap = a.take(n.div_ceil(8))?;
+            let mut items = Vec::with_capacity(n.min(raw.len()));
+            for i in 0..n {
+                if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+                    items.push(Value::Null);
+                } else {
+                    items.push(read_value(&mut a, elem)?);
+                }
+            }
+            if a.at != raw.len() {
+                return Err(corrupt("trailing bytes in an array"));
+            }
+            Value::Array(items)
+        }
+        _ => decode_var(ty, r.counted()?)?,
     })
 }
 

@@ -298,6 +298,8 @@ impl TableDef {
 
 fn typmod(t: &DataType) -> i32 {
     match t {
+        // an array column keeps its element's modifier, as atttypmod does
+        DataType::Array(elem) => typmod(elem),
         DataType::Numeric(Some((p, s))) => (i32::from(*p) << 16) | i32::from(*s),
         DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => *n as i32,
         _ => -1,
@@ -326,7 +328,18 @@ fn type_from(oid: u32, typmod: i32) -> Option<DataType> {
         1186 => DataType::Interval,
         2950 => DataType::Uuid,
         3802 => DataType::Jsonb,
-        _ => return None,
+        _ => {
+            // an array type: the element whose array OID this is
+            const ELEMENTS: [u32; 19] = [
+                16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1700, 114, 1082, 1083, 1114, 1184,
+                1186, 2950, 3802,
+            ];
+            return ELEMENTS.iter().find_map(|&e| {
+                let elem = type_from(e, typmod)?;
+                let array = DataType::Array(Box::new(elem));
+                (array.oid() == oid).then_some(array)
+            });
+        }
     })
 }
 

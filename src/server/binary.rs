@@ -55,6 +55,9 @@ const NBASE_MAX_DIGIT: u16 = 9999;
 
 /// Whether values of `ty` can travel in binary format in both directions.
 pub fn supports(ty: &DataType) -> bool {
+    if let DataType::Array(elem) = ty {
+        return !matches!(elem.as_ref(), DataType::Array(_) | DataType::Unknown) && supports(elem);
+    }
     matches!(
         ty,
         DataType::Bool
@@ -129,6 +132,9 @@ pub fn encode(value: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
             out.push(JSONB_VERSION);
             out.extend_from_slice(j.to_text().as_bytes());
         }
+        (DataType::Array(elem), Value::Array(items)) if supports(ty) => {
+            encode_array(elem, items, out)?
+        }
         (ty, value) if !supports(ty) => {
             let _ = value;
             return Err(Error::unsupported(format!(
@@ -144,6 +150,97 @@ pub fn encode(value: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `array_send` of a one-dimensional array: dimensions (0 for an empty
+/// array), has-NULLs flag, element OID, per dimension its length and lower
+/// bound (1), then each element as a length (-1 for NULL) and its bytes.
+fn encode_array(elem: &DataType, items: &[Value], out: &mut Vec<u8>) -> Result<()> {
+    let ndim: i32 = if items.is_empty() { 0 } else { 1 };
+    out.extend_from_slice(&ndim.to_be_bytes());
+    out.extend_from_slice(&i32::from(items.iter().any(Value::is_null)).to_be_bytes());
+    out.extend_from_slice(&elem.oid().to_be_bytes());
+    if ndim == 0 {
+        return Ok(());
+    }
+    let len = i32::try_from(items.len())
+        .map_err(|_| Error::internal("array too long for the binary format"))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&1i32.to_be_bytes());
+    for v in items {
+        if v.is_null() {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            continue;
+        }
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode(v, elem, out)?;
+        let n = i32::try_from(out.len() - at - 4)
+            .map_err(|_| Error::internal("array element too long for the binary format"))?;
+        out[at..at + 4].copy_from_slice(&n.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// `array_recv` for a one-dimensional array of `elem` (lower bound 1).
+fn decode_array(elem: &DataType, r: &mut Reader<'_>) -> Result<Value, DecodeError> {
+    let ndim = i32::from_be_bytes(r.take()?);
+    let flags = i32::from_be_bytes(r.take()?);
+    let elem_oid = u32::from_be_bytes(r.take()?);
+    if !(0..=1).contains(&flags) {
+        return Err(DecodeError::Invalid("invalid array flags".into()));
+    }
+    if elem_oid != elem.oid() {
+        return Err(DecodeError::Invalid(format!(
+            "binary data has array element type {elem_oid} instead of expected {}",
+            elem.oid()
+        )));
+    }
+    match ndim {
+        0 => return Ok(Value::Array(Vec::new())),
+        1 => {}
+        n if n < 0 => {
+            return Err(DecodeError::Invalid(format!(
+                "invalid number of dimensions: {n}"
+            )));
+        }
+        _ => {
+            return Err(DecodeError::Unsupported(format!(
+                "{}[] (multidimensional)",
+                elem.name()
+            )));
+        }
+    }
+    let len = i32::from_be_bytes(r.take()?);
+    let lbound = i32::from_be_bytes(r.take()?);
+    if len < 0 {
+        return Err(DecodeError::Invalid(
+            "array size exceeds the maximum allowed".into(),
+        ));
+    }
+    if lbound != 1 {
+        return Err(DecodeError::Unsupported(format!(
+            "{}[] with lower bound {lbound}",
+            elem.name()
+        )));
+    }
+    let n = len as usize;
+    let mut items = Vec::with_capacity(n.min(r.bytes.len() / 4));
+    for _ in 0..n {
+        let l = i32::from_be_bytes(r.take()?);
+        if l == -1 {
+            items.push(Value::Null);
+            continue;
+        }
+        let l = usize::try_from(l).map_err(|_| DecodeError::Insufficient)?;
+        if l > r.bytes.len() {
+            return Err(DecodeError::Insufficient);
+        }
+        let (bytes, rest) = r.bytes.split_at(l);
+        r.bytes = rest;
+        items.push(decode(elem, bytes)?);
+    }
+    Ok(Value::Array(items))
 }
 
 fn encode_numeric(n: &Numeric, out: &mut Vec<u8>) -> Result<()> {
@@ -314,6 +411,7 @@ pub fn decode(ty: &DataType, bytes: &[u8]) -> Result<Value, DecodeError> {
                 Value::Json(s.to_owned())
             }
         }
+        DataType::Array(elem) if supports(ty) => decode_array(elem, &mut r)?,
         other => return Err(DecodeError::Unsupported(other.name())),
     };
     r.finish()?;
@@ -585,17 +683,69 @@ mod tests {
     }
 
     #[test]
+    fn arrays_match_postgres_array_send_and_round_trip() {
+        let int4 = DataType::Array(Box::new(DataType::Int4));
+        let text = DataType::Array(Box::new(DataType::Text));
+        let num = DataType::Array(Box::new(DataType::Numeric(None)));
+        // PostgreSQL 15: SELECT array_send('{1,NULL,3}'::int[]), …
+        let cases = [
+            (
+                &int4,
+                Value::Array(vec![Value::Int4(1), Value::Null, Value::Int4(3)]),
+                "00000001000000010000001700000003000000010000000400000001ffffffff0000000400000003",
+            ),
+            (&int4, Value::Array(Vec::new()), "000000000000000000000017"),
+            (
+                &text,
+                Value::Array(vec![Value::Text("ab".into()), Value::Text(String::new())]),
+                "000000010000000000000019000000020000000100000002616200000000",
+            ),
+            (
+                &num,
+                Value::Array(vec![Value::Numeric(Numeric::parse("1.5").unwrap())]),
+                "0000000100000000000006a400000001000000010000000c000200000000000100011388",
+            ),
+        ];
+        for (ty, v, want) in cases {
+            let mut out = Vec::new();
+            encode(&v, ty, &mut out).unwrap();
+            assert_eq!(out, hex(want), "{v:?}");
+            assert_eq!(decode(ty, &out).unwrap().to_text(), v.to_text());
+        }
+        // wrong element type, bad flags, short data: errors, not panics
+        let bytes =
+            hex("00000001000000010000001700000003000000010000000400000001ffffffff0000000400000003");
+        assert!(matches!(
+            decode(&text, &bytes),
+            Err(DecodeError::Invalid(_))
+        ));
+        for cut in 0..bytes.len() {
+            assert!(decode(&int4, &bytes[..cut]).is_err());
+        }
+        let mut bad = bytes.clone();
+        bad[7] = 9;
+        assert!(matches!(decode(&int4, &bad), Err(DecodeError::Invalid(_))));
+    }
+
+    #[test]
     fn mismatched_value_and_type_is_internal_error() {
         let mut out = Vec::new();
         let e = encode(&Value::Text("x".into()), &DataType::Int4, &mut out).unwrap_err();
         assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
+        let e = encode(
+            &Value::Array(Vec::new()),
+            &DataType::Array(Box::new(DataType::Array(Box::new(DataType::Int4)))),
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::FEATURE_NOT_SUPPORTED);
         let e = encode(
             &Value::Null,
             &DataType::Array(Box::new(DataType::Int4)),
             &mut out,
         )
         .unwrap_err();
-        assert_eq!(e.sqlstate, SqlState::FEATURE_NOT_SUPPORTED);
+        assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
         let e = encode(&Value::Date(0), &DataType::Timestamp, &mut out).unwrap_err();
         assert_eq!(e.sqlstate, SqlState::INTERNAL_ERROR);
     }

@@ -1641,7 +1641,7 @@ impl Binder {
             }
             "pg_typeof" if bound.len() == 1 => {
                 // PostgreSQL returns regtype; arbordb returns its text.
-                let name = bound[0].ty().name();
+                let name = super::coerce::base(&bound[0].ty()).name();
                 Ok(Expr::Const {
                     value: Value::Text(name),
                     ty: DataType::Text,

@@ -309,6 +309,14 @@ pub fn apply_typmod(v: Value, to: &DataType, explicit: bool) -> Result<Value> {
             };
             Value::Text(pad_char(&cut, *n))
         }
+        // numeric(p,s)[] / varchar(n)[]: each element, as PostgreSQL's
+        // array_in applies the element typmod
+        (Value::Array(items), DataType::Array(elem)) if elem.has_typmod() => Value::Array(
+            items
+                .into_iter()
+                .map(|v| apply_typmod(v, elem, explicit))
+                .collect::<Result<_>>()?,
+        ),
         (v, _) => v,
     })
 }

@@ -64,6 +64,7 @@ pub fn base(ty: &DataType) -> DataType {
         DataType::Numeric(_) => DataType::Numeric(None),
         DataType::Varchar(_) => DataType::Varchar(None),
         DataType::Char(_) => DataType::Char(None),
+        DataType::Array(elem) => DataType::Array(Box::new(base(elem))),
         other => other.clone(),
     }
 }

@@ -74,8 +74,12 @@ fn both_default_and_identity(column: &str, table: &str) -> Error {
 /// CREATE INDEX logs a progress line every this many rows of the table.
 const INDEX_PROGRESS_ROWS: usize = 100_000;
 
-/// The types rows can store today.
+/// The types rows can store today (one-dimensional arrays of the others
+/// too).
 fn storable(t: &DataType) -> bool {
+    if let DataType::Array(elem) = t {
+        return !matches!(elem.as_ref(), DataType::Array(_)) && storable(elem);
+    }
     matches!(
         t,
         DataType::Bool

@@ -68,20 +68,7 @@ pub fn assign_coerce(binder: &mut Binder, e: Expr, col: &ColumnDef) -> Result<Ex
     if same_base(&from, &to) {
         return Ok(e);
     }
-    let ok = can_coerce_implicit(&from, &to)
-        || (category(&from) == Category::Numeric && category(&to) == Category::Numeric)
-        || category(&to) == Category::String
-        // PostgreSQL's assignment casts among date/time types (pg_cast
-        // context 'a'): INSERT … VALUES (CURRENT_TIMESTAMP) into timestamp.
-        || matches!(
-            (&from, &to),
-            (
-                DataType::Timestamptz,
-                DataType::Timestamp | DataType::Date | DataType::Time
-            ) | (DataType::Timestamp, DataType::Date | DataType::Time)
-                | (DataType::Interval, DataType::Time)
-        );
-    if !ok {
+    if !assignable(&from, &to) {
         return Err(Error::new(
             SqlState::DATATYPE_MISMATCH,
             format!(
@@ -97,6 +84,27 @@ pub fn assign_coerce(binder: &mut Binder, e: Expr, col: &ColumnDef) -> Result<Ex
         expr: Box::new(e),
         to,
     })
+}
+
+/// Whether a value of `from` may be stored in a column of `to` (an
+/// implicit or assignment cast; arrays when their elements may be).
+fn assignable(from: &DataType, to: &DataType) -> bool {
+    if let (DataType::Array(f), DataType::Array(t)) = (from, to) {
+        return same_base(f, t) || assignable(f, t);
+    }
+    can_coerce_implicit(from, to)
+        || (category(from) == Category::Numeric && category(to) == Category::Numeric)
+        || category(to) == Category::String
+        // PostgreSQL's assignment casts among date/time types (pg_cast
+        // context 'a'): INSERT … VALUES (CURRENT_TIMESTAMP) into timestamp.
+        || matches!(
+            (from, to),
+            (
+                DataType::Timestamptz,
+                DataType::Timestamp | DataType::Date | DataType::Time
+            ) | (DataType::Timestamp, DataType::Date | DataType::Time)
+                | (DataType::Interval, DataType::Time)
+        )
 }
 
 /// The DEFAULT of `col` bound for an INSERT (NULL if none).

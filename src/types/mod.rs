@@ -104,6 +104,15 @@ impl DataType {
         }
     }
 
+    /// Whether the type carries a modifier values must be fitted to
+    /// (numeric(p,s), varchar(n), char(n)).
+    pub fn has_typmod(&self) -> bool {
+        matches!(
+            self,
+            DataType::Numeric(Some(_)) | DataType::Varchar(Some(_)) | DataType::Char(Some(_))
+        )
+    }
+
     /// The type's name as `format_type` / error messages print it.
     pub fn name(&self) -> String {
         match self {
