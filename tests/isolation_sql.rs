@@ -1291,3 +1291,76 @@ fn overlapping_bookings_in_serial_order_see_each_other() {
         );
     }
 }
+
+/// `test` and the table an UPDATE … FROM joins it with.
+const TEST_AND_DELTA: Fixture = Fixture {
+    setup: &[
+        "drop table if exists test",
+        "drop table if exists delta",
+        "create table test (id int primary key, value int)",
+        "insert into test (id, value) values (1, 10), (2, 20)",
+        "create table delta (id int primary key, amount int)",
+        "insert into delta values (1, 1), (2, 2)",
+    ],
+    check: "select * from test order by id",
+};
+
+const UPDATE_FROM_DELTA: &str = "update test set value = test.value + delta.amount \
+     from delta where test.id = delta.id returning test.id, test.value";
+
+#[test]
+fn update_from_waits_then_rechecks_the_new_row_at_read_committed() {
+    for level in LEVELS {
+        let rc = level == Level::ReadCommitted;
+        let mut steps = vec![
+            s(0, "begin", Done),
+            s(1, "begin", Done),
+            s(0, UPDATE_FROM_DELTA, Rows("1,11;2,22")),
+            // the same target rows through the join: waits for T1
+            s(1, UPDATE_FROM_DELTA, Blocks),
+            s(0, "commit", Done),
+        ];
+        if rc {
+            // EvalPlanQual: the join is evaluated again on T1's versions,
+            // so both increments count (no lost update).
+            steps.extend([resumes(1, Rows("1,12;2,24")), s(1, "commit", Done)]);
+        } else {
+            steps.extend([resumes(1, Fails("40001")), s(1, "rollback", Done)]);
+        }
+        scenario_on(
+            &TEST_AND_DELTA,
+            "UPDATE FROM re-check",
+            level,
+            2,
+            &steps,
+            if rc { "1,12;2,24" } else { "1,11;2,22" },
+        );
+    }
+}
+
+#[test]
+fn update_from_skips_a_target_row_updated_to_no_longer_match_at_read_committed() {
+    let steps = [
+        s(0, "begin", Done),
+        s(0, "update test set value = value + 100 where id = 1", Done),
+        s(1, "begin", Done),
+        s(
+            1,
+            "update test set value = delta.amount from delta \
+             where test.id = delta.id and test.value < 50 returning test.id, test.value",
+            Blocks,
+        ),
+        s(0, "commit", Done),
+        // row 1 is 110 now: the re-check of the WHERE drops it
+        resumes(1, Rows("2,2")),
+        s(1, "commit", Done),
+    ];
+    scenario_on(
+        &TEST_AND_DELTA,
+        "UPDATE FROM re-check drops",
+        Level::ReadCommitted,
+        2,
+        &steps,
+        "1,110;2,2",
+    );
+}
