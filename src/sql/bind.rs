@@ -103,6 +103,8 @@ pub(super) struct AggState {
     pub(super) aggs: Vec<AggCall>,
     /// Inside an aggregate's arguments.
     pub(super) in_agg: bool,
+    /// `GROUPING SETS` / `ROLLUP` / `CUBE` ([`super::grouping_sets`]).
+    pub(super) grouping: Option<super::grouping_sets::GroupingSets>,
     pub(super) input_scope: Scope,
 }
 
@@ -626,6 +628,17 @@ impl Binder {
     /// Gives an error the position of `e` (1-based, in characters) if the
     /// error is about that node and has none yet: an unknown column or
     /// function, or a literal that is not valid for its type.
+    /// `err` at `e`'s position (unless it has one).
+    pub(super) fn position_at(&self, e: &ast::Expr, err: Error) -> Error {
+        if err.position.is_some() || self.source.is_empty() {
+            return err;
+        }
+        match super::parse::char_position(&self.source, e.span().start) {
+            Some(pos) => err.with_position(pos),
+            None => err,
+        }
+    }
+
     fn locate(&self, e: &ast::Expr, err: Error) -> Error {
         if err.position.is_some() || self.source.is_empty() {
             return err;
@@ -923,7 +936,7 @@ impl Binder {
     }
 
     /// In a grouped query, an expression equal to a GROUP BY key reads the key.
-    fn group_key(&self, e: &ast::Expr) -> Option<Expr> {
+    pub(super) fn group_key(&self, e: &ast::Expr) -> Option<Expr> {
         let st = self.agg.as_ref()?;
         if !st.strict || st.in_agg {
             return None;
@@ -1021,6 +1034,11 @@ impl Binder {
                     negated,
                 })
             }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b)
+                if super::rows::row_items(a).is_some() || super::rows::row_items(b).is_some() =>
+            {
+                self.bind_row_distinct(a, b, matches!(e, E::IsNotDistinctFrom(..)), scope)
+            }
             E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
                 let l = self.bind_expr(a, scope)?;
                 let r = self.bind_expr(b, scope)?;
@@ -1032,6 +1050,14 @@ impl Binder {
                     }),
                     other => Err(Error::internal(format!("= bound to {other:?}"))),
                 }
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } if super::rows::row_items(expr).is_some() => {
+                let items = super::rows::row_items(expr).unwrap_or_default();
+                self.bind_row_in_list(&items, list, *negated, scope)
             }
             E::InList {
                 expr,
@@ -1323,7 +1349,12 @@ impl Binder {
                 subquery,
                 negated,
             } => {
-                let q = self.bind_quantified(expr, BinOp::Eq, subquery, false, scope)?;
+                let q = match super::rows::row_items(expr) {
+                    Some(items) => {
+                        self.bind_row_quantified(&items, BinOp::Eq, subquery, false, scope)?
+                    }
+                    None => self.bind_quantified(expr, BinOp::Eq, subquery, false, scope)?,
+                };
                 Ok(if *negated { Expr::Not(Box::new(q)) } else { q })
             }
             E::AnyOp {
@@ -1348,6 +1379,10 @@ impl Binder {
                     other => return Err(unsupported(format!("{other} ANY/ALL"))),
                 };
                 match strip_nested(right) {
+                    E::Subquery(q) if super::rows::row_items(left).is_some() => {
+                        let items = super::rows::row_items(left).unwrap_or_default();
+                        self.bind_row_quantified(&items, op, q, all, scope)
+                    }
                     E::Subquery(q) => self.bind_quantified(left, op, q, all, scope),
                     other => {
                         let x = self.bind_expr(left, scope)?;
@@ -1510,6 +1545,9 @@ impl Binder {
             }
             other => return Err(unsupported(format!("operator {other}"))),
         };
+        if super::rows::row_items(left).is_some() || super::rows::row_items(right).is_some() {
+            return self.bind_row_binary(bop, left, right, scope);
+        }
         let l = self.bind_expr(left, scope)?;
         let r = self.bind_expr(right, scope)?;
         self.binary(bop, l, r)
@@ -1578,6 +1616,9 @@ impl Binder {
         }
         if aggregate::is_aggregate(&name) {
             return self.bind_aggregate(&name, f);
+        }
+        if super::grouping_sets::is_grouping(&name) {
+            return self.bind_grouping(f);
         }
         if f.filter.is_some() || !f.within_group.is_empty() {
             return Err(unsupported(format!("FILTER / WITHIN GROUP on {name}")));
@@ -1877,6 +1918,7 @@ impl Binder {
             exprs,
             names,
             distinct,
+            unique,
             sort: keys,
             visible,
             ..
@@ -1900,6 +1942,12 @@ impl Binder {
         }
         if !keys.is_empty() {
             plan = Plan::Sort {
+                input: Box::new(plan),
+                keys,
+            };
+        }
+        if let Some(keys) = unique {
+            plan = Plan::Unique {
                 input: Box::new(plan),
                 keys,
             };
@@ -2125,6 +2173,7 @@ impl Binder {
                     exprs,
                     names: inner.columns.into_iter().map(|c| c.name).collect(),
                     distinct: false,
+                    unique: None,
                     sort: Vec::new(),
                     visible: 0,
                 })
@@ -2146,7 +2195,8 @@ impl Binder {
         body: &SetExpr,
     ) -> Result<(Plan, Vec<String>, Vec<DataType>)> {
         let b = self.bind_body(body, &[])?;
-        let types = b.exprs.iter().map(|e| e.ty()).collect();
+        let mut types: Vec<DataType> = b.exprs.iter().map(|e| e.ty()).collect();
+        let width = b.exprs.len();
         let mut plan = Plan::Project {
             input: Box::new(b.input),
             exprs: b.exprs,
@@ -2155,6 +2205,30 @@ impl Binder {
             plan = Plan::Distinct {
                 input: Box::new(plan),
             };
+        }
+        if let Some(keys) = b.unique {
+            plan = Plan::Unique {
+                input: Box::new(Plan::Sort {
+                    input: Box::new(plan),
+                    keys: b.sort,
+                }),
+                keys,
+            };
+            if width > b.names.len() {
+                let exprs = types[..b.names.len()]
+                    .iter()
+                    .enumerate()
+                    .map(|(index, ty): (usize, &DataType)| Expr::Column {
+                        index,
+                        ty: ty.clone(),
+                    })
+                    .collect();
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs,
+                };
+                types.truncate(b.names.len());
+            }
         }
         Ok((plan, b.names, types))
     }
@@ -2237,6 +2311,7 @@ impl Binder {
             exprs,
             names,
             distinct: false,
+            unique: None,
             sort: Vec::new(),
             visible: 0,
         })
@@ -2292,6 +2367,7 @@ impl Binder {
             exprs,
             names,
             distinct: false,
+            unique: None,
             sort: Vec::new(),
             visible: 0,
         })
@@ -2321,13 +2397,14 @@ impl Binder {
         }
         let group_items: &[ast::Expr] = match &s.group_by {
             ast::GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
-            _ => return Err(unsupported("GROUP BY ALL / ROLLUP / CUBE")),
+            _ => return Err(unsupported("GROUP BY ALL / WITH ROLLUP")),
         };
-        let distinct = match &s.distinct {
-            None | Some(ast::Distinct::All) => false,
-            Some(ast::Distinct::Distinct) => true,
-            Some(_) => return Err(unsupported("DISTINCT ON")),
+        let (distinct, distinct_on): (bool, &[ast::Expr]) = match &s.distinct {
+            None | Some(ast::Distinct::All) => (false, &[]),
+            Some(ast::Distinct::Distinct) => (true, &[]),
+            Some(ast::Distinct::On(on)) => (false, on),
         };
+        let mut unique = None;
         // A derived table binds its own aggregates and window calls.
         let outer_agg = self.agg.take();
         let outer_windows = self.windows.take();
@@ -2354,14 +2431,51 @@ impl Binder {
         // GROUP BY keys: input expressions, output positions or output aliases.
         let mut group_asts = Vec::with_capacity(group_items.len());
         let mut group_exprs = Vec::with_capacity(group_items.len());
-        for g in group_items {
-            let target = self.group_target(g, &s.projection, &scope)?;
-            let bound = self.forbid_aggregates("GROUP BY", |b| b.bind_expr(target, &scope))?;
-            group_asts.push(strip_nested(target).clone());
-            group_exprs.push(bound);
+        let mut grouping = None;
+        if super::grouping_sets::has_sets(group_items) {
+            // Grouping sets: the distinct expressions of all sets are the
+            // keys, then the set number.
+            let mut sets = Vec::new();
+            for set in super::grouping_sets::expand(group_items)? {
+                let mut members = Vec::with_capacity(set.len());
+                for g in set {
+                    let target = self.group_target(g, &s.projection, &scope)?;
+                    let target = strip_nested(target);
+                    let k = match group_asts.iter().position(|x| x == target) {
+                        Some(k) => k,
+                        None => {
+                            let bound = self
+                                .forbid_aggregates("GROUP BY", |b| b.bind_expr(target, &scope))?;
+                            group_asts.push(target.clone());
+                            group_exprs.push(bound);
+                            group_asts.len() - 1
+                        }
+                    };
+                    if !members.contains(&k) {
+                        members.push(k);
+                    }
+                }
+                members.sort_unstable();
+                sets.push(members);
+            }
+            grouping = Some(super::grouping_sets::GroupingSets {
+                sets,
+                id_column: group_asts.len(),
+            });
+            group_asts.push(super::grouping_sets::id_placeholder());
+        } else {
+            for g in group_items {
+                let target = self.group_target(g, &s.projection, &scope)?;
+                let bound = self.forbid_aggregates("GROUP BY", |b| b.bind_expr(target, &scope))?;
+                group_asts.push(strip_nested(target).clone());
+                group_exprs.push(bound);
+            }
         }
         let mut strict = !group_items.is_empty() || s.having.is_some();
-        let group_types: Vec<DataType> = group_exprs.iter().map(|e| e.ty()).collect();
+        let mut group_types: Vec<DataType> = group_exprs.iter().map(|e| e.ty()).collect();
+        if grouping.is_some() {
+            group_types.push(DataType::Int4);
+        }
         let mut attempt = 0;
         let (exprs, names, sort, having) = loop {
             attempt += 1;
@@ -2373,6 +2487,7 @@ impl Binder {
                 group_types: group_types.clone(),
                 aggs: Vec::new(),
                 in_agg: false,
+                grouping: grouping.clone(),
                 input_scope: scope.clone(),
             });
             let (exprs, names) = self.bind_projection(s, &scope)?;
@@ -2396,7 +2511,12 @@ impl Binder {
             } else {
                 self.resolve_outputs(exprs)?
             };
-            let sort = self.resolve_order(order, &names, &mut exprs, &scope, distinct)?;
+            let mut sort = self.resolve_order(order, &names, &mut exprs, &scope, distinct)?;
+            if !distinct_on.is_empty() {
+                let (keys, on) = self.distinct_on(distinct_on, sort, &names, &mut exprs, &scope)?;
+                sort = keys;
+                unique = Some(on);
+            }
             if !strict && self.agg.as_ref().is_some_and(|a| !a.aggs.is_empty()) {
                 return Err(unsupported("aggregates only in ORDER BY"));
             }
@@ -2406,10 +2526,13 @@ impl Binder {
         self.agg = outer_agg;
         if strict {
             let aggs = state.map(|st| st.aggs).unwrap_or_default();
-            input = Plan::Aggregate {
-                input: Box::new(input),
-                keys: group_exprs,
-                aggs,
+            input = match &grouping {
+                Some(gs) => super::grouping_sets::plan(input, &group_exprs, aggs, gs),
+                None => Plan::Aggregate {
+                    input: Box::new(input),
+                    keys: group_exprs,
+                    aggs,
+                },
             };
             if let Some(h) = having {
                 input = Plan::Filter {
@@ -2436,9 +2559,79 @@ impl Binder {
             exprs,
             names,
             distinct,
+            unique,
             sort,
             visible,
         })
+    }
+
+    /// `DISTINCT ON (…)` (PostgreSQL's transformDistinctOnClause): its
+    /// columns, and the sort that brings each group's first row (in ORDER
+    /// BY's order) to the front: the ORDER BY items that are DISTINCT ON
+    /// expressions must come first (42P10 otherwise), the DISTINCT ON
+    /// expressions ORDER BY does not name follow them.
+    fn distinct_on(
+        &mut self,
+        on: &[ast::Expr],
+        sort: Vec<SortKey>,
+        names: &[String],
+        exprs: &mut Vec<Expr>,
+        scope: &Scope,
+    ) -> Result<(Vec<SortKey>, Vec<usize>)> {
+        // An expression written twice is one column (as PostgreSQL matches
+        // target entries by equal()).
+        let same = |exprs: &[Expr], c: usize| {
+            let shown = format!("{:?}", exprs[c]);
+            (0..c)
+                .find(|&j| format!("{:?}", exprs[j]) == shown)
+                .unwrap_or(c)
+        };
+        let visible = names.len();
+        let mut cols = Vec::with_capacity(on.len());
+        for e in on {
+            let c = self.order_column(e, names, exprs, visible, scope, false)?;
+            let c = same(exprs, c);
+            if !cols.iter().any(|&(x, _)| x == c) {
+                cols.push((c, e));
+            }
+        }
+        let mismatch = |b: &Binder, e: &ast::Expr| {
+            b.position_at(
+                e,
+                Error::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                ),
+            )
+        };
+        let mut keys = Vec::with_capacity(sort.len() + cols.len());
+        let mut rest = Vec::new();
+        for mut k in sort {
+            k.column = same(exprs, k.column);
+            match cols.iter().find(|&&(c, _)| c == k.column) {
+                Some(&(_, e)) if !rest.is_empty() => return Err(mismatch(self, e)),
+                Some(_) => keys.push(k),
+                None => rest.push(k),
+            }
+        }
+        for &(c, e) in &cols {
+            if keys.iter().any(|k| k.column == c) {
+                continue;
+            }
+            if !rest.is_empty() {
+                return Err(mismatch(self, e));
+            }
+            if let Some(x) = exprs.get(c) {
+                self.binary(BinOp::Eq, x.clone(), x.clone())?;
+            }
+            keys.push(SortKey {
+                column: c,
+                desc: false,
+                nulls_first: false,
+            });
+        }
+        keys.extend(rest);
+        Ok((keys, cols.into_iter().map(|(c, _)| c).collect()))
     }
 
     /// What a GROUP BY item refers to: an output column by position, an
@@ -2861,6 +3054,9 @@ struct Body {
     exprs: Vec<Expr>,
     names: Vec<String>,
     distinct: bool,
+    /// `DISTINCT ON`: the columns of `exprs` it keeps one row per, after
+    /// `sort`.
+    unique: Option<Vec<usize>>,
     sort: Vec<SortKey>,
     /// How many of `exprs` are output columns.
     visible: usize,

@@ -98,6 +98,23 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Unique { input, keys } => {
+            let rows = run(input, cx)?;
+            let mut out: Vec<Row> = Vec::new();
+            let mut last: Option<Vec<KeyPart>> = None;
+            for row in rows {
+                let key: Row = keys
+                    .iter()
+                    .map(|&k| row.get(k).cloned().unwrap_or(Value::Null))
+                    .collect();
+                let key = row_key(&key);
+                if last.as_ref() != Some(&key) {
+                    last = Some(key);
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        }
         Plan::HashJoin(j) => super::join::run(j, cx),
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),

@@ -201,6 +201,10 @@ fn walk_node(p: &Plan, depth: usize, pad: &str, out: &mut Vec<String>) {
             out.push(format!("{pad}WindowAgg"));
             child(out, input);
         }
+        Plan::Unique { input, .. } => {
+            out.push(format!("{pad}Unique"));
+            child(out, input);
+        }
         Plan::Sort { input, .. } => {
             out.push(format!("{pad}Sort"));
             child(out, input);

@@ -329,7 +329,9 @@ fn node_exprs(p: &Plan) -> Option<Vec<&Expr>> {
             .chain(j.right_keys.iter())
             .chain(j.residual.iter())
             .collect(),
-        Plan::Distinct { .. } | Plan::Sort { .. } | Plan::SetOp { .. } => vec![],
+        Plan::Distinct { .. } | Plan::Unique { .. } | Plan::Sort { .. } | Plan::SetOp { .. } => {
+            vec![]
+        }
         Plan::LockRows { .. }
         | Plan::FunctionScan { .. }
         | Plan::ProjectSet { .. }
@@ -358,6 +360,7 @@ fn inputs(p: &Plan) -> Vec<&Plan> {
         | Plan::Aggregate { input, .. }
         | Plan::Window { input, .. }
         | Plan::Distinct { input }
+        | Plan::Unique { input, .. }
         | Plan::Sort { input, .. }
         | Plan::LockRows { input, .. }
         | Plan::Limit { input, .. } => vec![input],
@@ -422,6 +425,7 @@ pub fn output_types(p: &Plan) -> Option<Vec<DataType>> {
         | Plan::WorkTable { .. } => return None,
         Plan::Filter { input, .. }
         | Plan::Distinct { input }
+        | Plan::Unique { input, .. }
         | Plan::Sort { input, .. }
         | Plan::Limit { input, .. } => output_types(input)?,
     })

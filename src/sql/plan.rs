@@ -150,6 +150,12 @@ pub enum Plan {
     Distinct {
         input: Box<Plan>,
     },
+    /// `DISTINCT ON (…)`: of each run of rows (sorted below) equal in the
+    /// `keys` columns (NULLs equal), only the first.
+    Unique {
+        input: Box<Plan>,
+        keys: Vec<usize>,
+    },
     Sort {
         input: Box<Plan>,
         keys: Vec<SortKey>,
@@ -192,6 +198,7 @@ impl Plan {
             Plan::Window { input, calls } => input.width() + calls.len(),
             Plan::Filter { input, .. }
             | Plan::Distinct { input }
+            | Plan::Unique { input, .. }
             | Plan::Sort { input, .. }
             | Plan::LockRows { input, .. }
             | Plan::Limit { input, .. } => input.width(),
@@ -285,6 +292,10 @@ impl Plan {
                 aggs,
             },
             Plan::Distinct { input } => Plan::Distinct { input: b(input) },
+            Plan::Unique { input, keys } => Plan::Unique {
+                input: b(input),
+                keys,
+            },
             Plan::Window { input, calls } => Plan::Window {
                 input: b(input),
                 calls,

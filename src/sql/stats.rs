@@ -167,7 +167,8 @@ impl Estimator<'_> {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => self.column(input, col),
+            | Plan::Distinct { input }
+            | Plan::Unique { input, .. } => self.column(input, col),
             Plan::Window { input, .. } => self.column(input, col),
             Plan::Project { input, exprs } => match exprs.get(col)? {
                 Expr::Column { index, .. } => self.column(input, *index),
@@ -229,7 +230,7 @@ impl Estimator<'_> {
             | Plan::Sort { input, .. }
             | Plan::Window { input, .. }
             | Plan::LockRows { input, .. } => self.rows(input),
-            Plan::Distinct { input } => self.rows(input) * 0.5,
+            Plan::Distinct { input } | Plan::Unique { input, .. } => self.rows(input) * 0.5,
             Plan::Limit { input, limit, .. } => {
                 let r = self.rows(input);
                 match limit {

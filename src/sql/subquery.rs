@@ -81,6 +81,15 @@ impl Binder {
         Ok((r?, captures))
     }
 
+    /// [`Self::bind_subplan`] for the row comparisons of [`super::rows`].
+    pub(super) fn bind_subplan_pub(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+    ) -> Result<(BoundQuery, Vec<Expr>)> {
+        self.bind_subplan(q, scope)
+    }
+
     /// Runs `f` (binding a subquery or a LATERAL item) one level inside
     /// the query whose expressions see `scope`: its result and the values
     /// it reads from that level, as expressions over that level's row.
