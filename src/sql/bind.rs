@@ -1751,6 +1751,29 @@ impl Binder {
 
     /// Resolves a call of the built-in `name` and coerces its arguments.
     pub fn call_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        if let "num_nulls" | "num_nonnulls" = name {
+            // VARIADIC "any": at least one argument of any type.
+            if args.is_empty() {
+                return Err(self.no_function(name, &args));
+            }
+            let mut out = Vec::with_capacity(args.len());
+            for a in args {
+                out.push(if a.ty() == DataType::Unknown {
+                    self.coerce(a, &DataType::Text)?
+                } else {
+                    a
+                });
+            }
+            return Ok(Expr::Func {
+                func: if name == "num_nulls" {
+                    Func::NumNulls
+                } else {
+                    Func::NumNonnulls
+                },
+                args: out,
+                ty: DataType::Int4,
+            });
+        }
         if let Some(func) = functions::is_variadic_any(name) {
             let mut out = Vec::with_capacity(args.len());
             for a in args {
@@ -3003,6 +3026,37 @@ impl Binder {
 
     /// Makes `name` read `work` (a recursive CTE's working table) while its
     /// recursive term binds; the count of references so far.
+    /// A `WITH` item already run ([`super::modifying_cte`]): its rows as a
+    /// VALUES list under `name`.
+    pub(super) fn push_materialized_cte(
+        &mut self,
+        name: &str,
+        columns: Vec<Column>,
+        rows: &[Vec<Value>],
+    ) {
+        let plan = Plan::Values {
+            rows: rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .zip(&columns)
+                        .map(|(v, c)| Expr::Const {
+                            value: v.clone(),
+                            ty: c.data_type.clone(),
+                        })
+                        .collect()
+                })
+                .collect(),
+            width: columns.len(),
+        };
+        self.ctes.push(Cte {
+            name: name.to_string(),
+            plan,
+            columns,
+            refs: Default::default(),
+        });
+    }
+
     pub(super) fn push_work_table(
         &mut self,
         name: &str,

@@ -78,6 +78,15 @@ pub enum Func {
     RegexpLike,
     RegexpCount,
     RegexpSubstr,
+    /// `regexp_match`, `regexp_split_to_array`, `regexp_instr`,
+    /// `width_bucket`, `num_nulls` / `num_nonnulls`
+    /// ([`super::regexp_functions`]).
+    RegexpMatch,
+    RegexpSplitToArray,
+    RegexpInstr,
+    WidthBucket,
+    NumNulls,
+    NumNonnulls,
     /// `substring(s FROM pattern)`.
     SubstringRegex,
     /// `substring(s SIMILAR pattern ESCAPE e)`.
@@ -137,6 +146,7 @@ pub fn is_variadic_any(name: &str) -> Option<Func> {
 
 /// The overloads of `name` (lower case), empty if there is no such function.
 pub fn lookup(name: &str) -> Vec<Signature> {
+    use super::regexp_functions as rf;
     use DataType::*;
     let num = || Numeric(None);
     let sig = |args: Vec<DataType>, ret: DataType, func: Func| Signature { args, ret, func };
@@ -274,7 +284,49 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             sig(vec![Text, Text, Int4], Int4, Func::RegexpCount),
             sig(vec![Text, Text, Int4, Text], Int4, Func::RegexpCount),
         ],
-        "regexp_substr" => vec![sig(vec![Text, Text], Text, Func::RegexpSubstr)],
+        "regexp_substr" => vec![
+            sig(vec![Text, Text], Text, Func::RegexpSubstr),
+            sig(vec![Text, Text, Int4], Text, Func::RegexpSubstr),
+            sig(vec![Text, Text, Int4, Int4], Text, Func::RegexpSubstr),
+            sig(vec![Text, Text, Int4, Int4, Text], Text, Func::RegexpSubstr),
+            sig(
+                vec![Text, Text, Int4, Int4, Text, Int4],
+                Text,
+                Func::RegexpSubstr,
+            ),
+        ],
+        "regexp_match" => vec![
+            sig(vec![Text, Text], rf::text_array(), Func::RegexpMatch),
+            sig(vec![Text, Text, Text], rf::text_array(), Func::RegexpMatch),
+        ],
+        "regexp_split_to_array" => vec![
+            sig(vec![Text, Text], rf::text_array(), Func::RegexpSplitToArray),
+            sig(
+                vec![Text, Text, Text],
+                rf::text_array(),
+                Func::RegexpSplitToArray,
+            ),
+        ],
+        "regexp_instr" => vec![
+            sig(vec![Text, Text], Int4, Func::RegexpInstr),
+            sig(vec![Text, Text, Int4], Int4, Func::RegexpInstr),
+            sig(vec![Text, Text, Int4, Int4], Int4, Func::RegexpInstr),
+            sig(vec![Text, Text, Int4, Int4, Int4], Int4, Func::RegexpInstr),
+            sig(
+                vec![Text, Text, Int4, Int4, Int4, Text],
+                Int4,
+                Func::RegexpInstr,
+            ),
+            sig(
+                vec![Text, Text, Int4, Int4, Int4, Text, Int4],
+                Int4,
+                Func::RegexpInstr,
+            ),
+        ],
+        "width_bucket" => vec![
+            sig(vec![Float8, Float8, Float8, Int4], Int4, Func::WidthBucket),
+            sig(vec![num(), num(), num(), Int4], Int4, Func::WidthBucket),
+        ],
         "cbrt" => vec![sig(vec![Float8], Float8, Func::Cbrt)],
         "log10" => vec![sig(vec![Float8], Float8, Func::Log10)],
         "log" => vec![sig(vec![Float8], Float8, Func::Log10)],
@@ -454,6 +506,12 @@ pub fn call(
 ) -> Result<Value> {
     // concat / concat_ws treat NULL specially; everything else is strict.
     match func {
+        Func::NumNulls | Func::NumNonnulls => {
+            return Ok(super::regexp_functions::count_nulls(
+                &args,
+                func == Func::NumNulls,
+            ));
+        }
         Func::Concat => {
             let mut out = String::new();
             for (v, t) in args.iter().zip(types) {
@@ -772,6 +830,7 @@ fn map_case(s: &str, upper: bool) -> String {
 /// The functions added after the first set: strict (no NULL argument
 /// reaches here); `None` for a function this does not run.
 fn call_more(func: Func, args: &[Value]) -> Result<Option<Value>> {
+    use super::regexp_functions as rf;
     use super::string_functions as sf;
     let a = |i: usize| {
         args.get(i)
@@ -826,7 +885,45 @@ fn call_more(func: Func, args: &[Value]) -> Result<Option<Value>> {
                 opt_text(3)?,
             )?)))
         }
-        Func::RegexpSubstr => Ok(Some(sf::regexp_substr(t(0)?, t(1)?, "")?)),
+        Func::RegexpSubstr => {
+            let int = |i: usize, d: i64| args.get(i).map_or(Ok(d), int_arg);
+            Ok(Some(rf::regexp_substr(
+                t(0)?,
+                t(1)?,
+                int(2, 1)?,
+                int(3, 1)?,
+                opt_text(4)?,
+                int(5, 0)?,
+            )?))
+        }
+        Func::RegexpInstr => {
+            let int = |i: usize, d: i64| args.get(i).map_or(Ok(d), int_arg);
+            Ok(Some(Value::Int4(rf::regexp_instr(
+                t(0)?,
+                t(1)?,
+                int(2, 1)?,
+                int(3, 1)?,
+                int(4, 0)?,
+                opt_text(5)?,
+                int(6, 0)?,
+            )?)))
+        }
+        Func::RegexpMatch => Ok(Some(rf::regexp_match(t(0)?, t(1)?, opt_text(2)?)?)),
+        Func::RegexpSplitToArray => Ok(Some(Value::Array(rf::regexp_split(
+            "regexp_split_to_array",
+            t(0)?,
+            t(1)?,
+            opt_text(2)?,
+        )?))),
+        Func::WidthBucket => {
+            let count = int_arg(a(3)?)? as i32;
+            Ok(Some(Value::Int4(match (a(0)?, a(1)?, a(2)?) {
+                (Value::Numeric(x), Value::Numeric(l), Value::Numeric(h)) => {
+                    rf::width_bucket_numeric(x, l, h, count)?
+                }
+                _ => rf::width_bucket_f64(f(0)?, f(1)?, f(2)?, count)?,
+            })))
+        }
         Func::SubstringRegex => Ok(Some(sf::substring_regex(t(0)?, t(1)?)?)),
         Func::SubstringSimilar => Ok(Some(sf::substring_similar(t(0)?, t(1)?, t(2)?)?)),
         Func::RegexMatch {

@@ -102,7 +102,7 @@ pub struct StmtCx<'a> {
 impl StmtCx<'_> {
     /// A binder that sees the catalog through the statement's transaction.
     pub fn binder(&self) -> Binder {
-        Binder::new(Params {
+        let mut b = Binder::new(Params {
             types: self.param_types.to_vec(),
             allowed: self.params_allowed,
         })
@@ -110,7 +110,10 @@ impl StmtCx<'_> {
         .with_tables(TableSource {
             shared: self.shared.clone(),
             txn: self.txn.clone(),
-        })
+        });
+        // The WITH items a data-modifying WITH statement has run so far.
+        super::modifying_cte::seed(&mut b);
+        b
     }
 
     pub fn exec(&self) -> ExecContext<'_> {
@@ -663,6 +666,9 @@ impl SessionState {
             txn,
         });
         let columns = match stmt {
+            Statement::Query(q) if super::modifying_cte::applies(q) => {
+                super::modifying_cte::describe(&mut binder, q)?
+            }
             Statement::Query(q) => binder.bind_query(q)?.columns,
             other => dml::describe(&mut binder, other)?,
         };
@@ -1017,6 +1023,9 @@ impl SessionState {
         };
         match stmt {
             stmt if super::roles::is_role_statement(stmt) => super::roles::run(&cx, stmt),
+            Statement::Query(q) if super::modifying_cte::applies(q) => {
+                super::modifying_cte::run(&cx, q)
+            }
             Statement::Query(q) => {
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;

@@ -52,6 +52,10 @@ pub enum SetFunc {
     Unnest,
     /// A scalar function in FROM: args [the call], one row.
     Scalar,
+    /// args [text, pattern, flags]: one text[] per match (all with `g`).
+    RegexpMatches,
+    /// args [text, pattern, flags]: the pieces between matches.
+    RegexpSplit,
 }
 
 /// One call of a set-returning function: arguments over the input row.
@@ -99,7 +103,12 @@ impl SrfState {
 pub fn is_set_function(name: &str) -> bool {
     matches!(
         name,
-        "generate_series" | "unnest" | "pg_partition_ancestors" | "pg_listening_channels"
+        "generate_series"
+            | "unnest"
+            | "pg_partition_ancestors"
+            | "pg_listening_channels"
+            | "regexp_matches"
+            | "regexp_split_to_table"
     )
 }
 
@@ -222,6 +231,9 @@ impl Binder {
                 calls
             }
             "unnest" => vec![self.resolve_unnest(bound)?],
+            "regexp_matches" | "regexp_split_to_table" => {
+                vec![self.resolve_regexp_srf(&f.name, bound)?]
+            }
             name if array_form(name).is_some() => {
                 let array = self.call_function(array_form(name).unwrap_or(name), bound)?;
                 vec![self.resolve_unnest(vec![array])?]
@@ -304,6 +316,7 @@ impl Binder {
         }
         let call = match name {
             "generate_series" => self.resolve_series(args)?,
+            "regexp_matches" | "regexp_split_to_table" => self.resolve_regexp_srf(name, args)?,
             name if array_form(name).is_some() => {
                 let array = self.call_function(array_form(name).unwrap_or(name), args)?;
                 self.resolve_unnest(vec![array])?
@@ -452,6 +465,43 @@ impl Binder {
         })
     }
 
+    /// `regexp_matches` / `regexp_split_to_table` (text, text [, text]).
+    fn resolve_regexp_srf(&mut self, name: &str, args: Vec<Expr>) -> Result<SrfCall> {
+        if !(2..=3).contains(&args.len())
+            || !args.iter().all(|a| {
+                matches!(
+                    a.ty(),
+                    DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
+                )
+            })
+        {
+            return Err(self.no_function(name, &args));
+        }
+        let mut out = Vec::with_capacity(3);
+        for a in args {
+            out.push(self.coerce(a, &DataType::Text)?);
+        }
+        if out.len() == 2 {
+            out.push(Expr::Const {
+                value: Value::Text(String::new()),
+                ty: DataType::Text,
+            });
+        }
+        Ok(if name == "regexp_matches" {
+            SrfCall {
+                func: SetFunc::RegexpMatches,
+                args: out,
+                ty: super::regexp_functions::text_array(),
+            }
+        } else {
+            SrfCall {
+                func: SetFunc::RegexpSplit,
+                args: out,
+                ty: DataType::Text,
+            }
+        })
+    }
+
     fn resolve_unnest(&mut self, args: Vec<Expr>) -> Result<SrfCall> {
         match args.as_slice() {
             [a] => match a.ty() {
@@ -520,6 +570,12 @@ fn call_values(call: &SrfCall, row: &[Value], cx: &ExecContext<'_>) -> Result<Ve
         }
         (SetFunc::GenerateSeriesTime, [a, b, s]) => time_series(a, b, s),
         (SetFunc::Unnest, [Value::Array(items)]) => Ok(items.clone()),
+        (SetFunc::RegexpMatches, [Value::Text(s), Value::Text(p), Value::Text(f)]) => {
+            super::regexp_functions::regexp_matches(s, p, f)
+        }
+        (SetFunc::RegexpSplit, [Value::Text(s), Value::Text(p), Value::Text(f)]) => {
+            super::regexp_functions::regexp_split("regexp_split_to_table", s, p, f)
+        }
         (_, other) => Err(Error::internal(format!(
             "set-returning {:?} over {other:?}",
             call.func

@@ -148,6 +148,16 @@ fn regex_for(pattern: &str, flags: &Flags) -> Result<Regex> {
     compile(&format!("{}{}", flags.prefix, translate_are(pattern)?))
 }
 
+/// `pattern` compiled with PostgreSQL's flag letters (`g` is not one).
+pub(super) fn compile_with_flags(pattern: &str, flags: &str) -> Result<Regex> {
+    regex_for(pattern, &parse_flags(flags, false, false)?)
+}
+
+/// Whether `flags` has `g` (22023 for a letter that is not a flag).
+pub(super) fn global_flag(flags: &str) -> Result<bool> {
+    Ok(parse_flags(flags, false, true)?.global)
+}
+
 /// `s ~ p` (and `~*`, `!~`, `!~*`).
 pub fn regex_match(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool> {
     let flags = parse_flags("", case_insensitive, false)?;
