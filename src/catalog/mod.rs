@@ -8,6 +8,7 @@
 //!            role.rs  roles and their SCRAM-SHA-256 verifiers, same tree
 //!            schema.rs schemas (namespaces), same tree
 //!            sequence.rs sequences: definitions and non-transactional values
+//!            view.rs  views: query text, columns, dependencies, same tree
 //!            row.rs   the stored row format (schema version, null bitmap, values)
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
@@ -25,6 +26,7 @@ pub mod row;
 pub mod schema;
 pub mod sequence;
 pub mod table;
+pub mod view;
 
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
 pub use schema::SchemaDef;
@@ -33,3 +35,4 @@ pub use table::{
     Catalog, CatalogError, CheckDef, ColumnDef, FkAction, FkRef, ForeignKeyDef, IndexColumn,
     IndexDef, TableDef,
 };
+pub use view::{DepKind, ViewColumn, ViewDef, ViewDep};

@@ -263,6 +263,12 @@ impl Catalog {
 
 /// Reads one key-encoded text (`01`, bytes with `00` as `00 FF`, `00 00`).
 fn decode_name(b: &[u8]) -> Result<String, CatalogError> {
+    Ok(decode_name_prefix(b)?.0)
+}
+
+/// Reads the key-encoded text at the start of `b`: the text and how many
+/// bytes of `b` it took.
+pub(super) fn decode_name_prefix(b: &[u8]) -> Result<(String, usize), CatalogError> {
     let corrupt = || CatalogError::Corrupt("relation name in key".into());
     let [super::key::PRESENT, rest @ ..] = b else {
         return Err(corrupt());
@@ -283,7 +289,9 @@ fn decode_name(b: &[u8]) -> Result<String, CatalogError> {
             _ => return Err(corrupt()),
         }
     }
-    String::from_utf8(out).map_err(|_| corrupt())
+    // the PRESENT marker, the text, the 00 00 terminator
+    let used = 1 + i + 2;
+    Ok((String::from_utf8(out).map_err(|_| corrupt())?, used))
 }
 
 #[cfg(test)]

@@ -296,7 +296,7 @@ impl TableDef {
     }
 }
 
-fn typmod(t: &DataType) -> i32 {
+pub(super) fn typmod(t: &DataType) -> i32 {
     match t {
         // an array column keeps its element's modifier, as atttypmod does
         DataType::Array(elem) => typmod(elem),
@@ -306,7 +306,7 @@ fn typmod(t: &DataType) -> i32 {
     }
 }
 
-fn type_from(oid: u32, typmod: i32) -> Option<DataType> {
+pub(super) fn type_from(oid: u32, typmod: i32) -> Option<DataType> {
     let n = (typmod >= 0).then_some(typmod as u32);
     Some(match oid {
         16 => DataType::Bool,
@@ -726,7 +726,8 @@ impl Catalog {
         Ok(oid)
     }
 
-    /// Whether a relation (table, index or sequence) named `name` exists in `schema`.
+    /// Whether a relation (table, index, sequence or view) named `name`
+    /// exists in `schema`.
     pub fn relation_exists(
         &self,
         txn: &mut Transaction,
@@ -737,6 +738,9 @@ impl Catalog {
             || txn.get(&self.tree, &index_key(schema, name))?.is_some()
             || txn
                 .get(&self.tree, &super::sequence::sequence_key(schema, name))?
+                .is_some()
+            || txn
+                .get(&self.tree, &super::view::view_key(schema, name))?
                 .is_some())
     }
 

@@ -36,6 +36,10 @@ use super::session::StmtCx;
 const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
 
 pub fn alter_table(cx: &StmtCx<'_>, at: &ast::AlterTable) -> Result<StatementResult> {
+    // A view (ALTER VIEW, or ALTER TABLE naming a view): view.rs.
+    if let Some(r) = super::view::alter_view(cx, at)? {
+        return Ok(r);
+    }
     cx.check_writable("ALTER TABLE")?;
     // Every action runs through alter_columns.rs (columns, names) and
     // constraints.rs (constraints); this file builds the primary key.

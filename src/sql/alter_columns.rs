@@ -127,6 +127,7 @@ fn run_one(
         O::DropColumn {
             column_names,
             if_exists,
+            drop_behavior,
             ..
         } => {
             for c in column_names {
@@ -141,18 +142,19 @@ fn run_one(
                     }
                     return Err(no_column(&c, &def.name));
                 };
+                let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
+                super::view::before_drop_column(cx, &def.schema, &def.name, &c, cascade)?;
                 drop_column(cx, table, pos)?;
             }
         }
         O::RenameColumn {
             old_column_name,
             new_column_name,
-        } => rename_column(
-            cx,
-            def,
-            &ident_name(old_column_name),
-            &ident_name(new_column_name),
-        )?,
+        } => {
+            let (old, new) = (ident_name(old_column_name), ident_name(new_column_name));
+            rename_column(cx, def, &old, &new)?;
+            super::view::after_rename_column(cx, &def.schema, &def.name, &old, &new)?;
+        }
         O::RenameTable { table_name } => {
             let n = match table_name {
                 ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
@@ -160,6 +162,13 @@ fn run_one(
             let new = super::namespace::split(n)?.1;
             let mut txn = lock_txn(cx.txn)?;
             rename_table(cx, &mut txn, def, &new)?;
+            super::view::after_rename_relation(
+                cx.shared.catalog(),
+                &mut txn,
+                &def.schema,
+                &def.name,
+                &new,
+            )?;
             let mut parts = vec![ast::ObjectNamePart::Identifier(ast::Ident::with_quote(
                 '"',
                 def.schema.clone(),
@@ -473,7 +482,7 @@ fn mentions_identifier(sql: &str, name: &str) -> bool {
 }
 
 /// `sql` with identifier `old` renamed to `new` (quoted when it must be).
-fn rename_identifier(sql: &str, old: &str, new: &str) -> String {
+pub(super) fn rename_identifier(sql: &str, old: &str, new: &str) -> String {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&dialect, sql).tokenize() else {
         return sql.to_string();
@@ -636,6 +645,7 @@ fn alter_column(
             data_type, using, ..
         } => {
             let (to, _) = resolve_type(data_type)?;
+            super::view::before_alter_column_type(cx, &def.schema, &def.name, &cname)?;
             new.columns[pos].data_type = to.clone();
             let mut binder = cx.binder();
             let scope = Scope::of(

@@ -2920,21 +2920,32 @@ impl Binder {
             }
             ast::TableFactor::Table {
                 name, alias, args, ..
-            } if args.is_none() => match self.bind_table(name, alias.as_ref(), false) {
-                Ok((plan, scope, _)) => Ok((plan, scope)),
-                Err(e) if e.sqlstate == SqlState::UNDEFINED_TABLE => {
-                    let parts = object_name(name);
-                    let view = match super::stat_views::lookup(&parts)? {
-                        Some(view) => Some(view),
-                        None => super::pg_catalog::lookup(&parts, self.tables.as_ref())?,
-                    };
-                    match view {
-                        Some(view) => Ok(self.bind_stat_view(name, alias.as_ref(), &view)),
-                        None => Err(e),
+            } if args.is_none() => {
+                let relation = match &self.tables {
+                    Some(source) => source.open_relation(name)?,
+                    None => None,
+                };
+                match relation {
+                    Some(super::view::Relation::Table(table)) => {
+                        let (plan, scope) = self.bind_opened_table(table, alias.as_ref(), false)?;
+                        Ok((plan, scope))
+                    }
+                    Some(super::view::Relation::View(view)) => {
+                        self.bind_view(&view, alias.as_ref())
+                    }
+                    None => {
+                        let parts = object_name(name);
+                        let view = match super::stat_views::lookup(&parts)? {
+                            Some(view) => Some(view),
+                            None => super::pg_catalog::lookup(&parts, self.tables.as_ref())?,
+                        };
+                        match view {
+                            Some(view) => Ok(self.bind_stat_view(name, alias.as_ref(), &view)),
+                            None => Err(self.relation_not_found(name)),
+                        }
                     }
                 }
-                Err(e) => Err(e),
-            },
+            }
             other => match super::srf::FromFunction::from_factor(other)? {
                 Some(f) => self.bind_from_function(&f),
                 None => Err(unsupported(format!("FROM {}", variant_name(other)))),
@@ -2977,23 +2988,36 @@ impl Binder {
         alias: Option<&ast::TableAlias>,
         with_key: bool,
     ) -> Result<(Plan, Scope, TableRef)> {
-        let relation = object_name(name).join(".");
-        let not_found = |b: &Binder| {
-            let e = Error::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{relation}\" does not exist"),
-            );
-            match super::parse::char_position(&b.source, name.span().start) {
-                Some(pos) if !b.source.is_empty() => e.with_position(pos),
-                _ => e,
-            }
-        };
         let Some(source) = &self.tables else {
-            return Err(not_found(self));
+            return Err(self.relation_not_found(name));
         };
         let Some(table) = source.open(name)? else {
-            return Err(not_found(self));
+            return Err(self.relation_not_found(name));
         };
+        let (plan, scope) = self.bind_opened_table(table.clone(), alias, with_key)?;
+        Ok((plan, scope, table))
+    }
+
+    /// 42P01 for `name`, at its position in the statement.
+    pub(super) fn relation_not_found(&self, name: &ast::ObjectName) -> Error {
+        let relation = object_name(name).join(".");
+        let e = Error::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{relation}\" does not exist"),
+        );
+        match super::parse::char_position(&self.source, name.span().start) {
+            Some(pos) if !self.source.is_empty() => e.with_position(pos),
+            _ => e,
+        }
+    }
+
+    /// The scan leaf and scope of an opened table.
+    pub(super) fn bind_opened_table(
+        &mut self,
+        table: TableRef,
+        alias: Option<&ast::TableAlias>,
+        with_key: bool,
+    ) -> Result<(Plan, Scope)> {
         let mut names: Vec<String> = table.def.columns.iter().map(|c| c.name.clone()).collect();
         let label = match alias {
             Some(a) => {
@@ -3017,11 +3041,11 @@ impl Binder {
         };
         let scope = Scope::of(Some(label), names.into_iter().zip(table.types()));
         let plan = Plan::Scan {
-            table: table.clone(),
+            table,
             access: Access::Full,
             with_key,
         };
-        Ok((plan, scope, table))
+        Ok((plan, scope))
     }
 
     /// Makes `name` read `work` (a recursive CTE's working table) while its

@@ -647,6 +647,8 @@ pub fn drop(
                 )?;
                 if let Some(hit) = hit {
                     found.push(hit);
+                } else if let Some(e) = super::view::drop_table_of_view(catalog, &mut txn, n)? {
+                    return Err(e);
                 } else if !if_exists {
                     return Err(Error::new(
                         SqlState::UNDEFINED_TABLE,
@@ -660,6 +662,11 @@ pub fn drop(
             }
             let found: Vec<(String, String)> =
                 found.into_iter().filter(|(s, _)| !s.is_empty()).collect();
+            let roots: Vec<super::view::Dropped> = found
+                .iter()
+                .map(|(s, t)| super::view::Dropped::relation("table", s, t))
+                .collect();
+            super::view::drop_dependents(catalog, &mut txn, &roots, cascade)?;
             drop_foreign_keys(&mut txn, catalog, &found, cascade)?;
             for (schema, name) in found {
                 if !schema.is_empty() {

@@ -522,6 +522,11 @@ pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Res
 
 pub fn insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<StatementResult> {
     cx.check_writable("INSERT")?;
+    if let ast::TableObject::TableName(n) = &ins.table
+        && let Some(rewritten) = super::view::rewrite_insert(cx, n, ins)?
+    {
+        return insert(cx, &rewritten);
+    }
     let mut binder = cx.binder();
     let bound = bind_insert(&mut binder, ins)?;
     run_insert(cx, &bound)
@@ -807,6 +812,9 @@ pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> 
 
 pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
     cx.check_writable("UPDATE")?;
+    if let Some(rewritten) = super::view::rewrite_update(cx, u)? {
+        return update(cx, &rewritten);
+    }
     let mut binder = cx.binder();
     let mut bound = bind_update(&mut binder, u)?;
     if u.from.is_some() {
@@ -817,6 +825,9 @@ pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
 
 pub fn delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<StatementResult> {
     cx.check_writable("DELETE")?;
+    if let Some(rewritten) = super::view::rewrite_delete(cx, d)? {
+        return delete(cx, &rewritten);
+    }
     let mut binder = cx.binder();
     let mut bound = bind_delete(&mut binder, d)?;
     if d.using.is_some() {

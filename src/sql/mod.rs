@@ -59,6 +59,7 @@ pub mod subquery;
 pub mod txn_syntax;
 pub mod upsert;
 pub mod vacuum;
+pub mod view;
 pub mod window;
 
 pub use session::{PreparedStatement, SessionState};

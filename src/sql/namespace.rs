@@ -73,6 +73,27 @@ pub fn clear_context() {
     });
 }
 
+/// Runs `f` with `search_path` set to exactly `schemas` (a view's query
+/// binds with the path it was created under), then restores the path.
+pub fn with_search_path<T>(schemas: &[String], f: impl FnOnce() -> T) -> T {
+    let path = schemas
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let saved = CONTEXT.with(|c| std::mem::replace(&mut c.borrow_mut().search_path, path));
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.take() {
+                CONTEXT.with(|c| c.borrow_mut().search_path = p);
+            }
+        }
+    }
+    let _restore = Restore(Some(saved));
+    f()
+}
+
 /// The schema names of `search_path`, in order, `$user` replaced.
 pub fn path_entries() -> Vec<String> {
     CONTEXT.with(|c| {
@@ -338,8 +359,23 @@ pub fn drop_schema(
             }
         }
     }
-    if !dependents.is_empty() {
-        let lines: Vec<String> = dependents
+    // Views: those in the schemas, and those elsewhere reading them.
+    let mut views: Vec<(crate::catalog::ViewDef, String)> = Vec::new();
+    for s in &found {
+        let tables: Vec<String> = dependents
+            .iter()
+            .filter(|(ds, _, what)| ds == s && *what == "table")
+            .map(|(_, r, _)| r.clone())
+            .collect();
+        let (inside, outside) = super::view::schema_dependents(catalog, &mut txn, s, &tables)?;
+        for v in outside.into_iter().chain(inside) {
+            if !views.iter().any(|(w, _)| w.oid == v.0.oid) {
+                views.push(v);
+            }
+        }
+    }
+    if !dependents.is_empty() || !views.is_empty() {
+        let mut lines: Vec<String> = dependents
             .iter()
             .map(|(s, r, what)| {
                 let owner = found.iter().find(|f| *f == s).cloned().unwrap_or_default();
@@ -350,8 +386,23 @@ pub fn drop_schema(
                 }
             })
             .collect();
+        for (v, line) in &views {
+            lines.push(if cascade {
+                format!(
+                    "drop cascades to view {}",
+                    super::view::display_name(catalog, &mut txn, &v.schema, &v.name)?
+                )
+            } else {
+                line.clone()
+            });
+        }
         if !cascade {
-            let s = &dependents[0].0;
+            let s = dependents
+                .first()
+                .map(|d| &d.0)
+                .or_else(|| found.first())
+                .cloned()
+                .unwrap_or_default();
             return Err(Error::new(
                 DEPENDENT_OBJECTS_STILL_EXIST,
                 format!("cannot drop schema {s} because other objects depend on it"),
@@ -365,6 +416,12 @@ pub fn drop_schema(
             let mut n = Notice::new(format!("drop cascades to {} other objects", lines.len()));
             n.detail = Some(lines.join("\n"));
             notice(n);
+        }
+        for (v, _) in &views {
+            txn.begin_statement()?;
+            if catalog.view(&mut txn, &v.schema, &v.name)?.is_some() {
+                catalog.drop_view(&mut txn, &v.schema, &v.name)?;
+            }
         }
         std::mem::drop(txn);
         for (s, rel, what) in &dependents {

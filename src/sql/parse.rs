@@ -75,6 +75,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         if let Some(statements) = super::txn_syntax::parse_respelled(text, PARSER_RECURSION_LIMIT) {
             return Ok(statements);
         }
+        // ALTER VIEW … RENAME: read as ALTER TABLE, marked (view.rs).
+        if let Some(statements) = super::view::parse_alter_view(sql, PARSER_RECURSION_LIMIT) {
+            return Ok(statements);
+        }
         Err(e)
     });
     let mut statements = parsed.map_err(|e| syntax_error(sql, e))?;

@@ -1072,6 +1072,14 @@ impl SessionState {
                 cascade,
                 ..
             } => super::sequence::drop_sequence(&cx, names, *if_exists, *cascade),
+            Statement::CreateView(cv) => super::view::create_view(&cx, cv),
+            Statement::Drop {
+                object_type: ast::ObjectType::View,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => super::view::drop_view(&cx, names, *if_exists, *cascade),
             Statement::CreateTable(ct) => ddl::create_table(&cx, ct),
             Statement::CreateIndex(ci) => ddl::create_index(&cx, ci),
             Statement::Drop {
