@@ -529,6 +529,7 @@ mod tests {
         let mut w = v.clone();
         w.name = "a\0w".into();
         w.depends.clear();
+        t.begin_statement().unwrap();
         let w = cat.create_view(&mut t, w).unwrap();
         t.commit().unwrap();
 
