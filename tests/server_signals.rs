@@ -46,7 +46,7 @@ async fn a_cancel_request_stops_the_running_query_with_57014() {
     let started = Instant::now();
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        cancel.cancel_query(NoTls).await.unwrap();
+        cancel.cancel_query(tokio_postgres::NoTls).await.unwrap();
     });
     let e = client.simple_query(LONG_QUERY).await.unwrap_err();
     canceller.await.unwrap();
@@ -249,7 +249,7 @@ async fn a_cancel_request_ends_a_wait_for_a_row_lock() {
     let cancel = b.cancel_token();
     let canceller = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        cancel.cancel_query(NoTls).await.unwrap();
+        cancel.cancel_query(tokio_postgres::NoTls).await.unwrap();
     });
     let started = Instant::now();
     let e = b

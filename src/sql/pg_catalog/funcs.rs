@@ -483,6 +483,7 @@ pub fn check_display(t: &crate::catalog::TableDef, expr: &str, pretty: bool) -> 
         e: &ast::Expr,
         other: Option<&DataType>,
         top: bool,
+        pretty: bool,
     ) -> String {
         match e {
             ast::Expr::BinaryOp { left, op, right } => {
