@@ -123,6 +123,7 @@ fn meta_commands_answer_as_postgresql_15() {
         ("d.txt", "\\d"),
         ("d_t.txt", "\\d t"),
         ("d_parent.txt", "\\d parent"),
+        ("d_v.txt", "\\d v"),
         ("dn.txt", "\\dn"),
         ("du.txt", "\\du"),
         ("df.txt", "\\df"),

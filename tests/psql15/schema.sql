@@ -9,3 +9,4 @@ CREATE TABLE t (
 );
 CREATE INDEX t_name_idx ON t (name);
 CREATE SEQUENCE s;
+CREATE VIEW v AS SELECT id, name FROM t WHERE qty > 0;

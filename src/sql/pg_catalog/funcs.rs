@@ -278,6 +278,7 @@ pub fn call(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Result<Value> 
                 None => Value::Null,
             }
         }
+        CatFunc::GetDef(DefKind::View) => return call_with_snapshot(f, args, ctx),
         CatFunc::GetDef(_) => Value::Null,
         _ => return call_with_snapshot(f, args, ctx),
     })
@@ -287,6 +288,10 @@ fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Resu
     let snap = snapshot_in(ctx.txn)?;
     let o = oid_arg(args.first());
     Ok(match f {
+        CatFunc::GetDef(DefKind::View) => match o.and_then(|o| snap.view_by_oid(o)) {
+            Some(v) => Value::Text(super::view_def(v)),
+            None => Value::Null,
+        },
         CatFunc::GetIndexdef => {
             let Some(ix) = o.and_then(|o| snap.index_by_oid(o)) else {
                 return Ok(Value::Null);

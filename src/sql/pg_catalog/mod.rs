@@ -29,10 +29,11 @@
 
 pub mod data;
 pub mod funcs;
+pub mod info_schema;
 pub mod reg;
 
 use crate::catalog::schema::{PG_CATALOG, PG_CATALOG_OID};
-use crate::catalog::{Catalog, FkAction, RoleDef, SchemaDef, SequenceDef, TableDef};
+use crate::catalog::{Catalog, FkAction, RoleDef, SchemaDef, SequenceDef, TableDef, ViewDef};
 use crate::error::{Error, Result};
 use crate::txn::Transaction;
 use crate::types::{DataType, RegKind, Value};
@@ -60,6 +61,8 @@ pub struct Snapshot {
     pub schemas: Vec<SchemaDef>,
     pub tables: Vec<TableDef>,
     pub sequences: Vec<SequenceDef>,
+    /// The views of every user schema, in (schema, name) order.
+    pub views: Vec<ViewDef>,
     pub roles: Vec<RoleDef>,
     /// The schemas unqualified names are looked up in, in order
     /// (`pg_catalog` first, as PostgreSQL searches it implicitly).
@@ -99,6 +102,7 @@ pub fn snapshot(catalog: &Catalog, txn: &mut Transaction) -> Result<Snapshot> {
             }
         }
     }
+    let views = catalog.views(txn)?;
     let roles = catalog.roles(txn)?;
     let mut path = vec![PG_CATALOG.to_string()];
     for s in super::namespace::existing_path(catalog, txn)? {
@@ -110,6 +114,7 @@ pub fn snapshot(catalog: &Catalog, txn: &mut Transaction) -> Result<Snapshot> {
         schemas,
         tables,
         sequences,
+        views,
         roles,
         path,
     })
@@ -345,6 +350,17 @@ impl Snapshot {
             .sequences
             .iter()
             .any(|q| q.schema == schema && q.name == name)
+            || self.view_named(schema, name).is_some()
+    }
+
+    pub fn view_by_oid(&self, oid: u32) -> Option<&ViewDef> {
+        self.views.iter().find(|v| v.oid == oid)
+    }
+
+    pub fn view_named(&self, schema: &str, name: &str) -> Option<&ViewDef> {
+        self.views
+            .iter()
+            .find(|v| v.schema == schema && v.name == name)
     }
 
     /// A relation by oid: (schema, name, relkind).
@@ -357,6 +373,9 @@ impl Snapshot {
         }
         if let Some(q) = self.sequences.iter().find(|q| q.oid == oid) {
             return Some((q.schema.clone(), q.name.clone(), 'S'));
+        }
+        if let Some(v) = self.view_by_oid(oid) {
+            return Some((v.schema.clone(), v.name.clone(), 'v'));
         }
         self.index_by_oid(oid)
             .map(|i| (i.table.schema.clone(), i.name.clone(), 'i'))
@@ -379,6 +398,9 @@ impl Snapshot {
             .find(|q| q.schema == schema && q.name == name)
         {
             return Some(q.oid);
+        }
+        if let Some(v) = self.view_named(schema, name) {
+            return Some(v.oid);
         }
         self.tables
             .iter()
@@ -443,6 +465,12 @@ pub fn lookup(name: &[String], source: Option<&TableSource>) -> Result<Option<St
         [rel] => rel.as_str(),
         [schema, rel] if schema == PG_CATALOG => rel.as_str(),
         [db, schema, rel] if schema == PG_CATALOG && db == "arbordb" => rel.as_str(),
+        [schema, rel] if schema == info_schema::INFORMATION_SCHEMA => {
+            return info_schema_lookup(rel, source);
+        }
+        [db, schema, rel] if schema == info_schema::INFORMATION_SCHEMA && db == "arbordb" => {
+            return info_schema_lookup(rel, source);
+        }
         _ => return Ok(None),
     };
     let Some(spec) = data::RELATIONS.iter().find(|r| r.name == rel) else {
@@ -460,7 +488,29 @@ pub fn lookup(name: &[String], source: Option<&TableSource>) -> Result<Option<St
     Ok(Some(StatView { columns, rows }))
 }
 
+/// `information_schema.rel`, if it is one of the views arbordb has.
+fn info_schema_lookup(rel: &str, source: Option<&TableSource>) -> Result<Option<StatView>> {
+    let (Some(view), Some(source)) = (info_schema::VIEWS.iter().find(|v| v.name == rel), source)
+    else {
+        return Ok(None);
+    };
+    let snap = {
+        let mut txn = lock_txn(&source.txn)?;
+        snapshot(source.shared.catalog(), &mut txn)?
+    };
+    let columns = info_schema::view_columns(view);
+    let rows = info_schema::rows(rel, &snap, &columns);
+    Ok(Some(StatView { columns, rows }))
+}
+
 mod rows;
+
+/// `pg_get_viewdef`'s text of a view: its query as CREATE VIEW stored it,
+/// in PostgreSQL's frame (a leading space, a closing semicolon); not
+/// PostgreSQL's deparsed, column-qualified form.
+pub fn view_def(v: &ViewDef) -> String {
+    format!(" {};", v.query.trim_end_matches(';'))
+}
 
 /// PostgreSQL's `pg_get_indexdef`'s text of one index.
 pub fn index_def(snap: &Snapshot, ix: &IndexInfo<'_>) -> String {

@@ -217,6 +217,18 @@ pub fn rows(rel: &str, snap: &Snapshot, cols: &Columns) -> Result<Vec<Vec<Value>
             }));
             out
         }
+        "pg_views" => snap
+            .views
+            .iter()
+            .map(|v| {
+                Row::new(cols)
+                    .set("schemaname", text(&v.schema))
+                    .set("viewname", text(&v.name))
+                    .set("viewowner", owner_name(snap))
+                    .set("definition", text(&super::view_def(v)))
+                    .done()
+            })
+            .collect(),
         "pg_indexes" => snap
             .all_indexes()
             .iter()
@@ -347,6 +359,19 @@ fn classes(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
                 .done(),
         );
     }
+    // A view is a relation with an ON SELECT rule (`_RETURN`).
+    for v in &snap.views {
+        let ns = snap.schema_oid(&v.schema);
+        out.push(
+            class_row(cols, snap, v.oid, &v.name, ns)
+                .set("relfilenode", oid(0))
+                .set("relkind", ch('v'))
+                .set("relnatts", Value::Int2(v.columns.len() as i16))
+                .set("relhasrules", Value::Bool(true))
+                .set("relreplident", ch('n'))
+                .done(),
+        );
+    }
     out
 }
 
@@ -473,6 +498,11 @@ fn attributes(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
                     );
                 }
             }
+        }
+    }
+    for v in &snap.views {
+        for (i, c) in v.columns.iter().enumerate() {
+            out.push(attribute_row(cols, v.oid, i as i16 + 1, &c.name, &c.data_type).done());
         }
     }
     for q in &snap.sequences {
