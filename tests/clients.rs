@@ -9,6 +9,8 @@
 //! | asyncpg        | `tests/clients/python/scenario.py`      | `python3 … asyncpg`  |
 //! | node-postgres  | `tests/clients/node/scenario.js`        | `node` (after `npm install` there) |
 //! | pgjdbc         | `tests/clients/java/Scenario.java`      | `javac` + `java` with Debian's postgresql.jar |
+//! | SQLAlchemy     | `tests/clients/python/reflection.py`    | `python3 … sqlalchemy` |
+//! | Django         | `tests/clients/python/reflection.py`    | `python3 … django`     |
 //!
 //! The scenario: connect with a SCRAM-SHA-256 password; create a table with
 //! every storable type; parameterised inserts (one row of values, one of
@@ -20,6 +22,12 @@
 //! after. Each script prints `ok <step>` lines and `SCENARIO PASSED <n>
 //! steps`; it exits 77 when its driver is missing, and the test then skips
 //! with that note (`.ci/run` installs every driver, so CI runs them all).
+//!
+//! SQLAlchemy and Django run schema reflection instead (their own catalog
+//! queries over pg_catalog: tables, views, columns with types, defaults and
+//! nullability, primary key, composite foreign key with its action, UNIQUE
+//! constraints, CHECKs, indexes, sequences), asserting what PostgreSQL 15
+//! answers; they print `REFLECTION PASSED <n> steps`.
 //!
 //! `ARBORDB_CLIENTS_ORACLE=host:port:user` runs the scenarios against that
 //! server (the reference PostgreSQL 15) instead, to check the scenarios.
@@ -121,7 +129,13 @@ fn available(program: &str, arg: &str) -> bool {
 
 /// Runs one scenario script and asserts that every step passed; a script
 /// exiting 77 (driver missing) skips with its note.
-fn run_scenario(name: &str, mut cmd: Command) {
+fn run_scenario(name: &str, cmd: Command) {
+    run_script(name, cmd, "SCENARIO", STEPS);
+}
+
+/// Runs a script that prints `ok <step>` lines and `<marker> PASSED <steps>
+/// steps`, asserting all of them; exit 77 skips.
+fn run_script(name: &str, mut cmd: Command, marker: &str, steps: usize) {
     let target = Target::new();
     target.env(&mut cmd);
     let out = cmd
@@ -138,14 +152,36 @@ fn run_scenario(name: &str, mut cmd: Command) {
         "{name} scenario failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains(&format!("SCENARIO PASSED {STEPS} steps")),
+        stdout.contains(&format!("{marker} PASSED {steps} steps")),
         "{name} scenario did not finish:\n{stdout}\n{stderr}"
     );
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        STEPS,
+        steps,
         "{name}:\n{stdout}"
     );
+}
+
+/// Schema reflection by `library` (`reflection.py`), `steps` steps.
+fn reflection(library: &str, steps: usize) {
+    if !available("python3", "--version") {
+        eprintln!("note: python3 is not installed; skipping {library} reflection");
+        return;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.arg(clients_dir().join("python/reflection.py"))
+        .arg(library);
+    run_script(library, cmd, "REFLECTION", steps);
+}
+
+#[test]
+fn sqlalchemy_reflects_the_schema() {
+    reflection("sqlalchemy", 13);
+}
+
+#[test]
+fn django_introspects_the_schema() {
+    reflection("django", 9);
 }
 
 fn python(driver: &str) {

@@ -55,6 +55,9 @@ const NBASE_MAX_DIGIT: u16 = 9999;
 
 /// Whether values of `ty` can travel in binary format in both directions.
 pub fn supports(ty: &DataType) -> bool {
+    if let DataType::Vector(_) = ty {
+        return true;
+    }
     if let DataType::Array(elem) = ty {
         return !matches!(elem.as_ref(), DataType::Array(_) | DataType::Unknown) && supports(elem);
     }
@@ -131,6 +134,15 @@ pub fn encode(value: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
         (DataType::Jsonb, Value::Jsonb(j)) => {
             out.push(JSONB_VERSION);
             out.extend_from_slice(j.to_text().as_bytes());
+        }
+        // int2vector / oidvector: the array format (int2vectorsend).
+        (DataType::Vector(k), Value::Array(items)) => encode_array(&k.element(), items, out)?,
+        // A result row carries them as their text (`reg::output_rows`).
+        (DataType::Vector(_), Value::Text(s)) => {
+            let Value::Array(items) = crate::types::parse_text(ty, s)? else {
+                return Err(Error::internal("vector text did not parse to an array"));
+            };
+            encode_array(&ty.devector_element(), &items, out)?
         }
         (DataType::Array(elem), Value::Array(items)) if supports(ty) => {
             encode_array(elem, items, out)?

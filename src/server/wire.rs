@@ -45,7 +45,8 @@ pub fn type_size(ty: &DataType) -> i16 {
         | DataType::Bytea
         | DataType::Json
         | DataType::Jsonb
-        | DataType::Array(_) => -1,
+        | DataType::Array(_)
+        | DataType::Vector(_) => -1,
     }
 }
 

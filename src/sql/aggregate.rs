@@ -33,6 +33,8 @@ pub enum AggFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    /// `array_agg(x)`: every value, NULLs included, in input order.
+    ArrayAgg,
     VarSamp,
     VarPop,
     StddevSamp,
@@ -52,6 +54,7 @@ pub fn is_aggregate(name: &str) -> bool {
             | "bool_or"
             | "every"
             | "string_agg"
+            | "array_agg"
             | "variance"
             | "var_samp"
             | "var_pop"
@@ -248,11 +251,37 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
                 Interval,
                 Uuid,
                 Jsonb,
+                Oid,
             ]
             .into_iter()
             .map(|t| sig(f, vec![t.clone()], t))
             .collect()
         }
+        "array_agg" => [
+            Int2,
+            Int4,
+            Int8,
+            num(),
+            Float4,
+            Float8,
+            Text,
+            Varchar(None),
+            Char(None),
+            Bool,
+            Bytea,
+            Date,
+            Time,
+            Timestamp,
+            Timestamptz,
+            Interval,
+            Uuid,
+            Json,
+            Jsonb,
+            Oid,
+        ]
+        .into_iter()
+        .map(|t| sig(AggFunc::ArrayAgg, vec![t.clone()], Array(Box::new(t))))
+        .collect(),
         "bool_and" | "every" => vec![sig(AggFunc::BoolAnd, vec![Bool], Bool)],
         "bool_or" => vec![sig(AggFunc::BoolOr, vec![Bool], Bool)],
         "string_agg" => vec![
@@ -305,6 +334,8 @@ pub enum Accumulator {
     Bool(Option<bool>),
     Concat(Option<String>),
     ConcatBytes(Option<Vec<u8>>),
+    /// `array_agg`'s values; `None` until the first row.
+    Collect(Option<Vec<Value>>),
     /// Count, sum and sum of squares, exact (variance of integers and numeric).
     Moments {
         n: i64,
@@ -338,6 +369,7 @@ impl Accumulator {
             AggFunc::BoolAnd | AggFunc::BoolOr => Accumulator::Bool(None),
             AggFunc::StringAgg if *arg_type == DataType::Bytea => Accumulator::ConcatBytes(None),
             AggFunc::StringAgg => Accumulator::Concat(None),
+            AggFunc::ArrayAgg => Accumulator::Collect(None),
             AggFunc::VarSamp | AggFunc::VarPop | AggFunc::StddevSamp | AggFunc::StddevPop => {
                 match arg_type {
                     DataType::Float4 | DataType::Float8 => Accumulator::FloatMoments {
@@ -366,10 +398,16 @@ impl Accumulator {
         let Some(v) = args.first() else {
             return Err(Error::internal("aggregate without an argument"));
         };
+        // array_agg keeps NULLs (it is not strict).
+        if let Accumulator::Collect(items) = self {
+            items.get_or_insert_with(Vec::new).push(v.clone());
+            return Ok(());
+        }
         if v.is_null() {
             return Ok(());
         }
         match self {
+            Accumulator::Collect(_) => {}
             Accumulator::Count(n) => *n = n.checked_add(1).ok_or_else(bigint_out_of_range)?,
             Accumulator::IntSum { sum, n } => {
                 let x = match v {
@@ -516,6 +554,7 @@ impl Accumulator {
             Accumulator::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
             Accumulator::Concat(s) => s.map(Value::Text).unwrap_or(Value::Null),
             Accumulator::ConcatBytes(s) => s.map(Value::Bytea).unwrap_or(Value::Null),
+            Accumulator::Collect(items) => items.map(Value::Array).unwrap_or(Value::Null),
             Accumulator::Moments { n, sum, sum2 } => {
                 let sample = matches!(func, AggFunc::VarSamp | AggFunc::StddevSamp);
                 if n == 0 || (sample && n == 1) {

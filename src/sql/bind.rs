@@ -74,6 +74,10 @@ pub struct Binder {
     pub(super) recursive_pending: Vec<String>,
     pub params: Params,
     depth: usize,
+    /// The next column reference keeps an int2vector / oidvector type (a
+    /// bare select-list column, a subscripted one) instead of reading as
+    /// the element type's array.
+    keep_vector: bool,
     /// Set while binding the select list, HAVING and ORDER BY of a query
     /// that may aggregate.
     pub(super) agg: Option<AggState>,
@@ -468,11 +472,66 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
         E::Subquery(q) => (subquery_colname(q), 2),
         E::Extract { .. } => ("extract".into(), 2),
         E::Array(_) => ("array".into(), 2),
-        E::CompoundFieldAccess { root, .. } => figure_colname(root),
+        E::CompoundFieldAccess { root, access_chain } => {
+            figure_colname(&qualified_root(root, access_chain).0)
+        }
         E::AtTimeZone { .. } => ("timezone".into(), 2),
         E::Interval(_) => ("interval".into(), 1),
         _ => ("?column?".into(), 0),
     }
+}
+
+/// A column reference of an int2vector / oidvector type relabelled as the
+/// element type's array (the values already are arrays): what every
+/// operator, function and cast sees.
+fn devector(e: Expr) -> Expr {
+    match e {
+        Expr::Column {
+            index,
+            ty: ty @ DataType::Vector(_),
+        } => Expr::Column {
+            index,
+            ty: ty.devector(),
+        },
+        Expr::Outer {
+            slot,
+            ty: ty @ DataType::Vector(_),
+        } => Expr::Outer {
+            slot,
+            ty: ty.devector(),
+        },
+        e => e,
+    }
+}
+
+/// The expression a field-access chain starts from: `root` followed by the
+/// chain's leading `.name` steps, as one (compound) identifier when `root`
+/// is a name; and the rest of the chain.
+fn qualified_root<'a>(
+    root: &ast::Expr,
+    chain: &'a [ast::AccessExpr],
+) -> (ast::Expr, &'a [ast::AccessExpr]) {
+    let mut parts = match root {
+        ast::Expr::Identifier(id) => vec![id.clone()],
+        ast::Expr::CompoundIdentifier(ids) => ids.clone(),
+        _ => return (root.clone(), chain),
+    };
+    let mut used = 0;
+    for step in chain {
+        match step {
+            ast::AccessExpr::Dot(ast::Expr::Identifier(id)) => {
+                parts.push(id.clone());
+                used += 1;
+            }
+            _ => break,
+        }
+    }
+    let expr = if parts.len() == 1 {
+        ast::Expr::Identifier(parts.remove(0))
+    } else {
+        ast::Expr::CompoundIdentifier(parts)
+    };
+    (expr, &chain[used..])
 }
 
 /// A scalar subquery's name: its first output column's.
@@ -604,6 +663,7 @@ impl Binder {
             recursive_pending: Vec::new(),
             params,
             depth: 0,
+            keep_vector: false,
             agg: None,
             agg_forbidden: None,
             windows: None,
@@ -981,29 +1041,33 @@ impl Binder {
         match e {
             E::Value(v) => self.bind_value(&v.value, false),
             E::Identifier(id) => {
+                let keep = std::mem::take(&mut self.keep_vector);
                 let name = ident_name(id);
-                match scope.find(None, &name) {
+                let col = match scope.find(None, &name) {
                     Ok(i) => {
                         self.check_ungrouped(scope, i)?;
                         Ok(scope.column(i))
                     }
                     Err(err) => self.outer_column(None, &name, err),
-                }
+                };
+                col.map(|c| if keep { c } else { devector(c) })
             }
             E::CompoundIdentifier(ids) => {
                 // `s.t.c`: the schema is not part of a scope's names.
                 if ids.len() != 2 && ids.len() != 3 {
                     return Err(unsupported("qualified names with more than three parts"));
                 }
+                let keep = std::mem::take(&mut self.keep_vector);
                 let n = ids.len();
                 let (t, c) = (ident_name(&ids[n - 2]), ident_name(&ids[n - 1]));
-                match scope.find(Some(&t), &c) {
+                let col = match scope.find(Some(&t), &c) {
                     Ok(i) => {
                         self.check_ungrouped(scope, i)?;
                         Ok(scope.column(i))
                     }
                     Err(err) => self.outer_column(Some(&t), &c, err),
-                }
+                };
+                col.map(|c| if keep { c } else { devector(c) })
             }
             E::Nested(inner) => self.bind_expr(inner, scope),
             E::UnaryOp { op, expr } => self.bind_unary(*op, expr, scope),
@@ -1186,8 +1250,24 @@ impl Binder {
                     return Err(unsupported(format!("{kind:?}")));
                 }
                 let (to, _) = resolve_type(data_type)?;
-                let x = self.bind_expr(expr, scope)?;
-                self.explicit_cast(x, &to)
+                let x = self.bind_output_expr(expr, scope)?;
+                // int2vector / oidvector to text: space-separated, as
+                // their output function prints them.
+                if matches!(x.ty(), DataType::Vector(_))
+                    && matches!(to, DataType::Text | DataType::Varchar(_))
+                {
+                    let sep = Expr::Const {
+                        value: Value::Text(" ".into()),
+                        ty: DataType::Text,
+                    };
+                    let args = [devector(x), sep];
+                    let text = match super::array_functions::bind(self, "array_to_string", &args) {
+                        Some(r) => r?,
+                        None => return Err(Error::internal("array_to_string is missing")),
+                    };
+                    return self.explicit_cast(text, &to);
+                }
+                self.explicit_cast(devector(x), &to)
             }
             E::TypedString(ts) => {
                 let (to, _) = resolve_type(&ts.data_type)?;
@@ -1213,11 +1293,34 @@ impl Binder {
                 super::datetime_functions::bind_array(self, elems)
             }
             E::CompoundFieldAccess { root, access_chain } => {
-                let mut x = self.bind_expr(root, scope)?;
-                for step in access_chain {
+                // `c.confkey[1]`: the root and the leading `.name` steps
+                // are one qualified column name.
+                let (root, rest) = qualified_root(root, access_chain);
+                let named = matches!(
+                    root,
+                    ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+                );
+                self.keep_vector = named;
+                let x = self.bind_expr(&root, scope);
+                self.keep_vector = false;
+                let mut x = x?;
+                // int2vector / oidvector subscripts count from 0.
+                let base = match x.ty() {
+                    DataType::Vector(_) => 1,
+                    _ => 0,
+                };
+                x = devector(x);
+                for step in rest {
                     match step {
                         ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
-                            let i = self.bind_expr(index, scope)?;
+                            let mut i = self.bind_expr(index, scope)?;
+                            if base != 0 {
+                                let one = Expr::Const {
+                                    value: Value::Int4(base),
+                                    ty: DataType::Int4,
+                                };
+                                i = self.binary(BinOp::Add, i, one)?;
+                            }
                             x = super::datetime_functions::bind_subscript(self, x, i)?;
                         }
                         _ => return Err(unsupported("array slices and field access")),
@@ -1488,6 +1591,10 @@ impl Binder {
                 let x = self.bind_expr(expr, scope)?;
                 self.call_function("abs", vec![x])
             }
+            UnaryOperator::BitwiseNot => {
+                let x = self.bind_expr(expr, scope)?;
+                self.call_function("~", vec![x])
+            }
             other => Err(unsupported(format!("operator {other}"))),
         }
     }
@@ -1534,7 +1641,15 @@ impl Binder {
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
             B::StringConcat => BinOp::Concat,
-            B::Arrow | B::LongArrow | B::HashArrow | B::HashLongArrow => {
+            B::Arrow
+            | B::LongArrow
+            | B::HashArrow
+            | B::HashLongArrow
+            | B::BitwiseAnd
+            | B::BitwiseOr
+            | B::PGBitwiseXor
+            | B::PGBitwiseShiftLeft
+            | B::PGBitwiseShiftRight => {
                 let l = self.bind_expr(left, scope)?;
                 let r = self.bind_expr(right, scope)?;
                 return self.call_function(&op.to_string(), vec![l, r]);
@@ -1751,6 +1866,11 @@ impl Binder {
 
     /// Resolves a call of the built-in `name` and coerces its arguments.
     pub fn call_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        if name == "generate_subscripts[]"
+            && let Some(r) = super::datetime_functions::bind_array_function(self, name, &args)
+        {
+            return r;
+        }
         if let "num_nulls" | "num_nonnulls" = name {
             // VARIADIC "any": at least one argument of any type.
             if args.is_empty() {
@@ -1786,10 +1906,17 @@ impl Binder {
             if matches!(func, Func::ConcatWs | Func::Format) && out.is_empty() {
                 return Err(self.no_function(name, &out));
             }
+            let ty = match func {
+                Func::JsonBuildObject { binary: true } | Func::JsonBuildArray { binary: true } => {
+                    DataType::Jsonb
+                }
+                Func::JsonBuildObject { .. } | Func::JsonBuildArray { .. } => DataType::Json,
+                _ => DataType::Text,
+            };
             return Ok(Expr::Func {
                 func,
                 args: out,
-                ty: DataType::Text,
+                ty,
             });
         }
         let sigs = functions::lookup(name);
@@ -2699,6 +2826,18 @@ impl Binder {
         Ok(g)
     }
 
+    /// A select-list expression: a bare column keeps its int2vector /
+    /// oidvector type (it prints as one), anything else binds as usual.
+    fn bind_output_expr(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        self.keep_vector = matches!(
+            e,
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+        );
+        let r = self.bind_expr(e, scope);
+        self.keep_vector = false;
+        r
+    }
+
     pub(super) fn bind_projection(
         &mut self,
         s: &ast::Select,
@@ -2709,11 +2848,11 @@ impl Binder {
         for item in &s.projection {
             match item {
                 SelectItem::UnnamedExpr(e) => {
-                    exprs.push(self.bind_expr(e, scope)?);
+                    exprs.push(self.bind_output_expr(e, scope)?);
                     names.push(figure_colname(e).0);
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    exprs.push(self.bind_expr(expr, scope)?);
+                    exprs.push(self.bind_output_expr(expr, scope)?);
                     names.push(ident_name(alias));
                 }
                 SelectItem::Wildcard(_) => {
@@ -2775,7 +2914,7 @@ impl Binder {
                 None => ast::Expr::Identifier(column),
             };
             if scope.find_ast(&id) == Some(i) {
-                exprs.push(self.bind_expr(&id, scope)?);
+                exprs.push(self.bind_output_expr(&id, scope)?);
             } else {
                 // Two columns share the name (`unnest(a, b)`): by position.
                 let key = self
@@ -3225,6 +3364,11 @@ fn custom_operator(parts: &[String]) -> Result<BinaryOperator> {
         "->>" => B::LongArrow,
         "#>" => B::HashArrow,
         "#>>" => B::HashLongArrow,
+        "&" => B::BitwiseAnd,
+        "|" => B::BitwiseOr,
+        "#" => B::PGBitwiseXor,
+        "<<" => B::PGBitwiseShiftLeft,
+        ">>" => B::PGBitwiseShiftRight,
         other => {
             return Err(unsupported(format!("operator {other}")));
         }

@@ -21,7 +21,19 @@ use super::bind::Binder;
 use super::expr::{BinOp, EvalContext, Expr};
 use super::functions::{Func, Signature};
 
-/// Which date/time (or uuid / json) built-in a bound call runs.
+/// An integer bit operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+    Not,
+}
+
+/// Which date/time (or uuid / json / bit operator) built-in a bound call
+/// runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DtFunc {
     Now,
@@ -49,6 +61,8 @@ pub enum DtFunc {
     /// `timezone(zone, x)`, i.e. `x AT TIME ZONE zone`.
     AtTimeZone,
     GenRandomUuid,
+    /// The integer bit operators `&`, `|`, `#`, `<<`, `>>`, `~`.
+    Bits(BitOp),
     JsonTypeof,
     /// `->` with a text key or an int index.
     JsonGet,
@@ -68,6 +82,9 @@ pub enum DtFunc {
     ArrayLower,
     /// `cardinality(a)`.
     Cardinality,
+    /// `generate_subscripts(a, dim [, reverse])` as an int array (the set
+    /// function unnests it).
+    Subscripts,
     /// `x op ANY/ALL (array)`.
     ArrayAny {
         op: BinOp,
@@ -148,6 +165,28 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             sig(vec![Text, Timestamp], Timestamptz, DtFunc::AtTimeZone),
         ],
         "gen_random_uuid" => vec![sig(vec![], Uuid, DtFunc::GenRandomUuid)],
+        "&" | "|" | "#" => {
+            let op = match name {
+                "&" => BitOp::And,
+                "|" => BitOp::Or,
+                _ => BitOp::Xor,
+            };
+            [Int2, Int4, Int8]
+                .into_iter()
+                .map(|t| sig(vec![t.clone(), t.clone()], t, DtFunc::Bits(op)))
+                .collect()
+        }
+        "<<" | ">>" => {
+            let op = if name == "<<" { BitOp::Shl } else { BitOp::Shr };
+            [Int2, Int4, Int8]
+                .into_iter()
+                .map(|t| sig(vec![t.clone(), Int4], t, DtFunc::Bits(op)))
+                .collect()
+        }
+        "~" => [Int2, Int4, Int8]
+            .into_iter()
+            .map(|t| sig(vec![t.clone()], t, DtFunc::Bits(BitOp::Not)))
+            .collect(),
         "jsonb_typeof" => vec![sig(vec![Jsonb], Text, DtFunc::JsonTypeof)],
         "json_typeof" => vec![sig(vec![Json], Text, DtFunc::JsonTypeof)],
         "->" => vec![
@@ -247,6 +286,21 @@ pub fn call(
                 }
             }
             (x, _) => return Err(internal("array_length", x)),
+        },
+        DtFunc::Subscripts => match (a(0)?, a(1)?) {
+            (Value::Array(items), d) => {
+                let n = i32::try_from(items.len()).unwrap_or(i32::MAX);
+                let mut subs: Vec<Value> = if int_of(d)? == 1 {
+                    (1..=n).map(Value::Int4).collect()
+                } else {
+                    Vec::new()
+                };
+                if matches!(args.get(2), Some(Value::Bool(true))) {
+                    subs.reverse();
+                }
+                Value::Array(subs)
+            }
+            (x, _) => return Err(internal("generate_subscripts", x)),
         },
         DtFunc::Cardinality => match a(0)? {
             Value::Array(items) => Value::Int4(i32::try_from(items.len()).unwrap_or(i32::MAX)),
@@ -413,6 +467,54 @@ pub fn call(
             }
         }
         DtFunc::GenRandomUuid => Value::Uuid(crate::types::uuid::random_uuid()),
+        DtFunc::Bits(op) => {
+            let x = int_of(a(0)?)?;
+            let y = match op {
+                BitOp::Not => 0,
+                _ => int_of(a(1)?)?,
+            };
+            // Shifts work in the operand's width, as PostgreSQL's C
+            // shifts do on x86-64 (the count taken modulo the width).
+            // int2 shifts as int4 (C promotes it) and is narrowed after.
+            let bits: u32 = if matches!(ret, DataType::Int8) {
+                64
+            } else {
+                32
+            };
+            let shift = |v: i64, left: bool| -> i64 {
+                let n = (y as u32) % bits;
+                match bits {
+                    32 => {
+                        let v = v as i32;
+                        i64::from(if left {
+                            v.wrapping_shl(n)
+                        } else {
+                            v.wrapping_shr(n)
+                        })
+                    }
+                    _ => {
+                        if left {
+                            v.wrapping_shl(n)
+                        } else {
+                            v.wrapping_shr(n)
+                        }
+                    }
+                }
+            };
+            let v = match op {
+                BitOp::And => x & y,
+                BitOp::Or => x | y,
+                BitOp::Xor => x ^ y,
+                BitOp::Not => !x,
+                BitOp::Shl => shift(x, true),
+                BitOp::Shr => shift(x, false),
+            };
+            match ret {
+                DataType::Int2 => Value::Int2(v as i16),
+                DataType::Int4 => Value::Int4(v as i32),
+                _ => Value::Int8(v),
+            }
+        }
         DtFunc::JsonTypeof => Value::Text(json_of(a(0)?)?.type_name().to_string()),
         DtFunc::JsonGet | DtFunc::JsonGetText | DtFunc::JsonPath | DtFunc::JsonPathText
             if matches!(a(0)?, Value::Json(_)) =>
@@ -631,21 +733,25 @@ pub fn bind_array_function(b: &mut Binder, name: &str, args: &[Expr]) -> Option<
         ("array_length" | "array_upper", 2) => DtFunc::ArrayLength,
         ("array_lower", 2) => DtFunc::ArrayLower,
         ("cardinality", 1) => DtFunc::Cardinality,
+        ("generate_subscripts[]", 2 | 3) => DtFunc::Subscripts,
         _ => return None,
     };
     if !matches!(args.first().map(|a| a.ty()), Some(DataType::Array(_))) {
         return None;
     }
-    let mut out = args.to_vec();
-    if args.len() == 2
-        && let Some(dim) = out.pop()
-    {
-        match b.coerce(dim, &DataType::Int4) {
-            Ok(d) => out.push(d),
+    let mut out = vec![args[0].clone()];
+    for (a, ty) in args[1..].iter().zip([DataType::Int4, DataType::Bool]) {
+        match b.coerce(a.clone(), &ty) {
+            Ok(x) => out.push(x),
             Err(e) => return Some(Err(e)),
         }
     }
-    Some(Ok(func(f, out, DataType::Int4)))
+    let ret = if f == DtFunc::Subscripts {
+        DataType::Array(Box::new(DataType::Int4))
+    } else {
+        DataType::Int4
+    };
+    Some(Ok(func(f, out, ret)))
 }
 
 /// `x op ANY/ALL (array)`: the operator resolved as `x op element`.

@@ -35,6 +35,14 @@ pub enum Func {
     Pi,
     Concat,
     ConcatWs,
+    /// `json_build_object` / `jsonb_build_object` (variadic key, value).
+    JsonBuildObject {
+        binary: bool,
+    },
+    /// `json_build_array` / `jsonb_build_array`.
+    JsonBuildArray {
+        binary: bool,
+    },
     Substr,
     SubstrLen,
     Replace,
@@ -140,8 +148,21 @@ pub fn is_variadic_any(name: &str) -> Option<Func> {
         "concat" => Some(Func::Concat),
         "concat_ws" => Some(Func::ConcatWs),
         "format" => Some(Func::Format),
+        "json_build_object" => Some(Func::JsonBuildObject { binary: false }),
+        "jsonb_build_object" => Some(Func::JsonBuildObject { binary: true }),
+        "json_build_array" => Some(Func::JsonBuildArray { binary: false }),
+        "jsonb_build_array" => Some(Func::JsonBuildArray { binary: true }),
         _ => None,
     }
+}
+
+/// Built JSON text as `json` (kept verbatim) or `jsonb` (parsed).
+fn json_result(text: String, binary: bool) -> Result<Value> {
+    Ok(if binary {
+        Value::Jsonb(crate::types::json::parse_json(&text)?)
+    } else {
+        Value::Json(text)
+    })
 }
 
 /// The overloads of `name` (lower case), empty if there is no such function.
@@ -541,6 +562,51 @@ pub fn call(
                 .map(|(v, _)| v.to_text())
                 .collect();
             return Ok(Value::Text(parts.join(&sep)));
+        }
+        Func::JsonBuildObject { binary } => {
+            if !args.len().is_multiple_of(2) {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "argument list must have even number of elements",
+                )
+                .with_hint(format!(
+                    "The arguments of {} must consist of alternating keys and values.",
+                    if binary {
+                        "jsonb_build_object()"
+                    } else {
+                        "json_build_object()"
+                    }
+                )));
+            }
+            let mut out = String::from("{");
+            for (i, pair) in args.chunks(2).enumerate() {
+                if pair[0].is_null() {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("argument {} cannot be null", 2 * i + 1),
+                    )
+                    .with_hint("Object keys should be text."));
+                }
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::types::json::push_json_string(&mut out, &pair[0].to_text());
+                out.push_str(" : ");
+                crate::types::json::push_value(&mut out, &pair[1]);
+            }
+            out.push('}');
+            return json_result(out, binary);
+        }
+        Func::JsonBuildArray { binary } => {
+            let mut out = String::from("[");
+            for (i, v) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::types::json::push_value(&mut out, v);
+            }
+            out.push(']');
+            return json_result(out, binary);
         }
         Func::Format => {
             let Some(Value::Text(fmt)) = args.first() else {

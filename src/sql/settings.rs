@@ -97,6 +97,20 @@ const PARAMS: &[Param] = &[
         description: "Sets the display format for date and time values.",
     },
     Param {
+        name: "default_table_access_method",
+        default: "heap",
+        kind: Kind::Enum(&["heap"]),
+        reported: false,
+        description: "Sets the default table access method for new tables.",
+    },
+    Param {
+        name: "default_tablespace",
+        default: "",
+        kind: Kind::Text,
+        reported: false,
+        description: "Sets the default tablespace to create tables and indexes in.",
+    },
+    Param {
         name: "default_transaction_isolation",
         default: "read committed",
         kind: Kind::Enum(ISOLATION_LEVELS),
@@ -188,6 +202,13 @@ const PARAMS: &[Param] = &[
         description: "Shows the maximum identifier length.",
     },
     Param {
+        name: "row_security",
+        default: "on",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Enable row security.",
+    },
+    Param {
         name: "search_path",
         default: "\"$user\", public",
         kind: Kind::Text,
@@ -235,6 +256,15 @@ const PARAMS: &[Param] = &[
         kind: Kind::Millis,
         reported: false,
         description: "Sets the maximum allowed duration of any statement.",
+    },
+    Param {
+        name: "synchronous_commit",
+        // arbordb always waits for the commit record to be durable; the
+        // other levels are accepted and commit as durably as "on".
+        default: "on",
+        kind: Kind::Enum(&["local", "remote_write", "remote_apply", "on", "off"]),
+        reported: false,
+        description: "Sets the current transaction's synchronization level.",
     },
     Param {
         name: "TimeZone",

@@ -109,15 +109,18 @@ pub fn is_set_function(name: &str) -> bool {
             | "pg_listening_channels"
             | "regexp_matches"
             | "regexp_split_to_table"
+            | "generate_subscripts"
     )
 }
 
-/// The set-returning catalog functions are `unnest` of an array-valued
-/// built-in ([`super::pg_catalog::funcs`]): its name for `name`.
+/// Some set-returning functions are `unnest` of an array-valued built-in
+/// (the catalog ones of [`super::pg_catalog::funcs`], `generate_subscripts`
+/// of [`super::datetime_functions`]): its name for `name`.
 fn array_form(name: &str) -> Option<&'static str> {
     match name {
         "pg_partition_ancestors" => Some("pg_partition_ancestors[]"),
         "pg_listening_channels" => Some("pg_listening_channels[]"),
+        "generate_subscripts" => Some("generate_subscripts[]"),
         _ => None,
     }
 }

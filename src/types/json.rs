@@ -521,6 +521,54 @@ pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends `v` as `to_json` renders it: numbers and booleans as JSON
+/// literals (NaN and the infinities as strings), NULL as `null`, json and
+/// jsonb as themselves, arrays element by element, timestamps in ISO 8601
+/// with a `T`, everything else as a string of its text output.
+pub fn push_value(out: &mut String, v: &super::Value) {
+    use super::Value as V;
+    match v {
+        V::Null => out.push_str("null"),
+        V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        V::Int2(_) | V::Int4(_) | V::Int8(_) | V::Numeric(_) | V::Float4(_) | V::Float8(_) => {
+            let t = v.to_text();
+            if t.parse::<f64>().is_ok_and(f64::is_finite) {
+                out.push_str(&t);
+            } else {
+                push_json_string(out, &t);
+            }
+        }
+        V::Json(s) => out.push_str(s),
+        V::Jsonb(j) => j.write(out),
+        V::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, item);
+            }
+            out.push(']');
+        }
+        V::Timestamp(_) | V::Timestamptz(_) => {
+            let t = v.to_text();
+            let mut iso = t.replacen(' ', "T", 1);
+            // `+00` becomes `+00:00`, as PostgreSQL's JSON timestamps.
+            if matches!(v, V::Timestamptz(_)) {
+                let tail = iso.len().saturating_sub(3);
+                if let Some(sign) = iso[tail..].chars().next()
+                    && (sign == '+' || sign == '-')
+                    && iso[tail + 1..].bytes().all(|b| b.is_ascii_digit())
+                {
+                    iso.push_str(":00");
+                }
+            }
+            push_json_string(out, &iso);
+        }
+        other => push_json_string(out, &other.to_text()),
+    }
+}
+
 impl Jsonb {
     pub fn to_text(&self) -> String {
         let mut s = String::new();

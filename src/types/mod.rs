@@ -47,14 +47,56 @@ pub enum DataType {
     /// prints as the name of the object it identifies (`sql/pg_catalog`).
     Reg(RegKind),
     Array(Box<DataType>),
+    /// `int2vector` / `oidvector` (pg_index.indkey, pg_proc.proargtypes):
+    /// values are `Value::Array`s of int2 / oid; printed space-separated,
+    /// subscripted from 0, and an array of the element type in every other
+    /// expression (see `DataType::devector`).
+    Vector(VectorKind),
     /// The type of an untyped string literal or parameter before inference.
     Unknown,
 }
 
+/// The element type of a [`DataType::Vector`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VectorKind {
+    Int2,
+    Oid,
+}
+
+impl VectorKind {
+    pub fn element(self) -> DataType {
+        match self {
+            VectorKind::Int2 => DataType::Int2,
+            VectorKind::Oid => DataType::Oid,
+        }
+    }
+}
+
 impl DataType {
+    /// The array type a vector type behaves as in expressions; any other
+    /// type is itself.
+    pub fn devector(&self) -> DataType {
+        match self {
+            DataType::Vector(k) => DataType::Array(Box::new(k.element())),
+            t => t.clone(),
+        }
+    }
+
+    /// The element type of a vector or array type; any other type is
+    /// itself.
+    pub fn devector_element(&self) -> DataType {
+        match self {
+            DataType::Vector(k) => k.element(),
+            DataType::Array(e) => (**e).clone(),
+            t => t.clone(),
+        }
+    }
+
     /// The PostgreSQL type OID, as sent in RowDescription and ParameterDescription.
     pub fn oid(&self) -> u32 {
         match self {
+            DataType::Vector(VectorKind::Int2) => 22,
+            DataType::Vector(VectorKind::Oid) => 30,
             DataType::Bool => 16,
             DataType::Bytea => 17,
             DataType::Int8 => 20,
@@ -99,6 +141,8 @@ impl DataType {
                 DataType::Uuid => 2951,
                 DataType::Json => 199,
                 DataType::Jsonb => 3807,
+                DataType::Vector(VectorKind::Int2) => 1006,
+                DataType::Vector(VectorKind::Oid) => 1013,
                 DataType::Unknown | DataType::Array(_) => 0,
             },
         }
@@ -116,6 +160,8 @@ impl DataType {
     /// The type's name as `format_type` / error messages print it.
     pub fn name(&self) -> String {
         match self {
+            DataType::Vector(VectorKind::Int2) => "int2vector".into(),
+            DataType::Vector(VectorKind::Oid) => "oidvector".into(),
             DataType::Bool => "boolean".into(),
             DataType::Int2 => "smallint".into(),
             DataType::Int4 => "integer".into(),

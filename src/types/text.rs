@@ -236,6 +236,15 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
         }
         DataType::Jsonb => Value::Jsonb(super::json::parse_json(text)?),
         DataType::Array(elem) => super::array::parse_array(elem, text)?,
+        // `1 2 3`: elements separated by spaces.
+        DataType::Vector(k) => {
+            let elem = k.element();
+            let mut items = Vec::new();
+            for part in text.split_ascii_whitespace() {
+                items.push(parse_text(&elem, part)?);
+            }
+            Value::Array(items)
+        }
         // oidin: -2147483648 wraps to 2147483648, as in PostgreSQL.
         DataType::Oid => {
             Value::Int8(parse_int(text, i32::MIN as i64, u32::MAX as i64, "oid")? as u32 as i64)

@@ -20,7 +20,8 @@ pub enum CatFunc {
     GetConstraintdef,
     GetExpr,
     TableIsVisible,
-    /// pg_type_is_visible, pg_function_is_visible: every built-in is.
+    /// pg_type_is_visible, pg_function_is_visible, pg_collation_is_visible,
+    /// pg_operator_is_visible, pg_opclass_is_visible: every built-in is.
     AlwaysVisible,
     GetUserById,
     /// obj_description, col_description, shobj_description: no comments.
@@ -41,6 +42,9 @@ pub enum CatFunc {
     /// pg_get_function_result, pg_get_function_arguments.
     GetDef(DefKind),
     ToReg(RegKind),
+    /// `pg_get_serial_sequence(table, column)`: the sequence of a serial
+    /// or identity column, schema-qualified.
+    SerialSequence,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,11 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             sig(vec![Text, Oid, Bool], Text, CatFunc::GetExpr),
         ],
         "pg_table_is_visible" => vec![sig(vec![Oid], Bool, CatFunc::TableIsVisible)],
-        "pg_type_is_visible" | "pg_function_is_visible" => {
+        "pg_type_is_visible"
+        | "pg_function_is_visible"
+        | "pg_collation_is_visible"
+        | "pg_operator_is_visible"
+        | "pg_opclass_is_visible" => {
             vec![sig(vec![Oid], Bool, CatFunc::AlwaysVisible)]
         }
         "pg_get_userbyid" => vec![sig(vec![Oid], Text, CatFunc::GetUserById)],
@@ -172,6 +180,7 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             CatFunc::GetDef(DefKind::FunctionArguments),
         )],
         "to_regclass" => vec![sig(vec![Text], regclass(), CatFunc::ToReg(RegKind::Class))],
+        "pg_get_serial_sequence" => vec![sig(vec![Text, Text], Text, CatFunc::SerialSequence)],
         "to_regtype" => vec![sig(
             vec![Text],
             Reg(RegKind::Type),
@@ -366,6 +375,39 @@ fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Resu
             },
             _ => Value::Null,
         },
+        CatFunc::SerialSequence => {
+            let (Some(Value::Text(table)), Some(Value::Text(column))) = (args.first(), args.get(1))
+            else {
+                return Ok(Value::Null);
+            };
+            // The table name is parsed as SQL (lower-cased unless quoted),
+            // the column name taken literally, as PostgreSQL does.
+            let o = super::reg::input(&snap, RegKind::Class, table)?;
+            let Some(t) = snap.table_by_oid(o) else {
+                return Ok(Value::Null);
+            };
+            let Some(pos) = t.columns.iter().position(|c| c.name == *column) else {
+                return Err(Error::new(
+                    crate::error::SqlState::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        t.name
+                    ),
+                ));
+            };
+            match snap
+                .sequences
+                .iter()
+                .find(|q| q.owned_by == Some((t.oid, pos as u16)))
+            {
+                Some(q) => Value::Text(format!(
+                    "{}.{}",
+                    quote_ident(&q.schema),
+                    quote_ident(&q.name)
+                )),
+                None => Value::Null,
+            }
+        }
         _ => return Err(Error::internal(format!("{f:?} has no snapshot form"))),
     })
 }

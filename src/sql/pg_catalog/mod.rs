@@ -441,8 +441,10 @@ fn spec_type(t: &str) -> DataType {
         "timestamp with time zone" => Timestamptz,
         "regproc" => Reg(RegKind::Proc),
         "regtype" => Reg(RegKind::Type),
-        "int2vector" | "smallint[]" => Array(Box::new(Int2)),
-        "oidvector" | "oid[]" => Array(Box::new(Oid)),
+        "int2vector" => Vector(crate::types::VectorKind::Int2),
+        "oidvector" => Vector(crate::types::VectorKind::Oid),
+        "smallint[]" => Array(Box::new(Int2)),
+        "oid[]" => Array(Box::new(Oid)),
         "aclitem[]" | "text[]" | "\"char\"[]" | "name[]" => Array(Box::new(Text)),
         // name, "char", text, pg_node_tree, anyarray
         _ => Text,

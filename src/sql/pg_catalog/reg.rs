@@ -180,7 +180,8 @@ pub fn output(snap: &Snapshot, kind: RegKind, o: u32) -> String {
 }
 
 /// Converts the reg* values of a result to their text (the types' output
-/// functions run with the catalog, when the rows are sent).
+/// functions run with the catalog, when the rows are sent), and the
+/// int2vector / oidvector values to theirs.
 pub fn output_rows(snap: &Snapshot, types: &[DataType], rows: &mut [Vec<Value>]) {
     for row in rows.iter_mut() {
         for (v, t) in row.iter_mut().zip(types) {
@@ -192,6 +193,11 @@ pub fn output_rows(snap: &Snapshot, types: &[DataType], rows: &mut [Vec<Value>])
 fn convert(snap: &Snapshot, t: &DataType, v: &mut Value) {
     match (t, &mut *v) {
         (DataType::Reg(k), Value::Int8(o)) => *v = Value::Text(output(snap, *k, *o as u32)),
+        // int2vector / oidvector print space-separated.
+        (DataType::Vector(_), Value::Array(items)) => {
+            let parts: Vec<String> = items.iter().map(Value::to_text).collect();
+            *v = Value::Text(parts.join(" "));
+        }
         (DataType::Array(e), Value::Array(items)) => {
             for item in items.iter_mut() {
                 convert(snap, e, item);
@@ -201,11 +207,11 @@ fn convert(snap: &Snapshot, t: &DataType, v: &mut Value) {
     }
 }
 
-/// Whether any of `types` prints through the catalog.
+/// Whether any of `types` prints through [`output_rows`].
 pub fn needs_output(types: &[DataType]) -> bool {
     fn reg(t: &DataType) -> bool {
         match t {
-            DataType::Reg(_) => true,
+            DataType::Reg(_) | DataType::Vector(_) => true,
             DataType::Array(e) => reg(e),
             _ => false,
         }

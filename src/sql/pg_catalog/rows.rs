@@ -421,6 +421,8 @@ pub fn type_with_typmod(type_oid: u32, typmod: i32) -> Option<DataType> {
             1700 => Numeric(n.map(|m| ((m >> 16) as u16, (m & 0xFFFF) as u16))),
             2950 => Uuid,
             3802 => Jsonb,
+            22 => Vector(crate::types::VectorKind::Int2),
+            30 => Vector(crate::types::VectorKind::Oid),
             24 => Reg(crate::types::RegKind::Proc),
             2205 => Reg(crate::types::RegKind::Class),
             2206 => Reg(crate::types::RegKind::Type),
