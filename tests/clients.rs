@@ -11,6 +11,7 @@
 //! | pgjdbc         | `tests/clients/java/Scenario.java`      | `javac` + `java` with Debian's postgresql.jar |
 //! | SQLAlchemy     | `tests/clients/python/reflection.py`    | `python3 … sqlalchemy` |
 //! | Django         | `tests/clients/python/reflection.py`    | `python3 … django`     |
+//! | pgjdbc metadata | `tests/clients/java/Reflection.java`   | `javac` + `java`, DatabaseMetaData |
 //!
 //! The scenario: connect with a SCRAM-SHA-256 password; create a table with
 //! every storable type; parameterised inserts (one row of values, one of
@@ -23,7 +24,7 @@
 //! steps`; it exits 77 when its driver is missing, and the test then skips
 //! with that note (`.ci/run` installs every driver, so CI runs them all).
 //!
-//! SQLAlchemy and Django run schema reflection instead (their own catalog
+//! SQLAlchemy, Django and pgjdbc's DatabaseMetaData run schema reflection instead (their own catalog
 //! queries over pg_catalog: tables, views, columns with types, defaults and
 //! nullability, primary key, composite foreign key with its action, UNIQUE
 //! constraints, CHECKs, indexes, sequences), asserting what PostgreSQL 15
@@ -229,8 +230,19 @@ const PGJDBC_JAR: &str = "/usr/share/java/postgresql.jar";
 
 #[test]
 fn pgjdbc_runs_the_scenario() {
+    java("Scenario", "SCENARIO", STEPS);
+}
+
+#[test]
+fn pgjdbc_reflects_the_schema() {
+    java("Reflection", "REFLECTION", 8);
+}
+
+/// Compiles `tests/clients/java/{class}.java` against Debian's pgjdbc and
+/// runs it as a script of `steps` steps.
+fn java(class: &str, marker: &str, steps: usize) {
     if !Path::new(PGJDBC_JAR).exists() || !available("javac", "-version") {
-        eprintln!("note: {PGJDBC_JAR} or javac is missing; skipping the pgjdbc scenario");
+        eprintln!("note: {PGJDBC_JAR} or javac is missing; skipping pgjdbc {class}");
         return;
     }
     let classes = tempfile::tempdir().unwrap();
@@ -238,7 +250,7 @@ fn pgjdbc_runs_the_scenario() {
         .args(["-encoding", "UTF-8", "-d"])
         .arg(classes.path())
         .args(["-cp", PGJDBC_JAR])
-        .arg(clients_dir().join("java/Scenario.java"))
+        .arg(clients_dir().join(format!("java/{class}.java")))
         .output()
         .unwrap();
     assert!(
@@ -250,8 +262,8 @@ fn pgjdbc_runs_the_scenario() {
     cmd.arg("-Dfile.encoding=UTF-8")
         .arg("-cp")
         .arg(format!("{PGJDBC_JAR}:{}", classes.path().display()))
-        .arg("Scenario");
-    run_scenario("pgjdbc", cmd);
+        .arg(class);
+    run_script(&format!("pgjdbc {class}"), cmd, marker, steps);
 }
 
 // ------------------------------------------------------------ tokio-postgres

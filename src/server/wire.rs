@@ -46,7 +46,8 @@ pub fn type_size(ty: &DataType) -> i16 {
         | DataType::Json
         | DataType::Jsonb
         | DataType::Array(_)
-        | DataType::Vector(_) => -1,
+        | DataType::Vector(_)
+        | DataType::Record(_) => -1,
     }
 }
 

@@ -481,6 +481,17 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
     }
 }
 
+/// Whether a qualified function name `schema.f` names a built-in: the
+/// schema is `pg_catalog`, or `information_schema` for its helper
+/// `_pg_expandarray`.
+pub(super) fn known_function_schema(parts: &[String]) -> bool {
+    match parts {
+        [schema, _] if schema == "pg_catalog" => true,
+        [schema, f] => schema == "information_schema" && f == "_pg_expandarray",
+        _ => false,
+    }
+}
+
 /// A column reference of an int2vector / oidvector type relabelled as the
 /// element type's array (the values already are arrays): what every
 /// operator, function and cast sees.
@@ -1323,6 +1334,11 @@ impl Binder {
                             }
                             x = super::datetime_functions::bind_subscript(self, x, i)?;
                         }
+                        ast::AccessExpr::Dot(ast::Expr::Identifier(field))
+                            if matches!(x.ty(), DataType::Record(_)) =>
+                        {
+                            x = super::datetime_functions::record_field(x, &ident_name(field))?;
+                        }
                         _ => return Err(unsupported("array slices and field access")),
                     }
                 }
@@ -1723,7 +1739,7 @@ impl Binder {
     fn bind_function(&mut self, f: &ast::Function, scope: &Scope) -> Result<Expr> {
         let parts = object_name(&f.name);
         let name = parts.last().cloned().unwrap_or_default();
-        if parts.len() > 1 && parts[0] != "pg_catalog" {
+        if parts.len() > 1 && !known_function_schema(&parts) {
             return Err(unsupported("schema-qualified functions"));
         }
         if let Some(over) = &f.over {
@@ -1866,7 +1882,7 @@ impl Binder {
 
     /// Resolves a call of the built-in `name` and coerces its arguments.
     pub fn call_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
-        if name == "generate_subscripts[]"
+        if matches!(name, "generate_subscripts[]" | "_pg_expandarray[]")
             && let Some(r) = super::datetime_functions::bind_array_function(self, name, &args)
         {
             return r;
@@ -3113,10 +3129,11 @@ impl Binder {
             None => object_name(name).last().cloned().unwrap_or_default(),
         };
         let types = view.columns.iter().map(|(_, t)| t.clone());
-        (
-            super::stat_views::plan(view),
-            Scope::of(Some(label), names.into_iter().zip(types)),
-        )
+        let mut plan = super::stat_views::plan(view);
+        if super::pg_catalog::is_settings_relation(&object_name(name)) {
+            super::pg_catalog::read_settings_at_execution(&mut plan);
+        }
+        (plan, Scope::of(Some(label), names.into_iter().zip(types)))
     }
 
     /// A table in FROM (or the target of UPDATE / DELETE): a scan leaf and

@@ -85,6 +85,9 @@ pub enum DtFunc {
     /// `generate_subscripts(a, dim [, reverse])` as an int array (the set
     /// function unnests it).
     Subscripts,
+    /// `information_schema._pg_expandarray(a)` as an array of (x, n)
+    /// records (the set function unnests it).
+    ExpandArray,
     /// `x op ANY/ALL (array)`.
     ArrayAny {
         op: BinOp,
@@ -301,6 +304,16 @@ pub fn call(
                 Value::Array(subs)
             }
             (x, _) => return Err(internal("generate_subscripts", x)),
+        },
+        DtFunc::ExpandArray => match a(0)? {
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .zip(1..)
+                    .map(|(x, n)| Value::Array(vec![x.clone(), Value::Int4(n)]))
+                    .collect(),
+            ),
+            x => return Err(internal("_pg_expandarray", x)),
         },
         DtFunc::Cardinality => match a(0)? {
             Value::Array(items) => Value::Int4(i32::try_from(items.len()).unwrap_or(i32::MAX)),
@@ -726,6 +739,25 @@ pub fn bind_subscript(b: &mut Binder, arr: Expr, index: Expr) -> Result<Expr> {
     Ok(func(DtFunc::ArraySubscript, vec![arr, index], *elem))
 }
 
+/// Field `name` of record `x`: 42703 when it has none.
+pub fn record_field(x: Expr, name: &str) -> Result<Expr> {
+    let DataType::Record(fields) = x.ty() else {
+        return Err(Error::unsupported("field access on a non-composite value"));
+    };
+    let Some(i) = fields.iter().position(|(n, _)| n == name) else {
+        return Err(Error::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!("could not identify column \"{name}\" in record data type"),
+        ));
+    };
+    let ty = fields[i].1.clone();
+    let index = Expr::Const {
+        value: Value::Int4(i as i32 + 1),
+        ty: DataType::Int4,
+    };
+    Ok(func(DtFunc::ArraySubscript, vec![x, index], ty))
+}
+
 /// `array_length` / `array_upper` / `array_lower` / `cardinality` on an
 /// array argument; `None` when `name` is not one of them.
 pub fn bind_array_function(b: &mut Binder, name: &str, args: &[Expr]) -> Option<Result<Expr>> {
@@ -734,6 +766,7 @@ pub fn bind_array_function(b: &mut Binder, name: &str, args: &[Expr]) -> Option<
         ("array_lower", 2) => DtFunc::ArrayLower,
         ("cardinality", 1) => DtFunc::Cardinality,
         ("generate_subscripts[]", 2 | 3) => DtFunc::Subscripts,
+        ("_pg_expandarray[]", 1) => DtFunc::ExpandArray,
         _ => return None,
     };
     if !matches!(args.first().map(|a| a.ty()), Some(DataType::Array(_))) {
@@ -746,10 +779,16 @@ pub fn bind_array_function(b: &mut Binder, name: &str, args: &[Expr]) -> Option<
             Err(e) => return Some(Err(e)),
         }
     }
-    let ret = if f == DtFunc::Subscripts {
-        DataType::Array(Box::new(DataType::Int4))
-    } else {
-        DataType::Int4
+    let ret = match f {
+        DtFunc::Subscripts => DataType::Array(Box::new(DataType::Int4)),
+        DtFunc::ExpandArray => {
+            let elem = args[0].ty().devector_element();
+            DataType::Array(Box::new(DataType::Record(vec![
+                ("x".into(), elem),
+                ("n".into(), DataType::Int4),
+            ])))
+        }
+        _ => DataType::Int4,
     };
     Some(Ok(func(f, out, ret)))
 }

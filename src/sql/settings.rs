@@ -19,6 +19,51 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result, SqlState};
 
+/// One parameter as `pg_settings` lists it: name, boot value, vartype,
+/// unit, context, enum values and description (the current value is the
+/// session's, read at execution with `current_setting`).
+pub struct ParamInfo {
+    pub name: &'static str,
+    pub boot: &'static str,
+    pub vartype: &'static str,
+    pub unit: Option<&'static str>,
+    pub context: &'static str,
+    pub enumvals: Option<&'static [&'static str]>,
+    pub description: &'static str,
+}
+
+/// Every parameter, for `pg_settings`.
+pub fn params() -> Vec<ParamInfo> {
+    PARAMS
+        .iter()
+        .map(|p| {
+            let (vartype, unit, enumvals) = match p.kind {
+                Kind::Bool => ("bool", None, None),
+                Kind::Int { .. } => ("integer", None, None),
+                Kind::Millis => ("integer", Some("ms"), None),
+                Kind::Enum(v) => ("enum", None, Some(v)),
+                Kind::ReadOnly if p.default.parse::<i64>().is_ok() => ("integer", None, None),
+                Kind::ReadOnly | Kind::Encoding | Kind::DateStyle | Kind::TimeZone | Kind::Text => {
+                    ("string", None, None)
+                }
+            };
+            ParamInfo {
+                name: p.name,
+                boot: p.default,
+                vartype,
+                unit,
+                context: if matches!(p.kind, Kind::ReadOnly) {
+                    "internal"
+                } else {
+                    "user"
+                },
+                enumvals,
+                description: p.description,
+            }
+        })
+        .collect()
+}
+
 /// 55P02: `parameter "x" cannot be changed`.
 const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
 
@@ -64,6 +109,13 @@ const PARAMS: &[Param] = &[
         kind: Kind::Text,
         reported: true,
         description: "Sets the application name to be reported in statistics and logs.",
+    },
+    Param {
+        name: "block_size",
+        default: "8192",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the size of a disk block.",
     },
     Param {
         name: "bytea_output",
@@ -193,6 +245,13 @@ const PARAMS: &[Param] = &[
         kind: Kind::Millis,
         reported: false,
         description: "Sets the maximum allowed duration of any wait for a lock.",
+    },
+    Param {
+        name: "max_index_keys",
+        default: "32",
+        kind: Kind::ReadOnly,
+        reported: false,
+        description: "Shows the maximum number of index keys.",
     },
     Param {
         name: "max_identifier_length",

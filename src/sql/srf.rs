@@ -110,6 +110,7 @@ pub fn is_set_function(name: &str) -> bool {
             | "regexp_matches"
             | "regexp_split_to_table"
             | "generate_subscripts"
+            | "_pg_expandarray"
     )
 }
 
@@ -121,6 +122,7 @@ fn array_form(name: &str) -> Option<&'static str> {
         "pg_partition_ancestors" => Some("pg_partition_ancestors[]"),
         "pg_listening_channels" => Some("pg_listening_channels[]"),
         "generate_subscripts" => Some("generate_subscripts[]"),
+        "_pg_expandarray" => Some("_pg_expandarray[]"),
         _ => None,
     }
 }
@@ -158,7 +160,7 @@ impl<'a> FromFunction<'a> {
         }
         fn fname(name: &ast::ObjectName) -> Result<String> {
             let parts = object_name(name);
-            if parts.len() > 1 && parts[0] != "pg_catalog" {
+            if parts.len() > 1 && !super::bind::known_function_schema(&parts) {
                 return Err(Error::unsupported("schema-qualified functions"));
             }
             Ok(parts.last().cloned().unwrap_or_default())

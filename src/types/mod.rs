@@ -52,6 +52,10 @@ pub enum DataType {
     /// subscripted from 0, and an array of the element type in every other
     /// expression (see `DataType::devector`).
     Vector(VectorKind),
+    /// An anonymous composite (`record`) with named fields: a value is a
+    /// `Value::Array` of the fields, printed `(a,b)`; `(r).name` reads a
+    /// field. Only what catalog queries need (`_pg_expandarray`).
+    Record(Vec<(String, DataType)>),
     /// The type of an untyped string literal or parameter before inference.
     Unknown,
 }
@@ -97,6 +101,7 @@ impl DataType {
         match self {
             DataType::Vector(VectorKind::Int2) => 22,
             DataType::Vector(VectorKind::Oid) => 30,
+            DataType::Record(_) => 2249,
             DataType::Bool => 16,
             DataType::Bytea => 17,
             DataType::Int8 => 20,
@@ -143,6 +148,7 @@ impl DataType {
                 DataType::Jsonb => 3807,
                 DataType::Vector(VectorKind::Int2) => 1006,
                 DataType::Vector(VectorKind::Oid) => 1013,
+                DataType::Record(_) => 2287,
                 DataType::Unknown | DataType::Array(_) => 0,
             },
         }
@@ -162,6 +168,7 @@ impl DataType {
         match self {
             DataType::Vector(VectorKind::Int2) => "int2vector".into(),
             DataType::Vector(VectorKind::Oid) => "oidvector".into(),
+            DataType::Record(_) => "record".into(),
             DataType::Bool => "boolean".into(),
             DataType::Int2 => "smallint".into(),
             DataType::Int4 => "integer".into(),

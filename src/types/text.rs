@@ -236,6 +236,12 @@ pub fn parse_text(ty: &DataType, text: &str) -> Result<Value> {
         }
         DataType::Jsonb => Value::Jsonb(super::json::parse_json(text)?),
         DataType::Array(elem) => super::array::parse_array(elem, text)?,
+        DataType::Record(_) => {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "input of anonymous composite types is not implemented",
+            ));
+        }
         // `1 2 3`: elements separated by spaces.
         DataType::Vector(k) => {
             let elem = k.element();

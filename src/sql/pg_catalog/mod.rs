@@ -490,6 +490,48 @@ pub fn lookup(name: &[String], source: Option<&TableSource>) -> Result<Option<St
     Ok(Some(StatView { columns, rows }))
 }
 
+/// Whether `name` (as written) is `pg_settings`, whose `setting` column
+/// is the session's value.
+pub fn is_settings_relation(name: &[String]) -> bool {
+    match name {
+        [rel] => rel == "pg_settings",
+        [schema, rel] => schema == PG_CATALOG && rel == "pg_settings",
+        [_, schema, rel] => schema == PG_CATALOG && rel == "pg_settings",
+        _ => false,
+    }
+}
+
+/// Makes `pg_settings`' `setting` column `current_setting(name)`, read
+/// when the statement runs: the values are the session's, which the
+/// binder does not see.
+pub fn read_settings_at_execution(plan: &mut super::plan::Plan) {
+    let super::plan::Plan::Values { rows, .. } = plan else {
+        return;
+    };
+    let Some(spec) = data::RELATIONS.iter().find(|r| r.name == "pg_settings") else {
+        return;
+    };
+    let columns = columns_of(spec);
+    let (Some(name_col), Some(setting_col)) = (
+        columns.iter().position(|(n, _)| *n == "name"),
+        columns.iter().position(|(n, _)| *n == "setting"),
+    ) else {
+        return;
+    };
+    for row in rows.iter_mut() {
+        let Some(name) = row.get(name_col).cloned() else {
+            continue;
+        };
+        if let Some(slot) = row.get_mut(setting_col) {
+            *slot = super::expr::Expr::Func {
+                func: super::functions::Func::CurrentSetting,
+                args: vec![name],
+                ty: DataType::Text,
+            };
+        }
+    }
+}
+
 /// `information_schema.rel`, if it is one of the views arbordb has.
 fn info_schema_lookup(rel: &str, source: Option<&TableSource>) -> Result<Option<StatView>> {
     let (Some(view), Some(source)) = (info_schema::VIEWS.iter().find(|v| v.name == rel), source)

@@ -193,6 +193,12 @@ pub fn output_rows(snap: &Snapshot, types: &[DataType], rows: &mut [Vec<Value>])
 fn convert(snap: &Snapshot, t: &DataType, v: &mut Value) {
     match (t, &mut *v) {
         (DataType::Reg(k), Value::Int8(o)) => *v = Value::Text(output(snap, *k, *o as u32)),
+        (DataType::Record(fields), Value::Array(items)) => {
+            for ((_, t), item) in fields.iter().zip(items.iter_mut()) {
+                convert(snap, t, item);
+            }
+            *v = Value::Text(record_text(items));
+        }
         // int2vector / oidvector print space-separated.
         (DataType::Vector(_), Value::Array(items)) => {
             let parts: Vec<String> = items.iter().map(Value::to_text).collect();
@@ -207,11 +213,43 @@ fn convert(snap: &Snapshot, t: &DataType, v: &mut Value) {
     }
 }
 
+/// A record's text (`record_out`): `(a,b)`, NULL fields empty, a field
+/// quoted when it is empty or holds `"`, `\\`, `(`, `)`, `,` or white space.
+fn record_text(items: &[Value]) -> String {
+    let mut out = String::from("(");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if item.is_null() {
+            continue;
+        }
+        let t = item.to_text();
+        let quote = t.is_empty()
+            || t.chars()
+                .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace());
+        if quote {
+            out.push('"');
+            for c in t.chars() {
+                if c == '"' || c == '\\' {
+                    out.push(c);
+                }
+                out.push(c);
+            }
+            out.push('"');
+        } else {
+            out.push_str(&t);
+        }
+    }
+    out.push(')');
+    out
+}
+
 /// Whether any of `types` prints through [`output_rows`].
 pub fn needs_output(types: &[DataType]) -> bool {
     fn reg(t: &DataType) -> bool {
         match t {
-            DataType::Reg(_) | DataType::Vector(_) => true,
+            DataType::Reg(_) | DataType::Vector(_) | DataType::Record(_) => true,
             DataType::Array(e) => reg(e),
             _ => false,
         }

@@ -217,6 +217,32 @@ pub fn rows(rel: &str, snap: &Snapshot, cols: &Columns) -> Result<Vec<Vec<Value>
             }));
             out
         }
+        // `setting` is the session's value: the binder turns it into
+        // `current_setting(name)` (see `pg_catalog::SETTINGS_RELATION`).
+        "pg_settings" => crate::sql::settings::params()
+            .into_iter()
+            .map(|p| {
+                Row::new(cols)
+                    .set("name", text(p.name))
+                    .set("setting", text(p.boot))
+                    .set("unit", p.unit.map_or(Value::Null, text))
+                    .set("category", text("Ungrouped"))
+                    .set("short_desc", text(p.description))
+                    .set("context", text(p.context))
+                    .set("vartype", text(p.vartype))
+                    .set("source", text("default"))
+                    .set(
+                        "enumvals",
+                        p.enumvals.map_or(Value::Null, |v| {
+                            Value::Array(v.iter().map(|e| text(e)).collect())
+                        }),
+                    )
+                    .set("boot_val", text(p.boot))
+                    .set("reset_val", text(p.boot))
+                    .set("pending_restart", Value::Bool(false))
+                    .done()
+            })
+            .collect(),
         "pg_views" => snap
             .views
             .iter()
