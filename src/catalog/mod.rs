@@ -9,6 +9,7 @@
 //!            schema.rs schemas (namespaces), same tree
 //!            sequence.rs sequences: definitions and non-transactional values
 //!            view.rs  views: query text, columns, dependencies, same tree
+//!            comment.rs comments on objects (pg_description), same tree
 //!            row.rs   the stored row format (schema version, null bitmap, values)
 //!                                            |
 //!  txn/  MVCC transactions over byte-keyed trees  <──┘
@@ -20,6 +21,7 @@
 //!
 //! Never: parses SQL or reaches past the transaction layer into pages.
 
+pub mod comment;
 pub mod key;
 pub mod role;
 pub mod row;
@@ -28,6 +30,7 @@ pub mod sequence;
 pub mod table;
 pub mod view;
 
+pub use comment::CommentDef;
 pub use role::{RoleDef, ScramVerifier, StoredPassword};
 pub use schema::SchemaDef;
 pub use sequence::SequenceDef;

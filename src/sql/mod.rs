@@ -22,6 +22,7 @@ pub mod bind_ops;
 pub mod cast;
 pub mod check;
 pub mod coerce;
+pub mod comment;
 pub mod constraints;
 pub mod copy;
 pub mod datetime_functions;

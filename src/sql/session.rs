@@ -1073,6 +1073,12 @@ impl SessionState {
                 ..
             } => super::sequence::drop_sequence(&cx, names, *if_exists, *cascade),
             Statement::CreateView(cv) => super::view::create_view(&cx, cv),
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                ..
+            } => super::comment::comment_on(&cx, object_type, object_name, comment.as_deref()),
             Statement::Drop {
                 object_type: ast::ObjectType::View,
                 if_exists,

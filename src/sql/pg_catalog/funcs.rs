@@ -24,7 +24,12 @@ pub enum CatFunc {
     /// pg_operator_is_visible, pg_opclass_is_visible: every built-in is.
     AlwaysVisible,
     GetUserById,
-    /// obj_description, col_description, shobj_description: no comments.
+    /// obj_description(oid [, catalog]).
+    ObjDescription,
+    /// col_description(table oid, column number).
+    ColDescription,
+    /// shobj_description: no comments on shared objects (roles,
+    /// databases) yet.
     NoDescription,
     EncodingToChar,
     /// `pg_partition_ancestors` as an array (`unnest` makes it a set).
@@ -89,10 +94,10 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         }
         "pg_get_userbyid" => vec![sig(vec![Oid], Text, CatFunc::GetUserById)],
         "obj_description" => vec![
-            sig(vec![Oid], Text, CatFunc::NoDescription),
-            sig(vec![Oid, Text], Text, CatFunc::NoDescription),
+            sig(vec![Oid], Text, CatFunc::ObjDescription),
+            sig(vec![Oid, Text], Text, CatFunc::ObjDescription),
         ],
-        "col_description" => vec![sig(vec![Oid, Int4], Text, CatFunc::NoDescription)],
+        "col_description" => vec![sig(vec![Oid, Int4], Text, CatFunc::ColDescription)],
         "shobj_description" => vec![sig(vec![Oid, Text], Text, CatFunc::NoDescription)],
         "pg_encoding_to_char" => vec![sig(vec![Int4], Text, CatFunc::EncodingToChar)],
         "pg_partition_ancestors[]" => vec![sig(
@@ -297,6 +302,26 @@ fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Resu
     let snap = snapshot_in(ctx.txn)?;
     let o = oid_arg(args.first());
     Ok(match f {
+        CatFunc::ObjDescription => {
+            let class = match args.get(1) {
+                Some(Value::Text(c)) => match c.rsplit('.').next() {
+                    Some("pg_class") => Some(super::super::comment::PG_CLASS),
+                    Some("pg_namespace") => Some(super::super::comment::PG_NAMESPACE),
+                    _ => return Ok(Value::Null),
+                },
+                _ => None,
+            };
+            o.and_then(|o| snap.comment(o, class, 0))
+                .map_or(Value::Null, |t| Value::Text(t.to_string()))
+        }
+        CatFunc::ColDescription => {
+            let col = match args.get(1) {
+                Some(Value::Int4(n)) => *n,
+                _ => return Ok(Value::Null),
+            };
+            o.and_then(|o| snap.comment(o, Some(super::super::comment::PG_CLASS), col))
+                .map_or(Value::Null, |t| Value::Text(t.to_string()))
+        }
         CatFunc::GetDef(DefKind::View) => match o.and_then(|o| snap.view_by_oid(o)) {
             Some(v) => Value::Text(super::view_def(v)),
             None => Value::Null,

@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub sequences: Vec<SequenceDef>,
     /// The views of every user schema, in (schema, name) order.
     pub views: Vec<ViewDef>,
+    /// Comments on objects that exist (`pg_description`).
+    pub comments: Vec<crate::catalog::CommentDef>,
     pub roles: Vec<RoleDef>,
     /// The schemas unqualified names are looked up in, in order
     /// (`pg_catalog` first, as PostgreSQL searches it implicitly).
@@ -104,6 +106,7 @@ pub fn snapshot(catalog: &Catalog, txn: &mut Transaction) -> Result<Snapshot> {
     }
     let views = catalog.views(txn)?;
     let roles = catalog.roles(txn)?;
+    let comments = catalog.comments(txn)?;
     let mut path = vec![PG_CATALOG.to_string()];
     for s in super::namespace::existing_path(catalog, txn)? {
         if !path.contains(&s) {
@@ -116,8 +119,10 @@ pub fn snapshot(catalog: &Catalog, txn: &mut Transaction) -> Result<Snapshot> {
         sequences,
         views,
         roles,
+        comments: Vec::new(),
         path,
-    })
+    }
+    .with_comments(comments))
 }
 
 /// The snapshot of the statement running on this thread (`txn` its
@@ -351,6 +356,42 @@ impl Snapshot {
             .iter()
             .any(|q| q.schema == schema && q.name == name)
             || self.view_named(schema, name).is_some()
+    }
+
+    /// Keeps the comments whose object exists (a dropped object's stay in
+    /// the catalog, never shown: object ids are not reused).
+    fn with_comments(mut self, comments: Vec<crate::catalog::CommentDef>) -> Snapshot {
+        self.comments = comments
+            .into_iter()
+            .filter(|c| match c.classoid {
+                super::comment::PG_NAMESPACE => self.schema_name(c.objoid).is_some(),
+                _ => match self.relation_by_oid(c.objoid) {
+                    None => false,
+                    Some(_) if c.subid == 0 => true,
+                    Some(_) => self.column_count(c.objoid) >= c.subid as usize,
+                },
+            })
+            .collect();
+        self
+    }
+
+    /// The number of columns of table or view `oid`.
+    fn column_count(&self, oid: u32) -> usize {
+        match (self.table_by_oid(oid), self.view_by_oid(oid)) {
+            (Some(t), _) => t.columns.len(),
+            (None, Some(v)) => v.columns.len(),
+            _ => 0,
+        }
+    }
+
+    /// The comment on (`objoid`, `classoid`, `subid`), if any.
+    pub fn comment(&self, objoid: u32, classoid: Option<u32>, subid: i32) -> Option<&str> {
+        self.comments
+            .iter()
+            .find(|c| {
+                c.objoid == objoid && c.subid == subid && classoid.is_none_or(|k| k == c.classoid)
+            })
+            .map(|c| c.text.as_str())
     }
 
     pub fn view_by_oid(&self, oid: u32) -> Option<&ViewDef> {

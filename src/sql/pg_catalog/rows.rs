@@ -243,6 +243,18 @@ pub fn rows(rel: &str, snap: &Snapshot, cols: &Columns) -> Result<Vec<Vec<Value>
                     .done()
             })
             .collect(),
+        "pg_description" => snap
+            .comments
+            .iter()
+            .map(|c| {
+                Row::new(cols)
+                    .set("objoid", oid(c.objoid))
+                    .set("classoid", oid(c.classoid))
+                    .set("objsubid", Value::Int4(c.subid))
+                    .set("description", text(&c.text))
+                    .done()
+            })
+            .collect(),
         "pg_views" => snap
             .views
             .iter()
