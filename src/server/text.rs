@@ -19,6 +19,11 @@ pub fn encode(value: &Value) -> String {
 pub fn decode(ty: &DataType, s: &str) -> Result<Value> {
     match ty {
         DataType::Unknown => Ok(Value::Text(s.to_owned())),
+        // `'pg_class'` for a regclass parameter: a name the statement looks
+        // up in the catalog (the wire has none).
+        DataType::Reg(_) if !s.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Value::Text(s.to_owned()))
+        }
         ty => types::parse_text(ty, s),
     }
 }

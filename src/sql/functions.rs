@@ -61,6 +61,8 @@ pub enum Func {
     StartsWith,
     Version,
     CurrentSetting,
+    /// `set_config(name, value, is_local)`: queued for the session.
+    SetConfig,
     CurrentDatabase,
     CurrentSchema,
     CurrentUser,
@@ -273,6 +275,7 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "starts_with" => vec![sig(vec![Text, Text], Bool, Func::StartsWith)],
         "version" => vec![sig(vec![], Text, Func::Version)],
         "current_setting" => vec![sig(vec![Text], Text, Func::CurrentSetting)],
+        "set_config" => vec![sig(vec![Text, Text, Bool], Text, Func::SetConfig)],
         "current_database" => vec![sig(vec![], Text, Func::CurrentDatabase)],
         "current_schema" => vec![sig(vec![], Text, Func::CurrentSchema)],
         "current_user" | "session_user" | "user" => vec![sig(vec![], Text, Func::CurrentUser)],
@@ -872,6 +875,14 @@ pub fn call(
         Func::StartsWith => Value::Bool(text_arg(a(0)?)?.starts_with(text_arg(a(1)?)?)),
         Func::Version => Value::Text(VERSION_STRING.to_string()),
         Func::CurrentSetting => Value::Text((ctx.settings)(text_arg(a(0)?)?)?),
+        Func::SetConfig => {
+            let local = matches!(a(2)?, Value::Bool(true));
+            Value::Text(super::settings::queue_set_config(
+                text_arg(a(0)?)?,
+                text_arg(a(1)?)?,
+                local,
+            )?)
+        }
         Func::CurrentDatabase => Value::Text("arbordb".to_string()),
         Func::CurrentSchema => match super::namespace::current_schema(ctx.txn)? {
             Some(s) => Value::Text(s),

@@ -310,9 +310,41 @@ fn conform_param(v: Value, ty: &DataType) -> Result<Value> {
         return Ok(v);
     }
     match v {
+        // A reg* name is looked up once the statement's transaction can
+        // read the catalog ([`resolve_reg_params`]).
+        Value::Text(s)
+            if matches!(ty, DataType::Reg(_)) && !s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(Value::Text(s))
+        }
         Value::Text(s) => parse_text(ty, &s),
         other => super::cast::cast(other, &from, ty),
     }
+}
+
+/// Parameters of a reg* type given by name (`'pg_class'`), as oids looked
+/// up through `txn` (42P01 & co. as the cast); `None` when there are none.
+fn resolve_reg_params(
+    shared: &Shared,
+    txn: &Arc<TxnCell>,
+    params: &[Value],
+    types: &[DataType],
+) -> Result<Option<Vec<Value>>> {
+    let named = |(v, t): (&Value, &DataType)| matches!((v, t), (Value::Text(_), DataType::Reg(_)));
+    if !params.iter().zip(types).any(named) {
+        return Ok(None);
+    }
+    let snap = {
+        let mut t = lock_txn(txn)?;
+        super::pg_catalog::snapshot(shared.catalog(), &mut t)?
+    };
+    let mut out = params.to_vec();
+    for (v, t) in out.iter_mut().zip(types) {
+        if let (Value::Text(s), DataType::Reg(k)) = (&*v, t) {
+            *v = Value::Int8(i64::from(super::pg_catalog::reg::input(&snap, *k, s)?));
+        }
+    }
+    Ok(Some(out))
 }
 
 impl SessionState {
@@ -993,7 +1025,15 @@ impl SessionState {
                     .notify(&ident_name(channel), payload.as_deref().unwrap_or(""))?;
                 Ok(tag_only("NOTIFY"))
             }
-            other => self.run_in_txn(other, sql, params, param_types),
+            other => {
+                super::settings::take_set_configs();
+                let r = self.run_in_txn(other, sql, params, param_types)?;
+                // set_config() calls of a statement that succeeded.
+                for (name, value, local) in super::settings::take_set_configs() {
+                    self.assign(name, SetValue::Text(value), local)?;
+                }
+                Ok(r)
+            }
         }
     }
 
@@ -1010,6 +1050,11 @@ impl SessionState {
         if let BlockState::InBlock { queried } = &mut self.block {
             *queried = true;
         }
+        let resolved = match params {
+            Some(p) => resolve_reg_params(&self.shared, &txn, p, param_types)?,
+            None => None,
+        };
+        let params = resolved.as_deref().or(params);
         let settings = &self.settings;
         let lookup = |name: &str| settings.get(name);
         let cx = StmtCx {
@@ -1555,6 +1600,29 @@ mod tests {
 
     fn session() -> crate::db::Session {
         Database::in_memory().unwrap().session()
+    }
+
+    #[test]
+    fn a_regclass_parameter_given_by_name_is_looked_up_in_the_catalog() {
+        let mut s = session();
+        s.execute("CREATE TABLE named_t (a int)").unwrap();
+        let p = s
+            .prepare("SELECT $1::regclass::oid, $1::regclass", &[])
+            .unwrap();
+        let r = s
+            .execute_prepared(&p, &[Value::Text("named_t".into())])
+            .unwrap();
+        let Value::Int8(o) = r.rows[0][0] else {
+            panic!("an oid: {:?}", r.rows[0][0]);
+        };
+        assert!(o > 0);
+        assert_eq!(r.rows[0][1], Value::Text("named_t".into()));
+        let e = s
+            .execute_prepared(&p, &[Value::Text("no_such".into())])
+            .unwrap_err();
+        assert_eq!(e.sqlstate, SqlState::UNDEFINED_TABLE);
+        let by_oid = s.execute_prepared(&p, &[Value::Int8(o)]).unwrap();
+        assert_eq!(by_oid.rows[0][0], Value::Int8(o));
     }
 
     #[test]

@@ -19,6 +19,30 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result, SqlState};
 
+// `set_config(name, value, is_local)`'s assignments of the statement
+// running on this thread, applied by the session once it succeeds (an
+// expression cannot reach the session's settings).
+thread_local! {
+    static PENDING: std::cell::RefCell<Vec<(&'static str, String, bool)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Validates `set_config`'s assignment and queues it; the value as
+/// `current_setting` will show it. 42704 / 22023 / 55P02 as SET.
+pub fn queue_set_config(name: &str, value: &str, local: bool) -> Result<String> {
+    let p = find(name)?;
+    let mut scratch = Settings::default();
+    scratch.set(p.name, value, local)?;
+    let shown = scratch.get(p.name)?;
+    PENDING.with(|q| q.borrow_mut().push((p.name, value.to_string(), local)));
+    Ok(shown)
+}
+
+/// Takes the queued `set_config` assignments (see [`queue_set_config`]).
+pub fn take_set_configs() -> Vec<(&'static str, String, bool)> {
+    PENDING.with(|q| std::mem::take(&mut *q.borrow_mut()))
+}
+
 /// One parameter as `pg_settings` lists it: name, boot value, vartype,
 /// unit, context, enum values and description (the current value is the
 /// session's, read at execution with `current_setting`).
@@ -224,6 +248,15 @@ const PARAMS: &[Param] = &[
         kind: Kind::ReadOnly,
         reported: true,
         description: "Shows whether the current user is a superuser.",
+    },
+    Param {
+        name: "jit",
+        // PostgreSQL 15's default; arbordb has no JIT: the value is only
+        // accepted and shown.
+        default: "on",
+        kind: Kind::Bool,
+        reported: false,
+        description: "Allow JIT compilation.",
     },
     Param {
         name: "lc_collate",
