@@ -53,6 +53,10 @@ pub enum DtFunc {
     MakeTimestamp,
     MakeTimestamptz,
     ToChar,
+    /// `to_char(number, format)` (`number_format.rs`).
+    ToCharNumber,
+    /// `to_number(text, format)`.
+    ToNumber,
     ToTimestamp,
     JustifyDays,
     JustifyHours,
@@ -152,7 +156,13 @@ pub fn lookup(name: &str) -> Vec<Signature> {
             sig(vec![Timestamp, Text], Text, DtFunc::ToChar),
             sig(vec![Timestamptz, Text], Text, DtFunc::ToChar),
             sig(vec![Interval, Text], Text, DtFunc::ToChar),
+            sig(vec![Int4, Text], Text, DtFunc::ToCharNumber),
+            sig(vec![Int8, Text], Text, DtFunc::ToCharNumber),
+            sig(vec![Float4, Text], Text, DtFunc::ToCharNumber),
+            sig(vec![Float8, Text], Text, DtFunc::ToCharNumber),
+            sig(vec![Numeric(None), Text], Text, DtFunc::ToCharNumber),
         ],
+        "to_number" => vec![sig(vec![Text, Text], Numeric(None), DtFunc::ToNumber)],
         "to_timestamp" => vec![sig(vec![Float8], Timestamptz, DtFunc::ToTimestamp)],
         "justify_days" => vec![sig(vec![Interval], Interval, DtFunc::JustifyDays)],
         "justify_hours" => vec![sig(vec![Interval], Interval, DtFunc::JustifyHours)],
@@ -415,6 +425,23 @@ pub fn call(
                 Value::Timestamptz(zone.local_to_utc(ts)?)
             }
         }
+        DtFunc::ToCharNumber => {
+            let fmt = text_of(a(1)?)?;
+            let n = match a(0)? {
+                Value::Int2(i) => Numeric::from_i64(i64::from(*i)),
+                Value::Int4(i) => Numeric::from_i64(i64::from(*i)),
+                Value::Int8(i) => Numeric::from_i64(*i),
+                Value::Float4(f) => Numeric::from_f64(f64::from(*f))?,
+                Value::Float8(f) => Numeric::from_f64(*f)?,
+                Value::Numeric(n) => n.clone(),
+                x => return Err(internal("to_char", x)),
+            };
+            Value::Text(super::number_format::to_char(&n, fmt)?)
+        }
+        DtFunc::ToNumber => Value::Numeric(super::number_format::to_number(
+            text_of(a(0)?)?,
+            text_of(a(1)?)?,
+        )?),
         DtFunc::ToChar => {
             let fmt = text_of(a(1)?)?;
             match a(0)? {

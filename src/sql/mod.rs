@@ -39,6 +39,7 @@ pub mod lateral;
 pub mod locking;
 pub mod modifying_cte;
 pub mod namespace;
+pub mod number_format;
 pub mod optimizer;
 pub mod parse;
 pub mod pg_catalog;
