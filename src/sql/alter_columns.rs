@@ -144,7 +144,7 @@ fn run_one(
                 };
                 let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
                 super::view::before_drop_column(cx, &def.schema, &def.name, &c, cascade)?;
-                drop_column(cx, table, pos)?;
+                drop_column(cx, table, pos, cascade)?;
             }
         }
         O::RenameColumn {
@@ -405,15 +405,11 @@ fn add_column(
     write_def(cx, &new)
 }
 
-fn drop_column(cx: &StmtCx<'_>, table: &TableRef, pos: usize) -> Result<()> {
+fn drop_column(cx: &StmtCx<'_>, table: &TableRef, pos: usize, cascade: bool) -> Result<()> {
     let def = &table.def;
-    if !def.foreign_keys.is_empty() || !def.referenced_by.is_empty() {
-        return Err(Error::unsupported(
-            "ALTER TABLE DROP COLUMN on a table with foreign keys",
-        ));
-    }
     let cname = def.columns[pos].name.clone();
     let mut new = (**def).clone();
+    drop_column_foreign_keys(cx, def, &mut new, pos, cascade)?;
     new.columns.remove(pos);
     let shift = |p: usize| if p > pos { p - 1 } else { p };
     // Indexes over the column go with it; a key over it stops being one.
@@ -464,8 +460,168 @@ fn drop_column(cx: &StmtCx<'_>, table: &TableRef, pos: usize) -> Result<()> {
     })
 }
 
+/// The foreign keys of DROP COLUMN (`new` is `def` being changed; column
+/// `pos` not yet removed), as PostgreSQL's dependencies have them:
+/// - a foreign key of this table over the column goes with it;
+/// - one of another table (or this one) referencing the column needs
+///   CASCADE (2BP01 otherwise, naming it) and is then dropped from its
+///   table, with a NOTICE;
+/// - every other one has its column positions in this table shifted.
+fn drop_column_foreign_keys(
+    cx: &StmtCx<'_>,
+    def: &TableDef,
+    new: &mut TableDef,
+    pos: usize,
+    cascade: bool,
+) -> Result<()> {
+    if def.foreign_keys.is_empty() && def.referenced_by.is_empty() {
+        return Ok(());
+    }
+    let shift = |p: usize| if p > pos { p - 1 } else { p };
+    let is_self = |schema: &str, table: &str| schema == def.schema && table == def.name;
+    let catalog = cx.shared.catalog();
+    // Referencing foreign keys (of other tables, and this table's own
+    // that reference the column without being over it).
+    let mut dependent = Vec::new();
+    // Tables whose foreign keys reference this one (other than `def`).
+    let mut tables: Vec<(String, String)> = Vec::new();
+    for r in &def.referenced_by {
+        if is_self(&r.schema, &r.table) {
+            if let Some(fk) = def.foreign_keys.iter().find(|f| f.name == r.constraint)
+                && fk.ref_columns.contains(&pos)
+                && !fk.columns.contains(&pos)
+            {
+                dependent.push((r.schema.clone(), r.table.clone(), r.constraint.clone()));
+            }
+            continue;
+        }
+        let child = {
+            let mut txn = lock_txn(cx.txn)?;
+            catalog.table(&mut txn, &r.schema, &r.table)?
+        };
+        let Some(child) = child else { continue };
+        let Some(fk) = child.foreign_keys.iter().find(|f| f.name == r.constraint) else {
+            continue;
+        };
+        if fk.ref_columns.contains(&pos) {
+            dependent.push((r.schema.clone(), r.table.clone(), r.constraint.clone()));
+        } else {
+            tables.push((child.schema.clone(), child.name.clone()));
+        }
+    }
+    if !dependent.is_empty() {
+        let column = &def.columns[pos].name;
+        let lines: Vec<String> = dependent
+            .iter()
+            .map(|(_, t, c)| {
+                format!(
+                    "constraint {c} on table {t} depends on column {column} of table {}",
+                    def.name
+                )
+            })
+            .collect();
+        if !cascade {
+            return Err(Error::new(
+                super::namespace::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop column {column} of table {} because other objects depend on it",
+                    def.name
+                ),
+            )
+            .with_detail(lines.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        let notices: Vec<String> = dependent
+            .iter()
+            .map(|(_, t, c)| format!("drop cascades to constraint {c} on table {t}"))
+            .collect();
+        if let [one] = notices.as_slice() {
+            super::signals::notice(super::signals::Notice::new(one.clone()));
+        } else {
+            let mut n = super::signals::Notice::new(format!(
+                "drop cascades to {} other objects",
+                notices.len()
+            ));
+            n.detail = Some(notices.join("\n"));
+            super::signals::notice(n);
+        }
+    }
+    // This table's own foreign keys over the column go with it; their
+    // parents forget them.
+    let gone: Vec<_> = new
+        .foreign_keys
+        .iter()
+        .filter(|f| {
+            f.columns.contains(&pos)
+                || dependent
+                    .iter()
+                    .any(|(s, t, c)| is_self(s, t) && *c == f.name)
+        })
+        .cloned()
+        .collect();
+    for fk in &gone {
+        if is_self(&fk.ref_schema, &fk.ref_table) {
+            new.referenced_by
+                .retain(|r| !(is_self(&r.schema, &r.table) && r.constraint == fk.name));
+            continue;
+        }
+        super::constraints::next_command(cx)?;
+        let mut txn = lock_txn(cx.txn)?;
+        if let Some(mut parent) = catalog.table(&mut txn, &fk.ref_schema, &fk.ref_table)? {
+            parent
+                .referenced_by
+                .retain(|r| !(is_self(&r.schema, &r.table) && r.constraint == fk.name));
+            catalog.update_table(&mut txn, &parent)?;
+        }
+    }
+    new.foreign_keys
+        .retain(|f| !gone.iter().any(|g| g.name == f.name));
+    for fk in &mut new.foreign_keys {
+        for c in &mut fk.columns {
+            *c = shift(*c);
+        }
+        if is_self(&fk.ref_schema, &fk.ref_table) {
+            for c in &mut fk.ref_columns {
+                *c = shift(*c);
+            }
+        }
+    }
+    // Other tables' foreign keys: dropped (CASCADE) or re-pointed, one
+    // write per table with every change to it.
+    for (s, t, c) in &dependent {
+        new.referenced_by
+            .retain(|r| !(&r.schema == s && &r.table == t && &r.constraint == c));
+    }
+    for (s, t, _) in &dependent {
+        tables.push((s.clone(), t.clone()));
+    }
+    tables.sort();
+    tables.dedup();
+    for (s, t) in tables.iter().filter(|(s, t)| !is_self(s, t)) {
+        super::constraints::next_command(cx)?;
+        let mut txn = lock_txn(cx.txn)?;
+        let Some(mut child) = catalog.table(&mut txn, s, t)? else {
+            continue;
+        };
+        child.foreign_keys.retain(|f| {
+            !dependent
+                .iter()
+                .any(|(ds, dt, dc)| ds == s && dt == t && *dc == f.name)
+        });
+        for fk in &mut child.foreign_keys {
+            if is_self(&fk.ref_schema, &fk.ref_table) {
+                for c in &mut fk.ref_columns {
+                    *c = shift(*c);
+                }
+            }
+        }
+        catalog.update_table(&mut txn, &child)?;
+    }
+    Ok(())
+}
+
 /// Whether SQL text `sql` names identifier `name` (a word token).
-fn mentions_identifier(sql: &str, name: &str) -> bool {
+pub(super) fn mentions_identifier(sql: &str, name: &str) -> bool {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
         .tokenize()

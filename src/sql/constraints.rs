@@ -67,7 +67,9 @@ fn with_def(table: &TableRef, def: TableDef) -> TableRef {
     }
 }
 
-fn next_command(cx: &StmtCx<'_>) -> Result<()> {
+/// Starts the next command of the statement, so its catalog writes so far
+/// are visible to what follows.
+pub(super) fn next_command(cx: &StmtCx<'_>) -> Result<()> {
     lock_txn(cx.txn)?.begin_statement()?;
     Ok(())
 }

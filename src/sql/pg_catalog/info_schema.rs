@@ -536,21 +536,6 @@ fn referential_constraints(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
     out
 }
 
-/// Whether CHECK expression `expr` mentions column `name`: a word token
-/// of that name (string literals are single tokens, so never match).
-fn mentions(expr: &str, name: &str) -> bool {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, expr).tokenize() else {
-        return false;
-    };
-    tokens.iter().any(|t| match t {
-        Token::Word(w) if w.quote_style.is_some() => w.value == name,
-        Token::Word(w) => w.value.to_lowercase() == name,
-        _ => false,
-    })
-}
-
 fn constraint_column_usage(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     let mut push = |table: &crate::catalog::TableDef,
@@ -584,7 +569,10 @@ fn constraint_column_usage(snap: &Snapshot, cols: &Columns) -> Vec<Vec<Value>> {
                 }
                 ConstraintKind::Check(check) => {
                     for column in &t.columns {
-                        if mentions(&check.expr, &column.name) {
+                        if super::super::alter_columns::mentions_identifier(
+                            &check.expr,
+                            &column.name,
+                        ) {
                             push(t, &column.name, t, &c.name);
                         }
                     }
