@@ -480,6 +480,7 @@ fn spec_type(t: &str) -> DataType {
         "boolean" => Bool,
         "bytea" => Bytea,
         "timestamp with time zone" => Timestamptz,
+        "interval" => Interval,
         "regproc" => Reg(RegKind::Proc),
         "regtype" => Reg(RegKind::Type),
         "int2vector" => Vector(crate::types::VectorKind::Int2),
