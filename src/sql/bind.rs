@@ -481,6 +481,24 @@ pub fn figure_colname(e: &ast::Expr) -> (String, u8) {
     }
 }
 
+/// The lower bound of a respelled `BETWEEN SYMMETRIC` (see
+/// `parse::BETWEEN_SYMMETRIC_MARK`), if `low` is one.
+fn symmetric_low(low: &ast::Expr) -> Option<&ast::Expr> {
+    let ast::Expr::Function(f) = low else {
+        return None;
+    };
+    if object_name(&f.name) != [super::parse::BETWEEN_SYMMETRIC_MARK] {
+        return None;
+    }
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Whether a qualified function name `schema.f` names a built-in: the
 /// schema is `pg_catalog`, or `information_schema` for its helper
 /// `_pg_expandarray`.
@@ -1165,11 +1183,22 @@ impl Binder {
                 high,
             } => {
                 let x = self.bind_expr(expr, scope)?;
+                // `BETWEEN SYMMETRIC` (respelled by parse.rs): either order.
+                let (low, symmetric) = match symmetric_low(low) {
+                    Some(inner) => (inner, true),
+                    None => (&**low, false),
+                };
                 let lo = self.bind_expr(low, scope)?;
                 let hi = self.bind_expr(high, scope)?;
-                let ge = self.binary(BinOp::GtEq, x.clone(), lo)?;
-                let le = self.binary(BinOp::LtEq, x, hi)?;
-                let both = Expr::And(Box::new(ge), Box::new(le));
+                let ge = self.binary(BinOp::GtEq, x.clone(), lo.clone())?;
+                let le = self.binary(BinOp::LtEq, x.clone(), hi.clone())?;
+                let mut both = Expr::And(Box::new(ge), Box::new(le));
+                if symmetric {
+                    let ge = self.binary(BinOp::GtEq, x.clone(), hi)?;
+                    let le = self.binary(BinOp::LtEq, x, lo)?;
+                    let swapped = Expr::And(Box::new(ge), Box::new(le));
+                    both = Expr::Or(Box::new(both), Box::new(swapped));
+                }
                 Ok(if *negated {
                     Expr::Not(Box::new(both))
                 } else {

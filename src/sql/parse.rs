@@ -75,6 +75,16 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         if let Some(statements) = super::txn_syntax::parse_respelled(text, PARSER_RECURSION_LIMIT) {
             return Ok(statements);
         }
+        // BETWEEN SYMMETRIC / ASYMMETRIC, which sqlparser does not read.
+        if let Some(respelled) = respell_between_symmetric(text) {
+            let again = Parser::new(&dialect)
+                .with_recursion_limit(PARSER_RECURSION_LIMIT)
+                .try_with_sql(&respelled)
+                .and_then(|mut p| p.parse_statements());
+            if let Ok(statements) = again {
+                return Ok(statements);
+            }
+        }
         // ALTER VIEW … RENAME: read as ALTER TABLE, marked (view.rs).
         if let Some(statements) = super::view::parse_alter_view(sql, PARSER_RECURSION_LIMIT) {
             return Ok(statements);
@@ -86,6 +96,66 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         r.mark_users(&mut statements);
     }
     Ok(statements)
+}
+
+/// The function a respelled `x BETWEEN SYMMETRIC a AND b` wraps its lower
+/// bound in (`x BETWEEN arbordb_between_symmetric(a) AND b`); the binder
+/// reads it back as the symmetric form.
+pub const BETWEEN_SYMMETRIC_MARK: &str = "arbordb_between_symmetric";
+
+/// `sql` with `BETWEEN SYMMETRIC low AND` respelled as
+/// `BETWEEN arbordb_between_symmetric(low) AND` and `BETWEEN ASYMMETRIC`
+/// as `BETWEEN`; `None` when there is neither.
+fn respell_between_symmetric(sql: &str) -> Option<String> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().ok()?;
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut changed = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        out.push_str(&tokens[i].to_string());
+        if !is_word(&tokens[i], "between") {
+            i += 1;
+            continue;
+        }
+        // The next non-space token.
+        let mut j = i + 1;
+        while matches!(tokens.get(j), Some(Token::Whitespace(_))) {
+            j += 1;
+        }
+        let Some(next) = tokens.get(j) else { break };
+        if is_word(next, "asymmetric") {
+            changed = true;
+            i = j + 1;
+            continue;
+        }
+        if !is_word(next, "symmetric") {
+            i += 1;
+            continue;
+        }
+        // The lower bound: up to AND at the same nesting depth.
+        let mut k = j + 1;
+        let mut depth = 0i32;
+        let mut low = String::new();
+        while let Some(t) = tokens.get(k) {
+            match t {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket => depth -= 1,
+                t if depth == 0 && is_word(t, "and") => break,
+                _ => {}
+            }
+            low.push_str(&t.to_string());
+            k += 1;
+        }
+        if k >= tokens.len() {
+            return None;
+        }
+        out.push_str(&format!(" {BETWEEN_SYMMETRIC_MARK}({}) ", low.trim()));
+        changed = true;
+        i = k;
+    }
+    changed.then_some(out)
 }
 
 /// Converts a 1-based (line, column) location into a 1-based character offset.
