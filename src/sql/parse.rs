@@ -75,8 +75,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         if let Some(statements) = super::txn_syntax::parse_respelled(text, PARSER_RECURSION_LIMIT) {
             return Ok(statements);
         }
-        // BETWEEN SYMMETRIC / ASYMMETRIC, which sqlparser does not read.
-        if let Some(respelled) = respell_between_symmetric(text) {
+        // BETWEEN SYMMETRIC / ASYMMETRIC and TRIM(TRAILING FROM s), which
+        // sqlparser does not read.
+        if let Some(respelled) = respell_unparsed_forms(text) {
             let again = Parser::new(&dialect)
                 .with_recursion_limit(PARSER_RECURSION_LIMIT)
                 .try_with_sql(&respelled)
@@ -104,9 +105,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 pub const BETWEEN_SYMMETRIC_MARK: &str = "arbordb_between_symmetric";
 
 /// `sql` with `BETWEEN SYMMETRIC low AND` respelled as
-/// `BETWEEN arbordb_between_symmetric(low) AND` and `BETWEEN ASYMMETRIC`
-/// as `BETWEEN`; `None` when there is neither.
-fn respell_between_symmetric(sql: &str) -> Option<String> {
+/// `BETWEEN arbordb_between_symmetric(low) AND`, `BETWEEN ASYMMETRIC` as
+/// `BETWEEN`, and `TRIM(TRAILING FROM s)` (or LEADING / BOTH) as
+/// `TRIM(TRAILING ' ' FROM s)`; `None` when there is none of them.
+fn respell_unparsed_forms(sql: &str) -> Option<String> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql).tokenize().ok()?;
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
@@ -115,6 +117,23 @@ fn respell_between_symmetric(sql: &str) -> Option<String> {
     let mut i = 0;
     while i < tokens.len() {
         out.push_str(&tokens[i].to_string());
+        // TRIM(LEADING | TRAILING | BOTH FROM s): the space is implied.
+        if matches!(tokens[i], Token::Word(_))
+            && ["leading", "trailing", "both"]
+                .iter()
+                .any(|w| is_word(&tokens[i], w))
+        {
+            let mut j = i + 1;
+            while matches!(tokens.get(j), Some(Token::Whitespace(_))) {
+                j += 1;
+            }
+            if tokens.get(j).is_some_and(|t| is_word(t, "from")) {
+                out.push_str(" ' '");
+                changed = true;
+            }
+            i += 1;
+            continue;
+        }
         if !is_word(&tokens[i], "between") {
             i += 1;
             continue;
