@@ -1,6 +1,6 @@
 //! Array built-ins over one-dimensional arrays: `string_to_array`,
 //! `array_to_string`, `array_position`, `array_append`, `array_prepend`,
-//! `array_cat`.
+//! `array_cat`, `array_remove`, `array_replace` (and `||` on arrays).
 //!
 //! ```text
 //!   string_to_array('a,b,,c', ',', '')  -> {a,b,NULL,c}
@@ -28,6 +28,10 @@ pub enum ArrayFunc {
     Append,
     Prepend,
     Cat,
+    /// `array_remove(a, x)`: every element not distinct from `x` removed.
+    Remove,
+    /// `array_replace(a, from, to)`.
+    Replace,
 }
 
 fn call_expr(f: ArrayFunc, args: Vec<Expr>, ty: DataType) -> Expr {
@@ -59,6 +63,8 @@ pub fn bind(b: &mut Binder, name: &str, args: &[Expr]) -> Option<Result<Expr>> {
         ("array_append", 2) => ArrayFunc::Append,
         ("array_prepend", 2) => ArrayFunc::Prepend,
         ("array_cat", 2) => ArrayFunc::Cat,
+        ("array_remove", 2) => ArrayFunc::Remove,
+        ("array_replace", 3) => ArrayFunc::Replace,
         _ => return None,
     };
     Some(bind_call(b, name, f, args.to_vec()))
@@ -88,7 +94,24 @@ fn bind_call(b: &mut Binder, name: &str, f: ArrayFunc, args: Vec<Expr>) -> Resul
             }
             Ok(call_expr(f, out, text))
         }
-        ArrayFunc::Position | ArrayFunc::Append => {
+        ArrayFunc::Replace => {
+            let [arr, from, to]: [Expr; 3] = args
+                .try_into()
+                .map_err(|_| crate::error::Error::internal("array function arity"))?;
+            let fallback = match from.ty() {
+                DataType::Unknown => text.clone(),
+                t => t,
+            };
+            let (arr, elem) = array_arg(b, arr, &fallback)?;
+            let from = b.coerce(from, &elem)?;
+            let to = b.coerce(to, &elem)?;
+            Ok(call_expr(
+                f,
+                vec![arr, from, to],
+                DataType::Array(Box::new(elem)),
+            ))
+        }
+        ArrayFunc::Position | ArrayFunc::Append | ArrayFunc::Remove => {
             let [arr, x]: [Expr; 2] = args
                 .try_into()
                 .map_err(|_| crate::error::Error::internal("array function arity"))?;
@@ -205,6 +228,25 @@ pub fn call(f: ArrayFunc, args: &[Value]) -> Result<Value> {
                 None => Value::Null,
             }
         }
+        // Not strict in the element: NULL removes / replaces NULLs.
+        ArrayFunc::Remove => match arg(0) {
+            Value::Array(xs) => Value::Array(xs.iter().filter(|x| *x != arg(1)).cloned().collect()),
+            _ => Value::Null,
+        },
+        ArrayFunc::Replace => match arg(0) {
+            Value::Array(xs) => Value::Array(
+                xs.iter()
+                    .map(|x| {
+                        if x == arg(1) {
+                            arg(2).clone()
+                        } else {
+                            x.clone()
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => Value::Null,
+        },
         ArrayFunc::Append => {
             let mut out = items(arg(0)).to_vec();
             out.push(arg(1).clone());

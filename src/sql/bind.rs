@@ -901,6 +901,30 @@ impl Binder {
     pub fn binary(&mut self, op: BinOp, left: Expr, right: Expr) -> Result<Expr> {
         let (lt, rt) = (left.ty(), right.ty());
         if op == BinOp::Concat {
+            // Arrays: array_cat, array_append, array_prepend (an unknown
+            // literal next to an array is an array, as in PostgreSQL).
+            let is_array = |t: &DataType| matches!(t, DataType::Array(_));
+            let array_op = match (is_array(&lt), is_array(&rt)) {
+                (true, true) => Some("array_cat"),
+                (true, false) if rt == DataType::Unknown => Some("array_cat"),
+                (false, true) if lt == DataType::Unknown => Some("array_cat"),
+                (true, false) => Some("array_append"),
+                (false, true) if !is_stringish(&lt) => Some("array_prepend"),
+                _ => None,
+            };
+            if let Some(name) = array_op {
+                let (left, right) = match (name, &lt, &rt) {
+                    ("array_cat", DataType::Unknown, t) | ("array_cat", t, DataType::Unknown) => {
+                        let t = t.clone();
+                        (self.coerce(left, &t)?, self.coerce(right, &t)?)
+                    }
+                    _ => (left, right),
+                };
+                if let Some(r) = super::array_functions::bind(self, name, &[left, right]) {
+                    return r;
+                }
+                return Err(self.no_operator(op, &lt, &rt));
+            }
             if lt == DataType::Bytea && rt == DataType::Bytea {
                 return Ok(Expr::Binary {
                     op,
@@ -1635,6 +1659,15 @@ impl Binder {
             UnaryOperator::PGAbs => {
                 let x = self.bind_expr(expr, scope)?;
                 self.call_function("abs", vec![x])
+            }
+            UnaryOperator::PGSquareRoot | UnaryOperator::PGCubeRoot => {
+                let x = self.bind_expr(expr, scope)?;
+                let f = if op == UnaryOperator::PGSquareRoot {
+                    "sqrt"
+                } else {
+                    "cbrt"
+                };
+                self.call_function(f, vec![x])
             }
             UnaryOperator::BitwiseNot => {
                 let x = self.bind_expr(expr, scope)?;
