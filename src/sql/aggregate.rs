@@ -35,6 +35,14 @@ pub enum AggFunc {
     StringAgg,
     /// `array_agg(x)`: every value, NULLs included, in input order.
     ArrayAgg,
+    /// `json_agg` / `jsonb_agg`: the values as a JSON array.
+    JsonAgg {
+        binary: bool,
+    },
+    /// `json_object_agg` / `jsonb_object_agg`: (key, value) pairs.
+    JsonObjectAgg {
+        binary: bool,
+    },
     VarSamp,
     VarPop,
     StddevSamp,
@@ -55,6 +63,10 @@ pub fn is_aggregate(name: &str) -> bool {
             | "every"
             | "string_agg"
             | "array_agg"
+            | "json_agg"
+            | "jsonb_agg"
+            | "json_object_agg"
+            | "jsonb_object_agg"
             | "variance"
             | "var_samp"
             | "var_pop"
@@ -206,6 +218,33 @@ pub struct AggSignature {
     pub ret: DataType,
 }
 
+/// The element types `array_agg` and the JSON aggregates take.
+fn agg_element_types() -> Vec<DataType> {
+    use DataType::*;
+    vec![
+        Int2,
+        Int4,
+        Int8,
+        Numeric(None),
+        Float4,
+        Float8,
+        Text,
+        Varchar(None),
+        Char(None),
+        Bool,
+        Bytea,
+        Date,
+        Time,
+        Timestamp,
+        Timestamptz,
+        Interval,
+        Uuid,
+        Json,
+        Jsonb,
+        Oid,
+    ]
+}
+
 /// The overloads of aggregate `name` (`count(*)` is handled by the binder).
 pub fn signatures(name: &str) -> Vec<AggSignature> {
     use DataType::*;
@@ -256,6 +295,30 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
             .into_iter()
             .map(|t| sig(f, vec![t.clone()], t))
             .collect()
+        }
+        "json_agg" | "jsonb_agg" | "json_object_agg" | "jsonb_object_agg" => {
+            let binary = name.starts_with("jsonb");
+            let (ret, object) = match name {
+                "json_agg" | "jsonb_agg" => (if binary { Jsonb } else { Json }, false),
+                _ => (if binary { Jsonb } else { Json }, true),
+            };
+            let values = agg_element_types();
+            if object {
+                let f = AggFunc::JsonObjectAgg { binary };
+                let mut out = Vec::new();
+                for k in [Text, Varchar(None), Int4, Int8] {
+                    for v in &values {
+                        out.push(sig(f, vec![k.clone(), v.clone()], ret.clone()));
+                    }
+                }
+                out
+            } else {
+                let f = AggFunc::JsonAgg { binary };
+                values
+                    .into_iter()
+                    .map(|t| sig(f, vec![t], ret.clone()))
+                    .collect()
+            }
         }
         "array_agg" => [
             Int2,
@@ -308,6 +371,15 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
     }
 }
 
+/// Built JSON text as `json` (verbatim) or `jsonb` (parsed).
+fn json_value(text: String, binary: bool) -> Result<Value> {
+    Ok(if binary {
+        Value::Jsonb(crate::types::json::parse_json(&text)?)
+    } else {
+        Value::Json(text)
+    })
+}
+
 fn bigint_out_of_range() -> Error {
     Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
 }
@@ -336,6 +408,8 @@ pub enum Accumulator {
     ConcatBytes(Option<Vec<u8>>),
     /// `array_agg`'s values; `None` until the first row.
     Collect(Option<Vec<Value>>),
+    /// `json_object_agg`'s (key, value) pairs; `None` until the first row.
+    Pairs(Option<Vec<(Value, Value)>>),
     /// Count, sum and sum of squares, exact (variance of integers and numeric).
     Moments {
         n: i64,
@@ -369,7 +443,8 @@ impl Accumulator {
             AggFunc::BoolAnd | AggFunc::BoolOr => Accumulator::Bool(None),
             AggFunc::StringAgg if *arg_type == DataType::Bytea => Accumulator::ConcatBytes(None),
             AggFunc::StringAgg => Accumulator::Concat(None),
-            AggFunc::ArrayAgg => Accumulator::Collect(None),
+            AggFunc::ArrayAgg | AggFunc::JsonAgg { .. } => Accumulator::Collect(None),
+            AggFunc::JsonObjectAgg { .. } => Accumulator::Pairs(None),
             AggFunc::VarSamp | AggFunc::VarPop | AggFunc::StddevSamp | AggFunc::StddevPop => {
                 match arg_type {
                     DataType::Float4 | DataType::Float8 => Accumulator::FloatMoments {
@@ -398,16 +473,27 @@ impl Accumulator {
         let Some(v) = args.first() else {
             return Err(Error::internal("aggregate without an argument"));
         };
-        // array_agg keeps NULLs (it is not strict).
+        // array_agg keeps NULLs (it is not strict), so do the JSON ones.
         if let Accumulator::Collect(items) = self {
             items.get_or_insert_with(Vec::new).push(v.clone());
+            return Ok(());
+        }
+        if let Accumulator::Pairs(pairs) = self {
+            if v.is_null() {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "field name must not be null",
+                ));
+            }
+            let value = args.get(1).cloned().unwrap_or(Value::Null);
+            pairs.get_or_insert_with(Vec::new).push((v.clone(), value));
             return Ok(());
         }
         if v.is_null() {
             return Ok(());
         }
         match self {
-            Accumulator::Collect(_) => {}
+            Accumulator::Collect(_) | Accumulator::Pairs(_) => {}
             Accumulator::Count(n) => *n = n.checked_add(1).ok_or_else(bigint_out_of_range)?,
             Accumulator::IntSum { sum, n } => {
                 let x = match v {
@@ -554,7 +640,35 @@ impl Accumulator {
             Accumulator::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
             Accumulator::Concat(s) => s.map(Value::Text).unwrap_or(Value::Null),
             Accumulator::ConcatBytes(s) => s.map(Value::Bytea).unwrap_or(Value::Null),
-            Accumulator::Collect(items) => items.map(Value::Array).unwrap_or(Value::Null),
+            Accumulator::Collect(None) | Accumulator::Pairs(None) => Value::Null,
+            Accumulator::Collect(Some(items)) => match func {
+                AggFunc::JsonAgg { binary } => {
+                    let mut out = String::from("[");
+                    for (i, v) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        crate::types::json::push_value(&mut out, v);
+                    }
+                    out.push(']');
+                    json_value(out, binary)?
+                }
+                _ => Value::Array(items),
+            },
+            Accumulator::Pairs(Some(pairs)) => {
+                let binary = matches!(func, AggFunc::JsonObjectAgg { binary: true });
+                let mut out = String::from("{ ");
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    crate::types::json::push_json_string(&mut out, &k.to_text());
+                    out.push_str(" : ");
+                    crate::types::json::push_value(&mut out, v);
+                }
+                out.push_str(" }");
+                json_value(out, binary)?
+            }
             Accumulator::Moments { n, sum, sum2 } => {
                 let sample = matches!(func, AggFunc::VarSamp | AggFunc::StddevSamp);
                 if n == 0 || (sample && n == 1) {
