@@ -1874,11 +1874,11 @@ impl Binder {
                 })
             }
             "pg_typeof" if bound.len() == 1 => {
-                // PostgreSQL returns regtype; arbordb returns its text.
-                let name = super::coerce::base(&bound[0].ty()).name();
+                // A regtype: prints as the type's name, compares as its oid.
+                let oid = super::coerce::base(&bound[0].ty()).oid();
                 Ok(Expr::Const {
-                    value: Value::Text(name),
-                    ty: DataType::Text,
+                    value: Value::Int8(i64::from(oid)),
+                    ty: DataType::Reg(crate::types::RegKind::Type),
                 })
             }
             "nullif" => {
