@@ -380,6 +380,21 @@ fn json_value(text: String, binary: bool) -> Result<Value> {
     })
 }
 
+/// `acc + x` with both as scaled i128s (the larger scale kept, as
+/// numeric addition keeps it), `None` when that leaves the i128 range.
+fn scaled_add((m, d): (i128, u16), x: &Numeric) -> Option<(i128, u16)> {
+    let xm = x.to_scaled()?;
+    let scale = d.max(x.dscale);
+    let up = |v: i128, by: u16| -> Option<i128> {
+        if v == 0 || by == 0 {
+            return Some(v);
+        }
+        v.checked_mul(10i128.checked_pow(u32::from(by))?)
+    };
+    let sum = up(m, scale - d)?.checked_add(up(xm, scale - x.dscale)?)?;
+    Some((sum, scale))
+}
+
 fn bigint_out_of_range() -> Error {
     Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
 }
@@ -394,9 +409,13 @@ pub enum Accumulator {
         sum: i128,
         n: i64,
     },
+    /// Sum of numerics: `fast` holds the running sum as `m * 10^-scale`
+    /// while it fits an i128 (no allocation per row); `sum` takes over
+    /// exactly once it would not.
     NumericSum {
         sum: Numeric,
         n: i64,
+        fast: Option<(i128, u16)>,
     },
     FloatSum {
         sum: f64,
@@ -437,6 +456,7 @@ impl Accumulator {
                 _ => Accumulator::NumericSum {
                     sum: Numeric::zero(),
                     n: 0,
+                    fast: Some((0, 0)),
                 },
             },
             AggFunc::Min | AggFunc::Max => Accumulator::Extreme(None),
@@ -505,12 +525,21 @@ impl Accumulator {
                 *sum = sum.checked_add(x).ok_or_else(bigint_out_of_range)?;
                 *n += 1;
             }
-            Accumulator::NumericSum { sum, n } => {
+            Accumulator::NumericSum { sum, n, fast } => {
                 let Value::Numeric(x) = v else {
                     return Err(Error::internal(format!("numeric sum of {v:?}")));
                 };
-                *sum = sum.add(x)?;
                 *n += 1;
+                if let Some(acc) = fast {
+                    if let Some(next) = scaled_add(*acc, x) {
+                        *acc = next;
+                        return Ok(());
+                    }
+                    let (m, d) = *acc;
+                    *sum = sum.add(&Numeric::from_scaled_exact(m, d)?)?;
+                    *fast = None;
+                }
+                *sum = sum.add(x)?;
             }
             Accumulator::FloatSum { sum, n } => {
                 let x = match v {
@@ -620,7 +649,11 @@ impl Accumulator {
                     Value::Numeric(Numeric::from_i128(sum))
                 }
             }
-            Accumulator::NumericSum { sum, n } => {
+            Accumulator::NumericSum { sum, n, fast } => {
+                let sum = match fast {
+                    Some((m, d)) => sum.add(&Numeric::from_scaled_exact(m, d)?)?,
+                    None => sum,
+                };
                 if func == AggFunc::Avg {
                     Value::Numeric(sum.div(&Numeric::from_i64(n))?)
                 } else {

@@ -3262,6 +3262,7 @@ impl Binder {
             table,
             access: Access::Full,
             with_key,
+            needed: None,
         };
         Ok((plan, scope))
     }

@@ -16,8 +16,9 @@ use crate::types::Value;
 
 use super::aggregate::AggRunner;
 use super::expr::{EvalContext, compare_nulls_last};
+use super::plan::SortKey;
 use super::plan::{JoinKind, Plan, SetOpKind};
-use super::scan::{TxnCell, run_scan};
+use super::scan::{TxnCell, scan_each};
 
 pub type Row = Vec<Value>;
 
@@ -43,22 +44,232 @@ pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
     run_node(plan, cx)
 }
 
-fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
-    fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
-        EvalContext {
-            row,
-            params: cx.params,
-            outer: cx.outer,
-            settings: cx.settings,
-            txn: cx.txn,
-        }
+fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
+    EvalContext {
+        row,
+        params: cx.params,
+        outer: cx.outer,
+        settings: cx.settings,
+        txn: cx.txn,
     }
+}
+
+/// A consumer of rows; returns `false` when it wants no more.
+pub type Sink<'s> = dyn FnMut(Row) -> Result<bool> + 's;
+
+/// Feeds `plan`'s rows to `sink` one at a time without collecting them:
+/// scans, filters, projections and limits pass each row straight on, so
+/// an aggregate, sort or join over them holds only what it keeps. Other
+/// nodes (and every node under EXPLAIN ANALYZE, which counts per node)
+/// run whole and hand their rows on.
+pub fn stream(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
+    if super::explain::profiling() {
+        for row in run(plan, cx)? {
+            if !sink(row)? {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    stream_node(plan, cx, sink)
+}
+
+/// [`stream`] of `plan` itself (its inputs still go through [`stream`],
+/// so EXPLAIN ANALYZE counts them).
+fn stream_node(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
     match plan {
         Plan::Scan {
             table,
             access,
             with_key,
-        } => run_scan(table, access, *with_key, cx.txn, &eval_cx(cx, &[])),
+            needed,
+        } => scan_each(
+            table,
+            access,
+            *with_key,
+            needed.as_deref(),
+            cx.txn,
+            &eval_cx(cx, &[]),
+            sink,
+        ),
+        Plan::Filter { input, predicate } => stream(input, cx, &mut |row| {
+            if predicate.eval(&eval_cx(cx, &row))? == Value::Bool(true) {
+                sink(row)
+            } else {
+                Ok(true)
+            }
+        }),
+        Plan::Project { input, exprs } => stream(input, cx, &mut |row| {
+            let ctx = eval_cx(cx, &row);
+            let mut projected = Vec::with_capacity(exprs.len());
+            for e in exprs {
+                projected.push(e.eval(&ctx)?);
+            }
+            sink(projected)
+        }),
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } if !matches!(input.as_ref(), Plan::Sort { .. }) => {
+            let (limit, offset) = limit_offset(limit, offset, cx)?;
+            if limit == Some(0) {
+                return Ok(());
+            }
+            let mut skipped = 0;
+            let mut taken = 0;
+            stream(input, cx, &mut |row| {
+                if skipped < offset {
+                    skipped += 1;
+                    return Ok(true);
+                }
+                taken += 1;
+                let more = limit.is_none_or(|l| taken < l);
+                Ok(sink(row)? && more)
+            })
+        }
+        other => {
+            for row in run_node(other, cx)? {
+                if !sink(row)? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `plan`'s rows, collected through [`stream`].
+pub fn collect(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    stream(plan, cx, &mut |row| {
+        out.push(row);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// A LIMIT's and an OFFSET's values (`None`: no limit).
+fn limit_offset(
+    limit: &Option<super::expr::Expr>,
+    offset: &Option<super::expr::Expr>,
+    cx: &ExecContext<'_>,
+) -> Result<(Option<usize>, usize)> {
+    let ctx = eval_cx(cx, &[]);
+    let limit = match limit {
+        None => None,
+        Some(e) => match e.eval(&ctx)? {
+            Value::Null => None,
+            Value::Int8(n) if n < 0 => {
+                return Err(Error::new(SqlState("2201W"), "LIMIT must not be negative"));
+            }
+            Value::Int8(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            other => return Err(Error::internal(format!("LIMIT evaluated to {other:?}"))),
+        },
+    };
+    let offset = match offset {
+        None => 0,
+        Some(e) => match e.eval(&ctx)? {
+            Value::Null => 0,
+            Value::Int8(n) if n < 0 => {
+                return Err(Error::new(SqlState("2201X"), "OFFSET must not be negative"));
+            }
+            Value::Int8(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            other => return Err(Error::internal(format!("OFFSET evaluated to {other:?}"))),
+        },
+    };
+    Ok((limit, offset))
+}
+
+/// Orders two rows by `keys` (NULLS LAST unless a key says otherwise);
+/// the first comparison error lands in `failure`.
+fn compare_rows(
+    a: &[Value],
+    b: &[Value],
+    keys: &[SortKey],
+    failure: &mut Option<Error>,
+) -> Ordering {
+    for k in keys {
+        let (x, y) = match (a.get(k.column), b.get(k.column)) {
+            (Some(x), Some(y)) => (x, y),
+            _ => return Ordering::Equal,
+        };
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => match compare_nulls_last(x, y) {
+                Ok(o) => {
+                    if k.desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    Ordering::Equal
+                }
+            },
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// `ORDER BY keys LIMIT n` without sorting everything: keeps the first
+/// `n` rows of the stable sort in a buffer of at most `2n` (cut back to
+/// `n` by selection whenever it fills), ties broken by arrival, so the
+/// answer is the full stable sort's first `n` rows.
+fn top_n(input: &Plan, keys: &[SortKey], n: usize, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    let mut failure: Option<Error> = None;
+    let mut buf: Vec<(usize, Row)> = Vec::new();
+    let cap = n.saturating_mul(2).max(64);
+    let mut seq = 0usize;
+    let cmp = |a: &(usize, Row), b: &(usize, Row), failure: &mut Option<Error>| {
+        compare_rows(&a.1, &b.1, keys, failure).then(a.0.cmp(&b.0))
+    };
+    stream(input, cx, &mut |row| {
+        buf.push((seq, row));
+        seq += 1;
+        if buf.len() >= cap {
+            buf.select_nth_unstable_by(n - 1, |a, b| cmp(a, b, &mut failure));
+            buf.truncate(n);
+        }
+        Ok(failure.is_none())
+    })?;
+    buf.sort_by(|a, b| cmp(a, b, &mut failure));
+    buf.truncate(n);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(buf.into_iter().map(|(_, r)| r).collect()),
+    }
+}
+
+fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    match plan {
+        Plan::Scan { .. } | Plan::Filter { .. } | Plan::Project { .. } => {
+            let mut out = Vec::new();
+            stream_node(plan, cx, &mut |row| {
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
         Plan::Values { rows, .. } => {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
@@ -69,31 +280,6 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                     row.push(e.eval(&ctx)?);
                 }
                 out.push(row);
-            }
-            Ok(out)
-        }
-        Plan::Filter { input, predicate } => {
-            let rows = run(input, cx)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                super::signals::check()?;
-                if predicate.eval(&eval_cx(cx, &row))? == Value::Bool(true) {
-                    out.push(row);
-                }
-            }
-            Ok(out)
-        }
-        Plan::Project { input, exprs } => {
-            let rows = run(input, cx)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                super::signals::check()?;
-                let ctx = eval_cx(cx, &row);
-                let mut projected = Vec::with_capacity(exprs.len());
-                for e in exprs {
-                    projected.push(e.eval(&ctx)?);
-                }
-                out.push(projected);
             }
             Ok(out)
         }
@@ -189,32 +375,37 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Aggregate { input, keys, aggs } => {
-            let rows = run(input, cx)?;
             // Groups in order of first appearance: key values, one runner per aggregate.
             type Group = (Row, Vec<AggRunner>);
             let new_group =
                 |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
             let mut groups: Vec<Group> = Vec::new();
             let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
-            for row in &rows {
+            stream(input, cx, &mut |row| {
                 super::signals::check()?;
-                let ctx = eval_cx(cx, row);
+                let ctx = eval_cx(cx, &row);
                 let mut key = Vec::with_capacity(keys.len());
                 for k in keys {
                     key.push(k.eval(&ctx)?);
                 }
-                let gi = match index.get(&row_key(&key)) {
-                    Some(&i) => i,
-                    None => {
-                        index.insert(row_key(&key), groups.len());
-                        groups.push(new_group(key));
-                        groups.len() - 1
+                let gi = if keys.is_empty() && !groups.is_empty() {
+                    0
+                } else {
+                    let rk = row_key(&key);
+                    match index.get(&rk) {
+                        Some(&i) => i,
+                        None => {
+                            index.insert(rk, groups.len());
+                            groups.push(new_group(key));
+                            groups.len() - 1
+                        }
                     }
                 };
                 for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
                     runner.feed(a, &ctx)?;
                 }
-            }
+                Ok(true)
+            })?;
             if groups.is_empty() && keys.is_empty() {
                 groups.push(new_group(Vec::new()));
             }
@@ -270,50 +461,9 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             if *all { Ok(out) } else { distinct(out) }
         }
         Plan::Sort { input, keys } => {
-            let mut rows = run(input, cx)?;
+            let mut rows = collect(input, cx)?;
             let mut failure: Option<Error> = None;
-            rows.sort_by(|a, b| {
-                for k in keys {
-                    let (x, y) = match (a.get(k.column), b.get(k.column)) {
-                        (Some(x), Some(y)) => (x, y),
-                        _ => return Ordering::Equal,
-                    };
-                    let o = match (x.is_null(), y.is_null()) {
-                        (true, true) => Ordering::Equal,
-                        (true, false) => {
-                            if k.nulls_first {
-                                Ordering::Less
-                            } else {
-                                Ordering::Greater
-                            }
-                        }
-                        (false, true) => {
-                            if k.nulls_first {
-                                Ordering::Greater
-                            } else {
-                                Ordering::Less
-                            }
-                        }
-                        _ => match compare_nulls_last(x, y) {
-                            Ok(o) => {
-                                if k.desc {
-                                    o.reverse()
-                                } else {
-                                    o
-                                }
-                            }
-                            Err(e) => {
-                                failure.get_or_insert(e);
-                                Ordering::Equal
-                            }
-                        },
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                Ordering::Equal
-            });
+            rows.sort_by(|a, b| compare_rows(a, b, keys, &mut failure));
             match failure {
                 Some(e) => Err(e),
                 None => Ok(rows),
@@ -325,30 +475,24 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             limit,
             offset,
         } => {
-            let ctx = eval_cx(cx, &[]);
-            let limit = match limit {
-                None => None,
-                Some(e) => match e.eval(&ctx)? {
-                    Value::Null => None,
-                    Value::Int8(n) if n < 0 => {
-                        return Err(Error::new(SqlState("2201W"), "LIMIT must not be negative"));
-                    }
-                    Value::Int8(n) => Some(n as usize),
-                    other => return Err(Error::internal(format!("LIMIT evaluated to {other:?}"))),
+            let (limit, offset) = limit_offset(limit, offset, cx)?;
+            if let (
+                Some(l),
+                Plan::Sort {
+                    input: sorted,
+                    keys,
                 },
-            };
-            let offset = match offset {
-                None => 0,
-                Some(e) => match e.eval(&ctx)? {
-                    Value::Null => 0,
-                    Value::Int8(n) if n < 0 => {
-                        return Err(Error::new(SqlState("2201X"), "OFFSET must not be negative"));
-                    }
-                    Value::Int8(n) => n as usize,
-                    other => return Err(Error::internal(format!("OFFSET evaluated to {other:?}"))),
-                },
-            };
-            let rows = run(input, cx)?;
+            ) = (limit, input.as_ref())
+                && !super::explain::profiling()
+            {
+                let n = l.saturating_add(offset);
+                if n == 0 {
+                    return Ok(Vec::new());
+                }
+                let rows = top_n(sorted, keys, n, cx)?;
+                return Ok(rows.into_iter().skip(offset).collect());
+            }
+            let rows = collect(input, cx)?;
             Ok(rows
                 .into_iter()
                 .skip(offset)
@@ -368,6 +512,12 @@ pub enum KeyPart {
     Int(i64),
     Float(u64),
     Numeric(String),
+    /// A finite numeric: sign, weight and base-10000 digits.
+    Decimal {
+        negative: bool,
+        weight: i16,
+        digits: Vec<u16>,
+    },
     Text(String),
     Bytes(Vec<u8>),
 }
@@ -390,14 +540,16 @@ fn key_part(v: &Value) -> KeyPart {
         Value::Int8(i) => KeyPart::Int(*i),
         Value::Float4(f) => float(*f as f64),
         Value::Float8(f) => float(*f),
-        Value::Numeric(n) => {
-            let t = n.to_string();
-            KeyPart::Numeric(if t.contains('.') {
-                t.trim_end_matches('0').trim_end_matches('.').to_string()
-            } else {
-                t
-            })
-        }
+        // Finite digits are canonical (no leading or trailing zero digit),
+        // so sign, weight and digits identify the value whatever its
+        // display scale; the special values by name.
+        Value::Numeric(n) if !n.is_nan() && !n.is_infinite() => KeyPart::Decimal {
+            negative: n.sign == crate::types::numeric::NumericSign::Negative
+                && !n.digits.is_empty(),
+            weight: if n.digits.is_empty() { 0 } else { n.weight },
+            digits: n.digits.clone(),
+        },
+        Value::Numeric(n) => KeyPart::Numeric(n.to_string()),
         Value::Text(s) => KeyPart::Text(s.clone()),
         Value::Bytea(b) => KeyPart::Bytes(b.clone()),
         Value::Date(d) => KeyPart::Int(*d as i64),

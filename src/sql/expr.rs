@@ -342,6 +342,22 @@ impl Expr {
         }
     }
 
+    /// [`Expr::eval`] borrowing the value of a column, constant or
+    /// parameter instead of cloning it (an operator reads its operands;
+    /// copying a numeric or text per row only to drop it is the cost).
+    fn eval_ref<'a>(&'a self, ctx: &'a EvalContext<'a>) -> Result<std::borrow::Cow<'a, Value>> {
+        use std::borrow::Cow;
+        match self {
+            Expr::Const { value, .. } => Ok(Cow::Borrowed(value)),
+            Expr::Column { index, .. } => ctx
+                .row
+                .get(*index)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| Error::internal(format!("column {index} is not in the row"))),
+            other => other.eval(ctx).map(Cow::Owned),
+        }
+    }
+
     pub fn eval(&self, ctx: &EvalContext<'_>) -> Result<Value> {
         match self {
             Expr::Const { value, .. } => Ok(value.clone()),
@@ -385,8 +401,8 @@ impl Expr {
             Expr::Binary {
                 op, left, right, ..
             } => {
-                let l = left.eval(ctx)?;
-                let r = right.eval(ctx)?;
+                let l = left.eval_ref(ctx)?;
+                let r = right.eval_ref(ctx)?;
                 if l.is_null() || r.is_null() {
                     return Ok(Value::Null);
                 }

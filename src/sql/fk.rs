@@ -557,6 +557,7 @@ fn children_plan(
             table: child.clone(),
             access: Access::Full,
             with_key: true,
+            needed: None,
         }),
         predicate: pred.clone(),
     });

@@ -147,50 +147,58 @@ fn passes(residual: &Option<Expr>, row: &[Value], cx: &ExecContext<'_>) -> Resul
 }
 
 pub fn run(j: &HashJoin, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
-    let l = super::execute::run(&j.left, cx)?;
-    let r = super::execute::run(&j.right, cx)?;
     let lw = j.left.width();
     let rw = j.right.width();
     let mut out = Vec::new();
     if j.build_left && j.kind == HashJoinKind::Inner {
+        // Build on the left rows, stream the right ones through.
+        let l = super::execute::collect(&j.left, cx)?;
         let (table, _) = build(&j.left_keys, &l, cx)?;
-        for rrow in &r {
-            super::signals::check()?;
-            let Some(k) = key_of(&j.right_keys, rrow, cx)? else {
-                continue;
+        if table.is_empty() {
+            return Ok(out);
+        }
+        super::execute::stream(&j.right, cx, &mut |rrow| {
+            let Some(k) = key_of(&j.right_keys, &rrow, cx)? else {
+                return Ok(true);
             };
             if let Some(ms) = table.get(&k) {
                 for &i in ms {
-                    let row = joined(&l[i], rrow);
+                    let row = joined(&l[i], &rrow);
                     if passes(&j.residual, &row, cx)? {
                         out.push(row);
                     }
                 }
             }
-        }
+            Ok(true)
+        })?;
         return Ok(out);
     }
+    let r = super::execute::collect(&j.right, cx)?;
     let (table, right_null) = build(&j.right_keys, &r, cx)?;
     if j.kind == HashJoinKind::NotIn {
         if r.is_empty() {
-            return Ok(l);
+            return super::execute::collect(&j.left, cx);
         }
         if right_null {
             return Ok(out);
         }
-        for lrow in l {
-            super::signals::check()?;
+        super::execute::stream(&j.left, cx, &mut |lrow| {
             if let Some(k) = key_of(&j.left_keys, &lrow, cx)?
                 && !table.contains_key(&k)
             {
                 out.push(lrow);
             }
-        }
+            Ok(true)
+        })?;
+        return Ok(out);
+    }
+    // An inner or semi join with nothing to match has no rows: the probe
+    // side need not run at all.
+    if table.is_empty() && matches!(j.kind, HashJoinKind::Inner | HashJoinKind::Semi) {
         return Ok(out);
     }
     let mut right_matched = vec![false; r.len()];
-    for lrow in l {
-        super::signals::check()?;
+    super::execute::stream(&j.left, cx, &mut |lrow| {
         let mut matched = false;
         if let Some(k) = key_of(&j.left_keys, &lrow, cx)?
             && let Some(ms) = table.get(&k)
@@ -220,7 +228,8 @@ pub fn run(j: &HashJoin, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             _ => {}
         }
-    }
+        Ok(true)
+    })?;
     if matches!(j.kind, HashJoinKind::Right | HashJoinKind::Full) {
         for (i, rrow) in r.iter().enumerate() {
             if !right_matched[i] {

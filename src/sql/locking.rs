@@ -310,6 +310,7 @@ fn forward_key(plan: Plan) -> Result<(Plan, TableRef, Vec<Step>)> {
                     table,
                     access,
                     with_key: true,
+                    needed: None,
                 },
                 t,
                 Vec::new(),

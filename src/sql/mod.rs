@@ -44,6 +44,7 @@ pub mod optimizer;
 pub mod parse;
 pub mod pg_catalog;
 pub mod plan;
+pub mod prune;
 pub mod recursive;
 pub mod regexp_functions;
 pub mod roles;

@@ -85,7 +85,7 @@ pub fn optimize(plan: Plan, opts: &Options) -> Plan {
             stats: &*opts.stats,
         },
     };
-    o.opt(plan)
+    super::prune::prune(o.opt(plan))
 }
 
 struct Optimizer<'a> {
@@ -139,7 +139,7 @@ pub fn children(e: &Expr) -> Vec<&Expr> {
 }
 
 /// Mutable [`children`].
-fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
+pub fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
     match e {
         Expr::Const { .. } | Expr::Param { .. } | Expr::Column { .. } | Expr::Outer { .. } => {
             vec![]

@@ -68,6 +68,9 @@ pub enum Plan {
         table: TableRef,
         access: Access,
         with_key: bool,
+        /// The columns the plan above reads (`None`: all); the others are
+        /// not decoded and come out NULL ([`super::prune`]).
+        needed: Option<Vec<bool>>,
     },
     /// Both inputs have the same column types; `all` keeps duplicates
     /// (multiset semantics), otherwise the result is distinct.

@@ -293,12 +293,14 @@ pub fn choose_access(plan: Plan) -> Plan {
                     table,
                     access: Access::Full,
                     with_key,
+                    needed,
                 } => {
                     let access = choose_key(&table, &predicate, 0).unwrap_or(Access::Full);
                     Plan::Scan {
                         table,
                         access,
                         with_key,
+                        needed,
                     }
                 }
                 other => choose_access(other),
@@ -392,18 +394,39 @@ pub fn run_scan(
     txn: Option<&TxnCell>,
     ctx: &EvalContext<'_>,
 ) -> Result<Vec<Vec<Value>>> {
+    let mut out = Vec::new();
+    scan_each(table, access, with_key, None, txn, ctx, &mut |row| {
+        out.push(row);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Feeds the scan's rows to `sink` one by one (it returns `false` to stop
+/// early). Only the columns with `needed[i]` (all if `None`) are decoded;
+/// the others are NULL. The transaction is not locked while `sink` runs,
+/// so it may evaluate subqueries.
+pub fn scan_each(
+    table: &TableRef,
+    access: &Access,
+    with_key: bool,
+    needed: Option<&[bool]>,
+    txn: Option<&TxnCell>,
+    ctx: &EvalContext<'_>,
+    sink: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
+) -> Result<()> {
     let cell = txn.ok_or_else(|| Error::internal("table scan without a transaction"))?;
     let types = table.types();
-    let mut out = Vec::new();
-    let mut push = |key: Vec<u8>, bytes: &[u8]| -> Result<()> {
-        let mut row = Vec::with_capacity(types.len() + usize::from(with_key));
-        let h = decode_row(bytes, &types, None, &mut row)?;
+    let width = types.len() + usize::from(with_key);
+    let mut push = |key: Vec<u8>, bytes: &[u8]| -> Result<bool> {
+        super::signals::check()?;
+        let mut row = Vec::with_capacity(width);
+        let h = decode_row(bytes, &types, needed, &mut row)?;
         table.def.fill_missing(h.columns, &mut row);
         if with_key {
             row.push(Value::Bytea(key));
         }
-        out.push(row);
-        Ok(())
+        sink(row)
     };
     match access {
         Access::Full => {
@@ -411,7 +434,9 @@ pub fn run_scan(
                 lock_txn(cell)?.scan(&table.rows, Bound::Unbounded, Bound::Unbounded, false)?;
             for r in scan {
                 let (k, v) = r?;
-                push(k, &v)?;
+                if !push(k, &v)? {
+                    break;
+                }
             }
         }
         Access::Key(k) => {
@@ -422,9 +447,8 @@ pub fn run_scan(
                 upper,
             } = k.as_ref();
             let Some((start, end)) = key_range(&table.def, *index, eq, lower, upper, ctx)? else {
-                return Ok(out);
+                return Ok(());
             };
-            let mut txn = lock_txn(cell)?;
             match index {
                 None => {
                     if let (Bound::Included(s), Bound::Excluded(e)) = (&start, &end)
@@ -432,16 +456,23 @@ pub fn run_scan(
                         && prefix_successor(s).as_ref() == Some(e)
                     {
                         // A point lookup.
-                        if let Some(v) = txn.get(&table.rows, s)? {
+                        let found = lock_txn(cell)?.get(&table.rows, s)?;
+                        if let Some(v) = found {
                             push(s.clone(), &v)?;
                         }
-                        return Ok(out);
+                        return Ok(());
                     }
-                    let scan =
-                        txn.scan(&table.rows, as_ref_bound(&start), as_ref_bound(&end), false)?;
+                    let scan = lock_txn(cell)?.scan(
+                        &table.rows,
+                        as_ref_bound(&start),
+                        as_ref_bound(&end),
+                        false,
+                    )?;
                     for r in scan {
                         let (k, v) = r?;
-                        push(k, &v)?;
+                        if !push(k, &v)? {
+                            break;
+                        }
                     }
                 }
                 Some(i) => {
@@ -449,19 +480,22 @@ pub fn run_scan(
                         .indexes
                         .get(*i)
                         .ok_or_else(|| Error::internal("index tree missing"))?;
-                    let entries: Vec<_> = txn
+                    let entries: Vec<_> = lock_txn(cell)?
                         .scan(tree, as_ref_bound(&start), as_ref_bound(&end), false)?
                         .collect::<std::result::Result<_, _>>()?;
                     for (_, pk) in entries {
-                        if let Some(v) = txn.get(&table.rows, &pk)? {
-                            push(pk, &v)?;
+                        let found = lock_txn(cell)?.get(&table.rows, &pk)?;
+                        if let Some(v) = found
+                            && !push(pk, &v)?
+                        {
+                            break;
                         }
                     }
                 }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The largest hidden row id ever written to `tree` (by any transaction,

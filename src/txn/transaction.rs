@@ -1163,11 +1163,12 @@ impl Scan {
         if let Some(p) = self.pending.take() {
             return Ok(Some(p));
         }
-        let Some((k, v)) = self.cursor.next_entry()? else {
+        // Borrowed from the cursor: only the user key and the row are copied.
+        let Some((k, v)) = self.cursor.next_ref()? else {
             return Ok(None);
         };
-        let (user, stamp) = version::decode_key(&k)?;
-        let v = version::decode_value(&v)?;
+        let (user, stamp) = version::decode_key(k)?;
+        let v = version::decode_value(v)?;
         Ok(Some((
             user,
             VersionRec {

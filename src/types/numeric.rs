@@ -453,6 +453,189 @@ impl Dec {
 }
 
 // ---------------------------------------------------------------------------
+// Scaled i128: the fast path for the common case.
+//
+// A finite numeric has no non-zero digit beyond its dscale, so it is
+// exactly `m * 10^-dscale` for an integer `m`. When `m` fits an i128,
+// `+`, `-`, `*` and comparisons are one or two machine operations and
+// need no rounding (`+` keeps the larger dscale, `*` adds them, as
+// numeric.c does); the result is built back without a long division.
+// Whenever an intermediate would overflow, the caller takes the exact
+// base-10000 path instead, so results never differ.
+
+/// `10^k` for `k` in `0..=38` (the powers an i128 holds).
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+fn pow10_i128(k: i64) -> Option<i128> {
+    usize::try_from(k).ok().and_then(|k| POW10.get(k).copied())
+}
+
+/// `m * 10^k` (k >= 0), `None` on overflow.
+fn scale_up(m: i128, k: i64) -> Option<i128> {
+    if m == 0 {
+        return Some(0);
+    }
+    m.checked_mul(pow10_i128(k)?)
+}
+
+impl Numeric {
+    /// The value as `m` with `value = m * 10^-dscale`, if finite and `m`
+    /// fits an i128.
+    pub fn to_scaled(&self) -> Option<i128> {
+        if !self.is_finite() {
+            return None;
+        }
+        if self.digits.is_empty() {
+            return Some(0);
+        }
+        // At most 9 base-10000 digits (36 decimal digits) accumulate
+        // without overflow.
+        if self.digits.len() > 9 {
+            return None;
+        }
+        let mut acc: i128 = 0;
+        for &d in &self.digits {
+            acc = acc * NBASE as i128 + d as i128;
+        }
+        // acc = value * 10000^frac_limbs.
+        let frac_limbs = self.digits.len() as i64 - 1 - self.weight as i64;
+        let e = self.dscale as i64 - frac_limbs * DEC_DIGITS;
+        let m = if e >= 0 {
+            scale_up(acc, e)?
+        } else {
+            // Exact when the digits beyond dscale are zero, as they are in
+            // a canonical value; anything else takes the exact path.
+            let p = pow10_i128(-e)?;
+            if acc % p != 0 {
+                return None;
+            }
+            acc / p
+        };
+        Some(if self.sign == NumericSign::Negative {
+            -m
+        } else {
+            m
+        })
+    }
+
+    /// `m * 10^-dscale` as a numeric of display scale `dscale` (`None` if
+    /// the digits cannot be aligned within an i128; the caller falls back).
+    pub fn from_scaled(m: i128, dscale: u16) -> Option<Numeric> {
+        if dscale as i64 > NUMERIC_DSCALE_MAX {
+            return None;
+        }
+        if m == 0 {
+            let mut z = Numeric::zero();
+            z.dscale = dscale;
+            return Some(z);
+        }
+        // Align the decimal point to a base-10000 digit boundary.
+        let pad = (DEC_DIGITS - dscale as i64 % DEC_DIGITS) % DEC_DIGITS;
+        let mut u = m.unsigned_abs().checked_mul(POW10[pad as usize] as u128)?;
+        let frac_limbs = (dscale as i64 + pad) / DEC_DIGITS;
+        let mut limbs = [0u16; 12];
+        let mut n = 0;
+        while u > 0 {
+            limbs[n] = (u % NBASE as u128) as u16;
+            u /= NBASE as u128;
+            n += 1;
+        }
+        let weight = n as i64 - 1 - frac_limbs;
+        // Little-endian limbs; skip the low zero limbs (no trailing zero
+        // digits in the canonical form).
+        let low = limbs[..n].iter().take_while(|&&d| d == 0).count();
+        let digits: Vec<u16> = limbs[low..n].iter().rev().copied().collect();
+        Some(Numeric {
+            digits,
+            weight: i16::try_from(weight).ok()?,
+            sign: if m < 0 {
+                NumericSign::Negative
+            } else {
+                NumericSign::Positive
+            },
+            dscale,
+        })
+    }
+
+    /// [`Numeric::from_scaled`] that never fails to build: outside the
+    /// fast path the value goes through the exact form.
+    pub fn from_scaled_exact(m: i128, dscale: u16) -> Result<Numeric> {
+        if let Some(n) = Numeric::from_scaled(m, dscale) {
+            return Ok(n);
+        }
+        let mut mag = Vec::new();
+        let mut u = m.unsigned_abs();
+        while u > 0 {
+            mag.push((u % NBASE as u128) as u32);
+            u /= NBASE as u128;
+        }
+        let d = Dec {
+            neg: m < 0,
+            mag,
+            scale: dscale as u64,
+        };
+        Numeric::from_dec(&d, dscale as i64)
+    }
+
+    /// `a + b` on scaled values, `None` when it leaves the fast path.
+    fn add_scaled(&self, other: &Numeric) -> Option<Numeric> {
+        let (a, b) = (self.to_scaled()?, other.to_scaled()?);
+        let d = self.dscale.max(other.dscale);
+        let a = scale_up(a, (d - self.dscale) as i64)?;
+        let b = scale_up(b, (d - other.dscale) as i64)?;
+        Numeric::from_scaled(a.checked_add(b)?, d)
+    }
+
+    fn mul_scaled(&self, other: &Numeric) -> Option<Numeric> {
+        let (a, b) = (self.to_scaled()?, other.to_scaled()?);
+        let d = u16::try_from(self.dscale as u32 + other.dscale as u32).ok()?;
+        Numeric::from_scaled(a.checked_mul(b)?, d)
+    }
+
+    /// Plain decimal text (`-12.50`, no exponent, at most 36 digits) on
+    /// the fast path; `None` for anything else.
+    fn parse_plain(text: &str) -> Option<Numeric> {
+        let b = text.as_bytes();
+        let (neg, body) = match b.first()? {
+            b'-' => (true, &b[1..]),
+            b'+' => (false, &b[1..]),
+            _ => (false, b),
+        };
+        if body.is_empty() || body.len() > 37 {
+            return None;
+        }
+        let mut m: i128 = 0;
+        let mut frac: Option<u16> = None;
+        let mut digits = 0;
+        for &c in body {
+            match c {
+                b'0'..=b'9' => {
+                    m = m * 10 + (c - b'0') as i128;
+                    digits += 1;
+                    if let Some(f) = frac.as_mut() {
+                        *f += 1;
+                    }
+                }
+                b'.' if frac.is_none() => frac = Some(0),
+                _ => return None,
+            }
+        }
+        if digits == 0 {
+            return None;
+        }
+        Numeric::from_scaled(if neg { -m } else { m }, frac.unwrap_or(0))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Numeric <-> Dec
 
 impl Numeric {
@@ -580,6 +763,9 @@ impl Numeric {
                 format!("invalid input syntax for type numeric: \"{text}\""),
             )
         };
+        if let Some(n) = Numeric::parse_plain(text) {
+            return Ok(n);
+        }
         let s = text.trim_matches(|c: char| c.is_ascii_whitespace());
         let (neg, body) = match s.as_bytes().first() {
             Some(b'-') => (true, &s[1..]),
@@ -844,6 +1030,9 @@ impl Numeric {
             (a, 0) => return Ok(Numeric::infinity(a < 0)),
             (_, b) => return Ok(Numeric::infinity(b < 0)),
         }
+        if let Some(n) = self.add_scaled(other) {
+            return Ok(n);
+        }
         let dscale = self.dscale.max(other.dscale) as i64;
         Numeric::from_dec(&self.to_dec().add(&other.to_dec()), dscale)
     }
@@ -863,6 +1052,9 @@ impl Numeric {
             } else {
                 Numeric::infinity(s < 0)
             });
+        }
+        if let Some(n) = self.mul_scaled(other) {
+            return Ok(n);
         }
         let dscale = self.dscale as i64 + other.dscale as i64;
         Numeric::from_dec(&self.to_dec().mul(&other.to_dec()), dscale)
