@@ -373,6 +373,7 @@ impl BackgroundServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("arbordb-server")
+            .thread_stack_size(crate::sql::stack_depth::STATEMENT_STACK_BYTES)
             .enable_all()
             .build()?;
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;

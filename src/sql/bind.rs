@@ -1030,6 +1030,7 @@ impl Binder {
     // Expressions.
 
     pub fn bind_expr(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        super::stack_depth::check()?;
         self.depth += 1;
         if self.depth > BIND_DEPTH_MAX {
             self.depth -= 1;
@@ -1686,18 +1687,7 @@ impl Binder {
     ) -> Result<Expr> {
         use BinaryOperator as B;
         let bop = match op {
-            B::And | B::Or => {
-                let ctx = if *op == B::And { "AND" } else { "OR" };
-                let l = self.bind_expr(left, scope)?;
-                let l = self.coerce_bool(l, ctx)?;
-                let r = self.bind_expr(right, scope)?;
-                let r = self.coerce_bool(r, ctx)?;
-                return Ok(if *op == B::And {
-                    Expr::And(Box::new(l), Box::new(r))
-                } else {
-                    Expr::Or(Box::new(l), Box::new(r))
-                });
-            }
+            B::And | B::Or => return self.bind_bool_chain(left, op, right, scope),
             B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
                 return self.bind_regex_op(left, op, right, scope);
             }
@@ -1744,6 +1734,45 @@ impl Binder {
         let l = self.bind_expr(left, scope)?;
         let r = self.bind_expr(right, scope)?;
         self.binary(bop, l, r)
+    }
+
+    /// `a AND b AND c …` (or OR) bound in a loop along the chain, not a
+    /// recursion per operator: sqlparser builds such a chain left-deep, and
+    /// a WHERE joining dozens of tables has dozens of ANDs. The operands
+    /// become a balanced tree ([`super::expr::balanced`]). A link that is a
+    /// GROUP BY key is bound whole.
+    fn bind_bool_chain(
+        &mut self,
+        left: &ast::Expr,
+        op: &BinaryOperator,
+        right: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        let and = *op == BinaryOperator::And;
+        let ctx = if and { "AND" } else { "OR" };
+        // The operands from the right: `right`, then down the left spine.
+        let mut operands = vec![right];
+        let mut node = left;
+        while let ast::Expr::BinaryOp {
+            left: l,
+            op: o,
+            right: r,
+        } = node
+            && o == op
+            && self.group_key(node).is_none()
+        {
+            operands.push(r);
+            node = l;
+        }
+        operands.push(node);
+        let mut bound = Vec::with_capacity(operands.len());
+        for operand in operands.into_iter().rev() {
+            let b = self.bind_expr(operand, scope)?;
+            bound.push(self.coerce_bool(b, ctx)?);
+        }
+        let op = if and { Expr::And } else { Expr::Or };
+        super::expr::balanced(bound, op)
+            .ok_or_else(|| Error::internal("a boolean chain without operands"))
     }
 
     fn bind_like(
@@ -2045,6 +2074,7 @@ impl Binder {
     }
 
     pub fn bind_query(&mut self, q: &ast::Query) -> Result<BoundQuery> {
+        super::stack_depth::check()?;
         let ctes_before = self.ctes.len();
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
@@ -3036,6 +3066,7 @@ impl Binder {
     }
 
     pub(super) fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
+        super::stack_depth::check()?;
         match tf {
             ast::TableFactor::Derived {
                 lateral,

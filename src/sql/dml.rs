@@ -818,7 +818,7 @@ pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
     let mut binder = cx.binder();
     let mut bound = bind_update(&mut binder, u)?;
     if u.from.is_some() {
-        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
     }
     run_modify(cx, &bound)
 }
@@ -831,7 +831,7 @@ pub fn delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<StatementResult> {
     let mut binder = cx.binder();
     let mut bound = bind_delete(&mut binder, d)?;
     if d.using.is_some() {
-        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+        bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
     }
     run_modify(cx, &bound)
 }

@@ -34,6 +34,7 @@ pub struct ExecContext<'a> {
 }
 
 pub fn run(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    super::stack_depth::check()?;
     // EXPLAIN ANALYZE counts rows, loops and time per node.
     if super::explain::profiling() {
         let start = std::time::Instant::now();
@@ -63,6 +64,7 @@ pub type Sink<'s> = dyn FnMut(Row) -> Result<bool> + 's;
 /// nodes (and every node under EXPLAIN ANALYZE, which counts per node)
 /// run whole and hand their rows on.
 pub fn stream(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
+    super::stack_depth::check()?;
     if super::explain::profiling() {
         for row in run(plan, cx)? {
             if !sink(row)? {

@@ -232,7 +232,7 @@ pub fn explain(cx: &StmtCx<'_>, stmt: &ast::Statement, analyze: bool) -> Result<
     let mut binder = cx.binder();
     let (plan, verb) = match stmt {
         ast::Statement::Query(q) => (
-            super::optimizer::plan(binder.bind_query(q)?.plan, cx.shared, cx.settings),
+            super::optimizer::plan(binder.bind_query(q)?.plan, cx.shared, cx.settings)?,
             None,
         ),
         ast::Statement::Update(u) => (dml::bind_update(&mut binder, u)?.plan_of(), Some("Update")),
@@ -280,7 +280,7 @@ fn explain_analyze(cx: &StmtCx<'_>, stmt: &ast::Statement) -> Result<StatementRe
         return Err(Error::unsupported("EXPLAIN ANALYZE of this statement"));
     };
     let planning = Instant::now();
-    let plan = super::optimizer::plan(cx.binder().bind_query(q)?.plan, cx.shared, cx.settings);
+    let plan = super::optimizer::plan(cx.binder().bind_query(q)?.plan, cx.shared, cx.settings)?;
     let planning = planning.elapsed();
     let _guard = Profiling;
     PROFILE.with(|p| *p.borrow_mut() = Some(HashMap::new()));

@@ -359,6 +359,12 @@ impl Expr {
     }
 
     pub fn eval(&self, ctx: &EvalContext<'_>) -> Result<Value> {
+        if !matches!(
+            self,
+            Expr::Const { .. } | Expr::Param { .. } | Expr::Column { .. } | Expr::Outer { .. }
+        ) {
+            super::stack_depth::check()?;
+        }
         match self {
             Expr::Const { value, .. } => Ok(value.clone()),
             Expr::Param { index, .. } => ctx
@@ -598,6 +604,26 @@ fn run_subquery(plan: &Plan, ctx: &EvalContext<'_>) -> Result<Vec<Vec<Value>>> {
         txn: ctx.txn,
     };
     execute::run(plan, &cx)
+}
+
+/// `items[0] op items[1] op …` for an associative `op` (`Expr::And`,
+/// `Expr::Or`) as a balanced tree, built without recursion: its depth is
+/// log2 of the count, so a WHERE of thousands of conjuncts does not nest
+/// thousands deep for every later walk over it. Evaluation still visits
+/// the operands left to right and stops at the same one. `None` if empty.
+pub fn balanced(mut items: Vec<Expr>, op: fn(Box<Expr>, Box<Expr>) -> Expr) -> Option<Expr> {
+    while items.len() > 1 {
+        let mut paired = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            paired.push(match it.next() {
+                Some(b) => op(Box::new(a), Box::new(b)),
+                None => a,
+            });
+        }
+        items = paired;
+    }
+    items.pop()
 }
 
 pub fn no_parameter(index: usize) -> Error {

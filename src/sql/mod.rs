@@ -55,6 +55,7 @@ pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod srf;
+pub mod stack_depth;
 pub mod stat_views;
 pub mod stats;
 pub mod string_functions;

@@ -97,7 +97,7 @@ fn run_dml(cx: &StmtCx<'_>, stmt: &Statement) -> Result<StatementResult> {
 fn run_query(cx: &StmtCx<'_>, q: &ast::Query) -> Result<StatementResult> {
     let mut binder = cx.binder();
     let bound = binder.bind_query(q)?;
-    let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+    let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
     let rows = super::execute::run(&plan, &cx.exec())?;
     Ok(StatementResult {
         tag: format!("SELECT {}", rows.len()),

@@ -74,23 +74,33 @@ pub fn plan(
     plan: Plan,
     shared: &super::Shared,
     settings: &dyn Fn(&str) -> crate::error::Result<String>,
-) -> Plan {
+) -> crate::error::Result<Plan> {
     optimize(plan, &options(shared, settings))
 }
 
-pub fn optimize(plan: Plan, opts: &Options) -> Plan {
+/// The rewrites, then column pruning. Fails only with 54001, when the
+/// plan nests too deeply for the stack ([`super::stack_depth`]).
+pub fn optimize(plan: Plan, opts: &Options) -> crate::error::Result<Plan> {
     let o = Optimizer {
         opts,
         est: Estimator {
             stats: &*opts.stats,
         },
+        too_deep: std::cell::Cell::new(false),
     };
-    super::prune::prune(o.opt(plan))
+    let plan = o.opt(plan);
+    if o.too_deep.get() {
+        return Err(super::stack_depth::exceeded());
+    }
+    Ok(super::prune::prune(plan))
 }
 
 struct Optimizer<'a> {
     opts: &'a Options,
     est: Estimator<'a>,
+    /// Set when a recursion stopped short of the stack's end: the plan is
+    /// then only partly rewritten and the statement fails with 54001.
+    too_deep: std::cell::Cell<bool>,
 }
 
 // ---------------------------------------------------------------------
@@ -237,12 +247,8 @@ pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
-    let mut acc = es.pop()?;
-    while let Some(e) = es.pop() {
-        acc = Expr::And(Box::new(e), Box::new(acc));
-    }
-    Some(acc)
+fn and_all(es: Vec<Expr>) -> Option<Expr> {
+    super::expr::balanced(es, Expr::And)
 }
 
 /// Whether equality of `ty` is the equality of [`super::execute::row_key`]
@@ -463,7 +469,19 @@ struct SemiJoin {
 }
 
 impl Optimizer<'_> {
+    /// Whether the stack is too full to recurse further (then noted).
+    fn stack_full(&self) -> bool {
+        let full = super::stack_depth::check().is_err();
+        if full {
+            self.too_deep.set(true);
+        }
+        full
+    }
+
     fn opt(&self, plan: Plan) -> Plan {
+        if self.stack_full() {
+            return plan;
+        }
         match plan {
             Plan::Filter { .. }
             | Plan::Join {
@@ -510,6 +528,9 @@ impl Optimizer<'_> {
 
     /// Optimizes the plans of the subqueries in `e`.
     fn opt_subqueries(&self, e: &mut Expr) {
+        if self.stack_full() {
+            return;
+        }
         match e {
             Expr::Subquery { sub, .. } | Expr::Exists { sub, .. } => self.opt_subplan(sub),
             Expr::Quantified { sub, .. } => self.opt_subplan(sub),
@@ -533,6 +554,15 @@ impl Optimizer<'_> {
 
     /// Flattens inner joins and filters into leaves and conjuncts.
     fn flatten(&self, plan: Plan, offset: usize, leaves: &mut Vec<Leaf>, conj: &mut Vec<Expr>) {
+        if self.stack_full() {
+            let width = plan.width();
+            leaves.push(Leaf {
+                plan,
+                offset,
+                width,
+            });
+            return;
+        }
         match plan {
             Plan::Join {
                 kind: JoinKind::Inner,

@@ -16,7 +16,8 @@
 //! all their inputs' columns, which is always correct.
 //!
 //! Owns: that analysis. Invariant: every column a node reads is in the
-//! set its input is given, so pruning never changes an answer.
+//! set its input is given, so pruning never changes an answer; a subtree
+//! left unpruned (`needed: None`) is always correct.
 
 use super::expr::Expr;
 use super::optimizer::{children_mut, columns_of};
@@ -41,6 +42,9 @@ fn mark(need: &mut [bool], e: &Expr) {
 /// Prunes the plans of the subqueries inside `e` (each reads all of its
 /// own output).
 fn prune_subqueries(e: &mut Expr) {
+    if super::stack_depth::check().is_err() {
+        return;
+    }
     match e {
         Expr::Subquery { sub, .. } | Expr::Exists { sub, .. } | Expr::Quantified { sub, .. } => {
             let p = std::mem::replace(
@@ -64,6 +68,11 @@ fn all(p: Plan) -> Plan {
 }
 
 fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
+    // Too deep for the stack: left unpruned, which is always correct (the
+    // executor then fails the statement with 54001 before going deeper).
+    if super::stack_depth::check().is_err() {
+        return plan;
+    }
     match plan {
         Plan::Scan {
             table,

@@ -1074,7 +1074,7 @@ impl SessionState {
             Statement::Query(q) => {
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
-                let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+                let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
                 let mut rows = execute::run(&plan, &cx.exec())?;
                 let types: Vec<DataType> =
                     bound.columns.iter().map(|c| c.data_type.clone()).collect();

@@ -79,6 +79,7 @@ impl ArborExecutor {
         let (reply_tx, reply_rx) = mpsc::channel();
         thread::Builder::new()
             .name("conformance-engine".into())
+            .stack_size(arbordb::sql::stack_depth::STATEMENT_STACK_BYTES)
             .spawn(move || {
                 let mut session = db.session();
                 for sql in request_rx {
