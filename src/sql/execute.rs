@@ -59,8 +59,9 @@ fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
 pub type Sink<'s> = dyn FnMut(Row) -> Result<bool> + 's;
 
 /// Feeds `plan`'s rows to `sink` one at a time without collecting them:
-/// scans, filters, projections and limits pass each row straight on, so
-/// an aggregate, sort or join over them holds only what it keeps. Other
+/// scans, filters, projections, limits and hash joins (as their probe side
+/// streams) pass each row straight on, so an aggregate, sort or join over
+/// them holds only what it keeps. Other
 /// nodes (and every node under EXPLAIN ANALYZE, which counts per node)
 /// run whole and hand their rows on.
 pub fn stream(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
@@ -130,6 +131,7 @@ fn stream_node(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
                 Ok(sink(row)? && more)
             })
         }
+        Plan::HashJoin(j) => super::join::stream(j, cx, sink),
         other => {
             for row in run_node(other, cx)? {
                 if !sink(row)? {

@@ -18,6 +18,11 @@
 //!             a NULL key; all if r is empty               never true
 //! ```
 //!
+//! The build side is collected and hashed; the probe side streams through
+//! it and the joined rows go straight on to the consumer ([`stream`]), so
+//! a chain of joins holds only its hash tables, never an intermediate
+//! result.
+//!
 //! Owns: the join semantics above, keys compared with SQL equality of one
 //! type ([`super::execute::row_key`]: the planner only makes hash joins of
 //! keys whose equality that is).
@@ -28,7 +33,7 @@ use std::collections::HashMap;
 use crate::error::Result;
 use crate::types::Value;
 
-use super::execute::{ExecContext, KeyPart, Row, row_key};
+use super::execute::{ExecContext, KeyPart, Row, Sink, row_key};
 use super::expr::{EvalContext, Expr};
 use super::plan::Plan;
 
@@ -147,97 +152,160 @@ fn passes(residual: &Option<Expr>, row: &[Value], cx: &ExecContext<'_>) -> Resul
 }
 
 pub fn run(j: &HashJoin, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    stream(j, cx, &mut |row| {
+        out.push(row);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The probe row and a build row joined, `probe ++ build` if
+/// `probe_first`, else `build ++ probe`; the probe row is moved in when
+/// `last` (no later match needs it), copied otherwise.
+fn pair(probe: &mut Option<Row>, build: &[Value], probe_first: bool, last: bool) -> Row {
+    if last && let Some(mut p) = probe.take() {
+        if probe_first {
+            p.extend_from_slice(build);
+            return p;
+        }
+        let mut row = Vec::with_capacity(build.len() + p.len());
+        row.extend_from_slice(build);
+        row.append(&mut p);
+        return row;
+    }
+    let p: &[Value] = probe.as_deref().unwrap_or(&[]);
+    let mut row = Vec::with_capacity(p.len() + build.len());
+    if probe_first {
+        row.extend_from_slice(p);
+        row.extend_from_slice(build);
+    } else {
+        row.extend_from_slice(build);
+        row.extend_from_slice(p);
+    }
+    row
+}
+
+/// Feeds the join's rows to `sink` as the probe side streams through the
+/// built table (an inner, left, semi or anti join's rows come out while
+/// the probe input is still being read; a right or full join's unmatched
+/// build rows at the end). The probe row is moved into the last row it
+/// makes, so a key match (the common foreign-key join) copies only the
+/// build row's values.
+pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
     let lw = j.left.width();
     let rw = j.right.width();
-    let mut out = Vec::new();
     if j.build_left && j.kind == HashJoinKind::Inner {
         // Build on the left rows, stream the right ones through.
         let l = super::execute::collect(&j.left, cx)?;
         let (table, _) = build(&j.left_keys, &l, cx)?;
         if table.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
-        super::execute::stream(&j.right, cx, &mut |rrow| {
+        return super::execute::stream(&j.right, cx, &mut |rrow| {
             let Some(k) = key_of(&j.right_keys, &rrow, cx)? else {
                 return Ok(true);
             };
-            if let Some(ms) = table.get(&k) {
-                for &i in ms {
-                    let row = joined(&l[i], &rrow);
-                    if passes(&j.residual, &row, cx)? {
-                        out.push(row);
-                    }
+            let Some(ms) = table.get(&k) else {
+                return Ok(true);
+            };
+            let mut probe = Some(rrow);
+            for (n, &i) in ms.iter().enumerate() {
+                let row = pair(&mut probe, &l[i], false, n + 1 == ms.len());
+                if passes(&j.residual, &row, cx)? && !sink(row)? {
+                    return Ok(false);
                 }
             }
             Ok(true)
-        })?;
-        return Ok(out);
+        });
     }
     let r = super::execute::collect(&j.right, cx)?;
     let (table, right_null) = build(&j.right_keys, &r, cx)?;
     if j.kind == HashJoinKind::NotIn {
         if r.is_empty() {
-            return super::execute::collect(&j.left, cx);
+            return super::execute::stream(&j.left, cx, sink);
         }
         if right_null {
-            return Ok(out);
+            return Ok(());
         }
-        super::execute::stream(&j.left, cx, &mut |lrow| {
+        return super::execute::stream(&j.left, cx, &mut |lrow| {
             if let Some(k) = key_of(&j.left_keys, &lrow, cx)?
                 && !table.contains_key(&k)
             {
-                out.push(lrow);
+                return sink(lrow);
             }
             Ok(true)
-        })?;
-        return Ok(out);
+        });
     }
     // An inner or semi join with nothing to match has no rows: the probe
     // side need not run at all.
     if table.is_empty() && matches!(j.kind, HashJoinKind::Inner | HashJoinKind::Semi) {
-        return Ok(out);
+        return Ok(());
     }
     let mut right_matched = vec![false; r.len()];
+    let mut stopped = false;
     super::execute::stream(&j.left, cx, &mut |lrow| {
-        let mut matched = false;
-        if let Some(k) = key_of(&j.left_keys, &lrow, cx)?
-            && let Some(ms) = table.get(&k)
-        {
+        let ms: &[usize] = match key_of(&j.left_keys, &lrow, cx)? {
+            Some(k) => table.get(&k).map_or(&[], Vec::as_slice),
+            None => &[],
+        };
+        if j.kind.left_only() {
+            // Semi / anti: whether some build row matches (and passes).
+            let mut matched = false;
             for &i in ms {
-                let row = joined(&lrow, &r[i]);
-                if !passes(&j.residual, &row, cx)? {
-                    continue;
+                if j.residual.is_none() || passes(&j.residual, &joined(&lrow, &r[i]), cx)? {
+                    matched = true;
+                    break;
                 }
-                matched = true;
-                match j.kind {
-                    HashJoinKind::Semi | HashJoinKind::Anti => break,
-                    _ => {
-                        right_matched[i] = true;
-                        out.push(row);
-                    }
-                }
+            }
+            let keep = matches!(
+                (j.kind, matched),
+                (HashJoinKind::Semi, true) | (HashJoinKind::Anti, false)
+            );
+            if keep && !sink(lrow)? {
+                stopped = true;
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        let mut matched = false;
+        let mut probe = Some(lrow);
+        for (n, &i) in ms.iter().enumerate() {
+            let last =
+                n + 1 == ms.len() && !matches!(j.kind, HashJoinKind::Left | HashJoinKind::Full);
+            let row = pair(&mut probe, &r[i], true, last);
+            if !passes(&j.residual, &row, cx)? {
+                continue;
+            }
+            matched = true;
+            right_matched[i] = true;
+            if !sink(row)? {
+                stopped = true;
+                return Ok(false);
             }
         }
-        match j.kind {
-            HashJoinKind::Semi if matched => out.push(lrow),
-            HashJoinKind::Anti if !matched => out.push(lrow),
-            HashJoinKind::Left | HashJoinKind::Full if !matched => {
-                let mut row = lrow;
-                row.extend(std::iter::repeat_n(Value::Null, rw));
-                out.push(row);
+        if !matched
+            && matches!(j.kind, HashJoinKind::Left | HashJoinKind::Full)
+            && let Some(mut row) = probe
+        {
+            row.extend(std::iter::repeat_n(Value::Null, rw));
+            if !sink(row)? {
+                stopped = true;
+                return Ok(false);
             }
-            _ => {}
         }
         Ok(true)
     })?;
-    if matches!(j.kind, HashJoinKind::Right | HashJoinKind::Full) {
+    if !stopped && matches!(j.kind, HashJoinKind::Right | HashJoinKind::Full) {
         for (i, rrow) in r.iter().enumerate() {
             if !right_matched[i] {
                 let mut row = vec![Value::Null; lw];
                 row.extend_from_slice(rrow);
-                out.push(row);
+                if !sink(row)? {
+                    break;
+                }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
