@@ -40,6 +40,10 @@ use super::plan::{JoinKind, Plan};
 use super::scan::{Access, choose_access};
 use super::stats::{self, Estimator};
 
+/// Joins of at most this many leaves try a greedy order from every leaf
+/// (n starts of n² steps each); larger ones start from the smallest leaf.
+const GREEDY_STARTS_MAX_LEAVES: usize = 12;
+
 /// What the planner may use.
 pub struct Options {
     pub enable_hashjoin: bool,
@@ -799,7 +803,7 @@ impl Optimizer<'_> {
             plans[i] = Some(p);
         }
         // Start from the smallest leaf.
-        let Some(start) = (0..n).min_by(|&a, &b| sizes[a].total_cmp(&sizes[b])) else {
+        let Some(smallest) = (0..n).min_by(|&a, &b| sizes[a].total_cmp(&sizes[b])) else {
             let plan = filter(
                 Plan::Values {
                     rows: vec![vec![]],
@@ -809,6 +813,114 @@ impl Optimizer<'_> {
             );
             return (plan, (0..total).collect());
         };
+        // Each equality's sides: the leaves each reads, and the distinct
+        // values of a side that is one leaf's column (infinite otherwise;
+        // capped by the rows at hand when used).
+        let side = |e: &Expr| -> u128 {
+            let mut cols = Vec::new();
+            columns_of(e, &mut cols);
+            cols.iter()
+                .fold(0u128, |m, &c| m | leaf_of(c).map_or(0, |i| 1 << i))
+        };
+        let raw_ndv = |e: &Expr, mask: u128| -> f64 {
+            if mask.count_ones() != 1 {
+                return f64::INFINITY;
+            }
+            let i = mask.trailing_zeros() as usize;
+            let off = leaves[i].offset;
+            let mut local = e.clone();
+            remap(&mut local, &|x| x - off);
+            plans[i]
+                .as_ref()
+                .map_or(f64::INFINITY, |p| self.est.ndv(p, &local, f64::INFINITY))
+        };
+        let eqs: Vec<Option<(u128, u128, f64, f64)>> = pending
+            .iter()
+            .map(|(c, _)| {
+                let (a, b) = equality(c)?;
+                let (ma, mb) = (side(a), side(b));
+                Some((ma, mb, raw_ndv(a, ma), raw_ndv(b, mb)))
+            })
+            .collect();
+        // Rows of joining leaf j to the leaves `in_tree` (`tree_rows` rows),
+        // and whether an equality connects them. Several equalities to one
+        // leaf multiply, but never below 1 / max(rows on either side): the
+        // combined key has no more distinct values than either side rows
+        // (TPC-H Q9's partsupp joins lineitem on both of its key columns).
+        let estimate = |in_tree: u128, tree_rows: f64, j: usize| -> (f64, bool) {
+            let mut key_sel = 1.0f64;
+            let mut other_sel = 1.0f64;
+            let mut connected = false;
+            for (k, (_, mask)) in pending.iter().enumerate() {
+                if mask & !(in_tree | 1 << j) != 0 || mask & (1 << j) == 0 {
+                    continue;
+                }
+                if let Some((ma, mb, ra, rb)) = eqs[k]
+                    && ((ma & !in_tree == 0 && mb == 1 << j)
+                        || (mb & !in_tree == 0 && ma == 1 << j))
+                {
+                    connected = true;
+                    let (rt, rl) = if mb == 1 << j { (ra, rb) } else { (rb, ra) };
+                    let da = rt.min(tree_rows).max(1.0);
+                    let db = rl.min(sizes[j]).max(1.0);
+                    key_sel *= 1.0 / da.max(db);
+                    continue;
+                }
+                other_sel *= 0.33;
+            }
+            if connected {
+                key_sel = key_sel.max(1.0 / tree_rows.max(sizes[j]).max(1.0));
+            }
+            (
+                (tree_rows * sizes[j] * key_sel * other_sel).max(1.0),
+                connected,
+            )
+        };
+        // Greedy from `start`: the next leaf is one an equality connects,
+        // of the smallest result. Its order and cost (rows made plus the
+        // rows hashed, twice as dear: what the executor spends).
+        let greedy = |start: usize| -> (Vec<usize>, f64) {
+            let mut in_tree: u128 = 1 << start;
+            let mut tree_rows = sizes[start];
+            let mut order = vec![start];
+            let mut cost = 0.0;
+            for _ in 1..n {
+                let mut best: Option<(usize, f64, bool)> = None;
+                for j in 0..n {
+                    if in_tree & (1 << j) != 0 {
+                        continue;
+                    }
+                    let (rows, connected) = estimate(in_tree, tree_rows, j);
+                    let better = match best {
+                        None => true,
+                        Some((_, r, c)) => (connected && !c) || (connected == c && rows < r),
+                    };
+                    if better {
+                        best = Some((j, rows, connected));
+                    }
+                }
+                let Some((j, rows, _)) = best else { break };
+                cost += rows + 2.0 * tree_rows.min(sizes[j]);
+                tree_rows = rows;
+                in_tree |= 1 << j;
+                order.push(j);
+            }
+            (order, cost)
+        };
+        // Greedy from the smallest leaf can walk into the biggest tables
+        // first (Q9: nation, supplier, then all of lineitem before part's
+        // filter applies): with few leaves, every start is tried and the
+        // cheapest kept (the smallest leaf's on a tie).
+        let (mut order, mut best_cost) = greedy(smallest);
+        if n <= GREEDY_STARTS_MAX_LEAVES {
+            for start in (0..n).filter(|&s| s != smallest) {
+                let (o, c) = greedy(start);
+                if c < best_cost * 0.9 {
+                    (order, best_cost) = (o, c);
+                }
+            }
+        }
+        let start = order[0];
         let mut layout = vec![usize::MAX; total];
         let place = |layout: &mut Vec<usize>, leaf: &Leaf, at: usize| {
             for k in 0..leaf.width {
@@ -826,54 +938,8 @@ impl Optimizer<'_> {
         place(&mut layout, &leaves[start], 0);
         let mut in_tree: u128 = 1 << start;
         let mut used = vec![false; pending.len()];
-        for _ in 1..n {
-            // The best next leaf: connected by an equality, smallest result.
-            let mut best: Option<(usize, f64, bool)> = None;
-            for j in 0..n {
-                if in_tree & (1 << j) != 0 {
-                    continue;
-                }
-                let mut sel = 1.0;
-                let mut connected = false;
-                for (k, (c, mask)) in pending.iter().enumerate() {
-                    if used[k] || mask & !(in_tree | 1 << j) != 0 || mask & (1 << j) == 0 {
-                        continue;
-                    }
-                    if let Some((a, b)) = equality(c) {
-                        let side = |e: &Expr| -> u128 {
-                            let mut cols = Vec::new();
-                            columns_of(e, &mut cols);
-                            cols.iter()
-                                .fold(0u128, |m, &c| m | leaf_of(c).map_or(0, |i| 1 << i))
-                        };
-                        let (ma, mb) = (side(a), side(b));
-                        if (ma & !in_tree == 0 && mb == 1 << j)
-                            || (mb & !in_tree == 0 && ma == 1 << j)
-                        {
-                            connected = true;
-                            let (ta, tb) = if mb == 1 << j { (a, b) } else { (b, a) };
-                            let da = self.ndv_mapped(&tree, ta, &layout, tree_rows);
-                            let off = leaves[j].offset;
-                            let mut tb = tb.clone();
-                            remap(&mut tb, &|x| x - off);
-                            let pj = plans[j].as_ref();
-                            let db = pj.map_or(sizes[j], |p| self.est.ndv(p, &tb, sizes[j]));
-                            sel *= 1.0 / da.max(db).max(1.0);
-                            continue;
-                        }
-                    }
-                    sel *= 0.33;
-                }
-                let rows = (tree_rows * sizes[j] * sel).max(1.0);
-                let better = match best {
-                    None => true,
-                    Some((_, r, c)) => (connected && !c) || (connected == c && rows < r),
-                };
-                if better {
-                    best = Some((j, rows, connected));
-                }
-            }
-            let Some((j, rows, _)) = best else { break };
+        for &j in &order[1..] {
+            let (rows, _) = estimate(in_tree, tree_rows, j);
             let right = plans[j].take().unwrap_or(Plan::Values {
                 rows: vec![],
                 width: 0,
@@ -984,12 +1050,6 @@ impl Optimizer<'_> {
             })
             .collect();
         (filter(tree, tail), layout)
-    }
-
-    fn ndv_mapped(&self, tree: &Plan, e: &Expr, layout: &[usize], rows: f64) -> f64 {
-        let mut e = e.clone();
-        remap(&mut e, &|x| layout.get(x).copied().unwrap_or(x));
-        self.est.ndv(tree, &e, rows)
     }
 
     /// `[NOT] EXISTS`, `IN`, `NOT IN` as a join (the conjunct back if not).
