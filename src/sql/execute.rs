@@ -526,7 +526,9 @@ pub enum KeyPart {
     Bytes(Vec<u8>),
 }
 
-fn key_part(v: &Value) -> KeyPart {
+/// `v` as a hashable part of a key (equal exactly when SQL `=` is true
+/// for values of one type; NULL is a part of its own).
+pub fn key_part(v: &Value) -> KeyPart {
     let float = |f: f64| {
         if f.is_nan() {
             KeyPart::Float(f64::NAN.to_bits())

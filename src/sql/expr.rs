@@ -345,7 +345,7 @@ impl Expr {
     /// [`Expr::eval`] borrowing the value of a column, constant or
     /// parameter instead of cloning it (an operator reads its operands;
     /// copying a numeric or text per row only to drop it is the cost).
-    fn eval_ref<'a>(&'a self, ctx: &'a EvalContext<'a>) -> Result<std::borrow::Cow<'a, Value>> {
+    pub fn eval_ref<'a>(&'a self, ctx: &'a EvalContext<'a>) -> Result<std::borrow::Cow<'a, Value>> {
         use std::borrow::Cow;
         match self {
             Expr::Const { value, .. } => Ok(Cow::Borrowed(value)),

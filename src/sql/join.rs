@@ -24,16 +24,17 @@
 //! result.
 //!
 //! Owns: the join semantics above, keys compared with SQL equality of one
-//! type ([`super::execute::row_key`]: the planner only makes hash joins of
+//! type ([`super::execute::key_part`]: the planner only makes hash joins of
 //! keys whose equality that is).
 //! Invariant: the answer is the nested-loop join's (modulo row order).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::error::Result;
 use crate::types::Value;
 
-use super::execute::{ExecContext, KeyPart, Row, Sink, row_key};
+use super::execute::{ExecContext, KeyPart, Row, Sink, key_part};
 use super::expr::{EvalContext, Expr};
 use super::plan::Plan;
 
@@ -106,23 +107,63 @@ fn eval_cx<'r>(cx: &'r ExecContext<'_>, row: &'r [Value]) -> EvalContext<'r> {
     }
 }
 
+/// A row's join key: a single-column key (the common case) is its one
+/// part, hashed without a vector around it; an integer or date key then
+/// needs no allocation per row at all.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum JoinKey {
+    One(KeyPart),
+    Many(Vec<KeyPart>),
+}
+
 /// The join key of `row`, `None` if a part is NULL (it matches nothing).
-fn key_of(keys: &[Expr], row: &[Value], cx: &ExecContext<'_>) -> Result<Option<Vec<KeyPart>>> {
+fn key_of(keys: &[Expr], row: &[Value], cx: &ExecContext<'_>) -> Result<Option<JoinKey>> {
     let ctx = eval_cx(cx, row);
-    let mut vals = Vec::with_capacity(keys.len());
-    for k in keys {
-        let v = k.eval(&ctx)?;
+    if let [k] = keys {
+        let v = k.eval_ref(&ctx)?;
         if v.is_null() {
             return Ok(None);
         }
-        vals.push(v);
+        return Ok(Some(JoinKey::One(key_part(&v))));
     }
-    Ok(Some(row_key(&vals)))
+    let mut parts = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v = k.eval_ref(&ctx)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        parts.push(key_part(&v));
+    }
+    Ok(Some(JoinKey::Many(parts)))
+}
+
+/// The build rows of one key: one index inline (a key column of the
+/// build side, as in a foreign-key join), more in a vector.
+#[derive(Debug)]
+enum Matches {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Matches {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Matches::One(i) => std::slice::from_ref(i),
+            Matches::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        match self {
+            Matches::One(first) => *self = Matches::Many(vec![*first, i]),
+            Matches::Many(v) => v.push(i),
+        }
+    }
 }
 
 /// Rows of `rows` by key; rows with a NULL key part are left out. Also
 /// says whether some row had a NULL key.
-type Table = HashMap<Vec<KeyPart>, Vec<usize>>;
+type Table = HashMap<JoinKey, Matches>;
 
 fn build(keys: &[Expr], rows: &[Row], cx: &ExecContext<'_>) -> Result<(Table, bool)> {
     let mut table: Table = HashMap::with_capacity(rows.len());
@@ -130,7 +171,12 @@ fn build(keys: &[Expr], rows: &[Row], cx: &ExecContext<'_>) -> Result<(Table, bo
     for (i, row) in rows.iter().enumerate() {
         super::signals::check()?;
         match key_of(keys, row, cx)? {
-            Some(k) => table.entry(k).or_default().push(i),
+            Some(k) => match table.entry(k) {
+                Entry::Occupied(mut e) => e.get_mut().push(i),
+                Entry::Vacant(e) => {
+                    e.insert(Matches::One(i));
+                }
+            },
             None => saw_null = true,
         }
     }
@@ -206,7 +252,7 @@ pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
             let Some(k) = key_of(&j.right_keys, &rrow, cx)? else {
                 return Ok(true);
             };
-            let Some(ms) = table.get(&k) else {
+            let Some(ms) = table.get(&k).map(Matches::as_slice) else {
                 return Ok(true);
             };
             let mut probe = Some(rrow);
@@ -246,7 +292,7 @@ pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
     let mut stopped = false;
     super::execute::stream(&j.left, cx, &mut |lrow| {
         let ms: &[usize] = match key_of(&j.left_keys, &lrow, cx)? {
-            Some(k) => table.get(&k).map_or(&[], Vec::as_slice),
+            Some(k) => table.get(&k).map_or(&[], Matches::as_slice),
             None => &[],
         };
         if j.kind.left_only() {
