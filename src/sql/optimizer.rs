@@ -255,7 +255,7 @@ fn and_all(es: Vec<Expr>) -> Option<Expr> {
     super::expr::balanced(es, Expr::And)
 }
 
-/// Whether equality of `ty` is the equality of [`super::execute::row_key`]
+/// Whether equality of `ty` is the equality of [`super::execute::key_part`]
 /// (so a hash join on it finds what `=` finds).
 fn hashable(ty: &DataType) -> bool {
     matches!(
@@ -1469,6 +1469,20 @@ fn push_filter(plan: Plan, conj: Vec<Expr>) -> Plan {
             push_filter(*input, all)
         }
         p @ Plan::Scan { .. } => choose_access(filter(p, conj)),
+        // A semi or anti join's rows are some of its left input's rows,
+        // column for column: the filter applies before the probe (TPC-H
+        // Q21's `l_receiptdate > l_commitdate` under EXISTS / NOT EXISTS).
+        Plan::HashJoin(mut j) if j.kind.left_only() => {
+            let left = std::mem::replace(
+                &mut j.left,
+                Plan::Values {
+                    rows: vec![],
+                    width: 0,
+                },
+            );
+            j.left = push_filter(left, conj);
+            Plan::HashJoin(j)
+        }
         other => filter(other, conj),
     }
 }
