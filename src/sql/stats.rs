@@ -326,12 +326,12 @@ impl Estimator<'_> {
     }
 
     fn comparison(&self, input: &Plan, op: BinOp, left: &Expr, right: &Expr) -> f64 {
-        let (col, value, op) = match (
+        let (col, col_side, value, op) = match (
             self.column_expr(input, left),
             self.column_expr(input, right),
         ) {
-            (Some(c), None) => (c, right, op),
-            (None, Some(c)) => (c, left, flip(op)),
+            (Some(c), None) => (c, left, right, op),
+            (None, Some(c)) => (c, right, left, flip(op)),
             (Some(_), Some(_)) => return if op == BinOp::Eq { EQ_SEL } else { RANGE_SEL },
             (None, None) => {
                 return match op {
@@ -354,7 +354,26 @@ impl Estimator<'_> {
                 let Some(v) = constant else {
                     return RANGE_SEL;
                 };
-                let Some(below) = histogram_fraction(&cs.histogram, v) else {
+                // `date_col < timestamp '…'` compares the column cast:
+                // so are the bounds (a date's histogram is a timestamp's).
+                let cast_bounds;
+                let bounds = match col_side {
+                    Expr::Cast { expr, to } if matches!(**expr, Expr::Column { .. }) => {
+                        let from = expr.ty();
+                        let cast: Option<Vec<Value>> = cs
+                            .histogram
+                            .iter()
+                            .map(|b| super::cast::cast(b.clone(), &from, to).ok())
+                            .collect();
+                        let Some(c) = cast else {
+                            return RANGE_SEL;
+                        };
+                        cast_bounds = c;
+                        &cast_bounds
+                    }
+                    _ => &cs.histogram,
+                };
+                let Some(below) = histogram_fraction(bounds, v) else {
                     return RANGE_SEL;
                 };
                 let frac = match op {
