@@ -33,6 +33,7 @@ use super::bind::{Binder, Params, TableSource, ident_name, object_name};
 use super::copy::{self, Copied, CopyIn};
 use super::execute::{self, ExecContext};
 use super::parse::parse;
+use super::plan_cache::{CachedPlan, PlanSlot};
 use super::scan::{TxnCell, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
 use super::{ddl, dml};
@@ -50,6 +51,8 @@ pub struct PreparedStatement {
     /// `sql` normalised for `pg_stat_statements`, once at prepare time
     /// rather than on every execution.
     normalized: String,
+    /// The plan of the last execution, while still valid (`plan_cache.rs`).
+    pub(crate) plan: Arc<PlanSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,11 @@ pub struct SessionState {
     registration: super::activity::Registration,
     /// NOTIFYs and LISTENs waiting for the transaction to commit.
     pending: Arc<parking_lot::Mutex<super::activity::Pending>>,
+    /// The transaction ran a statement that may change the catalog: its
+    /// end (or a rollback to a savepoint) makes kept plans stale.
+    catalog_dirty: bool,
+    /// The kept-plan slot of the prepared statement executing now.
+    plan_slot: Option<Arc<PlanSlot>>,
 }
 
 /// What a data statement runs with.
@@ -143,6 +151,25 @@ fn isolation_level(name: &str) -> IsolationLevel {
         "repeatable read" => IsolationLevel::RepeatableRead,
         _ => IsolationLevel::ReadCommitted,
     }
+}
+
+/// Turns the oid values of a query's reg* output columns (regclass,
+/// regtype, …) into names, as read by the statement's snapshot.
+fn reg_output(
+    shared: &Shared,
+    txn: &Arc<TxnCell>,
+    columns: &[Column],
+    rows: &mut [Vec<Value>],
+) -> Result<()> {
+    let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+    if super::pg_catalog::reg::needs_output(&types) {
+        let snap = {
+            let mut t = lock_txn(txn)?;
+            super::pg_catalog::snapshot(shared.catalog(), &mut t)?
+        };
+        super::pg_catalog::reg::output_rows(&snap, &types, rows);
+    }
+    Ok(())
 }
 
 fn tag_only(tag: &str) -> StatementResult {
@@ -331,6 +358,8 @@ impl SessionState {
             sequences: Arc::default(),
             sql_prepared: HashMap::new(),
             deallocated_all: false,
+            catalog_dirty: false,
+            plan_slot: None,
         }
     }
 
@@ -538,6 +567,10 @@ impl SessionState {
     /// undone at once (to the innermost savepoint, which `ROLLBACK TO`
     /// can resume from) and its locks released, as PostgreSQL does.
     fn fail(&mut self) {
+        if self.catalog_dirty {
+            // A rollback to a savepoint may undo catalog changes.
+            self.shared.catalog_generation().bump();
+        }
         match self.block {
             BlockState::InBlock { .. } => {
                 self.block = BlockState::Failed;
@@ -592,6 +625,7 @@ impl SessionState {
                     statement: None,
                     sql: String::new(),
                     normalized: String::new(),
+                    plan: Arc::default(),
                 },
             });
         };
@@ -634,6 +668,7 @@ impl SessionState {
                 statement: Some(Box::new(stmt)),
                 sql: sql.to_string(),
                 normalized: super::activity::normalize(sql),
+                plan: Arc::default(),
             },
         })
     }
@@ -699,19 +734,22 @@ impl SessionState {
         }
         self.enter_query(&prepared.inner.sql);
         let started = Instant::now();
-        let r = self
-            .run(
-                stmt,
-                &prepared.inner.sql,
-                Some(&values),
-                &prepared.param_types,
-            )
-            .and_then(|r| {
-                if self.copy_in.is_none() {
-                    self.end_implicit()?;
-                }
-                Ok(r)
-            });
+        // Only a query keeps its plan (not `EXECUTE name`, whose statement
+        // a DEALLOCATE and PREPARE may replace).
+        self.plan_slot = matches!(**stmt, Statement::Query(_)).then(|| prepared.inner.plan.clone());
+        let r = self.run(
+            stmt,
+            &prepared.inner.sql,
+            Some(&values),
+            &prepared.param_types,
+        );
+        self.plan_slot = None;
+        let r = r.and_then(|r| {
+            if self.copy_in.is_none() {
+                self.end_implicit()?;
+            }
+            Ok(r)
+        });
         match &r {
             Ok(result) => {
                 self.record_statement(&prepared.inner.normalized, started.elapsed(), result)
@@ -720,6 +758,27 @@ impl SessionState {
         }
         self.leave_query();
         r
+    }
+
+    /// Whether executing `prepared` now is a short read that never waits:
+    /// an autocommit READ COMMITTED query whose last plan read a bounded
+    /// key range. Such a read takes no row lock, SIREAD lock or safe
+    /// snapshot and commits without the log, so a server may run it on
+    /// the connection's own thread instead of handing it to another one.
+    pub fn is_short_read(&self, prepared: &Prepared) -> bool {
+        self.block == BlockState::Idle
+            && self.txn.is_none()
+            && self.copy_in.is_none()
+            && prepared
+                .inner
+                .statement
+                .as_deref()
+                .is_some_and(|s| matches!(s, Statement::Query(_)))
+            && self
+                .settings
+                .get("default_transaction_isolation")
+                .is_ok_and(|i| i == "read committed")
+            && prepared.inner.plan.is_short_read()
     }
 
     /// The number of data columns of the COPY FROM STDIN waiting for its
@@ -998,7 +1057,8 @@ impl SessionState {
     }
 
     /// A statement that reads or writes data: runs in the block's
-    /// transaction, or in an implicit one the caller commits.
+    /// transaction, or in an implicit one the caller commits. One that may
+    /// change the catalog makes every kept plan stale (`plan_cache.rs`).
     fn run_in_txn(
         &mut self,
         stmt: &Statement,
@@ -1006,7 +1066,42 @@ impl SessionState {
         params: Option<&[Value]>,
         param_types: &[DataType],
     ) -> Result<StatementResult> {
+        let changes_catalog = !matches!(
+            stmt,
+            Statement::Query(_)
+                | Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+                | Statement::Copy { .. }
+                | Statement::Explain { .. }
+        );
+        if changes_catalog {
+            self.catalog_dirty = true;
+        }
+        let r = self.run_data_statement(stmt, sql, params, param_types);
+        if changes_catalog {
+            self.shared.catalog_generation().bump();
+        }
+        r
+    }
+
+    fn run_data_statement(
+        &mut self,
+        stmt: &Statement,
+        sql: &str,
+        params: Option<&[Value]>,
+        param_types: &[DataType],
+    ) -> Result<StatementResult> {
+        // The slot is this statement's only: nested statements never see it.
+        let slot = self.plan_slot.take();
+        // Read before the statement's snapshot (the plan is kept with it).
+        let generation = self.shared.catalog_generation().current();
         let txn = self.start_statement()?;
+        let slot = match slot {
+            Some(s) if lock_txn(&txn)?.isolation() == IsolationLevel::ReadCommitted => Some(s),
+            _ => None,
+        };
+        let settings_version = self.settings.version();
         if let BlockState::InBlock { queried } = &mut self.block {
             *queried = true;
         }
@@ -1027,18 +1122,33 @@ impl SessionState {
                 super::modifying_cte::run(&cx, q)
             }
             Statement::Query(q) => {
+                if let Some(slot) = &slot
+                    && let Some(now) = cx.shared.catalog_generation().settled()
+                    && let Some(kept) = slot.get(now, settings_version)
+                {
+                    let mut rows = execute::run(&kept.plan, &cx.exec())?;
+                    reg_output(&self.shared, &txn, &kept.columns, &mut rows)?;
+                    return Ok(StatementResult {
+                        tag: format!("SELECT {}", rows.len()),
+                        columns: kept.columns.clone(),
+                        rows,
+                    });
+                }
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
                 let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
                 let mut rows = execute::run(&plan, &cx.exec())?;
-                let types: Vec<DataType> =
-                    bound.columns.iter().map(|c| c.data_type.clone()).collect();
-                if super::pg_catalog::reg::needs_output(&types) {
-                    let snap = {
-                        let mut t = super::scan::lock_txn(&txn)?;
-                        super::pg_catalog::snapshot(self.shared.catalog(), &mut t)?
-                    };
-                    super::pg_catalog::reg::output_rows(&snap, &types, &mut rows);
+                reg_output(&self.shared, &txn, &bound.columns, &mut rows)?;
+                if let Some(slot) = &slot
+                    && super::plan_cache::cacheable(&plan)
+                {
+                    slot.keep(CachedPlan {
+                        generation,
+                        settings_version,
+                        bounded: super::plan_cache::bounded(&plan),
+                        plan: Arc::new(plan),
+                        columns: bound.columns.clone(),
+                    });
                 }
                 Ok(StatementResult {
                     tag: format!("SELECT {}", rows.len()),
@@ -1181,6 +1291,11 @@ impl SessionState {
 
     /// Ends the current transaction (if any): commit or roll back.
     fn finish_txn(&mut self, commit: bool) -> Result<()> {
+        // A transaction that changed the catalog: kept plans are stale once
+        // its end is visible (the guard bumps the generation as it drops).
+        let shared = self.shared.clone();
+        let _ending =
+            std::mem::take(&mut self.catalog_dirty).then(|| shared.catalog_generation().ending());
         let Some(cell) = self.txn.take() else {
             if !commit {
                 self.pending.lock().notifications.clear();
@@ -1232,6 +1347,9 @@ impl SessionState {
         };
         let txn = self.current_txn()?;
         lock_txn(&txn)?.rollback_to(name)?;
+        if self.catalog_dirty {
+            self.shared.catalog_generation().bump();
+        }
         self.savepoints.truncate(pos + 1);
         self.block = BlockState::InBlock { queried: true };
         Ok(tag_only("ROLLBACK"))
