@@ -2974,6 +2974,7 @@ impl Binder {
             None => object_name(name).last().cloned().unwrap_or_default(),
         };
         let types = view.columns.iter().map(|(_, t)| t.clone());
+        super::plan_cache::note_present_rows();
         (
             super::stat_views::plan(view),
             Scope::of(Some(label), names.into_iter().zip(types)),
@@ -3058,6 +3059,7 @@ impl Binder {
         columns: Vec<Column>,
         rows: &[Vec<Value>],
     ) {
+        super::plan_cache::note_present_rows();
         let plan = Plan::Values {
             rows: rows
                 .iter()

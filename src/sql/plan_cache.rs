@@ -1,6 +1,14 @@
 //! The bound and optimized plan of a prepared SELECT, kept for its next
 //! Execute while nothing it was bound against has changed.
 //!
+//! Background: PostgreSQL's plan cache (`utils/cache/plancache.c`) keeps a
+//! prepared statement's plan and marks it invalid when a shared-invalidation
+//! message names a relation, function or type it depends on. We differ: one
+//! database-wide catalog generation stands for every dependency (any
+//! catalog change makes every kept plan stale), and a plan holding a value
+//! read at bind time is never kept, where PostgreSQL keeps its
+//! parse-time constants (`'now'::timestamptz`) in the plan.
+//!
 //! ```text
 //!   Execute ─▶ READ COMMITTED? simple plan? ─▶ slot holds (catalog gen, settings version)?
 //!                 │ no                              │ equal          │ differ / empty
@@ -8,14 +16,16 @@
 //!            bind + optimize                  run the kept plan   bind + optimize, keep it
 //! ```
 //!
-//! A plan depends on the catalog (tables, columns, indexes, trees), on the
-//! session's settings (search_path, role, DateStyle/TimeZone for literals,
-//! planner switches) and on statistics. The catalog generation counts
-//! catalog changes: a session bumps it after each statement that may write
-//! the catalog (DDL, ANALYZE, roles, …: everything but queries, DML, COPY
-//! and utility commands) and again when such a transaction ends (commit,
-//! rollback, rollback to a savepoint). The settings version counts changes
-//! of the session's settings.
+//! A plan depends on the catalog (tables, columns, indexes, trees, views),
+//! on the session's settings (search_path, session_authorization,
+//! DateStyle/TimeZone for literals, planner switches) and on statistics.
+//! The catalog generation counts catalog changes: a session bumps it after
+//! each statement that may write the catalog (DDL, ANALYZE, VACUUM, roles,
+//! grants, …: everything but queries, DML, COPY, EXPLAIN and the utility
+//! commands that run outside a transaction) and again when such a
+//! transaction ends (commit, rollback, rollback to a savepoint, a failed
+//! statement). The settings version names the session's settings: a fresh
+//! process-wide number per change, and per session.
 //!
 //! Invariants (why a kept plan is one a fresh bind would produce):
 //! - A plan is kept with the generation read *before* the snapshot it was
@@ -30,7 +40,18 @@
 //! - Only plans without per-execution state are kept ([`cacheable`]):
 //!   scans, filters, projections, sorts, limits, DISTINCT and aggregates
 //!   over plain expressions; no subqueries, joins, locking clauses,
-//!   set-returning functions or recursive work tables.
+//!   set-returning functions or recursive work tables. Parameters stay
+//!   `Param` nodes and functions (`now()`, `nextval`, `current_user`) stay
+//!   calls, evaluated on each execution.
+//! - A bind that folded a value of the moment into the plan keeps nothing
+//!   ([`BindWatch`]): rows of a system view (`pg_stat_activity`, the
+//!   `pg_catalog` relations), a data-modifying WITH item's rows, or the
+//!   statement time (`'now'::timestamptz`, `date 'today'`).
+//!
+//! Open problems: every statement under REPEATABLE READ or SERIALIZABLE
+//! binds each time; DDL on one table drops the plans over every other
+//! table too; a plan is kept per prepared statement, not shared by the
+//! sessions preparing the same text.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,6 +110,39 @@ impl Drop for EndGuard<'_> {
     }
 }
 
+thread_local! {
+    /// Whether a bind on this thread folded rows of the moment into its
+    /// plan since the last [`BindWatch::start`].
+    static PRESENT_ROWS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records that the plan being bound holds rows read now (a system view's,
+/// a materialised WITH item's): it answers for this execution only.
+pub fn note_present_rows() {
+    PRESENT_ROWS.with(|p| p.set(true));
+}
+
+/// Watches one bind (and optimization) for values of the moment folded
+/// into its plan: [`note_present_rows`] and reads of the statement time.
+#[must_use = "ask the watch whether the plan may be kept"]
+pub struct BindWatch(());
+
+impl BindWatch {
+    pub fn start() -> BindWatch {
+        PRESENT_ROWS.with(|p| p.set(false));
+        crate::types::datetime::take_now_read();
+        BindWatch(())
+    }
+
+    /// Whether nothing since [`BindWatch::start`] folded a value of the
+    /// moment into the plan (it may serve a later execution).
+    pub fn timeless(self) -> bool {
+        let rows = PRESENT_ROWS.with(|p| p.replace(false));
+        let now = crate::types::datetime::take_now_read();
+        !rows && !now
+    }
+}
+
 /// A kept plan and what it was bound against.
 #[derive(Debug)]
 pub struct CachedPlan {
@@ -117,6 +171,12 @@ impl PlanSlot {
     /// range: the statement is a short read.
     pub fn is_short_read(&self) -> bool {
         self.0.lock().as_ref().is_some_and(|c| c.bounded)
+    }
+
+    /// The kept plan, whatever it was bound against (for tests).
+    #[cfg(test)]
+    pub fn kept(&self) -> Option<Arc<CachedPlan>> {
+        self.0.lock().clone()
     }
 
     pub fn keep(&self, plan: CachedPlan) {
@@ -289,7 +349,7 @@ mod session_tests {
             .unwrap();
         assert_eq!(lookup(&mut a, &p), text("x"));
         assert!(
-            p.inner.plan.is_short_read(),
+            p.inner.plan.kept().is_some_and(|k| k.bounded),
             "a point lookup keeps its plan"
         );
         assert_eq!(lookup(&mut a, &p), text("x"));
@@ -382,5 +442,55 @@ mod session_tests {
             "SET default_transaction_isolation = 'repeatable read'",
         );
         assert!(!short(&mut a, "SELECT a FROM t WHERE id = $1"));
+    }
+
+    fn prepare(s: &mut Session, sql: &str) -> crate::db::Prepared {
+        s.prepare(sql, &[]).unwrap()
+    }
+
+    fn exec(s: &mut Session, p: &crate::db::Prepared) -> Vec<Vec<Value>> {
+        s.execute_prepared(p, &[]).unwrap().rows
+    }
+
+    #[test]
+    fn a_plan_holding_rows_or_times_read_at_bind_time_is_not_kept() {
+        let db = Database::in_memory().unwrap();
+        let mut a = db.session();
+        let sessions = prepare(&mut a, "SELECT count(*) FROM pg_stat_activity");
+        let before = exec(&mut a, &sessions);
+        let _b = db.session();
+        let after = exec(&mut a, &sessions);
+        assert_ne!(before, after, "a second session shows in pg_stat_activity");
+        assert!(sessions.inner.plan.kept().is_none());
+
+        run(&mut a, "CREATE TABLE t (id int PRIMARY KEY)");
+        let tables = prepare(
+            &mut a,
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relname LIKE 't%'",
+        );
+        let before = exec(&mut a, &tables);
+        assert!(tables.inner.plan.kept().is_none());
+        assert_eq!(exec(&mut a, &tables), before);
+
+        for sql in [
+            "SELECT 'now'::timestamptz",
+            "SELECT timestamp 'now'",
+            "SELECT now() + '0 seconds'::interval",
+        ] {
+            let p = prepare(&mut a, sql);
+            let first = exec(&mut a, &p);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let second = exec(&mut a, &p);
+            assert_ne!(first, second, "{sql} reads the time of each execution");
+        }
+        let literal = prepare(&mut a, "SELECT date 'today' - 1");
+        exec(&mut a, &literal);
+        assert!(literal.inner.plan.kept().is_none());
+        let call = prepare(&mut a, "SELECT now()");
+        exec(&mut a, &call);
+        assert!(
+            call.inner.plan.kept().is_some(),
+            "now() is a call, run on each execution"
+        );
     }
 }

@@ -41,7 +41,8 @@ use super::{ddl, dml};
 mod prepared_sql;
 
 /// A statement kept for the extended protocol: parsed once, bound again on
-/// each execution with the parameter types fixed at prepare time.
+/// each execution with the parameter types fixed at prepare time (a
+/// SELECT reuses its last plan while it is current, `plan_cache.rs`).
 #[derive(Debug, Clone)]
 pub struct PreparedStatement {
     /// `None` for an empty query string.
@@ -1134,12 +1135,15 @@ impl SessionState {
                         rows,
                     });
                 }
+                let watch = super::plan_cache::BindWatch::start();
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
                 let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings);
+                let timeless = watch.timeless();
                 let mut rows = execute::run(&plan, &cx.exec())?;
                 reg_output(&self.shared, &txn, &bound.columns, &mut rows)?;
                 if let Some(slot) = &slot
+                    && timeless
                     && super::plan_cache::cacheable(&plan)
                 {
                     slot.keep(CachedPlan {
