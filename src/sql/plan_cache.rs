@@ -34,6 +34,10 @@
 //!   flight (`in_flight`, raised before such a commit becomes visible and
 //!   lowered after its bump). So every catalog commit the using snapshot
 //!   sees was already seen by the binding snapshot.
+//! - A plan is used only under the settings version it was bound under;
+//!   two sessions never share a version, so a plan bound over one
+//!   session's uncommitted DDL or temporary tables is never another's,
+//!   even if they share a prepared statement.
 //! - Only READ COMMITTED statements keep or use plans: their snapshot is
 //!   the statement's own. Under REPEATABLE READ / SERIALIZABLE the catalog
 //!   is read through the transaction's older snapshot, so they bind afresh.
@@ -492,5 +496,25 @@ mod session_tests {
             call.inner.plan.kept().is_some(),
             "now() is a call, run on each execution"
         );
+    }
+
+    #[test]
+    fn sessions_sharing_a_prepared_statement_never_share_its_plan() {
+        let db = Database::in_memory().unwrap();
+        let (mut a, mut b) = (db.session(), db.session());
+        run(&mut a, "BEGIN");
+        run(&mut a, "CREATE TABLE t2 (id int PRIMARY KEY, v text)");
+        run(&mut a, "INSERT INTO t2 VALUES (1, 'mine')");
+        let p = a
+            .prepare("SELECT v FROM t2 WHERE id = $1", &[Some(DataType::Int4)])
+            .unwrap();
+        assert_eq!(lookup(&mut a, &p), text("mine"));
+        assert!(p.inner.plan.kept().is_some());
+        // b does not see a's uncommitted table, kept plan or not.
+        let e = b.execute_prepared(&p, &[Value::Int4(1)]).unwrap_err();
+        assert_eq!(e.sqlstate.0, "42P01", "{e:?}");
+        run(&mut a, "ROLLBACK");
+        let e = a.execute_prepared(&p, &[Value::Int4(1)]).unwrap_err();
+        assert_eq!(e.sqlstate.0, "42P01", "{e:?}");
     }
 }

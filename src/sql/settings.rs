@@ -533,6 +533,9 @@ fn is_characteristic(name: &str) -> bool {
 impl Settings {
     pub fn new() -> Settings {
         let mut s = Settings::default();
+        // Sessions never share a version: a plan kept by one (perhaps over
+        // its uncommitted DDL or its temporary tables) is never another's.
+        s.changed();
         if let Ok(tz) = std::env::var("TZ")
             && let Ok(tz) = normalize_timezone(&tz)
         {
