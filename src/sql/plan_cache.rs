@@ -171,10 +171,12 @@ impl PlanSlot {
             .cloned()
     }
 
-    /// Whether the kept plan (of whatever generation) reads a bounded key
-    /// range: the statement is a short read.
-    pub fn is_short_read(&self) -> bool {
-        self.0.lock().as_ref().is_some_and(|c| c.bounded)
+    /// Whether the plan kept at `generation` under `settings_version`
+    /// reads a bounded key range: executing it is a short read. (A stale
+    /// plan says nothing about the one the next bind will produce.)
+    pub fn is_short_read(&self, generation: u64, settings_version: u64) -> bool {
+        self.get(generation, settings_version)
+            .is_some_and(|c| c.bounded)
     }
 
     /// The kept plan, whatever it was bound against (for tests).
@@ -430,7 +432,7 @@ mod session_tests {
         let short = |a: &mut Session, sql: &str| {
             let p = a.prepare(sql, &[Some(DataType::Int4)]).unwrap();
             a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
-            p.inner.plan.is_short_read()
+            a.is_short_read(&p)
         };
         assert!(short(&mut a, "SELECT v FROM t WHERE id = $1"));
         assert!(short(
@@ -440,6 +442,18 @@ mod session_tests {
         assert!(!short(&mut a, "SELECT v FROM t WHERE a > $1"));
         assert!(!short(&mut a, "SELECT v FROM t WHERE id = abs($1)"));
         assert!(!short(&mut a, "SELECT count(*) FROM t WHERE id >= $1"));
+        // A stale plan says nothing about the next one: bind it first.
+        let p = a
+            .prepare("SELECT v FROM t WHERE id = $1", &[Some(DataType::Int4)])
+            .unwrap();
+        a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
+        assert!(a.is_short_read(&p));
+        run(&mut a, "DROP INDEX t_a");
+        assert!(!a.is_short_read(&p));
+        a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
+        assert!(a.is_short_read(&p));
+        run(&mut a, "SET search_path = public");
+        assert!(!a.is_short_read(&p));
         // Under REPEATABLE READ plans are neither kept nor used.
         run(
             &mut a,

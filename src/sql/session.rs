@@ -762,10 +762,12 @@ impl SessionState {
     }
 
     /// Whether executing `prepared` now is a short read that never waits:
-    /// an autocommit READ COMMITTED query whose last plan read a bounded
-    /// key range. Such a read takes no row lock, SIREAD lock or safe
-    /// snapshot and commits without the log, so a server may run it on
-    /// the connection's own thread instead of handing it to another one.
+    /// an autocommit READ COMMITTED query whose kept plan is still current
+    /// and reads a bounded key range (a stale one says nothing about the
+    /// plan the next bind makes). Such a read takes no row lock, SIREAD
+    /// lock or safe snapshot and commits without the log, so a server may
+    /// run it on the connection's own thread instead of handing it to
+    /// another one.
     pub fn is_short_read(&self, prepared: &Prepared) -> bool {
         self.block == BlockState::Idle
             && self.txn.is_none()
@@ -779,7 +781,12 @@ impl SessionState {
                 .settings
                 .get("default_transaction_isolation")
                 .is_ok_and(|i| i == "read committed")
-            && prepared.inner.plan.is_short_read()
+            && self.shared.catalog_generation().settled().is_some_and(|g| {
+                prepared
+                    .inner
+                    .plan
+                    .is_short_read(g, self.settings.version())
+            })
     }
 
     /// The number of data columns of the COPY FROM STDIN waiting for its
