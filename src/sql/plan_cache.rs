@@ -328,6 +328,8 @@ mod tests {
 
 #[cfg(test)]
 mod session_tests {
+    use std::sync::Arc;
+
     use crate::Database;
     use crate::db::Session;
     use crate::types::{DataType, Value};
@@ -530,5 +532,90 @@ mod session_tests {
         run(&mut a, "ROLLBACK");
         let e = a.execute_prepared(&p, &[Value::Int4(1)]).unwrap_err();
         assert_eq!(e.sqlstate.0, "42P01", "{e:?}");
+    }
+
+    #[test]
+    fn analyze_and_settings_make_the_next_execution_bind_again() {
+        let db = Database::in_memory().unwrap();
+        let (mut a, mut b) = (db.session(), db.session());
+        run(&mut a, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        run(&mut a, "INSERT INTO t VALUES (1, 'x')");
+        let p = a
+            .prepare("SELECT v FROM t WHERE id = $1", &[Some(DataType::Int4)])
+            .unwrap();
+        let kept = |p: &crate::db::Prepared| p.inner.plan.kept().map(|k| Arc::as_ptr(&k));
+        lookup(&mut a, &p);
+        let first = kept(&p);
+        lookup(&mut a, &p);
+        assert_eq!(kept(&p), first, "nothing changed: the plan is reused");
+        run(&mut b, "ANALYZE t");
+        lookup(&mut a, &p);
+        let second = kept(&p);
+        assert_ne!(second, first, "new statistics: bound again");
+        run(&mut a, "SET enable_hashjoin = off");
+        assert_eq!(lookup(&mut a, &p), text("x"));
+        assert_ne!(kept(&p), second, "a planner switch: bound again");
+    }
+
+    #[test]
+    fn session_settings_between_executions_change_the_answer() {
+        let db = Database::in_memory().unwrap();
+        let mut a = db.session();
+        let utc = prepare(
+            &mut a,
+            "SELECT '2020-01-01 00:00'::timestamptz = '2020-01-01 00:00+00'::timestamptz",
+        );
+        run(&mut a, "SET TimeZone = 'UTC'");
+        assert_eq!(exec(&mut a, &utc), vec![vec![Value::Bool(true)]]);
+        run(&mut a, "SET TimeZone = 'Europe/Paris'");
+        assert_eq!(exec(&mut a, &utc), vec![vec![Value::Bool(false)]]);
+
+        let day = prepare(&mut a, "SELECT extract(month FROM '01/02/2020'::date)::int");
+        run(&mut a, "SET DateStyle = 'ISO, MDY'");
+        assert_eq!(exec(&mut a, &day), vec![vec![Value::Int4(1)]]);
+        run(&mut a, "SET DateStyle = 'ISO, DMY'");
+        assert_eq!(exec(&mut a, &day), vec![vec![Value::Int4(2)]]);
+        // SET LOCAL lasts until the block ends.
+        run(&mut a, "BEGIN");
+        run(&mut a, "SET LOCAL DateStyle = 'ISO, MDY'");
+        assert_eq!(exec(&mut a, &day), vec![vec![Value::Int4(1)]]);
+        run(&mut a, "COMMIT");
+        assert_eq!(exec(&mut a, &day), vec![vec![Value::Int4(2)]]);
+
+        let user = prepare(&mut a, "SELECT current_user");
+        let me = exec(&mut a, &user);
+        run(&mut a, "CREATE ROLE alice");
+        run(&mut a, "SET SESSION AUTHORIZATION alice");
+        assert_eq!(exec(&mut a, &user), text("alice"));
+        run(&mut a, "RESET SESSION AUTHORIZATION");
+        assert_eq!(exec(&mut a, &user), me);
+    }
+
+    #[test]
+    fn sequences_and_views_are_read_on_each_execution() {
+        let db = Database::in_memory().unwrap();
+        let (mut a, mut b) = (db.session(), db.session());
+        run(&mut a, "CREATE SEQUENCE s");
+        let next = prepare(&mut a, "SELECT nextval('s')");
+        assert_eq!(exec(&mut a, &next), vec![vec![Value::Int8(1)]]);
+        assert_eq!(exec(&mut a, &next), vec![vec![Value::Int8(2)]]);
+        run(&mut b, "DROP SEQUENCE s");
+        run(&mut b, "CREATE SEQUENCE s START 10");
+        assert_eq!(exec(&mut a, &next), vec![vec![Value::Int8(10)]]);
+
+        run(&mut a, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        run(&mut a, "INSERT INTO t VALUES (1, 'x')");
+        run(&mut a, "CREATE VIEW v AS SELECT id, v AS w FROM t");
+        let p = a
+            .prepare("SELECT w FROM v WHERE id = $1", &[Some(DataType::Int4)])
+            .unwrap();
+        assert_eq!(lookup(&mut a, &p), text("x"));
+        run(
+            &mut b,
+            "CREATE OR REPLACE VIEW v AS SELECT id, upper(v) AS w FROM t",
+        );
+        assert_eq!(lookup(&mut a, &p), text("X"));
+        run(&mut b, "TRUNCATE t");
+        assert_eq!(lookup(&mut a, &p), Vec::<Vec<Value>>::new());
     }
 }
