@@ -95,6 +95,21 @@ pub struct SessionState {
     catalog_dirty: bool,
     /// The kept-plan slot of the prepared statement executing now.
     plan_slot: Option<Arc<PlanSlot>>,
+    /// What each statement's thread context takes from the settings, as
+    /// of one settings version.
+    derived: Option<Derived>,
+}
+
+/// The parts of a statement's thread context read from the settings
+/// ([`SessionState::set_datetime_context`]), kept while the settings
+/// version stays: looking them up, parsing the zone and copying the
+/// strings again cost more than a point read's plan.
+struct Derived {
+    settings_version: u64,
+    zone: crate::types::datetime::Zone,
+    dmy: bool,
+    search_path: String,
+    user: String,
 }
 
 /// What a data statement runs with.
@@ -162,14 +177,16 @@ fn reg_output(
     columns: &[Column],
     rows: &mut [Vec<Value>],
 ) -> Result<()> {
-    let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
-    if super::pg_catalog::reg::needs_output(&types) {
-        let snap = {
-            let mut t = lock_txn(txn)?;
-            super::pg_catalog::snapshot(shared.catalog(), &mut t)?
-        };
-        super::pg_catalog::reg::output_rows(&snap, &types, rows);
+    let reg = |c: &Column| super::pg_catalog::reg::needs_output(std::slice::from_ref(&c.data_type));
+    if !columns.iter().any(reg) {
+        return Ok(());
     }
+    let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+    let snap = {
+        let mut t = lock_txn(txn)?;
+        super::pg_catalog::snapshot(shared.catalog(), &mut t)?
+    };
+    super::pg_catalog::reg::output_rows(&snap, &types, rows);
     Ok(())
 }
 
@@ -361,34 +378,45 @@ impl SessionState {
             deallocated_all: false,
             catalog_dirty: false,
             plan_slot: None,
+            derived: None,
         }
     }
 
     /// Gives this thread the session's time zone, DateStyle and the
     /// statement's start time (read by date/time input, output and `now()`).
-    fn set_datetime_context(&self) {
-        let tz = self.settings.get("TimeZone").unwrap_or_default();
-        let style = self.settings.get("DateStyle").unwrap_or_default();
-        crate::types::datetime::set_context(crate::types::datetime::context_from_settings(
-            &tz, &style,
-        ));
+    fn set_datetime_context(&mut self) {
+        let version = self.settings.version();
+        let derived = match self.derived.take() {
+            Some(d) if d.settings_version == version => d,
+            _ => {
+                let tz = self.settings.get("TimeZone").unwrap_or_default();
+                let style = self.settings.get("DateStyle").unwrap_or_default();
+                let base = crate::types::datetime::context_from_settings(&tz, &style);
+                Derived {
+                    settings_version: version,
+                    zone: base.zone,
+                    dmy: base.dmy,
+                    search_path: self.settings.get("search_path").unwrap_or_default(),
+                    user: self
+                        .settings
+                        .get("session_authorization")
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        crate::types::datetime::set_context(crate::types::datetime::Context {
+            zone: derived.zone.clone(),
+            now: Some(crate::types::datetime::clock_now()),
+            dmy: derived.dmy,
+        });
         super::namespace::set_context(
-            &self.settings.get("search_path").unwrap_or_default(),
-            &self
-                .settings
-                .get("session_authorization")
-                .unwrap_or_default(),
+            &derived.search_path,
+            &derived.user,
             Some(self.shared.catalog().clone()),
         );
         super::sequence::set_context(&self.shared, &self.sequences);
-        super::activity::set_context(
-            &self.registration,
-            &self
-                .settings
-                .get("session_authorization")
-                .unwrap_or_default(),
-            &self.pending,
-        );
+        super::activity::set_context(&self.registration, &derived.user, &self.pending);
+        self.derived = Some(derived);
     }
 
     /// This session's pid (BackendKeyData, `pg_backend_pid()`).
