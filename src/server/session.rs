@@ -11,8 +11,10 @@
 //! ```
 //!
 //! Invariants:
-//! - The `Session` mutex is locked only on a blocking thread, never in async
-//!   code, so no lock is ever held across an `.await`.
+//! - The `Session` mutex is locked on a blocking thread, or in async code
+//!   only by [`ConnState::run_short_read`] with `try_lock` (it never waits)
+//!   for a statement that never waits either; no lock is ever held across
+//!   an `.await`.
 //! - Every run records the session's transaction status and changed
 //!   parameters under the same lock, so ReadyForQuery and ParameterStatus
 //!   always describe the state the last statement left behind.
@@ -110,22 +112,26 @@ impl ConnState {
         F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
     {
         let session = self.session.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut session = session.lock();
-            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut session))) {
-                Ok(result) => result,
-                Err(panic) => Err(Error::internal(format!(
-                    "internal error: statement execution panicked: {}",
-                    panic_message(panic.as_ref())
-                ))),
-            };
-            Outcome {
-                result,
-                status: session.transaction_status(),
-                changed_parameters: session.take_changed_parameters(),
-                deallocated_all: session.take_deallocated_all(),
-            }
-        })
+        tokio::task::spawn_blocking(move || run_locked(&mut session.lock(), f))
+    }
+
+    /// Runs prepared statement `prepared` through `f` right here, on the
+    /// connection's thread, if the session is free and says executing it is
+    /// a short read that never waits ([`Session::is_short_read`]): a thread
+    /// hop costs more than such a statement. Otherwise on a blocking thread.
+    pub async fn run_short_read<T, F>(&self, prepared: &Prepared, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
+    {
+        if let Some(mut session) = self.session.try_lock()
+            && session.is_short_read(prepared)
+        {
+            let outcome = run_locked(&mut session, f);
+            drop(session);
+            return self.record(outcome);
+        }
+        self.run(f).await
     }
 
     /// Waits for a run started by [`ConnState::spawn`] and records the
@@ -136,6 +142,11 @@ impl ConnState {
             // The closure catches panics, so this is a cancelled runtime.
             Err(e) => return Err(Error::internal(format!("statement task failed: {e}"))),
         };
+        self.record(outcome)
+    }
+
+    /// Records the session state a run left behind; its result.
+    fn record<T>(&self, outcome: Outcome<T>) -> Result<T> {
         *self.status.lock() = outcome.status;
         if outcome.deallocated_all {
             self.statements.lock().clear();
@@ -175,6 +186,24 @@ impl ConnState {
         if self.status() == TransactionStatus::Idle {
             self.portals.lock().clear();
         }
+    }
+}
+
+/// Runs `f` over the locked session, a panic becoming an XX000 error, and
+/// collects the state it left behind.
+fn run_locked<T>(session: &mut Session, f: impl FnOnce(&mut Session) -> Result<T>) -> Outcome<T> {
+    let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(session))) {
+        Ok(result) => result,
+        Err(panic) => Err(Error::internal(format!(
+            "internal error: statement execution panicked: {}",
+            panic_message(panic.as_ref())
+        ))),
+    };
+    Outcome {
+        result,
+        status: session.transaction_status(),
+        changed_parameters: session.take_changed_parameters(),
+        deallocated_all: session.take_deallocated_all(),
     }
 }
 

@@ -3222,6 +3222,7 @@ impl Binder {
             None => object_name(name).last().cloned().unwrap_or_default(),
         };
         let types = view.columns.iter().map(|(_, t)| t.clone());
+        super::plan_cache::note_present_rows();
         let mut plan = super::stat_views::plan(view);
         if super::pg_catalog::is_settings_relation(&object_name(name)) {
             super::pg_catalog::read_settings_at_execution(&mut plan);
@@ -3308,6 +3309,7 @@ impl Binder {
         columns: Vec<Column>,
         rows: &[Vec<Value>],
     ) {
+        super::plan_cache::note_present_rows();
         let plan = Plan::Values {
             rows: rows
                 .iter()

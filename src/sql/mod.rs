@@ -44,6 +44,7 @@ pub mod optimizer;
 pub mod parse;
 pub mod pg_catalog;
 pub mod plan;
+pub mod plan_cache;
 pub mod prune;
 pub mod recursive;
 pub mod regexp_functions;
@@ -92,6 +93,8 @@ struct SharedInner {
     stats: stats::StatsMap,
     /// The sessions and statement statistics (`pg_stat_activity`, …).
     activity: std::sync::Arc<activity::Activity>,
+    /// Counts catalog changes, so prepared plans know when to bind again.
+    catalog_generation: plan_cache::CatalogGeneration,
 }
 
 impl Shared {
@@ -106,6 +109,7 @@ impl Shared {
                 sequences: sequence::Cache::default(),
                 stats: stats::StatsMap::default(),
                 activity: std::sync::Arc::default(),
+                catalog_generation: plan_cache::CatalogGeneration::default(),
             }),
         })
     }
@@ -128,6 +132,10 @@ impl Shared {
 
     pub fn stats(&self) -> &stats::StatsMap {
         &self.inner.stats
+    }
+
+    pub fn catalog_generation(&self) -> &plan_cache::CatalogGeneration {
+        &self.inner.catalog_generation
     }
 
     /// A fresh hidden row id for a row of `tree` (a table without a

@@ -57,8 +57,11 @@ thread_local! {
 pub fn set_context(search_path: &str, user: &str, catalog: Option<Catalog>) {
     CONTEXT.with(|c| {
         let mut c = c.borrow_mut();
-        c.search_path = search_path.to_string();
-        c.user = user.to_string();
+        // Into the strings already there (no allocation per statement).
+        c.search_path.clear();
+        c.search_path.push_str(search_path);
+        c.user.clear();
+        c.user.push_str(user);
         c.catalog = catalog;
     });
 }

@@ -33,6 +33,7 @@ use super::bind::{Binder, Params, TableSource, ident_name, object_name};
 use super::copy::{self, Copied, CopyIn};
 use super::execute::{self, ExecContext};
 use super::parse::parse;
+use super::plan_cache::{CachedPlan, PlanSlot};
 use super::scan::{TxnCell, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
 use super::{ddl, dml};
@@ -40,7 +41,8 @@ use super::{ddl, dml};
 mod prepared_sql;
 
 /// A statement kept for the extended protocol: parsed once, bound again on
-/// each execution with the parameter types fixed at prepare time.
+/// each execution with the parameter types fixed at prepare time (a
+/// SELECT reuses its last plan while it is current, `plan_cache.rs`).
 #[derive(Debug, Clone)]
 pub struct PreparedStatement {
     /// `None` for an empty query string.
@@ -50,6 +52,8 @@ pub struct PreparedStatement {
     /// `sql` normalised for `pg_stat_statements`, once at prepare time
     /// rather than on every execution.
     normalized: String,
+    /// The plan of the last execution, while still valid (`plan_cache.rs`).
+    pub(crate) plan: Arc<PlanSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +90,26 @@ pub struct SessionState {
     registration: super::activity::Registration,
     /// NOTIFYs and LISTENs waiting for the transaction to commit.
     pending: Arc<parking_lot::Mutex<super::activity::Pending>>,
+    /// The transaction ran a statement that may change the catalog: its
+    /// end (or a rollback to a savepoint) makes kept plans stale.
+    catalog_dirty: bool,
+    /// The kept-plan slot of the prepared statement executing now.
+    plan_slot: Option<Arc<PlanSlot>>,
+    /// What each statement's thread context takes from the settings, as
+    /// of one settings version.
+    derived: Option<Derived>,
+}
+
+/// The parts of a statement's thread context read from the settings
+/// ([`SessionState::set_datetime_context`]), kept while the settings
+/// version stays: looking them up, parsing the zone and copying the
+/// strings again cost more than a point read's plan.
+struct Derived {
+    settings_version: u64,
+    zone: crate::types::datetime::Zone,
+    dmy: bool,
+    search_path: String,
+    user: String,
 }
 
 /// What a data statement runs with.
@@ -143,6 +167,27 @@ fn isolation_level(name: &str) -> IsolationLevel {
         "repeatable read" => IsolationLevel::RepeatableRead,
         _ => IsolationLevel::ReadCommitted,
     }
+}
+
+/// Turns the oid values of a query's reg* output columns (regclass,
+/// regtype, …) into names, as read by the statement's snapshot.
+fn reg_output(
+    shared: &Shared,
+    txn: &Arc<TxnCell>,
+    columns: &[Column],
+    rows: &mut [Vec<Value>],
+) -> Result<()> {
+    let reg = |c: &Column| super::pg_catalog::reg::needs_output(std::slice::from_ref(&c.data_type));
+    if !columns.iter().any(reg) {
+        return Ok(());
+    }
+    let types: Vec<DataType> = columns.iter().map(|c| c.data_type.clone()).collect();
+    let snap = {
+        let mut t = lock_txn(txn)?;
+        super::pg_catalog::snapshot(shared.catalog(), &mut t)?
+    };
+    super::pg_catalog::reg::output_rows(&snap, &types, rows);
+    Ok(())
 }
 
 fn tag_only(tag: &str) -> StatementResult {
@@ -363,34 +408,47 @@ impl SessionState {
             sequences: Arc::default(),
             sql_prepared: HashMap::new(),
             deallocated_all: false,
+            catalog_dirty: false,
+            plan_slot: None,
+            derived: None,
         }
     }
 
     /// Gives this thread the session's time zone, DateStyle and the
     /// statement's start time (read by date/time input, output and `now()`).
-    fn set_datetime_context(&self) {
-        let tz = self.settings.get("TimeZone").unwrap_or_default();
-        let style = self.settings.get("DateStyle").unwrap_or_default();
-        crate::types::datetime::set_context(crate::types::datetime::context_from_settings(
-            &tz, &style,
-        ));
+    fn set_datetime_context(&mut self) {
+        let version = self.settings.version();
+        let derived = match self.derived.take() {
+            Some(d) if d.settings_version == version => d,
+            _ => {
+                let tz = self.settings.get("TimeZone").unwrap_or_default();
+                let style = self.settings.get("DateStyle").unwrap_or_default();
+                let base = crate::types::datetime::context_from_settings(&tz, &style);
+                Derived {
+                    settings_version: version,
+                    zone: base.zone,
+                    dmy: base.dmy,
+                    search_path: self.settings.get("search_path").unwrap_or_default(),
+                    user: self
+                        .settings
+                        .get("session_authorization")
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        crate::types::datetime::set_context(crate::types::datetime::Context {
+            zone: derived.zone.clone(),
+            now: Some(crate::types::datetime::clock_now()),
+            dmy: derived.dmy,
+        });
         super::namespace::set_context(
-            &self.settings.get("search_path").unwrap_or_default(),
-            &self
-                .settings
-                .get("session_authorization")
-                .unwrap_or_default(),
+            &derived.search_path,
+            &derived.user,
             Some(self.shared.catalog().clone()),
         );
         super::sequence::set_context(&self.shared, &self.sequences);
-        super::activity::set_context(
-            &self.registration,
-            &self
-                .settings
-                .get("session_authorization")
-                .unwrap_or_default(),
-            &self.pending,
-        );
+        super::activity::set_context(&self.registration, &derived.user, &self.pending);
+        self.derived = Some(derived);
     }
 
     /// This session's pid (BackendKeyData, `pg_backend_pid()`).
@@ -570,6 +628,10 @@ impl SessionState {
     /// undone at once (to the innermost savepoint, which `ROLLBACK TO`
     /// can resume from) and its locks released, as PostgreSQL does.
     fn fail(&mut self) {
+        if self.catalog_dirty {
+            // A rollback to a savepoint may undo catalog changes.
+            self.shared.catalog_generation().bump();
+        }
         match self.block {
             BlockState::InBlock { .. } => {
                 self.block = BlockState::Failed;
@@ -624,6 +686,7 @@ impl SessionState {
                     statement: None,
                     sql: String::new(),
                     normalized: String::new(),
+                    plan: Arc::default(),
                 },
             });
         };
@@ -666,6 +729,7 @@ impl SessionState {
                 statement: Some(Box::new(stmt)),
                 sql: sql.to_string(),
                 normalized: super::activity::normalize(sql),
+                plan: Arc::default(),
             },
         })
     }
@@ -731,19 +795,22 @@ impl SessionState {
         }
         self.enter_query(&prepared.inner.sql);
         let started = Instant::now();
-        let r = self
-            .run(
-                stmt,
-                &prepared.inner.sql,
-                Some(&values),
-                &prepared.param_types,
-            )
-            .and_then(|r| {
-                if self.copy_in.is_none() {
-                    self.end_implicit()?;
-                }
-                Ok(r)
-            });
+        // Only a query keeps its plan (not `EXECUTE name`, whose statement
+        // a DEALLOCATE and PREPARE may replace).
+        self.plan_slot = matches!(**stmt, Statement::Query(_)).then(|| prepared.inner.plan.clone());
+        let r = self.run(
+            stmt,
+            &prepared.inner.sql,
+            Some(&values),
+            &prepared.param_types,
+        );
+        self.plan_slot = None;
+        let r = r.and_then(|r| {
+            if self.copy_in.is_none() {
+                self.end_implicit()?;
+            }
+            Ok(r)
+        });
         match &r {
             Ok(result) => {
                 self.record_statement(&prepared.inner.normalized, started.elapsed(), result)
@@ -752,6 +819,34 @@ impl SessionState {
         }
         self.leave_query();
         r
+    }
+
+    /// Whether executing `prepared` now is a short read that never waits:
+    /// an autocommit READ COMMITTED query whose kept plan is still current
+    /// and reads a bounded key range (a stale one says nothing about the
+    /// plan the next bind makes). Such a read takes no row lock, SIREAD
+    /// lock or safe snapshot and commits without the log, so a server may
+    /// run it on the connection's own thread instead of handing it to
+    /// another one.
+    pub fn is_short_read(&self, prepared: &Prepared) -> bool {
+        self.block == BlockState::Idle
+            && self.txn.is_none()
+            && self.copy_in.is_none()
+            && prepared
+                .inner
+                .statement
+                .as_deref()
+                .is_some_and(|s| matches!(s, Statement::Query(_)))
+            && self
+                .settings
+                .get("default_transaction_isolation")
+                .is_ok_and(|i| i == "read committed")
+            && self.shared.catalog_generation().settled().is_some_and(|g| {
+                prepared
+                    .inner
+                    .plan
+                    .is_short_read(g, self.settings.version())
+            })
     }
 
     /// The number of data columns of the COPY FROM STDIN waiting for its
@@ -1038,7 +1133,8 @@ impl SessionState {
     }
 
     /// A statement that reads or writes data: runs in the block's
-    /// transaction, or in an implicit one the caller commits.
+    /// transaction, or in an implicit one the caller commits. One that may
+    /// change the catalog makes every kept plan stale (`plan_cache.rs`).
     fn run_in_txn(
         &mut self,
         stmt: &Statement,
@@ -1046,7 +1142,42 @@ impl SessionState {
         params: Option<&[Value]>,
         param_types: &[DataType],
     ) -> Result<StatementResult> {
+        let changes_catalog = !matches!(
+            stmt,
+            Statement::Query(_)
+                | Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+                | Statement::Copy { .. }
+                | Statement::Explain { .. }
+        );
+        if changes_catalog {
+            self.catalog_dirty = true;
+        }
+        let r = self.run_data_statement(stmt, sql, params, param_types);
+        if changes_catalog {
+            self.shared.catalog_generation().bump();
+        }
+        r
+    }
+
+    fn run_data_statement(
+        &mut self,
+        stmt: &Statement,
+        sql: &str,
+        params: Option<&[Value]>,
+        param_types: &[DataType],
+    ) -> Result<StatementResult> {
+        // The slot is this statement's only: nested statements never see it.
+        let slot = self.plan_slot.take();
+        // Read before the statement's snapshot (the plan is kept with it).
+        let generation = self.shared.catalog_generation().current();
         let txn = self.start_statement()?;
+        let slot = match slot {
+            Some(s) if lock_txn(&txn)?.isolation() == IsolationLevel::ReadCommitted => Some(s),
+            _ => None,
+        };
+        let settings_version = self.settings.version();
         if let BlockState::InBlock { queried } = &mut self.block {
             *queried = true;
         }
@@ -1072,18 +1203,36 @@ impl SessionState {
                 super::modifying_cte::run(&cx, q)
             }
             Statement::Query(q) => {
+                if let Some(slot) = &slot
+                    && let Some(now) = cx.shared.catalog_generation().settled()
+                    && let Some(kept) = slot.get(now, settings_version)
+                {
+                    let mut rows = execute::run(&kept.plan, &cx.exec())?;
+                    reg_output(&self.shared, &txn, &kept.columns, &mut rows)?;
+                    return Ok(StatementResult {
+                        tag: format!("SELECT {}", rows.len()),
+                        columns: kept.columns.clone(),
+                        rows,
+                    });
+                }
+                let watch = super::plan_cache::BindWatch::start();
                 let mut binder = cx.binder();
                 let bound = binder.bind_query(q)?;
                 let plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
+                let timeless = watch.timeless();
                 let mut rows = execute::run(&plan, &cx.exec())?;
-                let types: Vec<DataType> =
-                    bound.columns.iter().map(|c| c.data_type.clone()).collect();
-                if super::pg_catalog::reg::needs_output(&types) {
-                    let snap = {
-                        let mut t = super::scan::lock_txn(&txn)?;
-                        super::pg_catalog::snapshot(self.shared.catalog(), &mut t)?
-                    };
-                    super::pg_catalog::reg::output_rows(&snap, &types, &mut rows);
+                reg_output(&self.shared, &txn, &bound.columns, &mut rows)?;
+                if let Some(slot) = &slot
+                    && timeless
+                    && super::plan_cache::cacheable(&plan)
+                {
+                    slot.keep(CachedPlan {
+                        generation,
+                        settings_version,
+                        bounded: super::plan_cache::bounded(&plan),
+                        plan: Arc::new(plan),
+                        columns: bound.columns.clone(),
+                    });
                 }
                 Ok(StatementResult {
                     tag: format!("SELECT {}", rows.len()),
@@ -1232,6 +1381,11 @@ impl SessionState {
 
     /// Ends the current transaction (if any): commit or roll back.
     fn finish_txn(&mut self, commit: bool) -> Result<()> {
+        // A transaction that changed the catalog: kept plans are stale once
+        // its end is visible (the guard bumps the generation as it drops).
+        let shared = self.shared.clone();
+        let _ending =
+            std::mem::take(&mut self.catalog_dirty).then(|| shared.catalog_generation().ending());
         let Some(cell) = self.txn.take() else {
             if !commit {
                 self.pending.lock().notifications.clear();
@@ -1283,6 +1437,9 @@ impl SessionState {
         };
         let txn = self.current_txn()?;
         lock_txn(&txn)?.rollback_to(name)?;
+        if self.catalog_dirty {
+            self.shared.catalog_generation().bump();
+        }
         self.savepoints.truncate(pos + 1);
         self.block = BlockState::InBlock { queried: true };
         Ok(tag_only("ROLLBACK"))

@@ -630,11 +630,34 @@ pub struct Settings {
     saved: Option<HashMap<&'static str, String>>,
     /// The reported values last handed out by `take_changed`.
     last_reported: HashMap<&'static str, String>,
+    /// Names the state of `session` and `local` (the transaction
+    /// characteristics aside): a fresh number from [`NEXT_VERSION`] on each
+    /// change, so a plan kept at one version was bound under exactly these
+    /// settings (also after a clone is restored).
+    version: u64,
+    /// `version` when `take_changed` last ran (nothing to compare before
+    /// the next change).
+    reported_version: Option<u64>,
+}
+
+/// Source of [`Settings::version`] numbers (process-wide, never reused).
+static NEXT_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The transaction characteristics BEGIN sets locally in every block; no
+/// plan depends on them, so they do not change [`Settings::version`].
+fn is_characteristic(name: &str) -> bool {
+    matches!(
+        name,
+        "transaction_isolation" | "transaction_read_only" | "transaction_deferrable"
+    )
 }
 
 impl Settings {
     pub fn new() -> Settings {
         let mut s = Settings::default();
+        // Sessions never share a version: a plan kept by one (perhaps over
+        // its uncommitted DDL or its temporary tables) is never another's.
+        s.changed();
         if let Ok(tz) = std::env::var("TZ")
             && let Ok(tz) = normalize_timezone(&tz)
         {
@@ -655,10 +678,28 @@ impl Settings {
             .unwrap_or_else(|| p.default.to_string()))
     }
 
+    /// The settings' state (see the field); changes whenever a setting
+    /// other than the transaction characteristics may have changed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn changed(&mut self) {
+        self.version = NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether `local` holds anything but the transaction characteristics.
+    fn has_local_settings(&self) -> bool {
+        self.local.keys().any(|k| !is_characteristic(k))
+    }
+
     /// `SET [SESSION] name = value` (or `SET LOCAL` with `local`).
     pub fn set(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
         let p = find(name)?;
         let v = normalize(p, value)?;
+        if !is_characteristic(p.name) {
+            self.changed();
+        }
         if local {
             self.local.insert(p.name, v);
         } else {
@@ -677,6 +718,9 @@ impl Settings {
                 format!("parameter \"{}\" cannot be changed", p.name.to_lowercase()),
             ));
         }
+        if !is_characteristic(p.name) {
+            self.changed();
+        }
         if local {
             self.local.insert(p.name, p.default.to_string());
         } else {
@@ -688,6 +732,7 @@ impl Settings {
 
     /// `RESET ALL`: every settable parameter back to its default.
     pub fn reset_all(&mut self) {
+        self.changed();
         let keep_auth = self.session.get("session_authorization").cloned();
         self.session.clear();
         self.local.clear();
@@ -701,11 +746,17 @@ impl Settings {
     }
 
     pub fn commit(&mut self) {
+        if self.has_local_settings() {
+            self.changed();
+        }
         self.local.clear();
         self.saved = None;
     }
 
     pub fn rollback(&mut self) {
+        if self.has_local_settings() || self.saved.as_ref().is_some_and(|s| *s != self.session) {
+            self.changed();
+        }
         if let Some(saved) = self.saved.take() {
             self.session = saved;
         }
@@ -723,6 +774,12 @@ impl Settings {
 
     /// Reported parameters whose value changed since the last call.
     pub fn take_changed(&mut self) -> Vec<(String, String)> {
+        // Reported parameters are never transaction characteristics: with
+        // no change since the last call there is nothing to compare.
+        if self.reported_version == Some(self.version) {
+            return Vec::new();
+        }
+        self.reported_version = Some(self.version);
         let mut changed = Vec::new();
         for (name, value) in self.reported() {
             if self.last_reported.get(name) != Some(&value) {

@@ -1,6 +1,7 @@
 //! `pg_stat_activity` and `pg_stat_statements`: relations whose rows are
-//! read from [`super::activity`] when a statement binds them (each
-//! execution of a prepared statement binds again, so it sees the present).
+//! read from [`super::activity`] when a statement binds them (a plan
+//! holding them is never kept for a later execution, see
+//! [`super::plan_cache::note_present_rows`], so each one sees the present).
 //!
 //! ```text
 //!   FROM pg_stat_activity  ──(no table of that name)──▶ Values [rows now]

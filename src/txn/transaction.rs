@@ -458,26 +458,48 @@ fn lock_target(tree: &Tree, key: &[u8]) -> LockTarget {
     }
 }
 
-/// The versions of `key` in `tree`, newest first.
+/// The versions of `key` in `tree`, newest first: from the one leaf that
+/// usually holds them all ([`Tree::visit_leaf_range`]), else by a cursor.
 fn versions_of(tree: &Tree, key: &[u8]) -> Result<Vec<VersionRec>, TxnError> {
     let mut lo = Vec::new();
     version::encode_user_prefix(key, &mut lo);
     let hi = version::versions_end(key);
-    let mut cursor = tree.range(Bound::Included(&lo), Bound::Excluded(&hi));
     let mut out = Vec::new();
-    while let Some((k, v)) = cursor.next_entry()? {
-        let (user, stamp) = version::decode_key(&k)?;
-        if user != key {
-            return Err(version::VersionFormatError::Key("version outside its key's range").into());
+    let mut bad = None;
+    let whole = tree.visit_leaf_range(&lo, &hi, |k, v| {
+        if bad.is_none() {
+            match version_rec(key, k, v) {
+                Ok(rec) => out.push(rec),
+                Err(e) => bad = Some(e),
+            }
         }
-        let v = version::decode_value(&v)?;
-        out.push(VersionRec {
-            stamp,
-            writer: v.writer,
-            row: v.row.map(<[u8]>::to_vec),
-        });
+    })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
+    if whole {
+        return Ok(out);
+    }
+    out.clear();
+    let mut cursor = tree.range(Bound::Included(&lo), Bound::Excluded(&hi));
+    while let Some((k, v)) = cursor.next_ref()? {
+        out.push(version_rec(key, k, v)?);
     }
     Ok(out)
+}
+
+/// One stored version of `key`: its tree key `k` and value `v`.
+fn version_rec(key: &[u8], k: &[u8], v: &[u8]) -> Result<VersionRec, TxnError> {
+    let (user, stamp) = version::decode_key(k)?;
+    if user != key {
+        return Err(version::VersionFormatError::Key("version outside its key's range").into());
+    }
+    let v = version::decode_value(v)?;
+    Ok(VersionRec {
+        stamp,
+        writer: v.writer,
+        row: v.row.map(<[u8]>::to_vec),
+    })
 }
 
 /// What a read needs: the snapshot, command id, and SSI tracking. Cheap to

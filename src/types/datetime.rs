@@ -596,6 +596,16 @@ pub struct Context {
 
 thread_local! {
     static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+    /// Whether [`statement_now`] ran since [`take_now_read`] last did.
+    static NOW_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the statement time was read on this thread since the last call
+/// (and forgets it): a plan bound meanwhile may hold a value of this
+/// moment, such as `'now'::timestamptz` or `date 'today'` folded to a
+/// constant, so it must not be kept for a later execution.
+pub fn take_now_read() -> bool {
+    NOW_READ.with(|n| n.replace(false))
 }
 
 /// Sets the calling thread's context (the SQL session does this before
@@ -628,6 +638,7 @@ pub fn clock_now() -> i64 {
 
 /// The current statement's start time (`now()`, `current_timestamp`).
 pub fn statement_now() -> i64 {
+    NOW_READ.with(|n| n.set(true));
     CONTEXT.with(|c| c.borrow().now).unwrap_or_else(clock_now)
 }
 

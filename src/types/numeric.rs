@@ -1299,19 +1299,46 @@ impl Numeric {
                 "A field with precision {precision}, scale {scale} cannot hold an infinite value."
             )));
         }
-        let rounded = Numeric::from_dec(&self.to_dec(), scale as i64)?;
         let max_digits = precision as i64 - scale as i64;
-        if rounded.to_dec().int_digits() > max_digits {
-            let bound = if max_digits > 0 {
-                format!("10^{max_digits}")
-            } else {
-                "1".to_string()
-            };
-            return Err(field_overflow(format!(
-                "A field with precision {precision}, scale {scale} must round to an absolute value less than {bound}."
-            )));
+        // Already within the scale (the usual case: a literal of a
+        // numeric(p,s) column): nothing to round, only the scale to set.
+        if self.dscale <= scale && max_digits >= 0 && !self.digits.is_empty() {
+            if self.int_digits() <= max_digits {
+                let mut n = self.clone();
+                n.dscale = scale;
+                return Ok(n);
+            }
+        } else {
+            let rounded = Numeric::from_dec(&self.to_dec(), scale as i64)?;
+            if rounded.to_dec().int_digits() <= max_digits {
+                return Ok(rounded);
+            }
         }
-        Ok(rounded)
+        let bound = if max_digits > 0 {
+            format!("10^{max_digits}")
+        } else {
+            "1".to_string()
+        };
+        Err(field_overflow(format!(
+            "A field with precision {precision}, scale {scale} must round to an absolute value less than {bound}."
+        )))
+    }
+
+    /// Decimal digits before the point of a finite non-zero value
+    /// (0 for one below 1).
+    fn int_digits(&self) -> i64 {
+        match self.digits.first() {
+            Some(&d) if self.weight >= 0 => {
+                let lead = match d {
+                    0..=9 => 1,
+                    10..=99 => 2,
+                    100..=999 => 3,
+                    _ => 4,
+                };
+                self.weight as i64 * DEC_DIGITS + lead
+            }
+            _ => 0,
+        }
     }
 
     /// PostgreSQL's total order for numeric: NaN equals NaN and sorts above
@@ -1653,6 +1680,59 @@ mod tests {
                 "A field with precision 5, scale 2 must round to an absolute value less than 10^3."
             )
         );
+    }
+
+    #[test]
+    fn typmod_without_rounding_matches_rounding_through_dec() {
+        // What apply_typmod computed before its no-rounding shortcut.
+        let by_dec = |x: &Numeric, p: u16, s: u16| -> Option<Numeric> {
+            let r = Numeric::from_dec(&x.to_dec(), s as i64).ok()?;
+            (r.to_dec().int_digits() <= p as i64 - s as i64).then_some(r)
+        };
+        let texts = [
+            "0",
+            "-0.5",
+            "5",
+            "12.3",
+            "99.99",
+            "100",
+            "-9999",
+            "10000",
+            "12345678.9",
+            "0.0001",
+            "0.00012",
+            "123456789012.34",
+            "1e-3",
+            "-1234.5678",
+            "7.00",
+            "9999.9999",
+            "10000.0",
+        ];
+        for t in texts {
+            let x = n(t);
+            for (p, s) in [
+                (12, 2),
+                (4, 0),
+                (6, 4),
+                (8, 4),
+                (3, 5),
+                (1, 0),
+                (20, 6),
+                (5, 5),
+            ] {
+                let got = x.apply_typmod(p, s).ok();
+                let want = by_dec(&x, p, s);
+                assert_eq!(
+                    got.as_ref().map(|v| (v.to_string(), v.dscale)),
+                    want.as_ref().map(|v| (v.to_string(), v.dscale)),
+                    "{t} as numeric({p},{s})"
+                );
+                if let (Some(g), Some(w)) = (got, want) {
+                    assert_eq!(g.digits, w.digits, "{t} as numeric({p},{s})");
+                    assert_eq!(g.weight, w.weight, "{t} as numeric({p},{s})");
+                }
+            }
+        }
     }
 
     fn dec_string(v: i128, scale: u32) -> String {

@@ -45,7 +45,9 @@
 //!   all or nothing.
 //! - `get` / `get_with` and cursor seeks: shared latches only, the root
 //!   through a frame hint (no page-table mutex while the root stays in its
-//!   frame); `get_with` lends the value (no allocation for an inline value).
+//!   frame); `get_with` lends the value (no allocation for an inline value);
+//!   `visit_leaf_range` lends every entry of a short range (the versions
+//!   of one key) from the one leaf holding it, or declines.
 //! - Cursors (`cursor.rs`) copy one leaf at a time and hold no latch between
 //!   calls; they step to the next leaf through the sibling link when the
 //!   copied leaf is unchanged, else re-descend from the root.
@@ -300,6 +302,59 @@ impl Tree {
                 Ok(f(Some(&v)))
             }
         }
+    }
+
+    /// Calls `f` with each entry of `[lo, hi)` in key order, borrowed from
+    /// the latched leaf holding `lo`, if that leaf holds the whole range;
+    /// otherwise calls nothing and returns false (scan with a cursor). A
+    /// short range such as the versions of one key costs one descent, with
+    /// no leaf copy and no cursor (an overflow value is read into one
+    /// buffer). `f` runs under the leaf's shared latch, so it must not use
+    /// this tree.
+    ///
+    /// The leaf holds the whole range when a key `>= hi` follows the
+    /// range in it, or when `hi` is at most the leaf's upper fence (the
+    /// separator bounding the path taken, so every key `>= hi` is in a
+    /// later leaf), or when it is the last leaf. The leaf stays latched
+    /// from the descent to the last call, so no split moves keys out of it
+    /// meanwhile.
+    pub fn visit_leaf_range(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> StorageResult<bool> {
+        let mut g = self.read_root()?;
+        // Whether `hi` is at most the tightest separator above the path
+        // (`None`: the path took the last child at every level).
+        let mut below_fence: Option<bool> = None;
+        while !slotted::is_leaf(&g) {
+            let idx = node::child_index(&g, lo);
+            if idx < slotted::count(&g) {
+                below_fence = Some(hi <= node::key_at(&g, idx));
+            }
+            let level = slotted::level(&g);
+            let c = self.read_node(node::child_at(&g, idx), Some(level - 1))?;
+            g = c;
+        }
+        let start = node::lower_bound(&g, lo);
+        let end = node::lower_bound(&g, hi).max(start);
+        let whole = end < slotted::count(&g) || below_fence.unwrap_or(true);
+        if !whole {
+            return Ok(false);
+        }
+        for i in start..end {
+            let cell = slotted::cell(&g, i);
+            let key = node::leaf_key(cell);
+            match node::leaf_value(cell) {
+                LeafValue::Inline(v) => f(key, v),
+                LeafValue::Overflow { len, first } => {
+                    let v = overflow::read(&self.pager, first, len)?;
+                    f(key, &v);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Whether `key` is present.
@@ -959,6 +1014,57 @@ mod tests {
                 .unwrap(),
             Some(50_000)
         );
+        assert_eq!(t.pager().pool().pinned_frames(), 0);
+    }
+
+    #[test]
+    fn visit_leaf_range_sees_what_a_cursor_sees_or_declines() {
+        let e = crate::storage::Engine::in_memory(crate::storage::EngineOptions {
+            buffer_pool_frames: 64,
+        })
+        .unwrap();
+        let t = e.create_tree().unwrap();
+        let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        // Keys 0, 2, 4, …: each range below has gaps and hits.
+        for i in (0..6000u32).step_by(2) {
+            let v = if i % 700 == 4 {
+                big.clone()
+            } else {
+                i.to_le_bytes().repeat(20)
+            };
+            t.insert(&i.to_be_bytes(), &v).unwrap();
+        }
+        let mut visited_whole = 0;
+        let mut declined = 0;
+        for lo in (0..6100u32).step_by(3) {
+            for width in [0u32, 1, 2, 5, 40, 400] {
+                let (l, h) = (lo.to_be_bytes(), (lo + width).to_be_bytes());
+                let mut seen = Vec::new();
+                let whole = t
+                    .visit_leaf_range(&l, &h, |k, v| seen.push((k.to_vec(), v.to_vec())))
+                    .unwrap();
+                let short = width <= 5;
+                if whole {
+                    visited_whole += usize::from(short);
+                    let scanned: Vec<_> = t
+                        .range(Bound::Included(&l), Bound::Excluded(&h))
+                        .map(|r| r.unwrap())
+                        .collect();
+                    assert_eq!(seen, scanned, "range [{lo}, {})", lo + width);
+                } else {
+                    declined += usize::from(short);
+                    assert!(seen.is_empty(), "declining calls nothing");
+                }
+            }
+        }
+        assert!(
+            visited_whole > 10 * declined,
+            "ranges of a few keys are mostly whole: {visited_whole} vs {declined}"
+        );
+        let all = t
+            .visit_leaf_range(&0u32.to_be_bytes(), &u32::MAX.to_be_bytes(), |_, _| {})
+            .unwrap();
+        assert!(!all, "the whole tree spans many leaves");
         assert_eq!(t.pager().pool().pinned_frames(), 0);
     }
 
