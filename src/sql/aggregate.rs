@@ -320,31 +320,10 @@ pub fn signatures(name: &str) -> Vec<AggSignature> {
                     .collect()
             }
         }
-        "array_agg" => [
-            Int2,
-            Int4,
-            Int8,
-            num(),
-            Float4,
-            Float8,
-            Text,
-            Varchar(None),
-            Char(None),
-            Bool,
-            Bytea,
-            Date,
-            Time,
-            Timestamp,
-            Timestamptz,
-            Interval,
-            Uuid,
-            Json,
-            Jsonb,
-            Oid,
-        ]
-        .into_iter()
-        .map(|t| sig(AggFunc::ArrayAgg, vec![t.clone()], Array(Box::new(t))))
-        .collect(),
+        "array_agg" => agg_element_types()
+            .into_iter()
+            .map(|t| sig(AggFunc::ArrayAgg, vec![t.clone()], Array(Box::new(t))))
+            .collect(),
         "bool_and" | "every" => vec![sig(AggFunc::BoolAnd, vec![Bool], Bool)],
         "bool_or" => vec![sig(AggFunc::BoolOr, vec![Bool], Bool)],
         "string_agg" => vec![
