@@ -14,7 +14,7 @@
 //! | DROP INDEX, CREATE INDEX, more rows   | other conn  | every matching row      |
 //! | CREATE OR REPLACE VIEW                | other conn  | the new body's values   |
 //! | TRUNCATE                              | other conn  | no rows                 |
-//! | SET search_path                       | same conn   | the other schema's row  |
+//! | SET search_path, set_config()         | same conn   | the other schema's row  |
 //! | the clock                             | —           | a later now()           |
 
 use std::time::Duration;
@@ -231,6 +231,15 @@ async fn search_path_set_between_executions_chooses_the_table() {
         .unwrap();
     assert_eq!(texts(&a, &lookup, 1).await, ["s2 one"]);
     a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(texts(&a, &lookup, 1).await, ["one"]);
+    // set_config() in a prepared statement changes the path as SET does.
+    let set_path = a
+        .prepare("SELECT set_config('search_path', $1, false)")
+        .await
+        .unwrap();
+    a.query(&set_path, &[&"s2, public"]).await.unwrap();
+    assert_eq!(texts(&a, &lookup, 1).await, ["s2 one"]);
+    a.query(&set_path, &[&"public"]).await.unwrap();
     assert_eq!(texts(&a, &lookup, 1).await, ["one"]);
 }
 
