@@ -367,12 +367,6 @@ impl Session {
         r.map_err(|e| self.terminated_error(e))
     }
 
-    /// Whether executing `prepared` now is a short read that never waits
-    /// for a lock or the log (a server may run it without a thread hop).
-    pub fn is_short_read(&self, prepared: &Prepared) -> bool {
-        !self.signals.is_terminated() && self.state.is_short_read(prepared)
-    }
-
     /// Whether `DEALLOCATE ALL` or `DISCARD ALL` ran since the last call:
     /// a server drops its protocol-level named statements too.
     pub fn take_deallocated_all(&mut self) -> bool {

@@ -272,3 +272,47 @@ async fn a_cancel_request_ends_a_wait_for_a_row_lock() {
     let row = a.query_one("SELECT v FROM t", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 3);
 }
+
+#[tokio::test]
+async fn shutdown_cuts_off_a_statement_still_running_after_the_grace_period() {
+    let srv = arbordb::server::BackgroundServer::start_with(
+        arbordb::Database::in_memory().unwrap(),
+        arbordb::server::ServerConfig {
+            auth: arbordb::server::AuthMethod::Scram,
+            shutdown_grace_ms: 300,
+            initial_superuser: Some(arbordb::server::InitialSuperuser {
+                name: "admin".into(),
+                password: Some(PASSWORD.into()),
+                also: Vec::new(),
+            }),
+            ..arbordb::server::ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let busy = try_connect(&srv, "admin", PASSWORD).await.unwrap();
+    let idle = try_connect(&srv, "admin", PASSWORD).await.unwrap();
+    let running = tokio::spawn(async move { busy.client.simple_query(LONG_QUERY).await });
+    // The long query is under way on its connection's thread.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || srv.shutdown())
+        .await
+        .unwrap();
+    // Grace (300 ms) plus the wait for cut-off connections (1 s), with room.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let cut = running.await.unwrap();
+    assert!(cut.is_err(), "the running query was not cut off: {cut:?}");
+    // The idle client was told (57P01) and its connection is closed.
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), idle.closed)
+            .await
+            .unwrap()
+            .unwrap(),
+        Some("57P01".into())
+    );
+    assert!(idle.client.simple_query("SELECT 1").await.is_err());
+}

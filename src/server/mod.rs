@@ -3,11 +3,11 @@
 //! Owns: listening, startup and authentication, the simple and extended query
 //! protocols, ParameterStatus / ReadyForQuery / ErrorResponse, shutdown.
 //! Never: executes SQL itself; every statement goes through the embedded API
-//! on a blocking thread, and no lock is held across an `.await`.
+//! on its connection's own thread, and no lock is held across an `.await`.
 //!
 //! ```text
 //!  serve(db, listener, shutdown)
-//!    ├─ accept loop ──spawn──▶ connection::run        (one task per client)
+//!    ├─ accept loop ──thread──▶ connection::run       (one thread per client)
 //!    │                           ├─ startup.rs        role lookup, parameters
 //!    │                           │   └─ auth.rs       trust / SCRAM-SHA-256 / md5
 //!    │                           └─ query.rs          simple + extended protocol
@@ -21,8 +21,12 @@
 //! ```
 //!
 //! Invariants:
-//! - One [`Session`](crate::Session) per connection, behind a mutex that is
-//!   locked only on blocking threads.
+//! - One thread per connection, with a single-threaded runtime of its own
+//!   ([`spawn_connection`]), as DESIGN.md allows ("a worker thread per
+//!   session"): the thread that reads a message runs its statement and
+//!   writes the answer. The listener's runtime only accepts.
+//! - One [`Session`](crate::Session) per connection, behind a mutex held
+//!   only while one of its statements runs.
 //! - A failing statement never ends its connection; a panicking one is
 //!   reported as XX000 and never ends the server.
 //! - ReadyForQuery carries `Session::transaction_status()`.
@@ -239,6 +243,7 @@ pub async fn serve_with(
         cancel_keys: parking_lot::Mutex::new(HashMap::new()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (abort_tx, abort_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -251,7 +256,14 @@ pub async fn serve_with(
                             "connection refused: too many clients");
                         tokio::spawn(refuse(tcp));
                     } else {
-                        connections.spawn(connection::run(backend.clone(), tcp, stop_rx.clone()));
+                        match spawn_connection(backend.clone(), tcp, stop_rx.clone(), abort_rx.clone()) {
+                            Ok(done) => {
+                                connections.spawn(done);
+                            }
+                            Err(e) => {
+                                tracing::warn!(%peer, error = %e, "connection dropped: could not start its thread");
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -285,8 +297,27 @@ pub async fn serve_with(
                     connections = connections.len(),
                     "shutdown grace period over: closing connections still running statements"
                 );
+                // Running statements are canceled (their sessions end with
+                // FATAL 57P01); what still runs after a moment is left to
+                // finish on its own thread.
+                let _ = abort_tx.send(true);
+                for (_, signals) in backend.cancel_keys.lock().values() {
+                    if let Some(signals) = signals.upgrade() {
+                        signals.terminate();
+                    }
+                }
+                let cut = tokio::time::sleep(Duration::from_millis(ABORT_WAIT_MS));
+                tokio::pin!(cut);
+                loop {
+                    tokio::select! {
+                        done = connections.join_next() => match done {
+                            Some(done) => log_connection_end(done),
+                            None => break,
+                        },
+                        _ = &mut cut => break,
+                    }
+                }
                 connections.abort_all();
-                while connections.join_next().await.is_some() {}
                 break;
             }
         }
@@ -339,13 +370,77 @@ async fn refuse(mut tcp: tokio::net::TcpStream) {
 /// How long a refused connection's input is drained before closing.
 const REFUSE_DRAIN_MS: u64 = 1_000;
 
-fn log_connection_end(done: std::result::Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done
-        && e.is_panic()
-    {
-        let message = session::panic_message(e.into_panic().as_ref());
-        tracing::error!("connection task panicked: {message}");
-    }
+/// How long connections cut off at the end of the shutdown grace period
+/// get to notice before the server stops waiting for them.
+const ABORT_WAIT_MS: u64 = 1_000;
+
+/// How a connection's thread ended: normally, or with a panic's payload.
+type ConnectionEnd = std::result::Result<(), Box<dyn std::any::Any + Send>>;
+
+/// Serves one client on a thread of its own, with its own single-threaded
+/// runtime, as PostgreSQL serves each client in a process of its own: the
+/// thread that reads a message runs its statement and writes the answer,
+/// with no hop to another thread between them (a statement's waits, for a
+/// lock or a commit's flush, block only its own client). The returned
+/// future resolves when the thread ends. `abort` cuts the connection off at
+/// its next wait.
+fn spawn_connection(
+    backend: Arc<Backend>,
+    tcp: tokio::net::TcpStream,
+    stop: watch::Receiver<bool>,
+    mut abort: watch::Receiver<bool>,
+) -> std::io::Result<impl Future<Output = ConnectionEnd> + Send + 'static> {
+    let tcp = tcp.into_std()?;
+    let (done_tx, done_rx) = oneshot::channel::<ConnectionEnd>();
+    std::thread::Builder::new()
+        .name("arbordb-conn".into())
+        .stack_size(crate::sql::stack_depth::STATEMENT_STACK_BYTES)
+        .spawn(move || {
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "connection dropped: could not start its runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let tcp = match tokio::net::TcpStream::from_std(tcp) {
+                        Ok(tcp) => tcp,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "connection dropped: could not register its socket");
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        () = connection::run(backend, tcp, stop) => {}
+                        // An error means the server is gone: stop as well.
+                        _ = abort.wait_for(|a| *a) => {}
+                    }
+                });
+            }));
+            // The server may have stopped waiting; nothing to tell then.
+            let _ = done_tx.send(served);
+        })?;
+    Ok(async move {
+        match done_rx.await {
+            Ok(end) => end,
+            Err(_) => Ok(()),
+        }
+    })
+}
+
+fn log_connection_end(done: std::result::Result<ConnectionEnd, tokio::task::JoinError>) {
+    let panic = match done {
+        Ok(Err(panic)) => panic,
+        Err(e) if e.is_panic() => e.into_panic(),
+        _ => return,
+    };
+    let message = session::panic_message(panic.as_ref());
+    tracing::error!("connection thread panicked: {message}");
 }
 
 /// A server on its own thread and tokio runtime, listening on

@@ -678,9 +678,8 @@ where
             Statement::Prepared(p) => p.clone(),
         };
         let params = std::mem::take(&mut portal.params);
-        let statement = prepared.clone();
         let outcome = conn
-            .run_short_read(&statement, move |session| {
+            .run(move |session| {
                 let result = session.execute_prepared(&prepared, &params)?;
                 Ok((
                     result,

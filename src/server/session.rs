@@ -2,19 +2,19 @@
 //! portals, and the single door through which statements run.
 //!
 //! ```text
-//!   async task (socket)                    blocking thread
-//!   -------------------                    ---------------
-//!   ConnState::spawn(f) ──spawn_blocking──▶ lock Session
-//!        │                                  catch_unwind(f(&mut session))
-//!        │                                  status, changed parameters
-//!   .await JoinHandle  ◀──────────────────  unlock
+//!   connection thread (socket, runtime of its own)
+//!   ----------------------------------------------
+//!   ConnState::run(f)    lock Session, catch_unwind(f(&mut session)),
+//!                        status, changed parameters, unlock
+//!   ConnState::spawn(f)  the same on a blocking thread, for the simple
+//!                        protocol, whose results stream back through a
+//!                        channel while later statements of the string run
 //! ```
 //!
 //! Invariants:
-//! - The `Session` mutex is locked on a blocking thread, or in async code
-//!   only by [`ConnState::run_short_read`] with `try_lock` (it never waits)
-//!   for a statement that never waits either; no lock is ever held across
-//!   an `.await`.
+//! - The `Session` mutex is held only while a statement runs; never across
+//!   an `.await`. One connection runs one statement at a time, so it is
+//!   never contended.
 //! - Every run records the session's transaction status and changed
 //!   parameters under the same lock, so ReadyForQuery and ParameterStatus
 //!   always describe the state the last statement left behind.
@@ -115,25 +115,6 @@ impl ConnState {
         tokio::task::spawn_blocking(move || run_locked(&mut session.lock(), f))
     }
 
-    /// Runs prepared statement `prepared` through `f` right here, on the
-    /// connection's thread, if the session is free and says executing it is
-    /// a short read that never waits ([`Session::is_short_read`]): a thread
-    /// hop costs more than such a statement. Otherwise on a blocking thread.
-    pub async fn run_short_read<T, F>(&self, prepared: &Prepared, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
-    {
-        if let Some(mut session) = self.session.try_lock()
-            && session.is_short_read(prepared)
-        {
-            let outcome = run_locked(&mut session, f);
-            drop(session);
-            return self.record(outcome);
-        }
-        self.run(f).await
-    }
-
     /// Waits for a run started by [`ConnState::spawn`] and records the
     /// session state it left behind.
     pub async fn finish<T>(&self, handle: JoinHandle<Outcome<T>>) -> Result<T> {
@@ -161,14 +142,17 @@ impl ConnState {
         outcome.result
     }
 
-    /// Runs `f` on a blocking thread with the session locked.
+    /// Runs `f` with the session locked, right here on the connection's
+    /// thread: each client has a thread of its own (`spawn_connection` in
+    /// mod.rs), so a statement that waits blocks nobody else, and a thread
+    /// hop would cost more than most statements.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Session) -> Result<T> + Send + 'static,
     {
-        let handle = self.spawn(f);
-        self.finish(handle).await
+        let outcome = run_locked(&mut self.session.lock(), f);
+        self.record(outcome)
     }
 
     /// Transaction status after the last statement.

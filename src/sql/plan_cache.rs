@@ -154,8 +154,6 @@ pub struct CachedPlan {
     pub settings_version: u64,
     pub plan: Arc<Plan>,
     pub columns: Vec<Column>,
-    /// The plan reads a bounded key range ([`bounded`]).
-    pub bounded: bool,
 }
 
 /// A prepared statement's kept plan (empty until its first Execute).
@@ -169,14 +167,6 @@ impl PlanSlot {
         kept.as_ref()
             .filter(|c| c.generation == generation && c.settings_version == settings_version)
             .cloned()
-    }
-
-    /// Whether the plan kept at `generation` under `settings_version`
-    /// reads a bounded key range: executing it is a short read. (A stale
-    /// plan says nothing about the one the next bind will produce.)
-    pub fn is_short_read(&self, generation: u64, settings_version: u64) -> bool {
-        self.get(generation, settings_version)
-            .is_some_and(|c| c.bounded)
     }
 
     /// The kept plan, whatever it was bound against (for tests).
@@ -228,38 +218,6 @@ pub fn cacheable(plan: &Plan) -> bool {
     }
 }
 
-/// Whether `plan` reads only a key range bounded on both sides (a point
-/// lookup, `k = $1`, or `k BETWEEN $1 AND $2`) and calls no function (one
-/// could sleep, wait for a lock or write a sequence), so its work is
-/// bounded by the rows in that range rather than by the table.
-pub fn bounded(plan: &Plan) -> bool {
-    match plan {
-        Plan::Scan {
-            access: Access::Key(k),
-            ..
-        } => {
-            (!k.eq.is_empty() || (k.lower.is_some() && k.upper.is_some()))
-                && k.eq.iter().all(callless)
-                && k.lower.iter().chain(&k.upper).all(|(e, _)| callless(e))
-        }
-        Plan::Filter { input, predicate } => callless(predicate) && bounded(input),
-        Plan::Project { input, exprs } => exprs.iter().all(callless) && bounded(input),
-        Plan::Distinct { input } | Plan::Sort { input, .. } => bounded(input),
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => limit.iter().chain(offset).all(callless) && bounded(input),
-        _ => false,
-    }
-}
-
-fn callless(e: &Expr) -> bool {
-    !matches!(e, Expr::Func { .. }) && super::optimizer::children(e).into_iter().all(callless)
-}
-
-/// An expression of columns, parameters, constants, operators and
-/// function calls: evaluated afresh on each row, holding nothing.
 fn plain(e: &Expr) -> bool {
     let own = matches!(
         e,
@@ -304,7 +262,6 @@ mod tests {
                 width: 1,
             }),
             columns: Vec::new(),
-            bounded: false,
         });
         assert!(slot.get(3, 7).is_some());
         assert!(slot.get(4, 7).is_none());
@@ -357,7 +314,7 @@ mod session_tests {
             .unwrap();
         assert_eq!(lookup(&mut a, &p), text("x"));
         assert!(
-            p.inner.plan.kept().is_some_and(|k| k.bounded),
+            p.inner.plan.kept().is_some(),
             "a point lookup keeps its plan"
         );
         assert_eq!(lookup(&mut a, &p), text("x"));
@@ -422,46 +379,6 @@ mod session_tests {
             .execute_prepared(&by_v, &[Value::Text("b".into())])
             .unwrap();
         assert_eq!(rows.rows, vec![vec![Value::Int4(1)]]);
-    }
-
-    #[test]
-    fn only_bounded_reads_without_calls_are_short() {
-        let db = Database::in_memory().unwrap();
-        let mut a = db.session();
-        run(&mut a, "CREATE TABLE t (id int PRIMARY KEY, a int, v text)");
-        run(&mut a, "CREATE INDEX t_a ON t (a)");
-        run(&mut a, "INSERT INTO t VALUES (1, 1, 'x'), (2, 2, 'y')");
-        let short = |a: &mut Session, sql: &str| {
-            let p = a.prepare(sql, &[Some(DataType::Int4)]).unwrap();
-            a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
-            a.is_short_read(&p)
-        };
-        assert!(short(&mut a, "SELECT v FROM t WHERE id = $1"));
-        assert!(short(
-            &mut a,
-            "SELECT v FROM t WHERE a BETWEEN $1 AND $1 + 9"
-        ));
-        assert!(!short(&mut a, "SELECT v FROM t WHERE a > $1"));
-        assert!(!short(&mut a, "SELECT v FROM t WHERE id = abs($1)"));
-        assert!(!short(&mut a, "SELECT count(*) FROM t WHERE id >= $1"));
-        // A stale plan says nothing about the next one: bind it first.
-        let p = a
-            .prepare("SELECT v FROM t WHERE id = $1", &[Some(DataType::Int4)])
-            .unwrap();
-        a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
-        assert!(a.is_short_read(&p));
-        run(&mut a, "DROP INDEX t_a");
-        assert!(!a.is_short_read(&p));
-        a.execute_prepared(&p, &[Value::Int4(1)]).unwrap();
-        assert!(a.is_short_read(&p));
-        run(&mut a, "SET search_path = public");
-        assert!(!a.is_short_read(&p));
-        // Under REPEATABLE READ plans are neither kept nor used.
-        run(
-            &mut a,
-            "SET default_transaction_isolation = 'repeatable read'",
-        );
-        assert!(!short(&mut a, "SELECT a FROM t WHERE id = $1"));
     }
 
     fn prepare(s: &mut Session, sql: &str) -> crate::db::Prepared {

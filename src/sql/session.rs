@@ -821,34 +821,6 @@ impl SessionState {
         r
     }
 
-    /// Whether executing `prepared` now is a short read that never waits:
-    /// an autocommit READ COMMITTED query whose kept plan is still current
-    /// and reads a bounded key range (a stale one says nothing about the
-    /// plan the next bind makes). Such a read takes no row lock, SIREAD
-    /// lock or safe snapshot and commits without the log, so a server may
-    /// run it on the connection's own thread instead of handing it to
-    /// another one.
-    pub fn is_short_read(&self, prepared: &Prepared) -> bool {
-        self.block == BlockState::Idle
-            && self.txn.is_none()
-            && self.copy_in.is_none()
-            && prepared
-                .inner
-                .statement
-                .as_deref()
-                .is_some_and(|s| matches!(s, Statement::Query(_)))
-            && self
-                .settings
-                .get("default_transaction_isolation")
-                .is_ok_and(|i| i == "read committed")
-            && self.shared.catalog_generation().settled().is_some_and(|g| {
-                prepared
-                    .inner
-                    .plan
-                    .is_short_read(g, self.settings.version())
-            })
-    }
-
     /// The number of data columns of the COPY FROM STDIN waiting for its
     /// data, if the last statement was one.
     pub fn copy_in_columns(&self) -> Option<usize> {
@@ -1229,7 +1201,6 @@ impl SessionState {
                     slot.keep(CachedPlan {
                         generation,
                         settings_version,
-                        bounded: super::plan_cache::bounded(&plan),
                         plan: Arc::new(plan),
                         columns: bound.columns.clone(),
                     });
