@@ -188,6 +188,55 @@ enum Event {
     Result(StatementResult, crate::types::datetime::Zone),
 }
 
+/// What a simple query has sent of its results so far.
+#[derive(Default)]
+struct SentResults {
+    statements: usize,
+    /// A value that could not be encoded; later results are not sent.
+    error: Option<Error>,
+}
+
+impl SentResults {
+    async fn send<C>(&mut self, client: &mut C, event: Event) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (result, zone) = match event {
+            Event::Notice(n) => {
+                return client
+                    .feed(PgWireBackendMessage::NoticeResponse(
+                        wire::notice_info(&n).into(),
+                    ))
+                    .await
+                    .map_err(PgWireError::from);
+            }
+            Event::Result(result, zone) => (result, zone),
+        };
+        self.statements += 1;
+        if self.error.is_some() {
+            return Ok(());
+        }
+        match feed_result(client, &result, &zone).await {
+            Ok(()) => Ok(()),
+            Err(SendError::Io(e)) => Err(e),
+            Err(SendError::Sql(e)) => {
+                self.error = Some(e);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `sql` holds at most one statement: no `;` but at its end. (A
+/// `;` inside a literal or comment makes this say no, which only costs
+/// the streaming path.)
+fn is_one_statement(sql: &str) -> bool {
+    let body = sql.trim_end().trim_end_matches(';');
+    !body.contains(';')
+}
+
 /// Feeds the notices the session raised and nobody has sent yet.
 async fn feed_notices<C>(client: &mut C, conn: &ConnState) -> PgWireResult<()>
 where
@@ -235,51 +284,60 @@ impl SimpleQueryHandler for Backend {
             return ready_for_query(client, &conn).await;
         }
 
-        // Results stream from the blocking thread one statement at a time,
-        // each after the notices it raised; the channel bounds how many
-        // wait in memory.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(2);
         let sql = query.query;
         let signals = conn.signals.clone();
-        let handle = conn.spawn(move |session| {
-            session.execute_simple(&sql, &mut |result| {
-                // A closed channel means the client is gone; the statements
-                // still run to completion, as in PostgreSQL.
-                for n in signals.take_notices() {
-                    let _ = tx.blocking_send(Event::Notice(n));
-                }
-                let _ = tx.blocking_send(Event::Result(
-                    result,
-                    crate::types::datetime::session_zone(),
-                ));
-            })?;
-            Ok(session.copy_in_columns())
-        });
-        let mut statements = 0usize;
-        let mut send_error = None;
-        while let Some(event) = rx.recv().await {
-            let (result, zone) = match event {
-                Event::Notice(n) => {
-                    client
-                        .feed(PgWireBackendMessage::NoticeResponse(
-                            wire::notice_info(&n).into(),
-                        ))
-                        .await?;
-                    continue;
-                }
-                Event::Result(result, zone) => (result, zone),
+        let mut sent = SentResults::default();
+        let outcome = if is_one_statement(&sql) {
+            // One statement: it runs right here, its result is sent after.
+            let ran = conn
+                .run(move |session| {
+                    let mut events = Vec::new();
+                    let ran = session.execute_simple(&sql, &mut |result| {
+                        events.extend(signals.take_notices().into_iter().map(Event::Notice));
+                        events.push(Event::Result(
+                            result,
+                            crate::types::datetime::session_zone(),
+                        ));
+                    });
+                    Ok((events, ran.map(|()| session.copy_in_columns())))
+                })
+                .await;
+            let (events, outcome) = match ran {
+                Ok(ran) => ran,
+                Err(e) => (Vec::new(), Err(e)),
             };
-            statements += 1;
-            if send_error.is_some() {
-                continue;
+            for event in events {
+                sent.send(client, event).await?;
             }
-            match feed_result(client, &result, &zone).await {
-                Ok(()) => {}
-                Err(SendError::Io(e)) => return Err(e),
-                Err(SendError::Sql(e)) => send_error = Some(e),
+            outcome
+        } else {
+            // Several: results stream from a blocking thread one statement
+            // at a time, each after the notices it raised; the channel
+            // bounds how many wait in memory.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(2);
+            let handle = conn.spawn(move |session| {
+                session.execute_simple(&sql, &mut |result| {
+                    // A closed channel means the client is gone; the
+                    // statements still run to completion, as in PostgreSQL.
+                    for n in signals.take_notices() {
+                        let _ = tx.blocking_send(Event::Notice(n));
+                    }
+                    let _ = tx.blocking_send(Event::Result(
+                        result,
+                        crate::types::datetime::session_zone(),
+                    ));
+                })?;
+                Ok(session.copy_in_columns())
+            });
+            while let Some(event) = rx.recv().await {
+                sent.send(client, event).await?;
             }
-        }
-        let outcome = conn.finish(handle).await;
+            conn.finish(handle).await
+        };
+        let SentResults {
+            statements,
+            error: send_error,
+        } = sent;
         // Notices of the statement that failed come before its error.
         feed_notices(client, &conn).await?;
         if send_error.is_none()
@@ -779,5 +837,14 @@ mod tests {
         assert_eq!(wire_status(TransactionStatus::Idle) as u8, b'I');
         assert_eq!(wire_status(TransactionStatus::InBlock) as u8, b'T');
         assert_eq!(wire_status(TransactionStatus::Failed) as u8, b'E');
+    }
+
+    #[test]
+    fn only_strings_without_an_inner_semicolon_count_as_one_statement() {
+        assert!(is_one_statement("SELECT 1"));
+        assert!(is_one_statement("SELECT 1;  \n"));
+        assert!(is_one_statement("END;;"));
+        assert!(!is_one_statement("BEGIN; SELECT 1"));
+        assert!(!is_one_statement("SELECT ';'"));
     }
 }
