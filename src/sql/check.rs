@@ -166,6 +166,11 @@ impl BoundChecks {
         self.checks.is_empty()
     }
 
+    /// The bound check expressions.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.checks.iter().map(|(_, e)| e)
+    }
+
     /// 23514 if a check is false for `row` (the row as it will be stored).
     pub fn check(&self, cx: &StmtCx<'_>, def: &TableDef, row: &[Value]) -> Result<()> {
         if self.checks.is_empty() {

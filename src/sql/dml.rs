@@ -522,14 +522,32 @@ pub(crate) fn store_new(cx: &StmtCx<'_>, table: &TableRef, row: &[Value]) -> Res
 
 pub fn insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<StatementResult> {
     cx.check_writable("INSERT")?;
+    let bound = prepare_insert(cx, ins)?;
+    run_insert(cx, &bound)
+}
+
+/// Binds `ins`, through the view it names if it names one.
+pub fn prepare_insert(cx: &StmtCx<'_>, ins: &ast::Insert) -> Result<BoundInsert> {
     if let ast::TableObject::TableName(n) = &ins.table
         && let Some(rewritten) = super::view::rewrite_insert(cx, n, ins)?
     {
-        return insert(cx, &rewritten);
+        return prepare_insert(cx, &rewritten);
     }
-    let mut binder = cx.binder();
-    let bound = bind_insert(&mut binder, ins)?;
-    run_insert(cx, &bound)
+    bind_insert(&mut cx.binder(), ins)
+}
+
+impl BoundInsert {
+    /// Whether another execution may run this binding again: it holds no
+    /// state of its own (`plan_cache.rs`). ON CONFLICT is bound afresh.
+    pub(crate) fn reusable(&self) -> bool {
+        self.on_conflict.is_none()
+            && super::plan_cache::cacheable(&self.source)
+            && self.checks.exprs().all(super::plan_cache::plain)
+            && self
+                .returning
+                .as_ref()
+                .is_none_or(|r| r.exprs.iter().all(super::plan_cache::plain))
+    }
 }
 
 pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResult> {
@@ -812,28 +830,42 @@ pub fn bind_delete(binder: &mut Binder, d: &ast::Delete) -> Result<BoundModify> 
 
 pub fn update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<StatementResult> {
     cx.check_writable("UPDATE")?;
+    let bound = prepare_update(cx, u)?;
+    run_modify(cx, &bound)
+}
+
+/// Binds `u` (through the view it names, if it names one) and plans its
+/// FROM.
+pub fn prepare_update(cx: &StmtCx<'_>, u: &ast::Update) -> Result<BoundModify> {
     if let Some(rewritten) = super::view::rewrite_update(cx, u)? {
-        return update(cx, &rewritten);
+        return prepare_update(cx, &rewritten);
     }
     let mut binder = cx.binder();
     let mut bound = bind_update(&mut binder, u)?;
     if u.from.is_some() {
         bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
     }
-    run_modify(cx, &bound)
+    Ok(bound)
 }
 
 pub fn delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<StatementResult> {
     cx.check_writable("DELETE")?;
+    let bound = prepare_delete(cx, d)?;
+    run_modify(cx, &bound)
+}
+
+/// Binds `d` (through the view it names, if it names one) and plans its
+/// USING.
+pub fn prepare_delete(cx: &StmtCx<'_>, d: &ast::Delete) -> Result<BoundModify> {
     if let Some(rewritten) = super::view::rewrite_delete(cx, d)? {
-        return delete(cx, &rewritten);
+        return prepare_delete(cx, &rewritten);
     }
     let mut binder = cx.binder();
     let mut bound = bind_delete(&mut binder, d)?;
     if d.using.is_some() {
         bound.plan = super::optimizer::plan(bound.plan, cx.shared, cx.settings)?;
     }
-    run_modify(cx, &bound)
+    Ok(bound)
 }
 
 fn key_of(row: &[Value], ncols: usize) -> Result<Vec<u8>> {
@@ -1081,6 +1113,20 @@ impl BoundModify {
             assignments,
             returning: None,
         })
+    }
+
+    /// Whether another execution may run this binding again: it holds no
+    /// state of its own (`plan_cache.rs`).
+    pub(crate) fn reusable(&self) -> bool {
+        use super::plan_cache::plain;
+        super::plan_cache::cacheable(&self.plan)
+            && self.predicate.as_ref().is_none_or(plain)
+            && self.assignments.iter().flatten().all(plain)
+            && self.checks.exprs().all(plain)
+            && self
+                .returning
+                .as_ref()
+                .is_none_or(|r| r.exprs.iter().all(plain))
     }
 
     /// The plan that finds the rows to change (for EXPLAIN).

@@ -64,6 +64,7 @@ use parking_lot::Mutex;
 
 use crate::db::Column;
 
+use super::dml::{BoundInsert, BoundModify};
 use super::expr::Expr;
 use super::plan::Plan;
 use super::scan::Access;
@@ -152,8 +153,28 @@ impl BindWatch {
 pub struct CachedPlan {
     pub generation: u64,
     pub settings_version: u64,
-    pub plan: Arc<Plan>,
-    pub columns: Vec<Column>,
+    pub kept: Kept,
+}
+
+/// What a prepared statement keeps of its last execution.
+pub enum Kept {
+    Query {
+        plan: Plan,
+        columns: Vec<Column>,
+    },
+    Insert(BoundInsert),
+    /// An UPDATE or DELETE.
+    Modify(BoundModify),
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::Query { columns, .. } => write!(f, "Kept::Query({} columns)", columns.len()),
+            Kept::Insert(_) => f.write_str("Kept::Insert"),
+            Kept::Modify(_) => f.write_str("Kept::Modify"),
+        }
+    }
 }
 
 /// A prepared statement's kept plan (empty until its first Execute).
@@ -218,7 +239,7 @@ pub fn cacheable(plan: &Plan) -> bool {
     }
 }
 
-fn plain(e: &Expr) -> bool {
+pub(crate) fn plain(e: &Expr) -> bool {
     let own = matches!(
         e,
         Expr::Const { .. }
@@ -254,14 +275,16 @@ mod tests {
         slot.keep(CachedPlan {
             generation: 3,
             settings_version: 7,
-            plan: Arc::new(Plan::Values {
-                rows: vec![vec![Expr::Const {
-                    value: Value::Int4(1),
-                    ty: DataType::Int4,
-                }]],
-                width: 1,
-            }),
-            columns: Vec::new(),
+            kept: Kept::Query {
+                plan: Plan::Values {
+                    rows: vec![vec![Expr::Const {
+                        value: Value::Int4(1),
+                        ty: DataType::Int4,
+                    }]],
+                    width: 1,
+                },
+                columns: Vec::new(),
+            },
         });
         assert!(slot.get(3, 7).is_some());
         assert!(slot.get(4, 7).is_none());
@@ -534,5 +557,91 @@ mod session_tests {
         assert_eq!(lookup(&mut a, &p), text("X"));
         run(&mut b, "TRUNCATE t");
         assert_eq!(lookup(&mut a, &p), Vec::<Vec<Value>>::new());
+    }
+
+    fn exec_with(s: &mut Session, p: &crate::db::Prepared, params: &[Value]) -> String {
+        match s.execute_prepared(p, params) {
+            Ok(r) => r.tag,
+            Err(e) => e.sqlstate.code().to_owned(),
+        }
+    }
+
+    fn kept_kind(p: &crate::db::Prepared) -> Option<String> {
+        p.inner.plan.kept().map(|k| format!("{:?}", k.kept))
+    }
+
+    #[test]
+    fn prepared_dml_keeps_its_binding_until_the_catalog_changes() {
+        let db = Database::in_memory().unwrap();
+        let (mut a, mut b) = (db.session(), db.session());
+        run(
+            &mut a,
+            "CREATE TABLE t (id int PRIMARY KEY, a int, ts timestamptz)",
+        );
+        let ins = a
+            .prepare(
+                "INSERT INTO t VALUES ($1, $2, CURRENT_TIMESTAMP)",
+                &[Some(DataType::Int4), Some(DataType::Int4)],
+            )
+            .unwrap();
+        let upd = a
+            .prepare(
+                "UPDATE t SET a = a + $1 WHERE id = $2",
+                &[Some(DataType::Int4), Some(DataType::Int4)],
+            )
+            .unwrap();
+        let del = a
+            .prepare("DELETE FROM t WHERE id = $1", &[Some(DataType::Int4)])
+            .unwrap();
+        let int = Value::Int4;
+        assert_eq!(exec_with(&mut a, &ins, &[int(1), int(10)]), "INSERT 0 1");
+        assert_eq!(kept_kind(&ins).as_deref(), Some("Kept::Insert"));
+        assert_eq!(exec_with(&mut a, &ins, &[int(2), int(20)]), "INSERT 0 1");
+        // A kept INSERT still checks its keys.
+        assert_eq!(exec_with(&mut a, &ins, &[int(2), int(20)]), "23505");
+        assert_eq!(exec_with(&mut a, &upd, &[int(5), int(1)]), "UPDATE 1");
+        assert_eq!(kept_kind(&upd).as_deref(), Some("Kept::Modify"));
+        assert_eq!(exec_with(&mut a, &upd, &[int(5), int(1)]), "UPDATE 1");
+        assert_eq!(exec_with(&mut a, &upd, &[int(5), int(9)]), "UPDATE 0");
+        let sum = |s: &mut Session| {
+            s.execute("SELECT sum(a)::int, count(ts)::int FROM t")
+                .unwrap()
+                .remove(0)
+                .rows
+        };
+        assert_eq!(sum(&mut a), vec![vec![int(40), int(2)]]);
+
+        // A CHECK added by another session binds into the next execution.
+        run(&mut b, "ALTER TABLE t ADD CONSTRAINT small CHECK (a < 100)");
+        assert_eq!(exec_with(&mut a, &upd, &[int(500), int(1)]), "23514");
+        assert_eq!(exec_with(&mut a, &ins, &[int(3), int(300)]), "23514");
+        // So does an index: rows inserted by a kept INSERT are found by it.
+        run(&mut b, "CREATE INDEX t_a ON t (a)");
+        assert_eq!(exec_with(&mut a, &ins, &[int(3), int(30)]), "INSERT 0 1");
+        assert_eq!(exec_with(&mut a, &ins, &[int(4), int(31)]), "INSERT 0 1");
+        let plan = format!(
+            "{:?}",
+            b.execute("EXPLAIN SELECT id FROM t WHERE a = 31").unwrap()[0].rows
+        );
+        assert!(plan.contains("t_a"), "not an index scan: {plan}");
+        let by_index = b
+            .execute("SELECT id FROM t WHERE a = 31")
+            .unwrap()
+            .remove(0)
+            .rows;
+        assert_eq!(by_index, vec![vec![int(4)]]);
+
+        // A table replaced by another session is the one changed next.
+        assert_eq!(exec_with(&mut a, &del, &[int(1)]), "DELETE 1");
+        assert_eq!(kept_kind(&del).as_deref(), Some("Kept::Modify"));
+        run(&mut b, "DROP TABLE t");
+        run(
+            &mut b,
+            "CREATE TABLE t (id int PRIMARY KEY, a int, ts timestamptz)",
+        );
+        run(&mut b, "INSERT INTO t VALUES (1, 1, now()), (2, 2, now())");
+        assert_eq!(exec_with(&mut a, &del, &[int(1)]), "DELETE 1");
+        assert_eq!(exec_with(&mut a, &upd, &[int(1), int(2)]), "UPDATE 1");
+        assert_eq!(sum(&mut a), vec![vec![int(3), int(1)]]);
     }
 }

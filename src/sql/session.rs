@@ -33,7 +33,7 @@ use super::bind::{Binder, Params, TableSource, ident_name, object_name};
 use super::copy::{self, Copied, CopyIn};
 use super::execute::{self, ExecContext};
 use super::parse::parse;
-use super::plan_cache::{CachedPlan, PlanSlot};
+use super::plan_cache::{CachedPlan, Kept, PlanSlot};
 use super::scan::{TxnCell, lock_txn};
 use super::settings::{Settings, canonical_name, parse_millis};
 use super::{ddl, dml};
@@ -795,9 +795,16 @@ impl SessionState {
         }
         self.enter_query(&prepared.inner.sql);
         let started = Instant::now();
-        // Only a query keeps its plan (not `EXECUTE name`, whose statement
-        // a DEALLOCATE and PREPARE may replace).
-        self.plan_slot = matches!(**stmt, Statement::Query(_)).then(|| prepared.inner.plan.clone());
+        // Only a query or DML keeps its plan (not `EXECUTE name`, whose
+        // statement a DEALLOCATE and PREPARE may replace).
+        self.plan_slot = matches!(
+            **stmt,
+            Statement::Query(_)
+                | Statement::Insert(_)
+                | Statement::Update(_)
+                | Statement::Delete(_)
+        )
+        .then(|| prepared.inner.plan.clone());
         let r = self.run(
             stmt,
             &prepared.inner.sql,
@@ -1169,21 +1176,25 @@ impl SessionState {
             params_allowed: params.is_some(),
             sql,
         };
+        // The plan this prepared statement kept, if it is still current.
+        let kept = slot.as_ref().and_then(|slot| {
+            let now = cx.shared.catalog_generation().settled()?;
+            slot.get(now, settings_version)
+        });
         match stmt {
             stmt if super::roles::is_role_statement(stmt) => super::roles::run(&cx, stmt),
             Statement::Query(q) if super::modifying_cte::applies(q) => {
                 super::modifying_cte::run(&cx, q)
             }
             Statement::Query(q) => {
-                if let Some(slot) = &slot
-                    && let Some(now) = cx.shared.catalog_generation().settled()
-                    && let Some(kept) = slot.get(now, settings_version)
+                if let Some(kept) = &kept
+                    && let Kept::Query { plan, columns } = &kept.kept
                 {
-                    let mut rows = execute::run(&kept.plan, &cx.exec())?;
-                    reg_output(&self.shared, &txn, &kept.columns, &mut rows)?;
+                    let mut rows = execute::run(plan, &cx.exec())?;
+                    reg_output(&self.shared, &txn, columns, &mut rows)?;
                     return Ok(StatementResult {
                         tag: format!("SELECT {}", rows.len()),
-                        columns: kept.columns.clone(),
+                        columns: columns.clone(),
                         rows,
                     });
                 }
@@ -1201,8 +1212,10 @@ impl SessionState {
                     slot.keep(CachedPlan {
                         generation,
                         settings_version,
-                        plan: Arc::new(plan),
-                        columns: bound.columns.clone(),
+                        kept: Kept::Query {
+                            plan,
+                            columns: bound.columns.clone(),
+                        },
                     });
                 }
                 Ok(StatementResult {
@@ -1210,6 +1223,57 @@ impl SessionState {
                     columns: bound.columns,
                     rows,
                 })
+            }
+            Statement::Insert(i) => {
+                cx.check_writable("INSERT")?;
+                if let Some(kept) = &kept
+                    && let Kept::Insert(bound) = &kept.kept
+                {
+                    return dml::run_insert(&cx, bound);
+                }
+                let watch = super::plan_cache::BindWatch::start();
+                let bound = dml::prepare_insert(&cx, i)?;
+                let timeless = watch.timeless();
+                let r = dml::run_insert(&cx, &bound);
+                if let Some(slot) = &slot
+                    && timeless
+                    && bound.reusable()
+                {
+                    slot.keep(CachedPlan {
+                        generation,
+                        settings_version,
+                        kept: Kept::Insert(bound),
+                    });
+                }
+                r
+            }
+            Statement::Update(_) | Statement::Delete(_) => {
+                let is_update = matches!(stmt, Statement::Update(_));
+                cx.check_writable(if is_update { "UPDATE" } else { "DELETE" })?;
+                if let Some(kept) = &kept
+                    && let Kept::Modify(bound) = &kept.kept
+                {
+                    return dml::run_modify(&cx, bound);
+                }
+                let watch = super::plan_cache::BindWatch::start();
+                let bound = match stmt {
+                    Statement::Update(u) => dml::prepare_update(&cx, u)?,
+                    Statement::Delete(d) => dml::prepare_delete(&cx, d)?,
+                    _ => return Err(Error::internal("UPDATE / DELETE mismatch")),
+                };
+                let timeless = watch.timeless();
+                let r = dml::run_modify(&cx, &bound);
+                if let Some(slot) = &slot
+                    && timeless
+                    && bound.reusable()
+                {
+                    slot.keep(CachedPlan {
+                        generation,
+                        settings_version,
+                        kept: Kept::Modify(bound),
+                    });
+                }
+                r
             }
             Statement::CreateSchema {
                 schema_name,
@@ -1271,9 +1335,6 @@ impl SessionState {
                     Ok(tag_only(""))
                 }
             },
-            Statement::Insert(i) => dml::insert(&cx, i),
-            Statement::Update(u) => dml::update(&cx, u),
-            Statement::Delete(d) => dml::delete(&cx, d),
             Statement::Explain {
                 statement, analyze, ..
             } => super::explain::explain(&cx, statement, *analyze),
