@@ -106,7 +106,16 @@ pub struct TxnEngine {
     /// Freeing a tree takes it exclusively; a vacuum pass shares it, so a
     /// pass never walks pages that are being freed.
     tree_gate: RwLock<()>,
+    /// Counts of writes that leave an older version or a deletion behind,
+    /// per shard of tree ids ([`TxnEngine::churn`]): the background vacuum
+    /// passes over a tree only when its shard moved (or it left versions
+    /// to remove later), so a pass costs the trees that changed, not the
+    /// database.
+    churn: [std::sync::atomic::AtomicU64; CHURN_SHARDS],
 }
+
+/// Shards of [`TxnEngine::churn`]; trees sharing one are vacuumed together.
+const CHURN_SHARDS: usize = 64;
 
 /// How to start a transaction.
 #[derive(Clone)]
@@ -145,6 +154,9 @@ impl TxnOptions {
 pub struct VacuumStats {
     pub versions_seen: usize,
     pub versions_removed: usize,
+    /// Keys left with versions a later pass may remove (more than one
+    /// version, or a deletion), once no snapshot needs them.
+    pub keys_pending: usize,
 }
 
 impl TxnEngine {
@@ -178,7 +190,20 @@ impl TxnEngine {
             durable,
             pending_drops: Mutex::new(Vec::new()),
             tree_gate: RwLock::new(()),
+            churn: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
         }
+    }
+
+    /// How many writes so far left an older version or a deletion in tree
+    /// `id` or another of its shard: unchanged since a vacuum pass that
+    /// left nothing pending means the tree has nothing to remove.
+    pub fn churn(&self, id: TreeId) -> u64 {
+        self.churn[(id.0 as usize) % CHURN_SHARDS].load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn note_churn(&self, id: TreeId) {
+        self.churn[(id.0 as usize) % CHURN_SHARDS]
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Over a file-backed engine with its log: every version write is
@@ -322,7 +347,12 @@ impl TxnEngine {
             if !same {
                 if let Some(key) = group_key.take() {
                     stats.versions_seen += group.len();
-                    stats.versions_removed += self.prune_versions(tree, &key, &group, horizon)?;
+                    let removed = self.prune_versions(tree, &key, &group, horizon)?;
+                    stats.versions_removed += removed;
+                    let left = group.len() - removed;
+                    if left > 1 || (left == 1 && group[0].row.is_none()) {
+                        stats.keys_pending += 1;
+                    }
                 }
                 group.clear();
             }
@@ -911,6 +941,9 @@ impl Transaction {
         };
         assert!(!replaced, "version stamp {stamp} reused");
         self.writes += 1;
+        if !older.is_empty() || row.is_none() {
+            self.engine.note_churn(tree.id());
+        }
         let horizon = self.engine.manager.oldest_xmin();
         self.engine.prune_versions(tree, key, older, horizon)?;
         Ok(())

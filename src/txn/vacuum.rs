@@ -7,6 +7,8 @@
 //!   writers ──prune their key on every write──┐
 //!   Vacuumer thread: sleep(interval | kick) ──> vacuum_tree(t) for t in trees
 //!                    (watermark = TxnManager::oldest_xmin at pass start)
+//!                    skipping a tree whose churn (TxnEngine::churn) has not
+//!                    moved since a pass over it left nothing pending
 //! ```
 //!
 //! Invariants:
@@ -17,6 +19,7 @@
 //! - An error in a pass (an I/O error, a corrupt page) is counted and the
 //!   tree is retried next pass; the thread never dies of it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -44,6 +47,7 @@ struct Shared {
     control: Mutex<Control>,
     cv: Condvar,
     passes: AtomicU64,
+    seen: AtomicU64,
     removed: AtomicU64,
     errors: AtomicU64,
     /// Signalled after each pass (for [`Vacuumer::wait_for_pass`]).
@@ -55,6 +59,8 @@ struct Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VacuumerStats {
     pub passes: u64,
+    /// Versions the passes looked at (a skipped tree adds none).
+    pub versions_seen: u64,
     pub versions_removed: u64,
     pub errors: u64,
 }
@@ -93,6 +99,7 @@ impl Vacuumer {
             control: Mutex::new(Control::default()),
             cv: Condvar::new(),
             passes: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
             removed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             pass_done: Condvar::new(),
@@ -149,6 +156,7 @@ impl Vacuumer {
     pub fn stats(&self) -> VacuumerStats {
         VacuumerStats {
             passes: self.shared.passes.load(Ordering::SeqCst),
+            versions_seen: self.shared.seen.load(Ordering::SeqCst),
             versions_removed: self.shared.removed.load(Ordering::SeqCst),
             errors: self.shared.errors.load(Ordering::SeqCst),
         }
@@ -169,6 +177,10 @@ impl Drop for Vacuumer {
 }
 
 fn run(s: &Shared, interval: Duration) {
+    // Per tree: its churn count when its last pass started, and whether
+    // that pass left versions to remove later. A tree whose churn has not
+    // moved since a pass that left nothing is skipped.
+    let mut settled: HashMap<TreeId, u64> = HashMap::new();
     loop {
         {
             let mut c = s.control.lock();
@@ -200,12 +212,22 @@ fn run(s: &Shared, interval: Duration) {
                 }
             }
         }
+        settled.retain(|id, _| trees.iter().any(|t| t.id() == *id));
         let mut total = VacuumStats::default();
         for tree in &trees {
+            let churn = s.engine.churn(tree.id());
+            if settled.get(&tree.id()) == Some(&churn) {
+                continue;
+            }
             match s.engine.vacuum_tree(tree) {
                 Ok(st) => {
                     total.versions_seen += st.versions_seen;
                     total.versions_removed += st.versions_removed;
+                    if st.keys_pending == 0 {
+                        settled.insert(tree.id(), churn);
+                    } else {
+                        settled.remove(&tree.id());
+                    }
                 }
                 Err(e) => {
                     s.errors.fetch_add(1, Ordering::SeqCst);
@@ -213,6 +235,8 @@ fn run(s: &Shared, interval: Duration) {
                 }
             }
         }
+        s.seen
+            .fetch_add(total.versions_seen as u64, Ordering::SeqCst);
         s.removed
             .fetch_add(total.versions_removed as u64, Ordering::SeqCst);
         let _g = s.pass_lock.lock();
