@@ -132,6 +132,7 @@ fn stream_node(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
             })
         }
         Plan::HashJoin(j) => super::join::stream(j, cx, sink),
+        Plan::Sort { input, keys } => sort(plan, input, keys, cx, sink),
         other => {
             for row in run_node(other, cx)? {
                 if !sink(row)? {
@@ -233,6 +234,45 @@ fn compare_rows(
         }
     }
     Ordering::Equal
+}
+
+/// Sorts `input`'s rows by `keys` (stable) and feeds them to `sink`:
+/// in memory while they fit in `work_mem`, else as sorted runs in
+/// temporary files merged at the end ([`super::spill::ExternalSort`]).
+fn sort(
+    plan: &Plan,
+    input: &Plan,
+    keys: &[SortKey],
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let failure: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
+    let cmp = |a: &Row, b: &Row| match failure.try_borrow_mut() {
+        Ok(mut f) => compare_rows(a, b, keys, &mut f),
+        Err(_) => Ordering::Equal,
+    };
+    let mut sorter =
+        super::spill::ExternalSort::new(super::settings::work_mem_bytes(cx.settings), cmp);
+    let mut pushed: Result<()> = Ok(());
+    stream(input, cx, &mut |row| {
+        pushed = sorter.push(row);
+        Ok(pushed.is_ok() && failure.borrow().is_none())
+    })?;
+    pushed?;
+    if let Some(e) = failure.borrow_mut().take() {
+        return Err(e);
+    }
+    let stats = sorter.finish(&mut |row| {
+        if failure.borrow().is_some() {
+            return Ok(false);
+        }
+        sink(row)
+    })?;
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    super::explain::note(plan, stats.describe());
+    Ok(())
 }
 
 /// `ORDER BY keys LIMIT n` without sorting everything: keeps the first
@@ -465,13 +505,12 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             if *all { Ok(out) } else { distinct(out) }
         }
         Plan::Sort { input, keys } => {
-            let mut rows = collect(input, cx)?;
-            let mut failure: Option<Error> = None;
-            rows.sort_by(|a, b| compare_rows(a, b, keys, &mut failure));
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(rows),
-            }
+            let mut rows = Vec::new();
+            sort(plan, input, keys, cx, &mut |row| {
+                rows.push(row);
+                Ok(true)
+            })?;
+            Ok(rows)
         }
         Plan::LockRows { input, spec } => super::locking::run(run(input, cx)?, spec, cx),
         Plan::Limit {
