@@ -418,51 +418,7 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::Aggregate { input, keys, aggs } => {
-            // Groups in order of first appearance: key values, one runner per aggregate.
-            type Group = (Row, Vec<AggRunner>);
-            let new_group =
-                |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
-            let mut groups: Vec<Group> = Vec::new();
-            let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
-            stream(input, cx, &mut |row| {
-                super::signals::check()?;
-                let ctx = eval_cx(cx, &row);
-                let mut key = Vec::with_capacity(keys.len());
-                for k in keys {
-                    key.push(k.eval(&ctx)?);
-                }
-                let gi = if keys.is_empty() && !groups.is_empty() {
-                    0
-                } else {
-                    let rk = row_key(&key);
-                    match index.get(&rk) {
-                        Some(&i) => i,
-                        None => {
-                            index.insert(rk, groups.len());
-                            groups.push(new_group(key));
-                            groups.len() - 1
-                        }
-                    }
-                };
-                for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
-                    runner.feed(a, &ctx)?;
-                }
-                Ok(true)
-            })?;
-            if groups.is_empty() && keys.is_empty() {
-                groups.push(new_group(Vec::new()));
-            }
-            let mut out = Vec::with_capacity(groups.len());
-            for (key, runners) in groups {
-                let mut row = key;
-                for (runner, a) in runners.into_iter().zip(aggs) {
-                    row.push(runner.finish(a)?);
-                }
-                out.push(row);
-            }
-            Ok(out)
-        }
+        Plan::Aggregate { input, keys, aggs } => aggregate(plan, input, keys, aggs, cx),
         Plan::SetOp {
             kind,
             all,
@@ -542,6 +498,191 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 .take(limit.unwrap_or(usize::MAX))
                 .collect())
         }
+    }
+}
+
+/// Partitions a hash aggregation or join spills into at each level.
+const SPILL_PARTITIONS: usize = 16;
+/// Beyond this many levels of partitions, a partition is processed in
+/// memory whatever its size (its keys hash alike at every level).
+const MAX_SPILL_LEVEL: u32 = 12;
+
+/// What a hash aggregation did, for EXPLAIN ANALYZE.
+#[derive(Default)]
+struct AggStats {
+    batches: usize,
+    peak: usize,
+    disk: u64,
+}
+
+/// GROUP BY `keys` computing `aggs`, groups in a hash table while it fits
+/// in `work_mem`. Beyond that, input rows of groups not in the table go
+/// to [`SPILL_PARTITIONS`] temporary files by a hash of their key (the
+/// groups in the table go on absorbing their rows) and each file is
+/// aggregated the same way afterwards, with the next level's hash.
+fn aggregate(
+    plan: &Plan,
+    input: &Plan,
+    keys: &[super::expr::Expr],
+    aggs: &[super::plan::AggCall],
+    cx: &ExecContext<'_>,
+) -> Result<Vec<Row>> {
+    let limit = super::settings::work_mem_bytes(cx.settings);
+    let mut out = Vec::new();
+    let mut stats = AggStats {
+        batches: 1,
+        ..AggStats::default()
+    };
+    let spilled = aggregate_pass(
+        keys,
+        aggs,
+        cx,
+        limit,
+        0,
+        &mut |feed| stream(input, cx, feed),
+        &mut out,
+        &mut stats,
+    )?;
+    let mut work: Vec<(super::spill::SpillRun, u32)> =
+        spilled.into_iter().map(|r| (r, 1)).collect();
+    while let Some((run, level)) = work.pop() {
+        stats.batches += 1;
+        stats.disk += run.bytes();
+        let mut reader = run.reader()?;
+        let more = aggregate_pass(
+            keys,
+            aggs,
+            cx,
+            limit,
+            level,
+            &mut |feed| {
+                while let Some(row) = reader.next_row()? {
+                    if !feed(row)? {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+            &mut out,
+            &mut stats,
+        )?;
+        work.extend(more.into_iter().map(|r| (r, level + 1)));
+    }
+    if keys.is_empty() && out.is_empty() {
+        // No input rows: one row of the aggregates' empty values.
+        let mut row = Vec::with_capacity(aggs.len());
+        for a in aggs {
+            row.push(AggRunner::new(a).finish(a)?);
+        }
+        out.push(row);
+    }
+    if !keys.is_empty() {
+        super::explain::note(
+            plan,
+            format!(
+                "Batches: {}  Memory Usage: {}kB{}",
+                stats.batches,
+                stats.peak.div_ceil(1024),
+                if stats.disk > 0 {
+                    format!("  Disk Usage: {}kB", stats.disk.div_ceil(1024))
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// One pass of [`aggregate`] over the rows `source` feeds: the groups it
+/// could hold go to `out`, the rows of the others come back partitioned.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_pass(
+    keys: &[super::expr::Expr],
+    aggs: &[super::plan::AggCall],
+    cx: &ExecContext<'_>,
+    limit: usize,
+    level: u32,
+    source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+    out: &mut Vec<Row>,
+    stats: &mut AggStats,
+) -> Result<Vec<super::spill::SpillRun>> {
+    // Groups in order of first appearance: key values, one runner per aggregate.
+    type Group = (Row, Vec<AggRunner>);
+    let new_group = |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
+    // Aggregates whose state grows with their input (DISTINCT, ORDER BY,
+    // string_agg, array_agg, …): each row fed counts as kept.
+    let collecting = aggs.iter().any(|a| {
+        a.distinct
+            || !a.order.is_empty()
+            || matches!(
+                a.func,
+                super::aggregate::AggFunc::StringAgg
+                    | super::aggregate::AggFunc::ArrayAgg
+                    | super::aggregate::AggFunc::JsonAgg { .. }
+                    | super::aggregate::AggFunc::JsonObjectAgg { .. }
+            )
+    });
+    let group_overhead = 64 + aggs.len() * std::mem::size_of::<AggRunner>();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
+    let mut mem = 0usize;
+    let mut parts: Option<super::spill::Partitions> = None;
+    source(&mut |row| {
+        super::signals::check()?;
+        let ctx = eval_cx(cx, &row);
+        let mut key = Vec::with_capacity(keys.len());
+        for k in keys {
+            key.push(k.eval(&ctx)?);
+        }
+        let gi = if keys.is_empty() {
+            if groups.is_empty() {
+                groups.push(new_group(Vec::new()));
+            }
+            0
+        } else {
+            let rk = row_key(&key);
+            match index.get(&rk) {
+                Some(&i) => i,
+                None if mem > limit && !groups.is_empty() && level < MAX_SPILL_LEVEL => {
+                    // The table is full: the row waits for a later pass.
+                    let part = super::spill::partition_of(&rk, level, SPILL_PARTITIONS);
+                    let p = match &mut parts {
+                        Some(p) => p,
+                        None => parts.insert(super::spill::Partitions::new(SPILL_PARTITIONS)),
+                    };
+                    p.push(part, &row)?;
+                    return Ok(true);
+                }
+                None => {
+                    mem += 2 * super::spill::row_size(&key) + group_overhead;
+                    index.insert(rk, groups.len());
+                    groups.push(new_group(key));
+                    groups.len() - 1
+                }
+            }
+        };
+        if collecting {
+            mem += super::spill::row_size(&row);
+        }
+        for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
+            runner.feed(a, &ctx)?;
+        }
+        Ok(true)
+    })?;
+    stats.peak = stats.peak.max(mem);
+    drop(index);
+    out.reserve(groups.len());
+    for (key, runners) in groups {
+        let mut row = key;
+        for (runner, a) in runners.into_iter().zip(aggs) {
+            row.push(runner.finish(a)?);
+        }
+        out.push(row);
+    }
+    match parts {
+        None => Ok(Vec::new()),
+        Some(p) => p.finish(),
     }
 }
 

@@ -413,18 +413,17 @@ pub fn partition_of<K: std::hash::Hash>(key: &K, level: u32, n: usize) -> usize 
     (h.finish() % n as u64) as usize
 }
 
-/// `n` partition files written side by side.
+/// `n` partition files written side by side, each created with its
+/// first row.
 pub struct Partitions {
-    writers: Vec<SpillWriter>,
+    writers: Vec<Option<SpillWriter>>,
 }
 
 impl Partitions {
-    pub fn new(n: usize) -> Result<Partitions> {
-        let mut writers = Vec::with_capacity(n);
-        for _ in 0..n {
-            writers.push(SpillWriter::new()?);
+    pub fn new(n: usize) -> Partitions {
+        Partitions {
+            writers: (0..n).map(|_| None).collect(),
         }
-        Ok(Partitions { writers })
     }
 
     pub fn len(&self) -> usize {
@@ -436,14 +435,31 @@ impl Partitions {
     }
 
     pub fn push(&mut self, part: usize, row: &[Value]) -> Result<()> {
-        match self.writers.get_mut(part) {
-            Some(w) => w.push(row),
-            None => Err(Error::internal(format!("no partition {part}"))),
-        }
+        let Some(slot) = self.writers.get_mut(part) else {
+            return Err(Error::internal(format!("no partition {part}")));
+        };
+        let w = match slot {
+            Some(w) => w,
+            None => slot.insert(SpillWriter::new()?),
+        };
+        w.push(row)
     }
 
+    /// The non-empty partitions' files.
     pub fn finish(self) -> Result<Vec<SpillRun>> {
-        self.writers.into_iter().map(SpillWriter::finish).collect()
+        self.writers
+            .into_iter()
+            .flatten()
+            .map(SpillWriter::finish)
+            .collect()
+    }
+
+    /// Every partition's file (`None`: no row), by partition number.
+    pub fn finish_all(self) -> Result<Vec<Option<SpillRun>>> {
+        self.writers
+            .into_iter()
+            .map(|w| w.map(SpillWriter::finish).transpose())
+            .collect()
     }
 }
 
