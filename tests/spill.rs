@@ -65,6 +65,7 @@ fn setup(dir: &Path) -> Session {
 
 const SORT: &str = "SELECT g FROM generate_series(1, 30000) g ORDER BY g DESC";
 const AGG: &str = "SELECT g % 10000, count(*) FROM generate_series(1, 30000) g GROUP BY 1";
+const DISTINCT: &str = "SELECT DISTINCT g % 10000 FROM generate_series(1, 30000) g";
 const JOIN: &str = "SELECT count(*) FROM a LEFT JOIN b ON a.k = b.k";
 
 #[test]
@@ -75,12 +76,14 @@ fn work_mem_decides_whether_operators_spill_and_files_are_removed() {
     assert!(!spills(&mut s, dir.path(), SORT));
     assert!(!spills(&mut s, dir.path(), AGG));
     assert!(!spills(&mut s, dir.path(), JOIN));
+    assert!(!spills(&mut s, dir.path(), DISTINCT));
     let in_memory = one(&mut s, &format!("SELECT count(*) FROM ({JOIN}) t"));
 
     s.execute("SET work_mem = '64kB'").unwrap();
     assert!(spills(&mut s, dir.path(), SORT));
     assert!(spills(&mut s, dir.path(), AGG));
     assert!(spills(&mut s, dir.path(), JOIN));
+    assert!(spills(&mut s, dir.path(), DISTINCT));
     assert_eq!(
         one(&mut s, &format!("SELECT count(*) FROM ({JOIN}) t")),
         in_memory
@@ -96,6 +99,8 @@ fn work_mem_decides_whether_operators_spill_and_files_are_removed() {
     let plan = explain(&mut s, AGG);
     assert!(plan.contains("Disk Usage: "), "{plan}");
     assert!(!plan.contains("Batches: 1 "), "{plan}");
+    let plan = explain(&mut s, DISTINCT);
+    assert!(plan.contains("Disk Usage: "), "{plan}");
     let plan = explain(&mut s, JOIN);
     assert!(plan.contains("Batches: "), "{plan}");
     assert!(!plan.contains("Batches: 1 "), "{plan}");

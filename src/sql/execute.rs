@@ -327,7 +327,14 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Distinct { input } => {
+            let mut out = Vec::new();
+            distinct_spilling(plan, &mut |feed| stream(input, cx, feed), cx, &mut |row| {
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
         Plan::Unique { input, keys } => {
             let rows = run(input, cx)?;
             let mut out: Vec<Row> = Vec::new();
@@ -458,7 +465,28 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                     out
                 }
             };
-            if *all { Ok(out) } else { distinct(out) }
+            if *all {
+                return Ok(out);
+            }
+            let mut rows = out.into_iter();
+            let mut distinct = Vec::new();
+            distinct_spilling(
+                plan,
+                &mut |feed| {
+                    for row in rows.by_ref() {
+                        if !feed(row)? {
+                            break;
+                        }
+                    }
+                    Ok(())
+                },
+                cx,
+                &mut |row| {
+                    distinct.push(row);
+                    Ok(true)
+                },
+            )?;
+            Ok(distinct)
         }
         Plan::Sort { input, keys } => {
             let mut rows = Vec::new();
@@ -513,6 +541,21 @@ struct AggStats {
     batches: usize,
     peak: usize,
     disk: u64,
+}
+
+impl AggStats {
+    /// PostgreSQL's `Batches: …  Memory Usage: …` line of a HashAggregate.
+    fn describe(&self) -> String {
+        let mut line = format!(
+            "Batches: {}  Memory Usage: {}kB",
+            self.batches,
+            self.peak.div_ceil(1024)
+        );
+        if self.disk > 0 {
+            line.push_str(&format!("  Disk Usage: {}kB", self.disk.div_ceil(1024)));
+        }
+        line
+    }
 }
 
 /// GROUP BY `keys` computing `aggs`, groups in a hash table while it fits
@@ -577,19 +620,7 @@ fn aggregate(
         out.push(row);
     }
     if !keys.is_empty() {
-        super::explain::note(
-            plan,
-            format!(
-                "Batches: {}  Memory Usage: {}kB{}",
-                stats.batches,
-                stats.peak.div_ceil(1024),
-                if stats.disk > 0 {
-                    format!("  Disk Usage: {}kB", stats.disk.div_ceil(1024))
-                } else {
-                    String::new()
-                }
-            ),
-        );
+        super::explain::note(plan, stats.describe());
     }
     Ok(out)
 }
@@ -750,6 +781,91 @@ pub fn key_part(v: &Value) -> KeyPart {
 
 pub fn row_key(row: &[Value]) -> Vec<KeyPart> {
     row.iter().map(key_part).collect()
+}
+
+/// Feeds `sink` the first of each group of equal rows (NULLs equal) of
+/// the rows `source` feeds, the rows seen kept in a hash set while it
+/// fits in `work_mem`. Beyond that, rows not in the set go to partitions
+/// by hash (in arrival order, so each partition's first of a group is the
+/// first overall) and each partition is made distinct the same way.
+fn distinct_spilling(
+    plan: &Plan,
+    source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let limit = super::settings::work_mem_bytes(cx.settings);
+    let mut stats = AggStats {
+        batches: 1,
+        ..AggStats::default()
+    };
+    let mut stopped = false;
+    let mut work: Vec<(super::spill::SpillRun, u32)> = Vec::new();
+    let mut pass = |source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+                    level: u32,
+                    stopped: &mut bool,
+                    stats: &mut AggStats|
+     -> Result<Vec<super::spill::SpillRun>> {
+        let mut seen: HashSet<Vec<KeyPart>> = HashSet::new();
+        let mut mem = 0usize;
+        let mut parts: Option<super::spill::Partitions> = None;
+        source(&mut |row| {
+            super::signals::check()?;
+            let key = row_key(&row);
+            if seen.contains(&key) {
+                return Ok(true);
+            }
+            if mem > limit && level < MAX_SPILL_LEVEL {
+                let part = super::spill::partition_of(&key, level, SPILL_PARTITIONS);
+                let p = match &mut parts {
+                    Some(p) => p,
+                    None => parts.insert(super::spill::Partitions::new(SPILL_PARTITIONS)),
+                };
+                p.push(part, &row)?;
+                return Ok(true);
+            }
+            mem += 2 * super::spill::row_size(&row);
+            seen.insert(key);
+            if !sink(row)? {
+                *stopped = true;
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        stats.peak = stats.peak.max(mem);
+        match parts {
+            Some(p) if !*stopped => p.finish(),
+            _ => Ok(Vec::new()),
+        }
+    };
+    let first = pass(source, 0, &mut stopped, &mut stats)?;
+    work.extend(first.into_iter().map(|r| (r, 1)));
+    while let Some((run, level)) = work.pop() {
+        if stopped {
+            break;
+        }
+        stats.batches += 1;
+        stats.disk += run.bytes();
+        let mut reader = run.reader()?;
+        let more = pass(
+            &mut |feed| {
+                while let Some(row) = reader.next_row()? {
+                    if !feed(row)? {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+            level,
+            &mut stopped,
+            &mut stats,
+        )?;
+        work.extend(more.into_iter().map(|r| (r, level + 1)));
+    }
+    if matches!(plan, Plan::Distinct { .. }) {
+        super::explain::note(plan, stats.describe());
+    }
+    Ok(())
 }
 
 /// Keeps the first of each group of equal rows (NULLs equal).
