@@ -570,7 +570,7 @@ fn aggregate(
     aggs: &[super::plan::AggCall],
     cx: &ExecContext<'_>,
 ) -> Result<Vec<Row>> {
-    let limit = super::settings::work_mem_bytes(cx.settings);
+    let limit = super::settings::hash_mem_bytes(cx.settings);
     let mut out = Vec::new();
     let mut stats = AggStats {
         batches: 1,
@@ -794,7 +794,7 @@ fn distinct_spilling(
     cx: &ExecContext<'_>,
     sink: &mut Sink<'_>,
 ) -> Result<()> {
-    let limit = super::settings::work_mem_bytes(cx.settings);
+    let limit = super::settings::hash_mem_bytes(cx.settings);
     let mut stats = AggStats {
         batches: 1,
         ..AggStats::default()

@@ -244,7 +244,7 @@ fn pair(probe: &mut Option<Row>, build: &[Value], probe_first: bool, last: bool)
 /// sides are partitioned by a hash of their key into temporary files and
 /// joined partition by partition ([`partitioned`]).
 pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
-    let limit = super::settings::work_mem_bytes(cx.settings);
+    let limit = super::settings::hash_mem_bytes(cx.settings);
     let side = Side::of(j);
     let mut rows: Vec<Row> = Vec::new();
     let mut mem = 0usize;

@@ -613,6 +613,13 @@ pub(super) fn parse_kb(name: &str, value: &str, min_kb: i64) -> Result<i64> {
     Ok(kb)
 }
 
+/// The memory of a hash table (hash aggregation, DISTINCT, hash join):
+/// `work_mem` times PostgreSQL 15's default `hash_mem_multiplier`, 2.0
+/// (not settable here).
+pub fn hash_mem_bytes(settings: &dyn Fn(&str) -> Result<String>) -> usize {
+    work_mem_bytes(settings).saturating_mul(2)
+}
+
 /// `work_mem` in bytes, from a settings reader (4MB if it cannot be read).
 pub fn work_mem_bytes(settings: &dyn Fn(&str) -> Result<String>) -> usize {
     let kb = settings("work_mem")
