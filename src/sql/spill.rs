@@ -48,9 +48,19 @@ static FILES_CREATED: AtomicU64 = AtomicU64::new(0);
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 static NEXT_AREA: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    static THREAD_FILES_CREATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// How many temporary files this process has created.
 pub fn files_created() -> u64 {
     FILES_CREATED.load(AtomicOrdering::Relaxed)
+}
+
+/// How many temporary files statements run on this thread have created
+/// (an embedded session runs its statements on the caller's thread).
+pub fn files_created_on_this_thread() -> u64 {
+    THREAD_FILES_CREATED.with(std::cell::Cell::get)
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -124,6 +134,7 @@ impl TempArea {
             .open(&path)
             .map_err(|e| io_error("create", &path, e))?;
         FILES_CREATED.fetch_add(1, AtomicOrdering::Relaxed);
+        THREAD_FILES_CREATED.with(|n| n.set(n.get() + 1));
         Ok(TempFile { path, file })
     }
 }
