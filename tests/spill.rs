@@ -67,6 +67,8 @@ fn setup(dir: &Path) -> Session {
 const SORT: &str = "SELECT g FROM generate_series(1, 30000) g ORDER BY g DESC";
 const AGG: &str = "SELECT g % 10000, count(*) FROM generate_series(1, 30000) g GROUP BY 1";
 const DISTINCT: &str = "SELECT DISTINCT g % 10000 FROM generate_series(1, 30000) g";
+const WINDOW: &str = "SELECT g, sum(g) OVER (PARTITION BY g % 100 ORDER BY g) \
+                      FROM generate_series(1, 15000) g";
 const JOIN: &str = "SELECT count(*) FROM a LEFT JOIN b ON a.k = b.k";
 
 #[test]
@@ -78,6 +80,7 @@ fn work_mem_decides_whether_operators_spill_and_files_are_removed() {
     assert!(!spills(&mut s, dir.path(), AGG));
     assert!(!spills(&mut s, dir.path(), JOIN));
     assert!(!spills(&mut s, dir.path(), DISTINCT));
+    assert!(!spills(&mut s, dir.path(), WINDOW));
     let in_memory = one(&mut s, &format!("SELECT count(*) FROM ({JOIN}) t"));
 
     s.execute("SET work_mem = '64kB'").unwrap();
@@ -85,6 +88,7 @@ fn work_mem_decides_whether_operators_spill_and_files_are_removed() {
     assert!(spills(&mut s, dir.path(), AGG));
     assert!(spills(&mut s, dir.path(), JOIN));
     assert!(spills(&mut s, dir.path(), DISTINCT));
+    assert!(spills(&mut s, dir.path(), WINDOW));
     assert_eq!(
         one(&mut s, &format!("SELECT count(*) FROM ({JOIN}) t")),
         in_memory

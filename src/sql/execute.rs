@@ -133,6 +133,9 @@ fn stream_node(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
         }
         Plan::HashJoin(j) => super::join::stream(j, cx, sink),
         Plan::Sort { input, keys } => sort(plan, input, keys, cx, sink),
+        Plan::Window { input, calls } if super::window::one_window(calls) => {
+            super::window::stream(input, calls, cx, sink)
+        }
         other => {
             for row in run_node(other, cx)? {
                 if !sink(row)? {
@@ -353,6 +356,14 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::HashJoin(j) => super::join::run(j, cx),
+        Plan::Window { input, calls } if super::window::one_window(calls) => {
+            let mut out = Vec::new();
+            super::window::stream(input, calls, cx, &mut |row| {
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),
         Plan::RecursiveUnion {
