@@ -40,8 +40,11 @@ const BLOCK_BYTES: usize = 8 * 1024;
 const HEADER_BYTES: usize = 12;
 /// No block is larger (a longer length field is corruption).
 const MAX_BLOCK_BYTES: usize = 1 << 30;
-/// At most this many runs are merged at once (more are merged in passes).
+/// At most this many runs are merged at once (more are merged in passes),
+/// fewer if their read buffers would not fit in `work_mem`, but never
+/// fewer than [`MIN_FAN_IN`] (as PostgreSQL's tuplesort, MINORDER 6).
 const MERGE_FAN_IN: usize = 64;
+const MIN_FAN_IN: usize = 6;
 
 /// Temporary files created by this process so far (tests read it).
 static FILES_CREATED: AtomicU64 = AtomicU64::new(0);
@@ -563,19 +566,31 @@ impl<C: FnMut(&Row, &Row) -> Ordering> ExternalSort<C> {
         let mut disk: u64 = runs.iter().map(SpillRun::bytes).sum();
         // Merge passes until one merge can take every run; merging
         // neighbours keeps the sort stable.
-        while runs.len() > MERGE_FAN_IN {
-            let rest = runs.split_off(MERGE_FAN_IN);
-            let mut w = SpillWriter::new()?;
-            merge(runs, &mut self.cmp, &mut |row| {
-                w.push(&row)?;
-                Ok(true)
-            })?;
-            let merged = w.finish()?;
-            disk += merged.bytes();
-            runs = Vec::with_capacity(rest.len() + 1);
-            runs.push(merged);
-            runs.extend(rest);
-            super::signals::check()?;
+        // Each run being merged holds a read buffer and a block.
+        let fan_in =
+            (self.limit / (2 * (BLOCK_BYTES + HEADER_BYTES))).clamp(MIN_FAN_IN, MERGE_FAN_IN);
+        // Passes: each merges neighbouring groups of `fan_in` runs into
+        // one (a pass reads every row once) until one merge takes them all.
+        while runs.len() > fan_in {
+            let mut next = Vec::with_capacity(runs.len().div_ceil(fan_in));
+            let mut rest = runs.into_iter().peekable();
+            while rest.peek().is_some() {
+                let group: Vec<SpillRun> = rest.by_ref().take(fan_in).collect();
+                if group.len() == 1 {
+                    next.extend(group);
+                    continue;
+                }
+                let mut w = SpillWriter::new()?;
+                merge(group, &mut self.cmp, &mut |row| {
+                    w.push(&row)?;
+                    Ok(true)
+                })?;
+                let merged = w.finish()?;
+                disk += merged.bytes();
+                next.push(merged);
+                super::signals::check()?;
+            }
+            runs = next;
         }
         merge(runs, &mut self.cmp, sink)?;
         Ok(SortStats {
