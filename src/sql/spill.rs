@@ -686,6 +686,30 @@ mod tests {
     }
 
     #[test]
+    fn a_private_area_goes_with_its_database_and_a_data_dir_area_is_emptied() {
+        let area = Arc::new(TempArea::private());
+        set_context(&area);
+        let mut w = SpillWriter::new().unwrap();
+        w.push(&[Value::Int4(1)]).unwrap();
+        let run = w.finish().unwrap();
+        assert!(run.path().starts_with(area.dir()));
+        let dir = area.dir().to_path_buf();
+        assert!(dir.is_dir());
+        drop(run);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        drop(area);
+        assert!(!dir.exists(), "the private directory outlived its area");
+
+        let data = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(data.path().join("tmp").join("nested")).unwrap();
+        std::fs::write(data.path().join("tmp").join("spill.9.9"), b"old").unwrap();
+        let area = TempArea::in_data_dir(data.path()).unwrap();
+        assert!(!area.dir().exists());
+        drop(area);
+        assert!(data.path().exists(), "the data directory itself stays");
+    }
+
+    #[test]
     fn spilled_rows_read_back_in_order() {
         let mut w = SpillWriter::new().unwrap();
         let input = rows(5000);
