@@ -137,8 +137,10 @@ impl Database {
                 ));
             }
         }
+        // What a query spilled before a crash is of no use: emptied first.
+        let temp = sql::spill::TempArea::in_data_dir(dir)?;
         let stack = crate::txn::open::Stack::open_dir(dir, options.buffer_pool_frames)?;
-        let shared = sql::Shared::new(&stack)?;
+        let shared = sql::Shared::new(&stack, temp)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 _vacuum: start_vacuum(&stack),
@@ -160,7 +162,7 @@ impl Database {
             buffer_pool_frames: IN_MEMORY_POOL_FRAMES,
         };
         let stack = crate::txn::open::Stack::in_memory(options.buffer_pool_frames)?;
-        let shared = sql::Shared::new(&stack)?;
+        let shared = sql::Shared::new(&stack, sql::spill::TempArea::private())?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 _vacuum: start_vacuum(&stack),

@@ -139,6 +139,8 @@ fn explain_analyze_counts_rows_and_loops_per_node() {
             "Hash Join rows=191 loops=1)",
             "  ->  Seq Scan on big rows=390 loops=1)",
             "  ->  Hash rows=10 loops=1)",
+            // `Batches: 1  Memory Usage: 1kB`: the build side fit in work_mem.
+            "        Batches",
             "        ->  Seq Scan on small rows=10 loops=1)",
             "Planning Time",
             "Execution Time",

@@ -132,6 +132,10 @@ fn stream_node(plan: &Plan, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
             })
         }
         Plan::HashJoin(j) => super::join::stream(j, cx, sink),
+        Plan::Sort { input, keys } => sort(plan, input, keys, cx, sink),
+        Plan::Window { input, calls } if super::window::one_window(calls) => {
+            super::window::stream(input, calls, cx, sink)
+        }
         other => {
             for row in run_node(other, cx)? {
                 if !sink(row)? {
@@ -235,6 +239,45 @@ fn compare_rows(
     Ordering::Equal
 }
 
+/// Sorts `input`'s rows by `keys` (stable) and feeds them to `sink`:
+/// in memory while they fit in `work_mem`, else as sorted runs in
+/// temporary files merged at the end ([`super::spill::ExternalSort`]).
+fn sort(
+    plan: &Plan,
+    input: &Plan,
+    keys: &[SortKey],
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let failure: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
+    let cmp = |a: &Row, b: &Row| match failure.try_borrow_mut() {
+        Ok(mut f) => compare_rows(a, b, keys, &mut f),
+        Err(_) => Ordering::Equal,
+    };
+    let mut sorter =
+        super::spill::ExternalSort::new(super::settings::work_mem_bytes(cx.settings), cmp);
+    let mut pushed: Result<()> = Ok(());
+    stream(input, cx, &mut |row| {
+        pushed = sorter.push(row);
+        Ok(pushed.is_ok() && failure.borrow().is_none())
+    })?;
+    pushed?;
+    if let Some(e) = failure.borrow_mut().take() {
+        return Err(e);
+    }
+    let stats = sorter.finish(&mut |row| {
+        if failure.borrow().is_some() {
+            return Ok(false);
+        }
+        sink(row)
+    })?;
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    super::explain::note(plan, stats.describe());
+    Ok(())
+}
+
 /// `ORDER BY keys LIMIT n` without sorting everything: keeps the first
 /// `n` rows of the stable sort in a buffer of at most `2n` (cut back to
 /// `n` by selection whenever it fills), ties broken by arrival, so the
@@ -287,7 +330,14 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::Distinct { input } => distinct(run(input, cx)?),
+        Plan::Distinct { input } => {
+            let mut out = Vec::new();
+            distinct_spilling(plan, &mut |feed| stream(input, cx, feed), cx, &mut |row| {
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
         Plan::Unique { input, keys } => {
             let rows = run(input, cx)?;
             let mut out: Vec<Row> = Vec::new();
@@ -306,6 +356,14 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::HashJoin(j) => super::join::run(j, cx),
+        Plan::Window { input, calls } if super::window::one_window(calls) => {
+            let mut out = Vec::new();
+            super::window::stream(input, calls, cx, &mut |row| {
+                out.push(row);
+                Ok(true)
+            })?;
+            Ok(out)
+        }
         Plan::Window { input, calls } => super::window::run(run(input, cx)?, calls, cx),
         Plan::FunctionScan { calls, ordinality } => super::srf::run_scan(calls, *ordinality, cx),
         Plan::RecursiveUnion {
@@ -378,51 +436,7 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::Aggregate { input, keys, aggs } => {
-            // Groups in order of first appearance: key values, one runner per aggregate.
-            type Group = (Row, Vec<AggRunner>);
-            let new_group =
-                |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
-            let mut groups: Vec<Group> = Vec::new();
-            let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
-            stream(input, cx, &mut |row| {
-                super::signals::check()?;
-                let ctx = eval_cx(cx, &row);
-                let mut key = Vec::with_capacity(keys.len());
-                for k in keys {
-                    key.push(k.eval(&ctx)?);
-                }
-                let gi = if keys.is_empty() && !groups.is_empty() {
-                    0
-                } else {
-                    let rk = row_key(&key);
-                    match index.get(&rk) {
-                        Some(&i) => i,
-                        None => {
-                            index.insert(rk, groups.len());
-                            groups.push(new_group(key));
-                            groups.len() - 1
-                        }
-                    }
-                };
-                for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
-                    runner.feed(a, &ctx)?;
-                }
-                Ok(true)
-            })?;
-            if groups.is_empty() && keys.is_empty() {
-                groups.push(new_group(Vec::new()));
-            }
-            let mut out = Vec::with_capacity(groups.len());
-            for (key, runners) in groups {
-                let mut row = key;
-                for (runner, a) in runners.into_iter().zip(aggs) {
-                    row.push(runner.finish(a)?);
-                }
-                out.push(row);
-            }
-            Ok(out)
-        }
+        Plan::Aggregate { input, keys, aggs } => aggregate(plan, input, keys, aggs, cx),
         Plan::SetOp {
             kind,
             all,
@@ -462,16 +476,36 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                     out
                 }
             };
-            if *all { Ok(out) } else { distinct(out) }
+            if *all {
+                return Ok(out);
+            }
+            let mut rows = out.into_iter();
+            let mut distinct = Vec::new();
+            distinct_spilling(
+                plan,
+                &mut |feed| {
+                    for row in rows.by_ref() {
+                        if !feed(row)? {
+                            break;
+                        }
+                    }
+                    Ok(())
+                },
+                cx,
+                &mut |row| {
+                    distinct.push(row);
+                    Ok(true)
+                },
+            )?;
+            Ok(distinct)
         }
         Plan::Sort { input, keys } => {
-            let mut rows = collect(input, cx)?;
-            let mut failure: Option<Error> = None;
-            rows.sort_by(|a, b| compare_rows(a, b, keys, &mut failure));
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(rows),
-            }
+            let mut rows = Vec::new();
+            sort(plan, input, keys, cx, &mut |row| {
+                rows.push(row);
+                Ok(true)
+            })?;
+            Ok(rows)
         }
         Plan::LockRows { input, spec } => super::locking::run(run(input, cx)?, spec, cx),
         Plan::Limit {
@@ -503,6 +537,194 @@ fn run_node(plan: &Plan, cx: &ExecContext<'_>) -> Result<Vec<Row>> {
                 .take(limit.unwrap_or(usize::MAX))
                 .collect())
         }
+    }
+}
+
+/// Partitions a hash aggregation or join spills into at each level.
+const SPILL_PARTITIONS: usize = 16;
+/// Beyond this many levels of partitions, a partition is processed in
+/// memory whatever its size (its keys hash alike at every level).
+const MAX_SPILL_LEVEL: u32 = 12;
+
+/// What a hash aggregation did, for EXPLAIN ANALYZE.
+#[derive(Default)]
+struct AggStats {
+    batches: usize,
+    peak: usize,
+    disk: u64,
+}
+
+impl AggStats {
+    /// PostgreSQL's `Batches: …  Memory Usage: …` line of a HashAggregate.
+    fn describe(&self) -> String {
+        let mut line = format!(
+            "Batches: {}  Memory Usage: {}kB",
+            self.batches,
+            self.peak.div_ceil(1024)
+        );
+        if self.disk > 0 {
+            line.push_str(&format!("  Disk Usage: {}kB", self.disk.div_ceil(1024)));
+        }
+        line
+    }
+}
+
+/// GROUP BY `keys` computing `aggs`, groups in a hash table while it fits
+/// in `work_mem`. Beyond that, input rows of groups not in the table go
+/// to [`SPILL_PARTITIONS`] temporary files by a hash of their key (the
+/// groups in the table go on absorbing their rows) and each file is
+/// aggregated the same way afterwards, with the next level's hash.
+fn aggregate(
+    plan: &Plan,
+    input: &Plan,
+    keys: &[super::expr::Expr],
+    aggs: &[super::plan::AggCall],
+    cx: &ExecContext<'_>,
+) -> Result<Vec<Row>> {
+    let limit = super::settings::hash_mem_bytes(cx.settings);
+    let mut out = Vec::new();
+    let mut stats = AggStats {
+        batches: 1,
+        ..AggStats::default()
+    };
+    let spilled = aggregate_pass(
+        keys,
+        aggs,
+        cx,
+        limit,
+        0,
+        &mut |feed| stream(input, cx, feed),
+        &mut out,
+        &mut stats,
+    )?;
+    let mut work: Vec<(super::spill::SpillRun, u32)> =
+        spilled.into_iter().map(|r| (r, 1)).collect();
+    while let Some((run, level)) = work.pop() {
+        stats.batches += 1;
+        stats.disk += run.bytes();
+        let mut reader = run.reader()?;
+        let more = aggregate_pass(
+            keys,
+            aggs,
+            cx,
+            limit,
+            level,
+            &mut |feed| {
+                while let Some(row) = reader.next_row()? {
+                    if !feed(row)? {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+            &mut out,
+            &mut stats,
+        )?;
+        work.extend(more.into_iter().map(|r| (r, level + 1)));
+    }
+    if keys.is_empty() && out.is_empty() {
+        // No input rows: one row of the aggregates' empty values.
+        let mut row = Vec::with_capacity(aggs.len());
+        for a in aggs {
+            row.push(AggRunner::new(a).finish(a)?);
+        }
+        out.push(row);
+    }
+    if !keys.is_empty() {
+        super::explain::note(plan, stats.describe());
+    }
+    Ok(out)
+}
+
+/// One pass of [`aggregate`] over the rows `source` feeds: the groups it
+/// could hold go to `out`, the rows of the others come back partitioned.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_pass(
+    keys: &[super::expr::Expr],
+    aggs: &[super::plan::AggCall],
+    cx: &ExecContext<'_>,
+    limit: usize,
+    level: u32,
+    source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+    out: &mut Vec<Row>,
+    stats: &mut AggStats,
+) -> Result<Vec<super::spill::SpillRun>> {
+    // Groups in order of first appearance: key values, one runner per aggregate.
+    type Group = (Row, Vec<AggRunner>);
+    let new_group = |key: Row| -> Group { (key, aggs.iter().map(AggRunner::new).collect()) };
+    // Aggregates whose state grows with their input (DISTINCT, ORDER BY,
+    // string_agg, array_agg, …): each row fed counts as kept.
+    let collecting = aggs.iter().any(|a| {
+        a.distinct
+            || !a.order.is_empty()
+            || matches!(
+                a.func,
+                super::aggregate::AggFunc::StringAgg
+                    | super::aggregate::AggFunc::ArrayAgg
+                    | super::aggregate::AggFunc::JsonAgg { .. }
+                    | super::aggregate::AggFunc::JsonObjectAgg { .. }
+            )
+    });
+    let group_overhead = 64 + aggs.len() * std::mem::size_of::<AggRunner>();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Vec<KeyPart>, usize> = HashMap::new();
+    let mut mem = 0usize;
+    let mut parts: Option<super::spill::Partitions> = None;
+    source(&mut |row| {
+        super::signals::check()?;
+        let ctx = eval_cx(cx, &row);
+        let mut key = Vec::with_capacity(keys.len());
+        for k in keys {
+            key.push(k.eval(&ctx)?);
+        }
+        let gi = if keys.is_empty() {
+            if groups.is_empty() {
+                groups.push(new_group(Vec::new()));
+            }
+            0
+        } else {
+            let rk = row_key(&key);
+            match index.get(&rk) {
+                Some(&i) => i,
+                None if mem > limit && !groups.is_empty() && level < MAX_SPILL_LEVEL => {
+                    // The table is full: the row waits for a later pass.
+                    let part = super::spill::partition_of(&rk, level, SPILL_PARTITIONS);
+                    let p = match &mut parts {
+                        Some(p) => p,
+                        None => parts.insert(super::spill::Partitions::new(SPILL_PARTITIONS)),
+                    };
+                    p.push(part, &row)?;
+                    return Ok(true);
+                }
+                None => {
+                    mem += 2 * super::spill::row_size(&key) + group_overhead;
+                    index.insert(rk, groups.len());
+                    groups.push(new_group(key));
+                    groups.len() - 1
+                }
+            }
+        };
+        if collecting {
+            mem += super::spill::row_size(&row);
+        }
+        for (runner, a) in groups[gi].1.iter_mut().zip(aggs) {
+            runner.feed(a, &ctx)?;
+        }
+        Ok(true)
+    })?;
+    stats.peak = stats.peak.max(mem);
+    drop(index);
+    out.reserve(groups.len());
+    for (key, runners) in groups {
+        let mut row = key;
+        for (runner, a) in runners.into_iter().zip(aggs) {
+            row.push(runner.finish(a)?);
+        }
+        out.push(row);
+    }
+    match parts {
+        None => Ok(Vec::new()),
+        Some(p) => p.finish(),
     }
 }
 
@@ -570,6 +792,91 @@ pub fn key_part(v: &Value) -> KeyPart {
 
 pub fn row_key(row: &[Value]) -> Vec<KeyPart> {
     row.iter().map(key_part).collect()
+}
+
+/// Feeds `sink` the first of each group of equal rows (NULLs equal) of
+/// the rows `source` feeds, the rows seen kept in a hash set while it
+/// fits in `work_mem`. Beyond that, rows not in the set go to partitions
+/// by hash (in arrival order, so each partition's first of a group is the
+/// first overall) and each partition is made distinct the same way.
+fn distinct_spilling(
+    plan: &Plan,
+    source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let limit = super::settings::hash_mem_bytes(cx.settings);
+    let mut stats = AggStats {
+        batches: 1,
+        ..AggStats::default()
+    };
+    let mut stopped = false;
+    let mut work: Vec<(super::spill::SpillRun, u32)> = Vec::new();
+    let mut pass = |source: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+                    level: u32,
+                    stopped: &mut bool,
+                    stats: &mut AggStats|
+     -> Result<Vec<super::spill::SpillRun>> {
+        let mut seen: HashSet<Vec<KeyPart>> = HashSet::new();
+        let mut mem = 0usize;
+        let mut parts: Option<super::spill::Partitions> = None;
+        source(&mut |row| {
+            super::signals::check()?;
+            let key = row_key(&row);
+            if seen.contains(&key) {
+                return Ok(true);
+            }
+            if mem > limit && level < MAX_SPILL_LEVEL {
+                let part = super::spill::partition_of(&key, level, SPILL_PARTITIONS);
+                let p = match &mut parts {
+                    Some(p) => p,
+                    None => parts.insert(super::spill::Partitions::new(SPILL_PARTITIONS)),
+                };
+                p.push(part, &row)?;
+                return Ok(true);
+            }
+            mem += 2 * super::spill::row_size(&row);
+            seen.insert(key);
+            if !sink(row)? {
+                *stopped = true;
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        stats.peak = stats.peak.max(mem);
+        match parts {
+            Some(p) if !*stopped => p.finish(),
+            _ => Ok(Vec::new()),
+        }
+    };
+    let first = pass(source, 0, &mut stopped, &mut stats)?;
+    work.extend(first.into_iter().map(|r| (r, 1)));
+    while let Some((run, level)) = work.pop() {
+        if stopped {
+            break;
+        }
+        stats.batches += 1;
+        stats.disk += run.bytes();
+        let mut reader = run.reader()?;
+        let more = pass(
+            &mut |feed| {
+                while let Some(row) = reader.next_row()? {
+                    if !feed(row)? {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+            level,
+            &mut stopped,
+            &mut stats,
+        )?;
+        work.extend(more.into_iter().map(|r| (r, level + 1)));
+    }
+    if matches!(plan, Plan::Distinct { .. }) {
+        super::explain::note(plan, stats.describe());
+    }
+    Ok(())
 }
 
 /// Keeps the first of each group of equal rows (NULLs equal).

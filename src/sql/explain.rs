@@ -63,6 +63,39 @@ struct NodeStats {
 
 thread_local! {
     static PROFILE: RefCell<Option<HashMap<usize, NodeStats>>> = const { RefCell::new(None) };
+    /// Detail lines of a profiled run per node (`Sort Method: …`).
+    static DETAILS: RefCell<HashMap<usize, Vec<String>>> = RefCell::new(HashMap::new());
+}
+
+/// Under EXPLAIN ANALYZE: `line` is printed under `p`'s line (the last
+/// run's, as PostgreSQL shows one run's sort method).
+pub fn note(p: &Plan, line: String) {
+    note_at(node_id(p), line);
+}
+
+/// [`note`] for a node known by its address (a hash join's `HashJoin`).
+pub fn note_at(id: usize, line: String) {
+    if !profiling() {
+        return;
+    }
+    DETAILS.with(|d| {
+        let mut d = d.borrow_mut();
+        let lines = d.entry(id).or_default();
+        if let Some(at) = lines.iter().position(|l| same_kind(l, &line)) {
+            lines[at] = line;
+        } else {
+            lines.push(line);
+        }
+    });
+}
+
+/// Whether two detail lines say the same thing (a later run replaces it).
+fn same_kind(a: &str, b: &str) -> bool {
+    a.split(':').next() == b.split(':').next()
+}
+
+fn details(id: usize) -> Vec<String> {
+    DETAILS.with(|d| d.borrow().get(&id).cloned().unwrap_or_default())
 }
 
 fn node_id(p: &Plan) -> usize {
@@ -115,6 +148,10 @@ fn walk(p: &Plan, depth: usize, out: &mut Vec<String>) {
     if out.len() > at && !matches!(p, Plan::Project { .. }) {
         let a = actual(p);
         out[at].push_str(&a);
+        let indent = " ".repeat(pad.len() + 2);
+        for (n, line) in details(node_id(p)).into_iter().enumerate() {
+            out.insert(at + 1 + n, format!("{indent}{line}"));
+        }
     }
 }
 
@@ -162,6 +199,10 @@ fn walk_node(p: &Plan, depth: usize, pad: &str, out: &mut Vec<String>) {
             child(out, probe);
             let hpad = format!("{}->  ", " ".repeat((depth + 1) * 6 - 4));
             out.push(format!("{hpad}Hash{}", actual(build)));
+            let indent = " ".repeat(hpad.len() + 2);
+            for line in details(j.as_ref() as *const _ as usize) {
+                out.push(format!("{indent}{line}"));
+            }
             walk(build, depth + 2, out);
         }
         Plan::Aggregate { input, keys, .. } => {
@@ -272,6 +313,7 @@ struct Profiling;
 impl Drop for Profiling {
     fn drop(&mut self) {
         PROFILE.with(|p| *p.borrow_mut() = None);
+        DETAILS.with(|d| d.borrow_mut().clear());
     }
 }
 

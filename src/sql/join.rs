@@ -37,6 +37,7 @@ use crate::types::Value;
 use super::execute::{ExecContext, KeyPart, Row, Sink, key_part};
 use super::expr::{EvalContext, Expr};
 use super::plan::Plan;
+use super::spill::{Partitions, SpillRun, partition_of, row_size};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashJoinKind {
@@ -238,18 +239,277 @@ fn pair(probe: &mut Option<Row>, build: &[Value], probe_first: bool, last: bool)
 /// build rows at the end). The probe row is moved into the last row it
 /// makes, so a key match (the common foreign-key join) copies only the
 /// build row's values.
+///
+/// A build side larger than `work_mem` makes it a grace hash join: both
+/// sides are partitioned by a hash of their key into temporary files and
+/// joined partition by partition ([`partitioned`]).
 pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result<()> {
+    let limit = super::settings::hash_mem_bytes(cx.settings);
+    let side = Side::of(j);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut mem = 0usize;
+    let mut parts: Option<Partitions> = None;
+    let mut build_null = false;
+    let keep_null_build = matches!(j.kind, HashJoinKind::Right | HashJoinKind::Full);
+    let route = |p: &mut Partitions, row: Row, build_null: &mut bool| -> Result<()> {
+        match key_of(side.build_keys, &row, cx)? {
+            Some(k) => p.push(partition_of(&k, 0, SPILL_PARTITIONS), &row),
+            None => {
+                *build_null = true;
+                // Never matched, but a right or full join emits it.
+                if keep_null_build {
+                    p.push(0, &row)?;
+                }
+                Ok(())
+            }
+        }
+    };
+    super::execute::stream(side.build, cx, &mut |row| {
+        if let Some(p) = &mut parts {
+            route(p, row, &mut build_null)?;
+            return Ok(true);
+        }
+        mem += row_size(&row);
+        rows.push(row);
+        if mem > limit {
+            let mut p = Partitions::new(SPILL_PARTITIONS);
+            for row in rows.drain(..) {
+                route(&mut p, row, &mut build_null)?;
+            }
+            rows = Vec::new();
+            parts = Some(p);
+        }
+        Ok(true)
+    })?;
+    let Some(parts) = parts else {
+        super::explain::note_at(
+            j as *const HashJoin as usize,
+            format!("Batches: 1  Memory Usage: {}kB", mem.div_ceil(1024)),
+        );
+        join_in_memory(
+            j,
+            &side,
+            &rows,
+            &mut |probe| super::execute::stream(side.probe, cx, probe),
+            cx,
+            sink,
+        )?;
+        return Ok(());
+    };
+    // NOT IN a set with a NULL is never true (the set is not empty: it
+    // outgrew work_mem).
+    if j.kind == HashJoinKind::NotIn && build_null {
+        return Ok(());
+    }
+    let build = parts.finish_all()?;
+    let mut probe = Partitions::new(SPILL_PARTITIONS);
+    let rw = j.right.width();
+    let mut stopped = false;
+    super::execute::stream(side.probe, cx, &mut |row| {
+        match key_of(side.probe_keys, &row, cx)? {
+            Some(k) => probe.push(partition_of(&k, 0, SPILL_PARTITIONS), &row)?,
+            // A NULL key matches nothing: out at once if the join keeps it.
+            None => {
+                let out = match j.kind {
+                    HashJoinKind::Left | HashJoinKind::Full => {
+                        let mut row = row;
+                        row.extend(std::iter::repeat_n(Value::Null, rw));
+                        Some(row)
+                    }
+                    HashJoinKind::Anti => Some(row),
+                    _ => None,
+                };
+                if let Some(row) = out
+                    && !sink(row)?
+                {
+                    stopped = true;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    if stopped {
+        return Ok(());
+    }
+    let probe = probe.finish_all()?;
+    let mut stats = JoinStats {
+        batches: SPILL_PARTITIONS,
+        peak: limit,
+    };
+    for (b, p) in build.into_iter().zip(probe) {
+        if partitioned(j, &side, b, p, 1, limit, cx, sink, &mut stats)? {
+            break;
+        }
+    }
+    super::explain::note_at(
+        j as *const HashJoin as usize,
+        format!(
+            "Batches: {}  Memory Usage: {}kB",
+            stats.batches,
+            stats.peak.div_ceil(1024)
+        ),
+    );
+    Ok(())
+}
+
+/// Partitions a hash join spills into at each level.
+const SPILL_PARTITIONS: usize = 16;
+/// Beyond this many levels a partition is joined in memory whatever its
+/// size (its keys hash alike at every level, e.g. one key).
+const MAX_SPILL_LEVEL: u32 = 6;
+
+struct JoinStats {
+    batches: usize,
+    peak: usize,
+}
+
+/// Which input is hashed (build) and which streams through (probe).
+struct Side<'j> {
+    build: &'j Plan,
+    build_keys: &'j [Expr],
+    probe: &'j Plan,
+    probe_keys: &'j [Expr],
+    /// Output rows are probe ++ build (else build ++ probe).
+    probe_first: bool,
+}
+
+impl Side<'_> {
+    fn of(j: &HashJoin) -> Side<'_> {
+        if j.build_left && j.kind == HashJoinKind::Inner {
+            Side {
+                build: &j.left,
+                build_keys: &j.left_keys,
+                probe: &j.right,
+                probe_keys: &j.right_keys,
+                probe_first: false,
+            }
+        } else {
+            Side {
+                build: &j.right,
+                build_keys: &j.right_keys,
+                probe: &j.left,
+                probe_keys: &j.left_keys,
+                probe_first: true,
+            }
+        }
+    }
+}
+
+/// Joins one pair of partition files (build, probe): in memory if the
+/// build rows fit, else partitioned again with the next level's hash.
+/// Returns whether the sink wanted no more rows.
+#[allow(clippy::too_many_arguments)]
+fn partitioned(
+    j: &HashJoin,
+    side: &Side<'_>,
+    build: Option<SpillRun>,
+    probe: Option<SpillRun>,
+    level: u32,
+    limit: usize,
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+    stats: &mut JoinStats,
+) -> Result<bool> {
+    super::signals::check()?;
+    let mut rows = Vec::new();
+    let mut mem = 0usize;
+    let mut reader = build.map(SpillRun::reader).transpose()?;
+    let mut sub: Option<Partitions> = None;
+    if let Some(r) = &mut reader {
+        while let Some(row) = r.next_row()? {
+            if let Some(p) = &mut sub {
+                push_keyed(p, side.build_keys, row, level, cx)?;
+                continue;
+            }
+            mem += row_size(&row);
+            rows.push(row);
+            if mem > limit && level < MAX_SPILL_LEVEL {
+                let mut p = Partitions::new(SPILL_PARTITIONS);
+                for row in rows.drain(..) {
+                    push_keyed(&mut p, side.build_keys, row, level, cx)?;
+                }
+                rows = Vec::new();
+                sub = Some(p);
+            }
+        }
+    }
+    drop(reader);
+    let mut probe = probe.map(SpillRun::reader).transpose()?;
+    let Some(sub) = sub else {
+        stats.peak = stats.peak.max(mem);
+        return join_in_memory(
+            j,
+            side,
+            &rows,
+            &mut |feed| {
+                if let Some(r) = &mut probe {
+                    while let Some(row) = r.next_row()? {
+                        if !feed(row)? {
+                            break;
+                        }
+                    }
+                }
+                Ok(())
+            },
+            cx,
+            sink,
+        );
+    };
+    stats.batches += SPILL_PARTITIONS - 1;
+    let build = sub.finish_all()?;
+    let mut psub = Partitions::new(SPILL_PARTITIONS);
+    if let Some(r) = &mut probe {
+        while let Some(row) = r.next_row()? {
+            push_keyed(&mut psub, side.probe_keys, row, level, cx)?;
+        }
+    }
+    drop(probe);
+    for (b, p) in build.into_iter().zip(psub.finish_all()?) {
+        if partitioned(j, side, b, p, level + 1, limit, cx, sink, stats)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes `row` to its key's partition at `level` (a NULL key, kept only
+/// for a right or full join's unmatched build rows, to partition 0).
+fn push_keyed(
+    p: &mut Partitions,
+    keys: &[Expr],
+    row: Row,
+    level: u32,
+    cx: &ExecContext<'_>,
+) -> Result<()> {
+    let part = match key_of(keys, &row, cx)? {
+        Some(k) => partition_of(&k, level, p.len()),
+        None => 0,
+    };
+    p.push(part, &row)
+}
+
+/// The join of the build rows `r` with the rows `probe` feeds, through a
+/// hash table of `r`. Returns whether the sink wanted no more rows.
+fn join_in_memory(
+    j: &HashJoin,
+    side: &Side<'_>,
+    r: &[Row],
+    probe: &mut dyn FnMut(&mut Sink<'_>) -> Result<()>,
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<bool> {
     let lw = j.left.width();
     let rw = j.right.width();
-    if j.build_left && j.kind == HashJoinKind::Inner {
-        // Build on the left rows, stream the right ones through.
-        let l = super::execute::collect(&j.left, cx)?;
-        let (table, _) = build(&j.left_keys, &l, cx)?;
+    let (table, right_null) = build(side.build_keys, r, cx)?;
+    if !side.probe_first {
+        // An inner join built on the left rows, the right ones streaming.
         if table.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        return super::execute::stream(&j.right, cx, &mut |rrow| {
-            let Some(k) = key_of(&j.right_keys, &rrow, cx)? else {
+        let mut stopped = false;
+        probe(&mut |rrow| {
+            let Some(k) = key_of(side.probe_keys, &rrow, cx)? else {
                 return Ok(true);
             };
             let Some(ms) = table.get(&k).map(Matches::as_slice) else {
@@ -257,41 +517,50 @@ pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
             };
             let mut probe = Some(rrow);
             for (n, &i) in ms.iter().enumerate() {
-                let row = pair(&mut probe, &l[i], false, n + 1 == ms.len());
+                let row = pair(&mut probe, &r[i], false, n + 1 == ms.len());
                 if passes(&j.residual, &row, cx)? && !sink(row)? {
+                    stopped = true;
                     return Ok(false);
                 }
             }
             Ok(true)
-        });
+        })?;
+        return Ok(stopped);
     }
-    let r = super::execute::collect(&j.right, cx)?;
-    let (table, right_null) = build(&j.right_keys, &r, cx)?;
     if j.kind == HashJoinKind::NotIn {
+        let mut stopped = false;
         if r.is_empty() {
-            return super::execute::stream(&j.left, cx, sink);
+            probe(&mut |lrow| {
+                let more = sink(lrow)?;
+                stopped = !more;
+                Ok(more)
+            })?;
+            return Ok(stopped);
         }
         if right_null {
-            return Ok(());
+            return Ok(false);
         }
-        return super::execute::stream(&j.left, cx, &mut |lrow| {
-            if let Some(k) = key_of(&j.left_keys, &lrow, cx)?
+        probe(&mut |lrow| {
+            if let Some(k) = key_of(side.probe_keys, &lrow, cx)?
                 && !table.contains_key(&k)
+                && !sink(lrow)?
             {
-                return sink(lrow);
+                stopped = true;
+                return Ok(false);
             }
             Ok(true)
-        });
+        })?;
+        return Ok(stopped);
     }
     // An inner or semi join with nothing to match has no rows: the probe
     // side need not run at all.
     if table.is_empty() && matches!(j.kind, HashJoinKind::Inner | HashJoinKind::Semi) {
-        return Ok(());
+        return Ok(false);
     }
     let mut right_matched = vec![false; r.len()];
     let mut stopped = false;
-    super::execute::stream(&j.left, cx, &mut |lrow| {
-        let ms: &[usize] = match key_of(&j.left_keys, &lrow, cx)? {
+    probe(&mut |lrow| {
+        let ms: &[usize] = match key_of(side.probe_keys, &lrow, cx)? {
             Some(k) => table.get(&k).map_or(&[], Matches::as_slice),
             None => &[],
         };
@@ -348,10 +617,10 @@ pub fn stream(j: &HashJoin, cx: &ExecContext<'_>, sink: &mut Sink<'_>) -> Result
                 let mut row = vec![Value::Null; lw];
                 row.extend_from_slice(rrow);
                 if !sink(row)? {
-                    break;
+                    return Ok(true);
                 }
             }
         }
     }
-    Ok(())
+    Ok(stopped)
 }

@@ -55,6 +55,7 @@ pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod signals;
+pub mod spill;
 pub mod srf;
 pub mod stack_depth;
 pub mod stat_views;
@@ -95,11 +96,13 @@ struct SharedInner {
     activity: std::sync::Arc<activity::Activity>,
     /// Counts catalog changes, so prepared plans know when to bind again.
     catalog_generation: plan_cache::CatalogGeneration,
+    /// Where queries that outgrow `work_mem` write their temporary files.
+    temp: std::sync::Arc<spill::TempArea>,
 }
 
 impl Shared {
     /// Opens the catalog of `stack` (creating it in a new data file).
-    pub fn new(stack: &crate::txn::open::Stack) -> crate::Result<Shared> {
+    pub fn new(stack: &crate::txn::open::Stack, temp: spill::TempArea) -> crate::Result<Shared> {
         let catalog = crate::catalog::Catalog::open(stack)?;
         Ok(Shared {
             inner: std::sync::Arc::new(SharedInner {
@@ -110,6 +113,7 @@ impl Shared {
                 stats: stats::StatsMap::default(),
                 activity: std::sync::Arc::default(),
                 catalog_generation: plan_cache::CatalogGeneration::default(),
+                temp: std::sync::Arc::new(temp),
             }),
         })
     }
@@ -132,6 +136,11 @@ impl Shared {
 
     pub fn stats(&self) -> &stats::StatsMap {
         &self.inner.stats
+    }
+
+    /// The temporary area of this database's queries.
+    pub fn temp_area(&self) -> &std::sync::Arc<spill::TempArea> {
+        &self.inner.temp
     }
 
     pub fn catalog_generation(&self) -> &plan_cache::CatalogGeneration {

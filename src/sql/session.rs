@@ -447,6 +447,7 @@ impl SessionState {
             Some(self.shared.catalog().clone()),
         );
         super::sequence::set_context(&self.shared, &self.sequences);
+        super::spill::set_context(self.shared.temp_area());
         super::activity::set_context(&self.registration, &derived.user, &self.pending);
         self.derived = Some(derived);
     }

@@ -65,6 +65,7 @@ pub fn params() -> Vec<ParamInfo> {
                 Kind::Bool => ("bool", None, None),
                 Kind::Int { .. } => ("integer", None, None),
                 Kind::Millis => ("integer", Some("ms"), None),
+                Kind::MemoryKb { .. } => ("integer", Some("kB"), None),
                 Kind::Enum(v) => ("enum", None, Some(v)),
                 Kind::ReadOnly if p.default.parse::<i64>().is_ok() => ("integer", None, None),
                 Kind::ReadOnly | Kind::Encoding | Kind::DateStyle | Kind::TimeZone | Kind::Text => {
@@ -102,6 +103,11 @@ enum Kind {
     },
     /// A duration in milliseconds, shown in the largest exact unit.
     Millis,
+    /// An amount of memory in kB (at least `min_kb`), shown in the
+    /// largest exact unit (`4MB`, `64kB`), as PostgreSQL's `work_mem`.
+    MemoryKb {
+        min_kb: i64,
+    },
     Enum(&'static [&'static str]),
     Encoding,
     DateStyle,
@@ -386,6 +392,13 @@ const PARAMS: &[Param] = &[
         reported: false,
         description: "Sets the current transaction's read-only status.",
     },
+    Param {
+        name: "work_mem",
+        default: "4MB",
+        kind: Kind::MemoryKb { min_kb: 64 },
+        reported: false,
+        description: "Sets the maximum memory to be used for query workspaces.",
+    },
 ];
 
 fn find(name: &str) -> Result<&'static Param> {
@@ -468,6 +481,152 @@ pub(super) fn parse_millis(name: &str, value: &str) -> Result<i64> {
         ));
     }
     Ok(ms as i64)
+}
+
+/// A kB amount as PostgreSQL shows it: in the largest unit it is a whole
+/// number of (`4096` -> `4MB`, `1536` -> `1536kB`).
+fn show_kb(kb: i64) -> String {
+    if kb != 0 {
+        for (unit, factor) in [("TB", 1 << 30), ("GB", 1 << 20), ("MB", 1 << 10)] {
+            if kb % factor == 0 {
+                return format!("{}{unit}", kb / factor);
+            }
+        }
+    }
+    format!("{kb}kB")
+}
+
+/// The leading number of a memory value as C's `strtol(…, 0)` then (for a
+/// fraction or exponent) `strtod` read it, as PostgreSQL's `parse_int`:
+/// the number and the rest, `None` if there is no number.
+fn leading_number(v: &str) -> Option<(f64, &str)> {
+    let b = v.as_bytes();
+    let mut i = 0;
+    let negative = match b.first() {
+        Some(b'-') => {
+            i = 1;
+            true
+        }
+        Some(b'+') => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    let sign = if negative { -1.0 } else { 1.0 };
+    let digits_from = |start: usize, radix: u32| {
+        let end = v[start..]
+            .find(|c: char| !c.is_digit(radix))
+            .map_or(v.len(), |n| start + n);
+        (
+            end,
+            v[start..end].chars().fold(0f64, |acc, c| {
+                acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+            }),
+        )
+    };
+    // Hexadecimal and octal integers, as strtol with base 0.
+    if b.get(i) == Some(&b'0')
+        && matches!(b.get(i + 1), Some(b'x' | b'X'))
+        && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        let (end, n) = digits_from(i + 2, 16);
+        return Some((sign * n, &v[end..]));
+    }
+    let (int_end, _) = digits_from(i, 10);
+    let fraction = matches!(b.get(int_end), Some(b'.' | b'e' | b'E'));
+    if !fraction {
+        if int_end == i {
+            return None;
+        }
+        if b.get(i) == Some(&b'0') {
+            let (end, n) = digits_from(i, 8);
+            return Some((sign * n, &v[end..]));
+        }
+        let (end, n) = digits_from(i, 10);
+        return Some((sign * n, &v[end..]));
+    }
+    // strtod: the longest prefix that is a decimal float.
+    let mut end = int_end;
+    if b.get(end) == Some(&b'.') {
+        end += 1;
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    if end == i || (end == i + 1 && b.get(i) == Some(&b'.')) {
+        return None;
+    }
+    if matches!(b.get(end), Some(b'e' | b'E')) {
+        let mut e = end + 1;
+        if matches!(b.get(e), Some(b'+' | b'-')) {
+            e += 1;
+        }
+        if b.get(e).is_some_and(u8::is_ascii_digit) {
+            while b.get(e).is_some_and(u8::is_ascii_digit) {
+                e += 1;
+            }
+            end = e;
+        }
+    }
+    let n: f64 = v[i..end].parse().ok()?;
+    Some((sign * n, &v[end..]))
+}
+
+/// A memory setting in kB, as PostgreSQL 15 reads one: a number (C
+/// syntax) and an optional unit `B`, `kB`, `MB`, `GB` or `TB` (case
+/// matters), rounded to whole kB, at least `min_kb` and at most
+/// `i32::MAX`, with PostgreSQL's messages and hints (22023).
+pub(super) fn parse_kb(name: &str, value: &str, min_kb: i64) -> Result<i64> {
+    let v = value.trim_start();
+    let Some((n, rest)) = leading_number(v) else {
+        return Err(invalid_value(name, value));
+    };
+    let unit = rest.trim();
+    let factor = match unit {
+        "" | "kB" => 1.0,
+        "B" => 1.0 / 1024.0,
+        "MB" => 1024.0,
+        "GB" => 1024.0 * 1024.0,
+        "TB" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(invalid_value(name, value).with_hint(
+                "Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".",
+            ));
+        }
+    };
+    let kb = (n * factor).round_ties_even();
+    if !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&kb) {
+        return Err(invalid_value(name, value).with_hint("Value exceeds integer range."));
+    }
+    let kb = kb as i64;
+    if kb < min_kb {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "{kb} kB is outside the valid range for parameter \"{}\" ({min_kb} .. {})",
+                name.to_lowercase(),
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(kb)
+}
+
+/// The memory of a hash table (hash aggregation, DISTINCT, hash join):
+/// `work_mem` times PostgreSQL 15's default `hash_mem_multiplier`, 2.0
+/// (not settable here).
+pub fn hash_mem_bytes(settings: &dyn Fn(&str) -> Result<String>) -> usize {
+    work_mem_bytes(settings).saturating_mul(2)
+}
+
+/// `work_mem` in bytes, from a settings reader (4MB if it cannot be read).
+pub fn work_mem_bytes(settings: &dyn Fn(&str) -> Result<String>) -> usize {
+    let kb = settings("work_mem")
+        .ok()
+        .and_then(|v| parse_kb("work_mem", &v, 64).ok())
+        .unwrap_or(4096);
+    usize::try_from(kb).unwrap_or(4096).saturating_mul(1024)
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool> {
@@ -582,6 +741,7 @@ fn normalize(p: &Param, value: &str) -> Result<String> {
             Ok(n.to_string())
         }
         Kind::Millis => Ok(show_millis(parse_millis(p.name, value)?)),
+        Kind::MemoryKb { min_kb } => Ok(show_kb(parse_kb(p.name, value, min_kb)?)),
         Kind::Enum(values) => {
             let v = value.trim().to_ascii_lowercase();
             match values.iter().find(|x| **x == v) {
@@ -810,6 +970,75 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_mem_reads_and_shows_like_postgres_15() {
+        let mut s = Settings::new();
+        assert_eq!(s.get("work_mem").unwrap(), "4MB");
+        for (input, shown) in [
+            ("64kB", "64kB"),
+            ("1024kB", "1MB"),
+            ("1536kB", "1536kB"),
+            ("100", "100kB"),
+            ("100.5", "100kB"),
+            ("1e3", "1000kB"),
+            (" 4 MB ", "4MB"),
+            ("1.5MB", "1536kB"),
+            ("65537B", "64kB"),
+            ("0x40", "64kB"),
+            ("1TB", "1TB"),
+            ("2147483647kB", "2147483647kB"),
+        ] {
+            s.set("work_mem", input, false).unwrap();
+            assert_eq!(s.get("work_mem").unwrap(), shown, "{input}");
+        }
+        for (input, message, hint) in [
+            (
+                "63kB",
+                "63 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)",
+                None,
+            ),
+            (
+                "10B",
+                "0 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)",
+                None,
+            ),
+            (
+                "-1",
+                "-1 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)",
+                None,
+            ),
+            (
+                "4mb",
+                "invalid value for parameter \"work_mem\": \"4mb\"",
+                Some("Valid units"),
+            ),
+            (
+                "abc",
+                "invalid value for parameter \"work_mem\": \"abc\"",
+                None,
+            ),
+            (
+                "2048GB",
+                "invalid value for parameter \"work_mem\": \"2048GB\"",
+                Some("Value exceeds integer range."),
+            ),
+        ] {
+            let e = s.set("work_mem", input, false).unwrap_err();
+            assert_eq!(e.sqlstate, SqlState::INVALID_PARAMETER_VALUE, "{input}");
+            assert_eq!(e.message, message, "{input}");
+            match hint {
+                None => assert_eq!(e.hint, None, "{input}"),
+                Some(h) => assert!(
+                    e.hint.as_deref().is_some_and(|x| x.starts_with(h)),
+                    "{input}"
+                ),
+            }
+        }
+        let mut s = Settings::new();
+        s.set("work_mem", "64kB", false).unwrap();
+        assert_eq!(work_mem_bytes(&|n| s.get(n)), 64 * 1024);
+    }
 
     #[test]
     fn values_are_normalized_like_postgres() {

@@ -39,7 +39,7 @@ use super::aggregate::{self, AggRunner, OrderKey, sort_by_keys};
 use super::bind::{Binder, Scope, ident_name};
 use super::bind_aggregate::agg_args;
 use super::coerce::{Category, category};
-use super::execute::{ExecContext, Row, row_key};
+use super::execute::{ExecContext, Row, Sink, row_key};
 use super::expr::{EvalContext, Expr, compare};
 use super::functions;
 use super::plan::{AggCall, Plan};
@@ -740,6 +740,137 @@ pub fn run(rows: Vec<Row>, calls: &[WindowCall], cx: &ExecContext<'_>) -> Result
         out.push(row);
     }
     Ok(out)
+}
+
+/// Whether every call has the same PARTITION BY and ORDER BY: one sort
+/// serves them all and partitions can be computed one at a time
+/// ([`stream`]).
+pub fn one_window(calls: &[WindowCall]) -> bool {
+    let spec = |c: &WindowCall| format!("{:?} {:?}", c.partition, c.order);
+    match calls.split_first() {
+        None => false,
+        Some((first, rest)) => {
+            let s = spec(first);
+            rest.iter().all(|c| spec(c) == s)
+        }
+    }
+}
+
+/// [`run`] for calls of [`one_window`], without holding all input rows:
+/// the rows (behind their key values) go through the executor's sort,
+/// which spills beyond `work_mem`, and each partition is computed as it
+/// comes out of it and handed on, so only the largest partition is held.
+/// The rows come out in the window's order, as [`run`]'s do.
+pub fn stream(
+    input: &Plan,
+    calls: &[WindowCall],
+    cx: &ExecContext<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let Some(first) = calls.first() else {
+        return super::execute::stream(input, cx, sink);
+    };
+    let mut keys: Vec<OrderKey> = first
+        .partition
+        .iter()
+        .map(|e| OrderKey {
+            expr: e.clone(),
+            desc: false,
+            nulls_first: false,
+        })
+        .collect();
+    keys.extend(first.order.iter().cloned());
+    let nk = keys.len();
+    let np = first.partition.len();
+    let failure: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);
+    let cmp = |a: &Row, b: &Row| match aggregate::compare_keys(&a[..nk], &b[..nk], &keys) {
+        Ok(o) => o,
+        Err(e) => {
+            if let Ok(mut f) = failure.try_borrow_mut() {
+                f.get_or_insert(e);
+            }
+            Ordering::Equal
+        }
+    };
+    let mut sorter =
+        super::spill::ExternalSort::new(super::settings::work_mem_bytes(cx.settings), cmp);
+    let mut pushed: Result<()> = Ok(());
+    super::execute::stream(input, cx, &mut |row| {
+        let ctx = EvalContext {
+            row: &row,
+            params: cx.params,
+            outer: cx.outer,
+            settings: cx.settings,
+            txn: cx.txn,
+        };
+        let mut keyed = Vec::with_capacity(nk + row.len());
+        for k in &keys {
+            keyed.push(k.expr.eval(&ctx)?);
+        }
+        keyed.extend(row);
+        pushed = sorter.push(keyed);
+        Ok(pushed.is_ok() && failure.borrow().is_none())
+    })?;
+    pushed?;
+    if let Some(e) = failure.borrow_mut().take() {
+        return Err(e);
+    }
+    // The partition being read: key values (with positions) and rows.
+    let mut part: Vec<(Vec<Value>, usize)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut stopped = false;
+    let flush = |part: &mut Vec<(Vec<Value>, usize)>,
+                 rows: &mut Vec<Row>,
+                 sink: &mut Sink<'_>|
+     -> Result<bool> {
+        if part.is_empty() {
+            return Ok(true);
+        }
+        let ctx = |i: usize| EvalContext {
+            row: &rows[i],
+            params: cx.params,
+            outer: cx.outer,
+            settings: cx.settings,
+            txn: cx.txn,
+        };
+        let mut values: Vec<std::vec::IntoIter<Value>> = Vec::with_capacity(calls.len());
+        for call in calls {
+            values.push(partition_values(call, part, np, &ctx)?.into_iter());
+        }
+        part.clear();
+        for mut row in rows.drain(..) {
+            for v in values.iter_mut() {
+                row.push(v.next().unwrap_or(Value::Null));
+            }
+            if !sink(row)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    sorter.finish(&mut |mut keyed| {
+        if failure.borrow().is_some() {
+            return Ok(false);
+        }
+        let row = keyed.split_off(nk.min(keyed.len()));
+        if let Some((last, _)) = part.last()
+            && row_key(&last[..np]) != row_key(&keyed[..np])
+            && !flush(&mut part, &mut rows, sink)?
+        {
+            stopped = true;
+            return Ok(false);
+        }
+        part.push((keyed, rows.len()));
+        rows.push(row);
+        Ok(true)
+    })?;
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    if !stopped {
+        flush(&mut part, &mut rows, sink)?;
+    }
+    Ok(())
 }
 
 /// Peer groups of a sorted partition: each position's group number, and
