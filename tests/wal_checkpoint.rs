@@ -116,6 +116,42 @@ fn the_timer_checkpoints_while_writers_keep_going() {
     );
 }
 
+/// With a checkpointer running, a checkpoint due by log volume is taken by
+/// its thread, not by the committer that crossed the line (which would make
+/// that commit, and every transaction waiting for its locks, wait for the
+/// pages to be written).
+#[test]
+fn checkpoints_due_by_volume_are_taken_off_the_committers_path() {
+    let vfs = FaultVfs::new(3);
+    let db = Arc::new(open(&vfs));
+    db.set_checkpoint_log_bytes(64 * 1024);
+    let tree = db.create_tree().unwrap();
+    // The timer alone would not fire during the test.
+    let timer = DurableEngine::start_checkpointer(&db, Duration::from_secs(3600));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut t = 0u32;
+    while (timer.checkpoints_taken() < 3 || t < 400) && Instant::now() < deadline {
+        let txn = db.begin().unwrap();
+        db.insert(&txn, tree, &(t % 50).to_be_bytes(), &[t as u8; 1500])
+            .unwrap();
+        db.commit(&txn).unwrap();
+        t += 1;
+    }
+    assert!(
+        timer.checkpoints_taken() >= 3,
+        "{} checkpoints by the thread after {t} commits",
+        timer.checkpoints_taken()
+    );
+    let written = db.wal().next_lsn().0;
+    let checkpoint = db.wal().checkpoint_lsn();
+    drop(timer);
+    assert!(
+        checkpoint.0 > written / 4,
+        "a recent checkpoint: {checkpoint:?} of {written}"
+    );
+    assert!(db.wal().segment_starts().len() <= 12);
+}
+
 /// Segment files in `dir/wal`.
 fn wal_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("wal"))

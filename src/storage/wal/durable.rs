@@ -87,6 +87,9 @@ pub struct DurableEngine {
     last_checkpoint_end: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// The checkpointer thread, if one runs: a checkpoint due by log volume
+    /// is asked of it, so no committer waits for a checkpoint to finish.
+    checkpointer: Mutex<Weak<CheckpointerShared>>,
     /// Drops logged (`DropTree`) and not yet freed. A checkpoint records
     /// them (`TreeDrops`), so recovery can free the committed ones.
     drops: Mutex<Vec<TreeDrop>>,
@@ -120,6 +123,8 @@ struct CheckpointerShared {
 struct CheckpointerState {
     stop: bool,
     interval: Duration,
+    /// A checkpoint is due by log volume: take one now.
+    requested: bool,
 }
 
 impl CheckpointerShared {
@@ -131,15 +136,18 @@ impl CheckpointerShared {
             if st.stop {
                 return;
             }
-            let interval = st.interval;
-            let timed_out = self.wake.wait_for(&mut st, interval).timed_out();
-            if st.stop {
-                return;
+            if !st.requested {
+                let interval = st.interval;
+                let timed_out = self.wake.wait_for(&mut st, interval).timed_out();
+                if st.stop {
+                    return;
+                }
+                if !timed_out && !st.requested {
+                    // The interval changed: wait the new one from now.
+                    continue;
+                }
             }
-            if !timed_out {
-                // The interval changed: wait the new one from now.
-                continue;
-            }
+            st.requested = false;
             drop(st);
             let Some(db) = db.upgrade() else { return };
             let idle = db.wal().next_lsn().0 == db.last_checkpoint_end.load(Ordering::Relaxed);
@@ -334,6 +342,7 @@ impl DurableEngine {
             checkpoint_log_bytes: AtomicU64::new(DEFAULT_CHECKPOINT_LOG_BYTES),
             last_checkpoint_end: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
+            checkpointer: Mutex::new(Weak::new()),
             drops: Mutex::new(Vec::new()),
             id_limit: Mutex::new(recovered_id_floor),
             recovered_id_floor,
@@ -528,7 +537,18 @@ impl DurableEngine {
             .0
             .saturating_sub(self.last_checkpoint_end.load(Ordering::Relaxed));
         if grown >= self.checkpoint_log_bytes.load(Ordering::Relaxed) {
-            self.checkpoint_if_idle()?;
+            let checkpointer = self.checkpointer.lock().upgrade();
+            match checkpointer {
+                // Taken off this committer's path (its locks are still
+                // held: a checkpoint here stalled everyone behind them).
+                Some(c) => {
+                    c.state.lock().requested = true;
+                    c.wake.notify_all();
+                }
+                None => {
+                    self.checkpoint_if_idle()?;
+                }
+            }
         }
         Ok(())
     }
@@ -574,6 +594,7 @@ impl DurableEngine {
             state: Mutex::new(CheckpointerState {
                 stop: false,
                 interval,
+                requested: false,
             }),
             wake: Condvar::new(),
             taken: AtomicU64::new(0),
@@ -585,6 +606,9 @@ impl DurableEngine {
             .spawn(move || thread_shared.run(&weak))
             .map_err(|e| tracing::error!(error = %e, "could not start the checkpointer thread"))
             .ok();
+        if thread.is_some() {
+            *db.checkpointer.lock() = Arc::downgrade(&shared);
+        }
         Checkpointer {
             shared,
             thread: Mutex::new(thread),
