@@ -499,7 +499,15 @@ pub(crate) fn try_store_new(
     }
     for (i, (ix, tree)) in def.indexes.iter().zip(&table.indexes).enumerate() {
         let (k, enforcing) = index_entry(ix, row, &key);
-        if !txn.insert(tree, &k, &key)? {
+        // A unique entry is locked as a key of its own (a concurrent
+        // inserter of the same value waits); any other ends with the row's
+        // key, locked just above.
+        let inserted = if enforcing {
+            txn.insert(tree, &k, &key)?
+        } else {
+            txn.insert_entry(tree, &k, &key)?
+        };
+        if !inserted {
             if enforcing {
                 return Ok(Some(Duplicate::Index(i, k)));
             }

@@ -970,6 +970,26 @@ impl Transaction {
         Ok(true)
     }
 
+    /// INSERT of an entry whose key embeds a key this transaction has
+    /// already locked (a non-unique index entry ends with its row's key):
+    /// as [`Transaction::insert`] without taking a lock of its own, since
+    /// every writer of that entry holds the row's lock first.
+    pub fn insert_entry(&mut self, tree: &Tree, key: &[u8], row: &[u8]) -> Result<bool, TxnError> {
+        self.check_writable("INSERT")?;
+        let view = self.view()?;
+        let versions = versions_of(tree, key)?;
+        let m = &self.engine.manager;
+        let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
+        if newest.is_some_and(|v| v.row.is_some()) {
+            if view.tracking {
+                self.engine.ssi.read_key(self.xid, tree.id(), key);
+            }
+            return Ok(false);
+        }
+        self.append_version(tree, key, Some(row), &versions)?;
+        Ok(true)
+    }
+
     /// UPDATE of one row to `row`: `key_changed` says whether the update
     /// changes the key columns (UPDATE lock) or not (NO KEY UPDATE). Call
     /// [`Transaction::lock_row`] first to re-check under READ COMMITTED; a
