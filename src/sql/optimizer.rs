@@ -1654,6 +1654,44 @@ pub fn fold_constants(e: &mut Expr) {
     for c in children_mut(e) {
         fold_constants(c);
     }
+    // A strict operator with a NULL operand is NULL whatever the other
+    // operand is, so the other is never evaluated: PostgreSQL folds
+    // `col / 0 = NULL` to NULL before any row is read, and so never
+    // divides by zero there. (`||` is left alone: array concatenation
+    // with NULL is not NULL.)
+    let null_operand = |x: &Expr| {
+        matches!(
+            x,
+            Expr::Const {
+                value: Value::Null,
+                ..
+            }
+        )
+    };
+    match e {
+        Expr::Binary {
+            op,
+            left,
+            right,
+            ty,
+        } if *op != BinOp::Concat && (null_operand(left) || null_operand(right)) => {
+            let ty = ty.clone();
+            *e = Expr::Const {
+                value: Value::Null,
+                ty,
+            };
+            return;
+        }
+        Expr::Negate { expr } if null_operand(expr) => {
+            let ty = e.ty();
+            *e = Expr::Const {
+                value: Value::Null,
+                ty,
+            };
+            return;
+        }
+        _ => {}
+    }
     if matches!(e, Expr::Const { .. }) || !foldable(e) {
         return;
     }
