@@ -918,13 +918,16 @@ fn background_vacuum_removes_versions_once_no_snapshot_needs_them() {
     assert_eq!(st.errors, 0);
 }
 
-/// A pass looks only at trees written since a pass over them left nothing
-/// to remove, and comes back to one whose versions a snapshot held back,
-/// without anyone writing it again.
+/// A pass walks a tree again only once the dead versions it may hold reach
+/// PostgreSQL's autovacuum threshold (50 + 20% of its entries), counting
+/// the versions a snapshot held back at the last pass, so those go without
+/// anyone writing the rows again.
 #[test]
 fn background_vacuum_passes_over_a_tree_only_while_it_has_work() {
     let d = db();
-    d.load(&[("a", 0), ("b", 0)]);
+    let keys: Vec<String> = (0..200).map(|i| format!("k{i:03}")).collect();
+    let rows: Vec<(&str, i64)> = keys.iter().map(|k| (k.as_str(), 0)).collect();
+    d.load(&rows);
     let vac = arbordb::txn::Vacuumer::start(d.txn.clone(), Duration::from_secs(3600)).unwrap();
     vac.register(d.t.clone());
     let pass = || {
@@ -933,33 +936,45 @@ fn background_vacuum_passes_over_a_tree_only_while_it_has_work() {
         assert!(vac.wait_for_pass(passes, Duration::from_secs(10)) > passes);
         vac.stats()
     };
+    let first = pass(); // never walked: walked
+    assert!(first.versions_seen >= 200, "{first:?}");
     let mut old = d.begin(RepeatableRead);
-    assert_eq!(d.get(&mut old, "a"), Some(0));
-    for i in 1..=5 {
+    assert_eq!(d.get(&mut old, "k000"), Some(0));
+    for k in &keys {
         let mut t = d.begin(ReadCommitted);
-        t.put(&d.t, b"a", &b(i), false).unwrap();
+        t.put(&d.t, k.as_bytes(), &b(1), false).unwrap();
         t.commit().unwrap();
     }
-    // Held back: the pass removes nothing of "a" and leaves it pending.
-    let first = pass();
-    assert!(d.t.iter().count_entries() >= 6);
-    old.commit().unwrap();
-    // No write since, yet the pending versions go.
+    // 200 dead versions >= 50 + 40: walked, but held back by `old`.
     let second = pass();
     assert!(second.versions_seen > first.versions_seen, "{second:?}");
-    assert_eq!(d.t.iter().count_entries(), 2);
-    // Nothing left and nothing written: the tree is not walked again.
+    assert_eq!(d.t.iter().count_entries(), 400);
+    old.commit().unwrap();
+    // No write since, yet the 200 pending keys make it due: they go.
     let third = pass();
-    assert_eq!(third.versions_seen, second.versions_seen, "{third:?}");
-    // A delete is work again.
-    let mut t = d.begin(ReadCommitted);
-    assert!(t.delete(&d.t, b"b").unwrap());
-    t.commit().unwrap();
+    assert!(third.versions_seen > second.versions_seen, "{third:?}");
+    assert_eq!(d.t.iter().count_entries(), 200);
+    // Nothing left and nothing written: the tree is not walked again.
     let fourth = pass();
-    assert!(fourth.versions_seen > third.versions_seen, "{fourth:?}");
-    assert_eq!(d.t.iter().count_entries(), 1);
-    assert_eq!(d.read_committed("a"), Some(5));
-    assert_eq!(fourth.errors, 0);
+    assert_eq!(fourth.versions_seen, third.versions_seen, "{fourth:?}");
+    // 10 deletions are below 50 + 40: not walked either.
+    let delete = |ks: &[String]| {
+        for k in ks {
+            let mut t = d.begin(ReadCommitted);
+            assert!(t.delete(&d.t, k.as_bytes()).unwrap());
+            t.commit().unwrap();
+        }
+    };
+    delete(&keys[..10]);
+    let fifth = pass();
+    assert_eq!(fifth.versions_seen, fourth.versions_seen, "{fifth:?}");
+    // 100 more are over it: walked, and every deleted key is gone.
+    delete(&keys[10..110]);
+    let sixth = pass();
+    assert!(sixth.versions_seen > fifth.versions_seen, "{sixth:?}");
+    assert_eq!(d.t.iter().count_entries(), 90);
+    assert_eq!(d.read_committed("k150"), Some(1));
+    assert_eq!(sixth.errors, 0);
 }
 
 /// The file stays about the size of the live data under many updates of one

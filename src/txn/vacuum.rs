@@ -7,8 +7,9 @@
 //!   writers ──prune their key on every write──┐
 //!   Vacuumer thread: sleep(interval | kick) ──> vacuum_tree(t) for t in trees
 //!                    (watermark = TxnManager::oldest_xmin at pass start)
-//!                    skipping a tree whose churn (TxnEngine::churn) has not
-//!                    moved since a pass over it left nothing pending
+//!                    skipping a tree until the dead versions it may hold
+//!                    (keys its last pass left pending + churn since, see
+//!                    TxnEngine::churn) reach 50 + 20% of its entries
 //! ```
 //!
 //! Invariants:
@@ -176,11 +177,32 @@ impl Drop for Vacuumer {
     }
 }
 
+/// What the last pass over a tree found.
+struct LastPass {
+    churn: u64,
+    entries: u64,
+    pending: u64,
+}
+
+/// PostgreSQL's `autovacuum_vacuum_threshold` and `_scale_factor`.
+const VACUUM_THRESHOLD: u64 = 50;
+const VACUUM_SCALE_PERCENT: u64 = 20;
+
+impl LastPass {
+    /// Whether the tree may hold enough dead versions to walk it again.
+    fn due(&self, churn: u64) -> bool {
+        let dead = self.pending + churn.saturating_sub(self.churn);
+        dead > 0 && dead >= VACUUM_THRESHOLD + self.entries * VACUUM_SCALE_PERCENT / 100
+    }
+}
+
 fn run(s: &Shared, interval: Duration) {
-    // Per tree: its churn count when its last pass started, and whether
-    // that pass left versions to remove later. A tree whose churn has not
-    // moved since a pass that left nothing is skipped.
-    let mut settled: HashMap<TreeId, u64> = HashMap::new();
+    // Per tree, from its last pass: the churn count when it started, the
+    // versions it left and the keys it left with versions to remove later.
+    // A tree is walked again once the dead versions it may hold (those
+    // keys plus the churn since) reach PostgreSQL's autovacuum threshold:
+    // 50 + 0.2 x its entries. Below it, writers prune their own keys.
+    let mut last: HashMap<TreeId, LastPass> = HashMap::new();
     loop {
         {
             let mut c = s.control.lock();
@@ -212,22 +234,27 @@ fn run(s: &Shared, interval: Duration) {
                 }
             }
         }
-        settled.retain(|id, _| trees.iter().any(|t| t.id() == *id));
+        last.retain(|id, _| trees.iter().any(|t| t.id() == *id));
         let mut total = VacuumStats::default();
         for tree in &trees {
             let churn = s.engine.churn(tree.id());
-            if settled.get(&tree.id()) == Some(&churn) {
+            if let Some(l) = last.get(&tree.id())
+                && !l.due(churn)
+            {
                 continue;
             }
             match s.engine.vacuum_tree(tree) {
                 Ok(st) => {
                     total.versions_seen += st.versions_seen;
                     total.versions_removed += st.versions_removed;
-                    if st.keys_pending == 0 {
-                        settled.insert(tree.id(), churn);
-                    } else {
-                        settled.remove(&tree.id());
-                    }
+                    last.insert(
+                        tree.id(),
+                        LastPass {
+                            churn,
+                            entries: (st.versions_seen - st.versions_removed) as u64,
+                            pending: st.keys_pending as u64,
+                        },
+                    );
                 }
                 Err(e) => {
                     s.errors.fetch_add(1, Ordering::SeqCst);
