@@ -1,0 +1,1 @@
+//! Auto-analyze (filled in below).
