@@ -140,3 +140,93 @@ fn sizes_count_the_pages_of_the_trees() {
         "{pretty:?}"
     );
 }
+
+fn wait_for(s: &mut Session, sql: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if rows(s, sql) == vec![vec![Value::Bool(true)]] {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn auto_analyze_runs_after_enough_changes() {
+    let db = Database::in_memory().unwrap();
+    // An in-memory database starts with auto-analyze off.
+    assert!(!db.autovacuum());
+    db.set_autovacuum(true);
+    let mut s = db.session();
+    s.execute("CREATE TABLE busy (id int PRIMARY KEY, v int)")
+        .unwrap();
+    s.execute("CREATE TABLE quiet (id int PRIMARY KEY, v int)")
+        .unwrap();
+    // A prepared plan kept before the statistics exist.
+    let prepared = s
+        .prepare("SELECT count(*) FROM busy WHERE v = $1", &[None])
+        .unwrap();
+    let r = s.execute_prepared(&prepared, &[Value::Int4(3)]).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Int8(0)]]);
+    s.execute("INSERT INTO busy SELECT g, g % 7 FROM generate_series(1, 500) g")
+        .unwrap();
+    s.execute("INSERT INTO quiet SELECT g, g FROM generate_series(1, 50) g")
+        .unwrap();
+    db.kick_autoanalyze();
+    wait_for(
+        &mut s,
+        "SELECT autoanalyze_count >= 1 AND last_autoanalyze IS NOT NULL AND n_mod_since_analyze = 0 \
+         FROM pg_stat_user_tables WHERE relname = 'busy'",
+        "busy auto-analyzed",
+    );
+    // The planner's row count is the analyzed one.
+    let reltuples = rows(
+        &mut s,
+        "SELECT reltuples FROM pg_class WHERE relname = 'busy'",
+    );
+    assert_eq!(reltuples, vec![vec![Value::Float4(500.0)]]);
+    assert_eq!(stat(&mut s, "busy", "analyze_count"), 0);
+    // 50 changes are not more than the threshold of 50.
+    db.kick_autoanalyze();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(stat(&mut s, "quiet", "autoanalyze_count"), 0);
+    let reltuples = rows(
+        &mut s,
+        "SELECT reltuples FROM pg_class WHERE relname = 'quiet'",
+    );
+    assert_eq!(reltuples, vec![vec![Value::Float4(-1.0)]]);
+    // The kept plan still answers (it was bound again after the analyze).
+    let r = s.execute_prepared(&prepared, &[Value::Int4(3)]).unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Int8(72)]]);
+
+    // A table dropped while due is no trouble for the thread.
+    s.execute("CREATE TABLE gone (id int PRIMARY KEY)").unwrap();
+    s.execute("INSERT INTO gone SELECT g FROM generate_series(1, 100) g")
+        .unwrap();
+    s.execute("DROP TABLE gone").unwrap();
+    db.kick_autoanalyze();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(int(&mut s, "SELECT count(*) FROM pg_stat_user_tables"), 2);
+    drop(s);
+    drop(db);
+}
+
+#[test]
+fn auto_analyze_is_on_for_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    assert!(db.autovacuum());
+    let mut s = db.session();
+    s.execute("CREATE TABLE t (id int PRIMARY KEY)").unwrap();
+    s.execute("INSERT INTO t SELECT g FROM generate_series(1, 200) g")
+        .unwrap();
+    db.kick_autoanalyze();
+    wait_for(
+        &mut s,
+        "SELECT autoanalyze_count = 1 FROM pg_stat_user_tables WHERE relname = 't'",
+        "t auto-analyzed",
+    );
+    db.set_autovacuum(false);
+    assert!(!db.autovacuum());
+}
