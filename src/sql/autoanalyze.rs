@@ -189,8 +189,10 @@ fn pass(inner: &Inner) -> Result<u64> {
             }
         }
         let _ = t.commit();
-        // Dropped tables' counters go.
-        shared.counters().retain(&live);
+        // Dropped tables' counters go, unless a table handle (a kept plan)
+        // still counts into them: a table created by a transaction not yet
+        // committed is not in `live` either.
+        shared.counters().retain_unused(&live);
     }
     let mut n = 0;
     for (schema, name, oid) in names {

@@ -198,9 +198,15 @@ impl TableCountersMap {
         self.tables.read().get(&oid).cloned()
     }
 
-    /// Forgets tables not in `live` (dropped ones).
-    pub fn retain(&self, live: &std::collections::HashSet<u32>) {
-        self.tables.write().retain(|oid, _| live.contains(oid));
+    /// Forgets tables not in `live` (dropped ones) whose counters nobody
+    /// holds and which count nothing yet, so that a table created by a
+    /// transaction not yet committed keeps what its statements counted.
+    pub fn retain_unused(&self, live: &std::collections::HashSet<u32>) {
+        self.tables.write().retain(|oid, c| {
+            live.contains(oid)
+                || Arc::strong_count(c) > 1
+                || c.n_mod_since_analyze.load(Ordering::Relaxed) > 0
+        });
     }
 
     /// Every (oid, counters) pair.
