@@ -28,6 +28,14 @@ fn start_vacuum(stack: &crate::txn::open::Stack) -> Option<crate::txn::Vacuumer>
         .ok()
 }
 
+/// The auto-analyze thread, or none if it cannot start (explicit ANALYZE
+/// still works).
+fn start_autoanalyze(shared: &sql::Shared, on: bool) -> Option<sql::autoanalyze::AutoAnalyzer> {
+    sql::autoanalyze::AutoAnalyzer::start(shared.clone(), on, sql::autoanalyze::INTERVAL)
+        .map_err(|e| tracing::warn!(error = %e, "auto-analyze not started"))
+        .ok()
+}
+
 /// Buffer pool frames of an in-memory database.
 const IN_MEMORY_POOL_FRAMES: usize = 256;
 
@@ -36,6 +44,10 @@ const IN_MEMORY_POOL_FRAMES: usize = 256;
 pub struct Options {
     /// Number of 8 KiB frames in the buffer pool.
     pub buffer_pool_frames: usize,
+    /// Auto-analyze (PostgreSQL's `autovacuum`): on by default for a data
+    /// directory; an in-memory database starts with it off (see
+    /// [`Database::set_autovacuum`]).
+    pub autovacuum: bool,
 }
 
 impl Default for Options {
@@ -43,6 +55,7 @@ impl Default for Options {
         Options {
             // 128 MiB of 8 KiB pages.
             buffer_pool_frames: 16 * 1024,
+            autovacuum: true,
         }
     }
 }
@@ -55,6 +68,8 @@ pub struct Database {
 }
 
 struct DatabaseInner {
+    /// The auto-analyze thread; stops first (it runs transactions).
+    autoanalyze: Option<sql::autoanalyze::AutoAnalyzer>,
     /// The background vacuum over every tree; first, so it stops before
     /// the engine closes.
     _vacuum: Option<crate::txn::Vacuumer>,
@@ -79,6 +94,7 @@ impl Drop for DatabaseInner {
         // over pages a later open of the directory had changed (recovery
         // rewrote them, or another process did): committed rows were lost
         // at the next crash (issue #4; tests/crash_ddl.rs).
+        drop(self.autoanalyze.take());
         drop(self._vacuum.take());
         sql::namespace::clear_context();
         sql::sequence::clear_context();
@@ -143,6 +159,7 @@ impl Database {
         let shared = sql::Shared::new(&stack, temp)?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
+                autoanalyze: start_autoanalyze(&shared, options.autovacuum),
                 _vacuum: start_vacuum(&stack),
                 data_dir: Some(dir.to_path_buf()),
                 _lock: Some(lock),
@@ -160,11 +177,13 @@ impl Database {
         // opening cheap (the conformance runner opens one per file).
         let options = Options {
             buffer_pool_frames: IN_MEMORY_POOL_FRAMES,
+            autovacuum: false,
         };
         let stack = crate::txn::open::Stack::in_memory(options.buffer_pool_frames)?;
         let shared = sql::Shared::new(&stack, sql::spill::TempArea::private())?;
         Ok(Database {
             inner: Arc::new(DatabaseInner {
+                autoanalyze: start_autoanalyze(&shared, options.autovacuum),
                 _vacuum: start_vacuum(&stack),
                 data_dir: None,
                 _lock: None,
@@ -173,6 +192,26 @@ impl Database {
                 stack,
             }),
         })
+    }
+
+    /// Turns auto-analyze on or off for the whole database (PostgreSQL's
+    /// `autovacuum`, a server-wide setting there too); on: a pass at once.
+    pub fn set_autovacuum(&self, on: bool) {
+        if let Some(a) = &self.inner.autoanalyze {
+            a.set_enabled(on);
+        }
+    }
+
+    /// Whether auto-analyze runs.
+    pub fn autovacuum(&self) -> bool {
+        self.inner.autoanalyze.as_ref().is_some_and(|a| a.enabled())
+    }
+
+    /// Asks auto-analyze for a pass now (if it is on).
+    pub fn kick_autoanalyze(&self) {
+        if let Some(a) = &self.inner.autoanalyze {
+            a.kick();
+        }
     }
 
     /// The data directory, or `None` for an in-memory database.

@@ -64,6 +64,7 @@ fn with_def(table: &TableRef, def: TableDef) -> TableRef {
         def: std::sync::Arc::new(def),
         rows: table.rows.clone(),
         indexes: table.indexes.clone(),
+        counters: table.counters.clone(),
     }
 }
 

@@ -453,6 +453,7 @@ impl CopyIn {
             self.line(cx, &rest)?;
         }
         self.flush(cx)?;
+        self.table.counters.inserted(self.rows);
         Ok(StatementResult {
             columns: Vec::new(),
             rows: Vec::new(),

@@ -586,6 +586,7 @@ pub fn run_insert(cx: &StmtCx<'_>, bound: &BoundInsert) -> Result<StatementResul
         }
     }
     pending.run(cx)?;
+    bound.table.counters.inserted(n as u64);
     Ok(tag_result(
         format!("INSERT 0 {n}"),
         bound.returning.as_ref().map(|r| (r, returned)),
@@ -975,8 +976,10 @@ pub fn run_modify(cx: &StmtCx<'_>, bound: &BoundModify) -> Result<StatementResul
     }
     pending.run(cx)?;
     let verb = if bound.assignments.is_some() {
+        table.counters.updated(count as u64);
         "UPDATE"
     } else {
+        table.counters.deleted(count as u64);
         "DELETE"
     };
     Ok(tag_result(
@@ -1083,6 +1086,7 @@ pub fn truncate(cx: &StmtCx<'_>, t: &ast::Truncate) -> Result<StatementResult> {
                 txn.delete(tree, &k)?;
             }
         }
+        table.counters.truncated();
     }
     Ok(tag_result("TRUNCATE TABLE".to_string(), None))
 }

@@ -122,10 +122,12 @@ fn open_table(cx: &StmtCx<'_>, schema: &str, name: &str) -> Result<Option<TableR
     };
     let rows = catalog.rows(&def)?;
     let indexes = catalog.index_trees(&def)?;
+    let counters = cx.shared.counters().get(def.oid);
     Ok(Some(TableRef {
         def: Arc::new(def),
         rows,
         indexes,
+        counters,
     }))
 }
 

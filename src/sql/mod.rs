@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod alter;
 pub mod alter_columns;
 pub mod array_functions;
+pub mod autoanalyze;
 pub mod bind;
 pub mod bind_aggregate;
 pub mod bind_join;
@@ -62,6 +63,7 @@ pub mod stat_views;
 pub mod stats;
 pub mod string_functions;
 pub mod subquery;
+pub mod table_stats;
 pub mod txn_syntax;
 pub mod upsert;
 pub mod vacuum;
@@ -92,6 +94,8 @@ struct SharedInner {
     sequences: sequence::Cache,
     /// ANALYZE's statistics per table (by row tree), for the planner.
     stats: stats::StatsMap,
+    /// Per-table activity counters (`pg_stat_user_tables`), by table oid.
+    counters: table_stats::TableCountersMap,
     /// The sessions and statement statistics (`pg_stat_activity`, …).
     activity: std::sync::Arc<activity::Activity>,
     /// Counts catalog changes, so prepared plans know when to bind again.
@@ -111,6 +115,7 @@ impl Shared {
                 rowids: parking_lot::Mutex::new(std::collections::HashMap::new()),
                 sequences: sequence::Cache::default(),
                 stats: stats::StatsMap::default(),
+                counters: table_stats::TableCountersMap::default(),
                 activity: std::sync::Arc::default(),
                 catalog_generation: plan_cache::CatalogGeneration::default(),
                 temp: std::sync::Arc::new(temp),
@@ -136,6 +141,11 @@ impl Shared {
 
     pub fn stats(&self) -> &stats::StatsMap {
         &self.inner.stats
+    }
+
+    /// Every table's activity counters.
+    pub fn counters(&self) -> &table_stats::TableCountersMap {
+        &self.inner.counters
     }
 
     /// The temporary area of this database's queries.

@@ -53,6 +53,8 @@ pub struct TableRef {
     pub rows: Tree,
     /// One tree per `def.indexes` entry.
     pub indexes: Vec<Tree>,
+    /// The table's activity counters ([`super::table_stats`]).
+    pub counters: Arc<super::table_stats::TableCounters>,
 }
 
 impl std::fmt::Debug for TableRef {
@@ -415,11 +417,39 @@ pub fn scan_each(
     ctx: &EvalContext<'_>,
     sink: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
 ) -> Result<()> {
+    // Counted once per scan, as `pg_stat_user_tables` shows it.
+    let mut rows = 0u64;
+    let r = scan_rows(table, access, with_key, needed, txn, ctx, sink, &mut rows);
+    match access {
+        Access::Full => table.counters.seq_scanned(rows),
+        Access::Key(k) => {
+            let name = k
+                .index
+                .and_then(|i| table.def.indexes.get(i))
+                .map(|ix| ix.name.as_str());
+            table.counters.index_scanned(name, rows);
+        }
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_rows(
+    table: &TableRef,
+    access: &Access,
+    with_key: bool,
+    needed: Option<&[bool]>,
+    txn: Option<&TxnCell>,
+    ctx: &EvalContext<'_>,
+    sink: &mut dyn FnMut(Vec<Value>) -> Result<bool>,
+    rows: &mut u64,
+) -> Result<()> {
     let cell = txn.ok_or_else(|| Error::internal("table scan without a transaction"))?;
     let types = table.types();
     let width = types.len() + usize::from(with_key);
     let mut push = |key: Vec<u8>, bytes: &[u8]| -> Result<bool> {
         super::signals::check()?;
+        *rows += 1;
         let mut row = Vec::with_capacity(width);
         let h = decode_row(bytes, &types, needed, &mut row)?;
         table.def.fill_missing(h.columns, &mut row);
@@ -560,10 +590,12 @@ impl TableSource {
         };
         let rows = catalog.rows(&def)?;
         let indexes = catalog.index_trees(&def)?;
+        let counters = self.shared.counters().get(def.oid);
         Ok(Some(TableRef {
             def: std::sync::Arc::new(def),
             rows,
             indexes,
+            counters,
         }))
     }
 

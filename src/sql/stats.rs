@@ -425,6 +425,11 @@ impl StatsMap {
         self.tables.read().get(&table.rows.id()).cloned()
     }
 
+    /// The statistics of the table whose row tree is `tree`.
+    pub fn get_tree(&self, tree: crate::txn::TreeId) -> Option<Arc<TableStats>> {
+        self.tables.read().get(&tree).cloned()
+    }
+
     pub fn set(&self, table: &TableRef, stats: TableStats) {
         self.tables.write().insert(table.rows.id(), Arc::new(stats));
     }

@@ -145,6 +145,7 @@ pub fn vacuum(cx: &StmtCx<'_>, v: &ast::VacuumStatement) -> Result<StatementResu
     for tree in &t.indexes {
         txns.vacuum_tree(tree)?;
     }
+    t.counters.vacuumed();
     Ok(done("VACUUM"))
 }
 
@@ -157,10 +158,33 @@ pub fn analyze(cx: &StmtCx<'_>, a: &ast::Analyze) -> Result<StatementResult> {
             txn: cx.txn.clone(),
         };
         let t = source.open_existing(name)?;
-        let stats = super::stats::analyze(&t, cx.txn)?;
-        cx.shared.stats().set(&t, stats);
+        analyze_table(cx.shared, &t, cx.txn, false)?;
     }
     Ok(done("ANALYZE"))
+}
+
+/// Gathers `t`'s statistics through `txn` and keeps them for the planner;
+/// `auto`: auto-analyze did it (`pg_stat_user_tables.autoanalyze_count`).
+pub fn analyze_table(
+    shared: &super::Shared,
+    t: &super::scan::TableRef,
+    txn: &super::scan::TxnCell,
+    auto: bool,
+) -> Result<()> {
+    let mod_before = t
+        .counters
+        .n_mod_since_analyze
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let stats = super::stats::analyze(t, txn)?;
+    let rows = stats.rows.max(0.0) as u64;
+    shared.stats().set(t, stats);
+    if let Ok(pages) = t.rows.page_count() {
+        t.counters
+            .relpages
+            .store(pages, std::sync::atomic::Ordering::Relaxed);
+    }
+    t.counters.analyzed(rows, mod_before, auto);
+    Ok(())
 }
 
 #[cfg(test)]

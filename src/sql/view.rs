@@ -163,10 +163,12 @@ impl TableSource {
             record(DepKind::Table, &def.schema, &def.name);
             let rows = catalog.rows(&def)?;
             let indexes = catalog.index_trees(&def)?;
+            let counters = self.shared.counters().get(def.oid);
             return Ok(Some(Relation::Table(TableRef {
                 def: Arc::new(def),
                 rows,
                 indexes,
+                counters,
             })));
         }
         Ok(view.map(|v| {

@@ -255,6 +255,48 @@ impl Walk<'_> {
     }
 }
 
+/// The pages of the tree rooted at `root`: its nodes and the overflow pages
+/// of its values (what `pg_relation_size` reports, times the page size).
+/// Safe beside writers: each page is copied out of its latch before it is
+/// read, a page is counted once, and one that is not a node (freed by a
+/// concurrent merge) is skipped, so the count is an estimate under writes.
+pub fn tree_pages(pager: &crate::storage::pager::Pager, root: PageId) -> StorageResult<u64> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    let mut pages = 0u64;
+    while let Some(id) = stack.pop() {
+        if id == PageId::NONE || !seen.insert(id) {
+            continue;
+        }
+        let p: Box<PageBuf> = match pager.pool().read(id) {
+            Ok(g) => Box::new(*g),
+            Err(crate::storage::StorageError::Corrupt { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let ty = page_type(&p);
+        if ty != Some(PageType::Leaf) && ty != Some(PageType::Interior) {
+            continue;
+        }
+        pages += 1;
+        let n = slotted::count(&p);
+        if slotted::level(&p) == 0 {
+            for i in 0..n {
+                let cell = slotted::cell(&p, i);
+                if let LeafValue::Overflow { len, first } = node::leaf_value(cell)
+                    && let Ok(Ok(chain)) = overflow::walk(pager, first, len)
+                {
+                    pages += chain.len() as u64;
+                }
+            }
+        } else {
+            for i in 0..=n {
+                stack.push(node::child_at(&p, i));
+            }
+        }
+    }
+    Ok(pages)
+}
+
 /// Checks the whole engine.
 pub fn check(engine: &Engine) -> StorageResult<CheckReport> {
     let meta = engine.pager().meta()?;

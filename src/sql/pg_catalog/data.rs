@@ -444,6 +444,18 @@ pub const RELATIONS: &[SysRel] = &[
         columns: "relid:oid,schemaname:name,relname:name,seq_scan:bigint,seq_tup_read:bigint,idx_scan:bigint,idx_tup_fetch:bigint,n_tup_ins:bigint,n_tup_upd:bigint,n_tup_del:bigint,n_tup_hot_upd:bigint,n_live_tup:bigint,n_dead_tup:bigint,n_mod_since_analyze:bigint,n_ins_since_vacuum:bigint,last_vacuum:timestamp with time zone,last_autovacuum:timestamp with time zone,last_analyze:timestamp with time zone,last_autoanalyze:timestamp with time zone,vacuum_count:bigint,autovacuum_count:bigint,analyze_count:bigint,autoanalyze_count:bigint",
     },
     SysRel {
+        name: "pg_stat_all_tables",
+        oid: 12142,
+        kind: 'v',
+        columns: "relid:oid,schemaname:name,relname:name,seq_scan:bigint,seq_tup_read:bigint,idx_scan:bigint,idx_tup_fetch:bigint,n_tup_ins:bigint,n_tup_upd:bigint,n_tup_del:bigint,n_tup_hot_upd:bigint,n_live_tup:bigint,n_dead_tup:bigint,n_mod_since_analyze:bigint,n_ins_since_vacuum:bigint,last_vacuum:timestamp with time zone,last_autovacuum:timestamp with time zone,last_analyze:timestamp with time zone,last_autoanalyze:timestamp with time zone,vacuum_count:bigint,autovacuum_count:bigint,analyze_count:bigint,autoanalyze_count:bigint",
+    },
+    SysRel {
+        name: "pg_stat_all_indexes",
+        oid: 12183,
+        kind: 'v',
+        columns: "relid:oid,indexrelid:oid,schemaname:name,relname:name,indexrelname:name,idx_scan:bigint,idx_tup_read:bigint,idx_tup_fetch:bigint",
+    },
+    SysRel {
         name: "pg_statio_user_tables",
         oid: 12179,
         kind: 'v',

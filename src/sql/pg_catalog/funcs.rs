@@ -38,7 +38,7 @@ pub enum CatFunc {
     ListeningChannels,
     RelationIsPublishable,
     /// pg_table_size & co.: bytes.
-    RelationSize,
+    RelationSize(SizeKind),
     SizePretty,
     CurrentSchemas,
     /// has_*_privilege, pg_has_role: a superuser has every privilege.
@@ -50,6 +50,17 @@ pub enum CatFunc {
     /// `pg_get_serial_sequence(table, column)`: the sequence of a serial
     /// or identity column, schema-qualified.
     SerialSequence,
+}
+
+/// Which pages a size function counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeKind {
+    /// `pg_relation_size`, `pg_table_size`: the relation's own tree.
+    Relation,
+    /// `pg_indexes_size`: the table's index trees.
+    Indexes,
+    /// `pg_total_relation_size`: both.
+    Total,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +124,21 @@ pub fn lookup(name: &str) -> Vec<Signature> {
         "pg_relation_is_publishable" => {
             vec![sig(vec![regclass()], Bool, CatFunc::RelationIsPublishable)]
         }
-        "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" => {
-            vec![sig(vec![regclass()], Int8, CatFunc::RelationSize)]
-        }
+        "pg_table_size" | "pg_relation_size" => vec![sig(
+            vec![regclass()],
+            Int8,
+            CatFunc::RelationSize(SizeKind::Relation),
+        )],
+        "pg_total_relation_size" => vec![sig(
+            vec![regclass()],
+            Int8,
+            CatFunc::RelationSize(SizeKind::Total),
+        )],
+        "pg_indexes_size" => vec![sig(
+            vec![regclass()],
+            Int8,
+            CatFunc::RelationSize(SizeKind::Indexes),
+        )],
         "pg_size_pretty" => vec![
             sig(vec![Int8], Text, CatFunc::SizePretty),
             sig(vec![Numeric(None)], Text, CatFunc::SizePretty),
@@ -298,6 +321,60 @@ pub fn call(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Result<Value> 
     })
 }
 
+/// Bytes of the pages relation `o`'s trees occupy (8192 per page). A
+/// table's primary key is its row tree, so its index counts 0 bytes and
+/// the table's size includes it; a system relation or a view has none
+/// of its own and counts 0; a sequence one page. NULL if `o` names no
+/// relation, as in PostgreSQL.
+fn relation_size(snap: &super::Snapshot, o: u32, kind: SizeKind) -> Result<Value> {
+    const PAGE: i64 = 8192;
+    let Some(catalog) = super::super::namespace::context_catalog() else {
+        return Err(crate::error::Error::internal(
+            "catalog function outside a statement",
+        ));
+    };
+    let pages = |tree: &crate::storage::btree::Tree| -> Result<i64> {
+        let n = tree
+            .page_count()
+            .map_err(|e| crate::error::Error::internal(e.to_string()))?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX / PAGE))
+    };
+    if let Some(t) = snap.table_by_oid(o) {
+        let own = if kind == SizeKind::Indexes {
+            0
+        } else {
+            pages(&catalog.rows(t)?)?
+        };
+        let mut idx = 0;
+        if kind != SizeKind::Relation {
+            for tree in catalog.index_trees(t)? {
+                idx += pages(&tree)?;
+            }
+        }
+        return Ok(Value::Int8((own + idx).saturating_mul(PAGE)));
+    }
+    if let Some(ix) = snap.index_by_oid(o) {
+        if ix.primary || kind == SizeKind::Indexes {
+            return Ok(Value::Int8(0));
+        }
+        let table = ix.table;
+        let Some(pos) = table.indexes.iter().position(|i| i.oid == o) else {
+            return Ok(Value::Int8(0));
+        };
+        let trees = catalog.index_trees(table)?;
+        let n = match trees.get(pos) {
+            Some(tree) => pages(tree)?,
+            None => 0,
+        };
+        return Ok(Value::Int8(n.saturating_mul(PAGE)));
+    }
+    Ok(match snap.relation_by_oid(o) {
+        Some((_, _, 'S')) if kind != SizeKind::Indexes => Value::Int8(PAGE),
+        Some(_) => Value::Int8(0),
+        None => Value::Null,
+    })
+}
+
 fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Result<Value> {
     let snap = snapshot_in(ctx.txn)?;
     let o = oid_arg(args.first());
@@ -374,15 +451,10 @@ fn call_with_snapshot(f: CatFunc, args: &[Value], ctx: &EvalContext<'_>) -> Resu
             o.and_then(|o| snap.relation_by_oid(o))
                 .is_some_and(|(s, _, k)| k == 'r' && s != "pg_catalog"),
         ),
-        CatFunc::RelationSize => {
-            // Pages are not counted per relation yet: every relation
-            // reports its root page (8192 bytes), as a small PostgreSQL
-            // table does.
-            match o.and_then(|o| snap.relation_by_oid(o)) {
-                Some(_) => Value::Int8(8192),
-                None => Value::Null,
-            }
-        }
+        CatFunc::RelationSize(kind) => match o {
+            Some(o) => relation_size(&snap, o, kind)?,
+            None => Value::Null,
+        },
         CatFunc::CurrentSchemas => {
             let implicit = matches!(args.first(), Some(Value::Bool(true)));
             Value::Array(

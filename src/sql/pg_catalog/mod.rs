@@ -528,8 +528,58 @@ pub fn lookup(name: &[String], source: Option<&TableSource>) -> Result<Option<St
         snapshot(source.shared.catalog(), &mut txn)?
     };
     let columns = columns_of(spec);
-    let rows = rows::rows(rel, &snap, &columns)?;
+    let rows = match rel {
+        "pg_stat_user_tables" | "pg_stat_all_tables" => {
+            super::table_stats::table_rows(&snap, source.shared.counters(), &columns)
+        }
+        "pg_stat_user_indexes" | "pg_stat_all_indexes" => {
+            super::table_stats::index_rows(&snap, source.shared.counters(), &columns)
+        }
+        _ => {
+            let mut rows = rows::rows(rel, &snap, &columns)?;
+            if rel == "pg_class" {
+                fill_class_stats(&snap, &source.shared, &columns, &mut rows);
+            }
+            rows
+        }
+    };
     Ok(Some(StatView { columns, rows }))
+}
+
+/// `pg_class.reltuples` / `relpages` of the analyzed tables (the rows and
+/// pages their last ANALYZE counted).
+fn fill_class_stats(
+    snap: &Snapshot,
+    shared: &super::Shared,
+    columns: &[(&'static str, DataType)],
+    rows: &mut [Vec<Value>],
+) {
+    let col = |name: &str| columns.iter().position(|(n, _)| *n == name);
+    let (Some(oid_col), Some(tuples_col)) = (col("oid"), col("reltuples")) else {
+        return;
+    };
+    let pages_col = col("relpages");
+    for t in &snap.tables {
+        let Some(stats) = shared.stats().get_tree(t.tree) else {
+            continue;
+        };
+        let pages = shared
+            .counters()
+            .peek(t.oid)
+            .map_or(0, |c| c.relpages.load(std::sync::atomic::Ordering::Relaxed));
+        let want = oid(t.oid);
+        for row in rows.iter_mut() {
+            if row.get(oid_col) == Some(&want) {
+                if let Some(v) = row.get_mut(tuples_col) {
+                    *v = Value::Float4(stats.rows as f32);
+                }
+                if let Some(v) = pages_col.and_then(|c| row.get_mut(c)) {
+                    *v = Value::Int4(i32::try_from(pages).unwrap_or(i32::MAX));
+                }
+                break;
+            }
+        }
+    }
 }
 
 /// Whether `name` (as written) is `pg_settings`, whose `setting` column

@@ -146,6 +146,11 @@ impl Tree {
     pub fn root(&self) -> PageId {
         self.root
     }
+    /// The pages the tree occupies now (nodes and overflow pages), by a
+    /// walk from the root ([`crate::storage::check::tree_pages`]).
+    pub fn page_count(&self) -> StorageResult<u64> {
+        crate::storage::check::tree_pages(&self.pager, self.root)
+    }
     pub(crate) fn pager(&self) -> &Pager {
         &self.pager
     }
