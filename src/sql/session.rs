@@ -1182,6 +1182,16 @@ impl SessionState {
             let now = cx.shared.catalog_generation().settled()?;
             slot.get(now, settings_version)
         });
+        // Keeps what this execution bound for the next one.
+        let keep = |kept: Kept| {
+            if let Some(slot) = &slot {
+                slot.keep(CachedPlan {
+                    generation,
+                    settings_version,
+                    kept,
+                });
+            }
+        };
         match stmt {
             stmt if super::roles::is_role_statement(stmt) => super::roles::run(&cx, stmt),
             Statement::Query(q) if super::modifying_cte::applies(q) => {
@@ -1206,17 +1216,10 @@ impl SessionState {
                 let timeless = watch.timeless();
                 let mut rows = execute::run(&plan, &cx.exec())?;
                 reg_output(&self.shared, &txn, &bound.columns, &mut rows)?;
-                if let Some(slot) = &slot
-                    && timeless
-                    && super::plan_cache::cacheable(&plan)
-                {
-                    slot.keep(CachedPlan {
-                        generation,
-                        settings_version,
-                        kept: Kept::Query {
-                            plan,
-                            columns: bound.columns.clone(),
-                        },
+                if timeless && super::plan_cache::cacheable(&plan) {
+                    keep(Kept::Query {
+                        plan,
+                        columns: bound.columns.clone(),
                     });
                 }
                 Ok(StatementResult {
@@ -1236,15 +1239,8 @@ impl SessionState {
                 let bound = dml::prepare_insert(&cx, i)?;
                 let timeless = watch.timeless();
                 let r = dml::run_insert(&cx, &bound);
-                if let Some(slot) = &slot
-                    && timeless
-                    && bound.reusable()
-                {
-                    slot.keep(CachedPlan {
-                        generation,
-                        settings_version,
-                        kept: Kept::Insert(bound),
-                    });
+                if timeless && bound.reusable() {
+                    keep(Kept::Insert(bound));
                 }
                 r
             }
@@ -1264,15 +1260,8 @@ impl SessionState {
                 };
                 let timeless = watch.timeless();
                 let r = dml::run_modify(&cx, &bound);
-                if let Some(slot) = &slot
-                    && timeless
-                    && bound.reusable()
-                {
-                    slot.keep(CachedPlan {
-                        generation,
-                        settings_version,
-                        kept: Kept::Modify(bound),
-                    });
+                if timeless && bound.reusable() {
+                    keep(Kept::Modify(bound));
                 }
                 r
             }

@@ -956,18 +956,7 @@ impl Transaction {
         self.check_writable("INSERT")?;
         let view = self.view()?;
         self.lock_with(tree, key, RowLockMode::Update, WaitPolicy::Block, "")?;
-        let versions = versions_of(tree, key)?;
-        let m = &self.engine.manager;
-        let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
-        if newest.is_some_and(|v| v.row.is_some()) {
-            // Under SSI a duplicate found is still a read of the key.
-            if view.tracking {
-                self.engine.ssi.read_key(self.xid, tree.id(), key);
-            }
-            return Ok(false);
-        }
-        self.append_version(tree, key, Some(row), &versions)?;
-        Ok(true)
+        self.insert_locked(&view, tree, key, row)
     }
 
     /// INSERT of an entry whose key embeds a key this transaction has
@@ -977,10 +966,22 @@ impl Transaction {
     pub fn insert_entry(&mut self, tree: &Tree, key: &[u8], row: &[u8]) -> Result<bool, TxnError> {
         self.check_writable("INSERT")?;
         let view = self.view()?;
+        self.insert_locked(&view, tree, key, row)
+    }
+
+    /// The insert once nobody else can write `key`.
+    fn insert_locked(
+        &mut self,
+        view: &ReadView,
+        tree: &Tree,
+        key: &[u8],
+        row: &[u8],
+    ) -> Result<bool, TxnError> {
         let versions = versions_of(tree, key)?;
         let m = &self.engine.manager;
         let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
         if newest.is_some_and(|v| v.row.is_some()) {
+            // Under SSI a duplicate found is still a read of the key.
             if view.tracking {
                 self.engine.ssi.read_key(self.xid, tree.id(), key);
             }
