@@ -324,7 +324,8 @@ fn run_server(args: ServeArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("arbordb-server")
-        // Statements run on its blocking threads (deep joins, long expressions).
+        // It only accepts; each client gets a thread of its own
+        // (server::spawn_connection), sized for deep statements.
         .thread_stack_size(arbordb::sql::stack_depth::STATEMENT_STACK_BYTES)
         .build()
     {

@@ -399,6 +399,8 @@ fn spawn_connection(
             let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    // Its blocking threads run multi-statement simple queries.
+                    .thread_stack_size(crate::sql::stack_depth::STATEMENT_STACK_BYTES)
                     .build()
                 {
                     Ok(runtime) => runtime,

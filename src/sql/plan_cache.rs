@@ -1,5 +1,6 @@
-//! The bound and optimized plan of a prepared SELECT, kept for its next
-//! Execute while nothing it was bound against has changed.
+//! The bound and optimized plan of a prepared SELECT, or the binding of a
+//! prepared INSERT, UPDATE or DELETE ([`Kept`]), kept for its next Execute
+//! while nothing it was bound against has changed.
 //!
 //! Background: PostgreSQL's plan cache (`utils/cache/plancache.c`) keeps a
 //! prepared statement's plan and marks it invalid when a shared-invalidation
@@ -46,7 +47,10 @@
 //!   over plain expressions; no subqueries, joins, locking clauses,
 //!   set-returning functions or recursive work tables. Parameters stay
 //!   `Param` nodes and functions (`now()`, `nextval`, `current_user`) stay
-//!   calls, evaluated on each execution.
+//!   calls, evaluated on each execution. A DML binding is kept when its
+//!   row source, WHERE, SET, CHECK and RETURNING expressions are
+//!   (`BoundInsert::reusable`, `BoundModify::reusable`); ON CONFLICT binds
+//!   afresh.
 //! - A bind that folded a value of the moment into the plan keeps nothing
 //!   ([`BindWatch`]): rows of a system view (`pg_stat_activity`, the
 //!   `pg_catalog` relations), a data-modifying WITH item's rows, or the

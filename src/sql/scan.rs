@@ -423,11 +423,11 @@ pub fn scan_each(
     match access {
         Access::Full => table.counters.seq_scanned(rows),
         Access::Key(k) => {
-            let name = k
+            let index = k
                 .index
                 .and_then(|i| table.def.indexes.get(i))
-                .map(|ix| ix.name.as_str());
-            table.counters.index_scanned(name, rows);
+                .map(|ix| ix.oid);
+            table.counters.index_scanned(index, rows);
         }
     }
     r

@@ -60,8 +60,8 @@ pub struct TableCounters {
     pub relpages: AtomicU64,
     /// The primary key's index (the row tree itself).
     pub pkey: IndexCounters,
-    /// Secondary indexes, by name.
-    indexes: RwLock<HashMap<String, Arc<IndexCounters>>>,
+    /// Secondary indexes, by index oid (a rename keeps its counts).
+    indexes: RwLock<HashMap<u32, Arc<IndexCounters>>>,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -84,8 +84,9 @@ impl TableCounters {
         add(&self.seq_tup_read, rows);
     }
 
-    /// One scan of `index` (`None`: the primary key) that fetched `rows` rows.
-    pub fn index_scanned(&self, index: Option<&str>, rows: u64) {
+    /// One scan of the index with oid `index` (`None`: the primary key)
+    /// that fetched `rows` rows.
+    pub fn index_scanned(&self, index: Option<u32>, rows: u64) {
         add(&self.idx_scan, 1);
         add(&self.idx_tup_fetch, rows);
         let record = |c: &IndexCounters| {
@@ -95,25 +96,21 @@ impl TableCounters {
         };
         match index {
             None => record(&self.pkey),
-            Some(name) => {
-                if let Some(c) = self.indexes.read().get(name) {
+            Some(oid) => {
+                if let Some(c) = self.indexes.read().get(&oid) {
                     record(c);
                     return;
                 }
-                let c = self
-                    .indexes
-                    .write()
-                    .entry(name.to_string())
-                    .or_default()
-                    .clone();
+                let c = self.indexes.write().entry(oid).or_default().clone();
                 record(&c);
             }
         }
     }
 
-    /// The counters of secondary index `name`, if it was ever scanned.
-    pub fn index(&self, name: &str) -> Option<Arc<IndexCounters>> {
-        self.indexes.read().get(name).cloned()
+    /// The counters of the secondary index with oid `oid`, if it was ever
+    /// scanned.
+    pub fn index(&self, oid: u32) -> Option<Arc<IndexCounters>> {
+        self.indexes.read().get(&oid).cloned()
     }
 
     /// A statement inserted `n` rows.
@@ -302,7 +299,7 @@ pub fn index_rows(snap: &Snapshot, map: &TableCountersMap, cols: &Columns) -> Ve
         let held = map.peek(t.oid);
         for ix in snap.indexes_of(t) {
             let counted = match (&held, ix.primary) {
-                (Some(c), false) => c.index(&ix.name),
+                (Some(c), false) => c.index(ix.oid),
                 _ => None,
             };
             let c: &IndexCounters = match (&held, ix.primary) {
@@ -343,11 +340,11 @@ mod tests {
         assert_eq!(c.analyze_count.load(Ordering::Relaxed), 1);
         c.vacuumed();
         assert_eq!(c.n_dead_tup.load(Ordering::Relaxed), 0);
-        c.index_scanned(Some("i"), 4);
+        c.index_scanned(Some(7), 4);
         c.index_scanned(None, 1);
         assert_eq!(c.idx_scan.load(Ordering::Relaxed), 2);
         assert_eq!(
-            c.index("i").map(|i| i.idx_tup_read.load(Ordering::Relaxed)),
+            c.index(7).map(|i| i.idx_tup_read.load(Ordering::Relaxed)),
             Some(4)
         );
     }

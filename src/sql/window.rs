@@ -691,17 +691,7 @@ pub fn run(rows: Vec<Row>, calls: &[WindowCall], cx: &ExecContext<'_>) -> Result
             settings: cx.settings,
             txn: cx.txn,
         };
-        // Sort by partition keys (ascending, NULLs last), then order keys.
-        let mut keys: Vec<OrderKey> = call
-            .partition
-            .iter()
-            .map(|e| OrderKey {
-                expr: e.clone(),
-                desc: false,
-                nulls_first: false,
-            })
-            .collect();
-        keys.extend(call.order.iter().cloned());
+        let keys = sort_keys(call);
         let mut sorted: Vec<(Vec<Value>, usize)> = Vec::with_capacity(n);
         for i in 0..n {
             let c = ctx(i);
@@ -742,6 +732,22 @@ pub fn run(rows: Vec<Row>, calls: &[WindowCall], cx: &ExecContext<'_>) -> Result
     Ok(out)
 }
 
+/// The keys a window's rows are sorted by: its partition keys (ascending,
+/// NULLs last), then its order keys.
+fn sort_keys(call: &WindowCall) -> Vec<OrderKey> {
+    let mut keys: Vec<OrderKey> = call
+        .partition
+        .iter()
+        .map(|e| OrderKey {
+            expr: e.clone(),
+            desc: false,
+            nulls_first: false,
+        })
+        .collect();
+    keys.extend(call.order.iter().cloned());
+    keys
+}
+
 /// Whether every call has the same PARTITION BY and ORDER BY: one sort
 /// serves them all and partitions can be computed one at a time
 /// ([`stream`]).
@@ -770,16 +776,7 @@ pub fn stream(
     let Some(first) = calls.first() else {
         return super::execute::stream(input, cx, sink);
     };
-    let mut keys: Vec<OrderKey> = first
-        .partition
-        .iter()
-        .map(|e| OrderKey {
-            expr: e.clone(),
-            desc: false,
-            nulls_first: false,
-        })
-        .collect();
-    keys.extend(first.order.iter().cloned());
+    let keys = sort_keys(first);
     let nk = keys.len();
     let np = first.partition.len();
     let failure: std::cell::RefCell<Option<Error>> = std::cell::RefCell::new(None);

@@ -192,7 +192,7 @@ impl LastPass {
     /// Whether the tree may hold enough dead versions to walk it again.
     fn due(&self, churn: u64) -> bool {
         let dead = self.pending + churn.saturating_sub(self.churn);
-        dead > 0 && dead >= VACUUM_THRESHOLD + self.entries * VACUUM_SCALE_PERCENT / 100
+        dead >= VACUUM_THRESHOLD + self.entries * VACUUM_SCALE_PERCENT / 100
     }
 }
 
