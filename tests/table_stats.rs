@@ -230,3 +230,39 @@ fn auto_analyze_is_on_for_a_data_directory() {
     db.set_autovacuum(false);
     assert!(!db.autovacuum());
 }
+
+#[test]
+fn statistics_a_restart_lost_are_gathered_again_in_the_first_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let mut s = db.session();
+        s.execute("CREATE TABLE kept (id int PRIMARY KEY, v int)")
+            .unwrap();
+        s.execute("INSERT INTO kept SELECT g, g % 3 FROM generate_series(1, 40) g")
+            .unwrap();
+        s.execute("ANALYZE kept").unwrap();
+        assert_eq!(
+            rows(
+                &mut s,
+                "SELECT reltuples FROM pg_class WHERE relname = 'kept'"
+            ),
+            vec![vec![Value::Float4(40.0)]]
+        );
+    }
+    // Statistics are held in memory: the restart loses them, and the
+    // auto-analyzer gathers them again without waiting for 50 changes.
+    let db = Database::open(dir.path()).unwrap();
+    let mut s = db.session();
+    db.kick_autoanalyze();
+    wait_for(
+        &mut s,
+        "SELECT reltuples = 40 FROM pg_class WHERE relname = 'kept'",
+        "kept analyzed again after the restart",
+    );
+    assert_eq!(stat(&mut s, "kept", "autoanalyze_count"), 1);
+    // Analyzed once: the next passes leave it alone.
+    db.kick_autoanalyze();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(stat(&mut s, "kept", "autoanalyze_count"), 1);
+}

@@ -10,6 +10,8 @@
 //! ```
 //!
 //! `reltuples` is the row count of t's last ANALYZE (0 if never analyzed).
+//! Statistics live in memory, so a table from before the server started
+//! (untouched since and not analyzed yet) is analyzed in the first pass.
 //! Invariants: the thread never runs inside a client's statement and no
 //! client waits on it (ANALYZE reads through an MVCC snapshot); an error
 //! (a table dropped meanwhile, an I/O error) is logged and the table is
@@ -54,6 +56,8 @@ struct Inner {
     /// Passes finished, and tables analyzed, since the start.
     passes: AtomicU64,
     analyzed: AtomicU64,
+    /// The tables there were when the thread started.
+    from_before_start: std::collections::HashSet<u32>,
 }
 
 /// The auto-analyze thread of one database.
@@ -69,7 +73,15 @@ impl AutoAnalyzer {
         enabled: bool,
         interval: Duration,
     ) -> std::io::Result<AutoAnalyzer> {
+        let from_before_start = match user_tables(&shared) {
+            Ok(tables) => tables.into_iter().map(|(_, _, def)| def.oid).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "auto-analyze could not list the tables at start");
+                Default::default()
+            }
+        };
         let inner = Arc::new(Inner {
+            from_before_start,
             shared,
             enabled: AtomicBool::new(enabled),
             control: Mutex::new(Control::default()),
@@ -160,40 +172,54 @@ pub fn due(changed: u64, reltuples: f64) -> bool {
     changed as f64 > THRESHOLD + SCALE_FACTOR * reltuples.max(0.0)
 }
 
+/// Every user table now (schema, name, definition), read in a
+/// transaction of its own.
+fn user_tables(shared: &Shared) -> Result<Vec<(String, String, crate::catalog::TableDef)>> {
+    let catalog = shared.catalog();
+    let mut t = shared
+        .stack()
+        .txns
+        .begin(TxnOptions::new(IsolationLevel::ReadCommitted).read_only())?;
+    t.begin_statement()?;
+    let mut out = Vec::new();
+    for s in catalog.schemas(&mut t)? {
+        for name in catalog.relation_names(&mut t, b'T', &s.name)? {
+            if let Some(def) = catalog.table(&mut t, &s.name, &name)? {
+                out.push((s.name.clone(), name, def));
+            }
+        }
+    }
+    let _ = t.commit();
+    Ok(out)
+}
+
 /// One look at every table; ANALYZEs those due. The tables analyzed.
 fn pass(inner: &Inner) -> Result<u64> {
     let shared = &inner.shared;
-    let catalog = shared.catalog();
-    // The user tables now, read in a transaction of their own.
     let mut names = Vec::new();
-    {
-        let mut t = shared
-            .stack()
-            .txns
-            .begin(TxnOptions::new(IsolationLevel::ReadCommitted).read_only())?;
-        t.begin_statement()?;
-        let mut live = std::collections::HashSet::new();
-        for s in catalog.schemas(&mut t)? {
-            for name in catalog.relation_names(&mut t, b'T', &s.name)? {
-                if let Some(def) = catalog.table(&mut t, &s.name, &name)? {
-                    live.insert(def.oid);
-                    let Some(c) = shared.counters().peek(def.oid) else {
-                        continue;
-                    };
-                    let changed = c.n_mod_since_analyze.load(Ordering::Relaxed);
-                    let reltuples = shared.stats().get_tree(def.tree).map_or(0.0, |s| s.rows);
-                    if due(changed, reltuples) {
-                        names.push((s.name.clone(), name.clone(), def.oid));
-                    }
-                }
-            }
+    let mut live = std::collections::HashSet::new();
+    for (schema, name, def) in user_tables(shared)? {
+        live.insert(def.oid);
+        let stats = shared.stats().get_tree(def.tree);
+        let due_now = match shared.counters().peek(def.oid) {
+            Some(c) => due(
+                c.n_mod_since_analyze.load(Ordering::Relaxed),
+                stats.map_or(0.0, |s| s.rows),
+            ),
+            // Untouched since the server started and never analyzed: a
+            // table from before the start, whose statistics (held in
+            // memory) the restart lost. Analyzed once, so the planner
+            // does not fall back on its defaults for it.
+            None => stats.is_none() && inner.from_before_start.contains(&def.oid),
+        };
+        if due_now {
+            names.push((schema, name, def.oid));
         }
-        let _ = t.commit();
-        // Dropped tables' counters go, unless a table handle (a kept plan)
-        // still counts into them: a table created by a transaction not yet
-        // committed is not in `live` either.
-        shared.counters().retain_unused(&live);
     }
+    // Dropped tables' counters go, unless a table handle (a kept plan)
+    // still counts into them: a table created by a transaction not yet
+    // committed is not in `live` either.
+    shared.counters().retain_unused(&live);
     let mut n = 0;
     for (schema, name, oid) in names {
         {

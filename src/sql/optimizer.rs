@@ -390,9 +390,19 @@ fn plan_uses_outer(p: &Plan) -> bool {
 pub fn output_types(p: &Plan) -> Option<Vec<DataType>> {
     Some(match p {
         Plan::Scan {
-            table, with_key, ..
+            table,
+            with_key,
+            needed,
+            ..
         } => {
             let mut t = table.types();
+            if let Some(m) = needed {
+                let mut i = 0;
+                t.retain(|_| {
+                    i += 1;
+                    m.get(i - 1).copied().unwrap_or(true)
+                });
+            }
             if *with_key {
                 t.push(DataType::Bytea);
             }

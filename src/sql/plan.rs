@@ -68,8 +68,8 @@ pub enum Plan {
         table: TableRef,
         access: Access,
         with_key: bool,
-        /// The columns the plan above reads (`None`: all); the others are
-        /// not decoded and come out NULL ([`super::prune`]).
+        /// The columns the plan above reads (`None`: all): only those are
+        /// decoded and output, in table order ([`super::prune`]).
         needed: Option<Vec<bool>>,
     },
     /// Both inputs have the same column types; `all` keeps duplicates
@@ -185,8 +185,16 @@ impl Plan {
     pub fn width(&self) -> usize {
         match self {
             Plan::Scan {
-                table, with_key, ..
-            } => table.def.columns.len() + usize::from(*with_key),
+                table,
+                with_key,
+                needed,
+                ..
+            } => {
+                let cols = needed.as_ref().map_or(table.def.columns.len(), |m| {
+                    m.iter().filter(|&&b| b).count()
+                });
+                cols + usize::from(*with_key)
+            }
             Plan::Values { width, .. } => *width,
             Plan::FunctionScan { calls, ordinality } => calls.len() + usize::from(*ordinality),
             Plan::ProjectSet { input, calls } => input.width() + calls.len(),

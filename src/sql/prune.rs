@@ -24,14 +24,35 @@
 //! left unpruned (`needed: None`) is always correct.
 
 use super::expr::Expr;
-use super::join::HashJoin;
-use super::optimizer::{children_mut, columns_of, output_types};
+use super::join::HashJoinKind;
+use super::optimizer::{children, children_mut, columns_of, output_types};
 use super::plan::Plan;
 
-/// Prunes `plan`, whose every output column is read.
+/// Prunes `plan`, whose every output column is read (so its layout is
+/// unchanged).
 pub fn prune(plan: Plan) -> Plan {
     let w = plan.width();
-    prune_node(plan, vec![true; w])
+    prune_node(plan, vec![true; w]).0
+}
+
+/// Where each of a node's original output columns is in its pruned
+/// output ([`DROPPED`] if it is not there).
+type Map = Vec<usize>;
+
+/// A column a pruned node no longer outputs.
+const DROPPED: usize = usize::MAX;
+
+fn identity(width: usize) -> Map {
+    (0..width).collect()
+}
+
+/// Rewrites the columns of `e` through `map` (a column nothing maps stays
+/// as it is: it was not read, or the caller marked it needed).
+fn remap(e: &mut Expr, map: &[usize]) {
+    e.map_columns(&mut |c| match map.get(c) {
+        Some(&n) if n != DROPPED => n,
+        _ => c,
+    });
 }
 
 fn mark(need: &mut [bool], e: &Expr) {
@@ -72,11 +93,25 @@ fn all(p: Plan) -> Plan {
     prune(p)
 }
 
-fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
+/// Whether a select-list expression nothing reads may be left out: no
+/// function call (it may be volatile, as nextval or random) and no
+/// subquery, so leaving it out changes nothing but the work done.
+fn droppable(e: &Expr) -> bool {
+    !matches!(
+        e,
+        Expr::Func { .. } | Expr::Subquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. }
+    ) && children(e).into_iter().all(droppable)
+}
+
+/// Prunes `plan` given which of its output columns are read (`need`, one
+/// per column): returns the pruned plan, which outputs at least the needed
+/// columns, in their order, and where each original column went.
+fn prune_node(plan: Plan, need: Vec<bool>) -> (Plan, Map) {
     // Too deep for the stack: left unpruned, which is always correct (the
     // executor then fails the statement with 54001 before going deeper).
     if super::stack_depth::check().is_err() {
-        return plan;
+        let w = plan.width();
+        return (plan, identity(w));
     }
     match plan {
         Plan::Scan {
@@ -89,17 +124,28 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
             let mask: Vec<bool> = (0..ncols)
                 .map(|i| need.get(i).copied().unwrap_or(true))
                 .collect();
+            let mut map = Vec::with_capacity(ncols + 1);
+            let mut at = 0;
+            for &keep in &mask {
+                map.push(if keep { at } else { DROPPED });
+                at += usize::from(keep);
+            }
+            if with_key {
+                // The row key, which locking and DML read, always stays.
+                map.push(at);
+            }
             let needed = if mask.iter().all(|&b| b) {
                 None
             } else {
                 Some(mask)
             };
-            Plan::Scan {
+            let plan = Plan::Scan {
                 table,
                 access,
                 with_key,
                 needed,
-            }
+            };
+            (plan, map)
         }
         Plan::Filter {
             input,
@@ -109,21 +155,39 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
             let mut n = need;
             n.resize(input.width(), false);
             mark(&mut n, &predicate);
-            Plan::Filter {
-                input: Box::new(prune_node(*input, n)),
+            let (input, map) = prune_node(*input, n);
+            remap(&mut predicate, &map);
+            let plan = Plan::Filter {
+                input: Box::new(input),
                 predicate,
-            }
+            };
+            (plan, map)
         }
-        Plan::Project { input, mut exprs } => {
+        Plan::Project { input, exprs } => {
+            let mut kept = Vec::with_capacity(exprs.len());
+            let mut map = Vec::with_capacity(exprs.len());
+            for (i, mut e) in exprs.into_iter().enumerate() {
+                if !need.get(i).copied().unwrap_or(true) && droppable(&e) {
+                    map.push(DROPPED);
+                    continue;
+                }
+                prune_subqueries(&mut e);
+                map.push(kept.len());
+                kept.push(e);
+            }
             let mut n = vec![false; input.width()];
-            for e in &mut exprs {
-                prune_subqueries(e);
+            for e in &kept {
                 mark(&mut n, e);
             }
-            Plan::Project {
-                input: Box::new(prune_node(*input, n)),
-                exprs,
+            let (input, imap) = prune_node(*input, n);
+            for e in &mut kept {
+                remap(e, &imap);
             }
+            let plan = Plan::Project {
+                input: Box::new(input),
+                exprs: kept,
+            };
+            (plan, map)
         }
         Plan::Aggregate {
             input,
@@ -131,31 +195,48 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
             mut aggs,
         } => {
             let mut n = vec![false; input.width()];
+            let each = |e: &mut Expr, n: &mut Vec<bool>| {
+                prune_subqueries(e);
+                mark(n, e);
+            };
             for k in &mut keys {
-                prune_subqueries(k);
-                mark(&mut n, k);
+                each(k, &mut n);
             }
             for a in &mut aggs {
                 for e in &mut a.args {
-                    prune_subqueries(e);
-                    mark(&mut n, e);
+                    each(e, &mut n);
                 }
                 if let Some(f) = &mut a.filter {
-                    prune_subqueries(f);
-                    mark(&mut n, f);
+                    each(f, &mut n);
                 }
                 for o in &mut a.order {
-                    prune_subqueries(&mut o.expr);
-                    mark(&mut n, &o.expr);
+                    each(&mut o.expr, &mut n);
                 }
             }
-            Plan::Aggregate {
-                input: Box::new(prune_node(*input, n)),
+            let (input, imap) = prune_node(*input, n);
+            for k in &mut keys {
+                remap(k, &imap);
+            }
+            for a in &mut aggs {
+                for e in &mut a.args {
+                    remap(e, &imap);
+                }
+                if let Some(f) = &mut a.filter {
+                    remap(f, &imap);
+                }
+                for o in &mut a.order {
+                    remap(&mut o.expr, &imap);
+                }
+            }
+            let w = keys.len() + aggs.len();
+            let plan = Plan::Aggregate {
+                input: Box::new(input),
                 keys,
                 aggs,
-            }
+            };
+            (plan, identity(w))
         }
-        Plan::Sort { input, keys } => {
+        Plan::Sort { input, mut keys } => {
             let mut n = need;
             n.resize(input.width(), false);
             for k in &keys {
@@ -163,10 +244,19 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
                     *x = true;
                 }
             }
-            Plan::Sort {
-                input: Box::new(prune_node(*input, n)),
-                keys,
+            let (input, map) = prune_node(*input, n);
+            for k in &mut keys {
+                if let Some(&c) = map.get(k.column)
+                    && c != DROPPED
+                {
+                    k.column = c;
+                }
             }
+            let plan = Plan::Sort {
+                input: Box::new(input),
+                keys,
+            };
+            (plan, map)
         }
         Plan::Limit {
             input,
@@ -175,27 +265,18 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
         } => {
             let mut n = need;
             n.resize(input.width(), false);
-            Plan::Limit {
-                input: Box::new(prune_node(*input, n)),
+            let (input, map) = prune_node(*input, n);
+            let plan = Plan::Limit {
+                input: Box::new(input),
                 limit,
                 offset,
-            }
+            };
+            (plan, map)
         }
         Plan::HashJoin(mut j) => {
             let lw = j.left.width();
             let rw = j.right.width();
-            let mut ln = vec![false; lw];
-            let mut rn = vec![false; rw];
-            for (i, &b) in need.iter().enumerate() {
-                if !b {
-                    continue;
-                }
-                if i < lw {
-                    ln[i] = true;
-                } else if !j.kind.left_only() && i - lw < rw {
-                    rn[i - lw] = true;
-                }
-            }
+            let (mut ln, mut rn) = split_need(&need, lw, rw, j.kind.left_only());
             for k in &mut j.left_keys {
                 prune_subqueries(k);
                 mark(&mut ln, k);
@@ -208,16 +289,26 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
                 prune_subqueries(r);
                 split_mark(r, lw, &mut ln, &mut rn);
             }
+            // Only the side that is hashed and held is cut down to exactly
+            // its needed columns; the probe side's rows move on as they are.
+            let build_left = j.build_left && j.kind == HashJoinKind::Inner;
             let left = std::mem::replace(&mut j.left, empty());
-            j.left = prune_node(left, ln);
+            let (left, lmap) = narrow(left, &ln, build_left);
             let right = std::mem::replace(&mut j.right, empty());
-            let right = prune_node(right, rn.clone());
-            j.right = if j.kind.left_only() {
-                narrow_build(&mut j, right, &rn)
-            } else {
-                right
-            };
-            Plan::HashJoin(j)
+            let (right, rmap) = narrow(right, &rn, !build_left);
+            let (lw2, map) = joined_map(&lmap, &rmap, j.kind.left_only(), left.width());
+            for k in &mut j.left_keys {
+                remap(k, &lmap);
+            }
+            for k in &mut j.right_keys {
+                remap(k, &rmap);
+            }
+            if let Some(r) = &mut j.residual {
+                remap_joined(r, lw, lw2, &lmap, &rmap);
+            }
+            j.left = left;
+            j.right = right;
+            (Plan::HashJoin(j), map)
         }
         Plan::Join {
             kind,
@@ -227,72 +318,122 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> Plan {
         } => {
             let lw = left.width();
             let rw = right.width();
-            let mut ln = vec![false; lw];
-            let mut rn = vec![false; rw];
-            for (i, &b) in need.iter().enumerate() {
-                if b && i < lw {
-                    ln[i] = true;
-                } else if b && i - lw < rw {
-                    rn[i - lw] = true;
-                }
-            }
+            let (mut ln, mut rn) = split_need(&need, lw, rw, false);
             if let Some(p) = &mut on {
                 prune_subqueries(p);
                 split_mark(p, lw, &mut ln, &mut rn);
             }
-            Plan::Join {
-                kind,
-                left: Box::new(prune_node(*left, ln)),
-                right: Box::new(prune_node(*right, rn)),
-                on,
+            let (left, lmap) = prune_node(*left, ln);
+            let (right, rmap) = prune_node(*right, rn);
+            let (lw2, map) = joined_map(&lmap, &rmap, false, left.width());
+            if let Some(p) = &mut on {
+                remap_joined(p, lw, lw2, &lmap, &rmap);
             }
+            let plan = Plan::Join {
+                kind,
+                left: Box::new(left),
+                right: Box::new(right),
+                on,
+            };
+            (plan, map)
         }
         // Everything else reads all of its inputs' columns.
-        other => other.map_inputs(all),
+        other => {
+            let w = other.width();
+            (other.map_inputs(all), identity(w))
+        }
     }
 }
 
-/// The build side of a semi or anti join cut down to the columns its keys
-/// and residual read (`keep`), which are remapped to match: its rows are
-/// hashed and held for the whole probe and nothing above the join sees
-/// them, so the columns pruned to NULL need not be held either (TPC-H
-/// Q21 holds 600k lineitem rows twice: 2 of 16 columns each).
-fn narrow_build(j: &mut HashJoin, right: Plan, keep: &[bool]) -> Plan {
-    let kept = keep.iter().filter(|&&k| k).count();
-    if kept == 0 || kept == keep.len() {
-        return right;
-    }
-    let Some(types) = output_types(&right) else {
-        return right;
-    };
-    if types.len() != keep.len() {
-        return right;
-    }
-    let mut at = vec![usize::MAX; keep.len()];
-    let mut exprs = Vec::with_capacity(kept);
-    for (i, ty) in types.into_iter().enumerate() {
-        if keep[i] {
-            at[i] = exprs.len();
-            exprs.push(Expr::Column { index: i, ty });
+/// A join's `need` (over left ++ right) split into each side's.
+fn split_need(need: &[bool], lw: usize, rw: usize, left_only: bool) -> (Vec<bool>, Vec<bool>) {
+    let mut ln = vec![false; lw];
+    let mut rn = vec![false; rw];
+    for (i, &b) in need.iter().enumerate() {
+        if !b {
+            continue;
+        }
+        if i < lw {
+            ln[i] = true;
+        } else if !left_only && i - lw < rw {
+            rn[i - lw] = true;
         }
     }
-    for k in &mut j.right_keys {
-        k.map_columns(&mut |c| at.get(c).copied().unwrap_or(c));
+    (ln, rn)
+}
+
+/// A join's output map from its sides' maps: the left columns, then
+/// (unless the join outputs only the left row) the right ones after the
+/// pruned left width `lw2`. Returns `lw2` too.
+fn joined_map(lmap: &[usize], rmap: &[usize], left_only: bool, lw2: usize) -> (usize, Map) {
+    let mut map = lmap.to_vec();
+    if !left_only {
+        map.extend(
+            rmap.iter()
+                .map(|&c| if c == DROPPED { DROPPED } else { lw2 + c }),
+        );
     }
-    let lw = j.left.width();
-    if let Some(r) = &mut j.residual {
-        r.map_columns(&mut |c| {
-            if c < lw {
-                c
-            } else {
-                at.get(c - lw).map_or(c, |&n| lw + n)
+    (lw2, map)
+}
+
+/// Rewrites an expression over the joined row (left ++ right, the left
+/// `lw` wide before pruning and `lw2` after) through the sides' maps.
+fn remap_joined(e: &mut Expr, lw: usize, lw2: usize, lmap: &[usize], rmap: &[usize]) {
+    e.map_columns(&mut |c| {
+        if c < lw {
+            match lmap.get(c) {
+                Some(&n) if n != DROPPED => n,
+                _ => c,
             }
-        });
+        } else {
+            match rmap.get(c - lw) {
+                Some(&n) if n != DROPPED => lw2 + n,
+                _ => c,
+            }
+        }
+    });
+}
+
+/// A hash join's input pruned to `need`; the build side (`build`) then
+/// cut down to exactly the needed columns (a Project) when the pruned
+/// plan still outputs others (a filter's, an aggregate's): its rows are
+/// hashed and held for the whole probe, so the columns nothing reads are
+/// not held. TPC-H Q21 holds 600k lineitem rows twice: 2 of 16 columns
+/// each.
+fn narrow(plan: Plan, need: &[bool], build: bool) -> (Plan, Map) {
+    let (plan, map) = prune_node(plan, need.to_vec());
+    if !build {
+        return (plan, map);
     }
-    Plan::Project {
-        input: Box::new(right),
+    let kept = need.iter().filter(|&&k| k).count();
+    let width = plan.width();
+    if kept == 0 || kept == width {
+        return (plan, map);
+    }
+    let Some(types) = output_types(&plan) else {
+        return (plan, map);
+    };
+    if types.len() != width {
+        return (plan, map);
+    }
+    let mut exprs = Vec::with_capacity(kept);
+    let mut out = vec![DROPPED; map.len()];
+    for (orig, &c) in map.iter().enumerate() {
+        if need.get(orig).copied().unwrap_or(false)
+            && let Some(ty) = types.get(c)
+        {
+            out[orig] = exprs.len();
+            exprs.push(Expr::Column {
+                index: c,
+                ty: ty.clone(),
+            });
+        }
+    }
+    let plan = Plan::Project {
+        input: Box::new(plan),
         exprs,
-    }
+    };
+    (plan, out)
 }
 
 /// Marks the columns of `e` (over left ++ right) in the side they are of.

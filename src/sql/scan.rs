@@ -405,8 +405,8 @@ pub fn run_scan(
 }
 
 /// Feeds the scan's rows to `sink` one by one (it returns `false` to stop
-/// early). Only the columns with `needed[i]` (all if `None`) are decoded;
-/// the others are NULL. The transaction is not locked while `sink` runs,
+/// early). Only the columns with `needed[i]` (all if `None`) are decoded
+/// and output, in table order. The transaction is not locked while `sink` runs,
 /// so it may evaluate subqueries.
 pub fn scan_each(
     table: &TableRef,
@@ -453,6 +453,13 @@ fn scan_rows(
         let mut row = Vec::with_capacity(width);
         let h = decode_row(bytes, &types, needed, &mut row)?;
         table.def.fill_missing(h.columns, &mut row);
+        if let Some(m) = needed {
+            let mut i = 0;
+            row.retain(|_| {
+                i += 1;
+                m.get(i - 1).copied().unwrap_or(true)
+            });
+        }
         if with_key {
             row.push(Value::Bytea(key));
         }
