@@ -622,6 +622,7 @@ impl Optimizer<'_> {
         let mut leaves = Vec::new();
         let mut conj = Vec::new();
         self.flatten(plan, 0, &mut leaves, &mut conj);
+        let conj = factor_ors(conj, &leaves);
         let Some(types) = types.filter(|t| t.len() == width) else {
             return self.rebuild_in_order(leaves, conj);
         };
@@ -1444,6 +1445,131 @@ impl Optimizer<'_> {
             build_left: false,
         }))
     }
+}
+
+/// The arms of `a OR b OR …`.
+fn disjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Or(a, b) => {
+            disjuncts(*a, out);
+            disjuncts(*b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// Whether a conjunct may be evaluated once more, or not at all, without
+/// changing anything but the work done: no subquery and no function call
+/// (which may be volatile).
+fn repeatable(e: &Expr) -> bool {
+    !matches!(
+        e,
+        Expr::Func { .. } | Expr::Subquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. }
+    ) && children(e).into_iter().all(repeatable)
+}
+
+/// What makes two conjuncts of OR arms the same: their structure, with
+/// `a = b` the same as `b = a`.
+fn or_arm_key(e: &Expr) -> String {
+    if let Expr::Binary {
+        op: BinOp::Eq,
+        left,
+        right,
+        ..
+    } = e
+    {
+        let (l, r) = (format!("{left:?}"), format!("{right:?}"));
+        return if l <= r {
+            format!("Eq({l}, {r})")
+        } else {
+            format!("Eq({r}, {l})")
+        };
+    }
+    format!("{e:?}")
+}
+
+/// OR conjuncts made useful to the join planner, as PostgreSQL's
+/// canonicalize_qual and extract_restriction_or_clauses do:
+///   - a conjunct every arm has is pulled out:
+///     `(x AND a) OR (x AND b)` → `x AND (a OR b)` (TPC-H Q19's join key);
+///   - for a leaf that every arm restricts, the OR of those restrictions is
+///     added as a filter of that leaf, the whole OR staying as it was:
+///     `(p.b = 1 AND l.q < 5) OR (p.b = 2 AND l.q > 9)` adds
+///     `p.b = 1 OR p.b = 2` on p and `l.q < 5 OR l.q > 9` on l.
+///
+/// Both keep the answer: the pulled-out conjunct is true wherever the OR
+/// is, and an added filter is implied by the OR it came from.
+fn factor_ors(conj: Vec<Expr>, leaves: &[Leaf]) -> Vec<Expr> {
+    let mut out = Vec::with_capacity(conj.len());
+    for c in conj {
+        if !matches!(c, Expr::Or(..)) || !repeatable(&c) {
+            out.push(c);
+            continue;
+        }
+        let mut arms_e = Vec::new();
+        disjuncts(c, &mut arms_e);
+        let mut arms: Vec<Vec<Expr>> = arms_e
+            .into_iter()
+            .map(|a| {
+                let mut cs = Vec::new();
+                conjuncts(a, &mut cs);
+                cs
+            })
+            .collect();
+        // Conjuncts of the first arm found in every other one.
+        let key = or_arm_key;
+        let mut common = Vec::new();
+        if let Some((first, others)) = arms.split_first() {
+            for c in first {
+                let k = key(c);
+                if others.iter().all(|a| a.iter().any(|x| key(x) == k))
+                    && !common.iter().any(|x: &Expr| key(x) == k)
+                {
+                    common.push(c.clone());
+                }
+            }
+        }
+        if !common.is_empty() {
+            let keys: Vec<String> = common.iter().map(key).collect();
+            for a in &mut arms {
+                a.retain(|x| !keys.contains(&key(x)));
+            }
+            out.extend(common);
+            // An arm left with nothing is TRUE: so is the whole OR.
+            if arms.iter().any(|a| a.is_empty()) {
+                continue;
+            }
+        }
+        // Each leaf's restriction, if every arm has one.
+        for leaf in leaves {
+            let within = |e: &Expr| {
+                let mut cols = Vec::new();
+                columns_of(e, &mut cols);
+                !cols.is_empty()
+                    && cols
+                        .iter()
+                        .all(|&c| c >= leaf.offset && c < leaf.offset + leaf.width)
+            };
+            let per_arm: Vec<Vec<Expr>> = arms
+                .iter()
+                .map(|a| a.iter().filter(|x| within(x)).cloned().collect())
+                .collect();
+            let every = per_arm.iter().all(|r: &Vec<Expr>| !r.is_empty());
+            let whole = per_arm.iter().zip(&arms).all(|(r, a)| r.len() == a.len());
+            if !every || whole {
+                continue;
+            }
+            let ors: Vec<Expr> = per_arm.into_iter().filter_map(and_all).collect();
+            if let Some(restriction) = super::expr::balanced(ors, Expr::Or) {
+                out.push(restriction);
+            }
+        }
+        let rebuilt: Vec<Expr> = arms.into_iter().filter_map(and_all).collect();
+        if let Some(or) = super::expr::balanced(rebuilt, Expr::Or) {
+            out.push(or);
+        }
+    }
+    out
 }
 
 /// How far added leaves already reach past the original row.
