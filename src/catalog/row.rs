@@ -18,7 +18,7 @@
 //! | boolean | 1: `0` or `1` |
 //! | smallint / integer / bigint | 2 / 4 / 8, little-endian two's complement |
 //! | real / double precision | 4 / 8, IEEE-754 bits little-endian (NaN payloads and `-0` kept) |
-//! | numeric | varint length, then PostgreSQL's text output (exact: keeps the display scale) |
+//! | numeric | varint length, then `0x01`, sign (0 +, 1 −, 2 NaN, 3 +Infinity, 4 −Infinity), weight i16, display scale u16, base-10000 digits u16 each, all LE (rows written before 2026-12-04: PostgreSQL's text output, which never starts with byte 1, still read) |
 //! | text / varchar / char | varint length, then UTF-8 (char(n) stored padded) |
 //! | bytea | varint length, then the bytes |
 //! | date | 4: days since 2000-01-01, i32 LE |
@@ -88,7 +88,7 @@ fn put_value(out: &mut Vec<u8>, v: &Value) {
         Value::Int8(x) => out.extend_from_slice(&x.to_le_bytes()),
         Value::Float4(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
         Value::Float8(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
-        Value::Numeric(x) => put_bytes(out, x.to_string().as_bytes()),
+        Value::Numeric(x) => put_bytes(out, &numeric_bytes(x)),
         Value::Text(s) => put_bytes(out, s.as_bytes()),
         Value::Bytea(b) => put_bytes(out, b),
         Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
@@ -254,6 +254,88 @@ fn fixed_size(ty: &DataType) -> Option<usize> {
     })
 }
 
+/// The first byte of a numeric stored in binary (its text form, stored
+/// before, starts with a digit, `-`, `N` or `I`).
+const NUMERIC_BINARY: u8 = 1;
+
+/// A numeric's stored bytes: its fields (canonical: no leading or trailing
+/// zero digit, zero positive with weight 0), read back without parsing.
+fn numeric_bytes(x: &Numeric) -> Vec<u8> {
+    use crate::types::numeric::NumericSign;
+    let finite = matches!(x.sign, NumericSign::Positive | NumericSign::Negative);
+    let mut digits: &[u16] = if finite { &x.digits } else { &[] };
+    let mut weight = x.weight;
+    while let Some((0, rest)) = digits.split_first() {
+        digits = rest;
+        weight = weight.saturating_sub(1);
+    }
+    while let Some((0, rest)) = digits.split_last() {
+        digits = rest;
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let sign = if finite && digits.is_empty() {
+        NumericSign::Positive
+    } else {
+        x.sign
+    };
+    let mut b = Vec::with_capacity(6 + 2 * digits.len());
+    b.push(NUMERIC_BINARY);
+    b.push(match sign {
+        NumericSign::Positive => 0,
+        NumericSign::Negative => 1,
+        NumericSign::NaN => 2,
+        NumericSign::PositiveInfinity => 3,
+        NumericSign::NegativeInfinity => 4,
+    });
+    b.extend_from_slice(&weight.to_le_bytes());
+    b.extend_from_slice(&x.dscale.to_le_bytes());
+    for d in digits {
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    b
+}
+
+/// [`numeric_bytes`] read back, checked: digits below 10000 with no
+/// leading or trailing zero digit, none for NaN and the infinities.
+fn numeric_from_bytes(raw: &[u8]) -> Result<Numeric> {
+    use crate::types::numeric::NumericSign;
+    let bad = || corrupt("numeric");
+    if raw.len() < 6 || !raw.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let sign = match raw[1] {
+        0 => NumericSign::Positive,
+        1 => NumericSign::Negative,
+        2 => NumericSign::NaN,
+        3 => NumericSign::PositiveInfinity,
+        4 => NumericSign::NegativeInfinity,
+        _ => return Err(bad()),
+    };
+    let weight = i16::from_le_bytes([raw[2], raw[3]]);
+    let dscale = u16::from_le_bytes([raw[4], raw[5]]);
+    let digits: Vec<u16> = raw[6..]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let finite = matches!(sign, NumericSign::Positive | NumericSign::Negative);
+    if digits.iter().any(|&d| d >= 10000)
+        || (!finite && !digits.is_empty())
+        || (digits.is_empty() && (weight != 0 || sign == NumericSign::Negative))
+        || digits.first() == Some(&0)
+        || digits.last() == Some(&0)
+    {
+        return Err(bad());
+    }
+    Ok(Numeric {
+        digits,
+        weight,
+        sign,
+        dscale,
+    })
+}
+
 /// One non-NULL value of type `ty`.
 fn read_value(r: &mut Reader<'_>, ty: &DataType) -> Result<Value> {
     Ok(match ty {
@@ -309,6 +391,9 @@ fn decode_var(ty: &DataType, raw: &[u8]) -> Result<Value> {
         DataType::Bytea => Value::Bytea(raw.to_vec()),
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
             Value::Text(text()?.to_string())
+        }
+        DataType::Numeric(_) if raw.first() == Some(&NUMERIC_BINARY) => {
+            Value::Numeric(numeric_from_bytes(raw)?)
         }
         DataType::Numeric(_) => {
             Value::Numeric(Numeric::parse(text()?).map_err(|_| corrupt("numeric"))?)
@@ -558,6 +643,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, vec![Value::Int4(5), Value::Null, Value::Null]);
+    }
+
+    #[test]
+    fn numerics_round_trip_in_binary_and_old_text_rows_still_read() {
+        let values = [
+            "0",
+            "0.000",
+            "-0.5",
+            "1",
+            "12345678901234567890.0123456789",
+            "-99999.9999",
+            "0.00000001",
+            "1e100",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+        ];
+        let ty = [DataType::Numeric(None)];
+        for v in values {
+            let n = Numeric::parse(v).unwrap();
+            let row = encode_row(1, &[Value::Numeric(n.clone())]);
+            let mut out = Vec::new();
+            decode_row(&row, &ty, None, &mut out).unwrap();
+            assert_eq!(out, vec![Value::Numeric(n.clone())], "{v}");
+            assert_eq!(out[0].to_text(), Value::Numeric(n.clone()).to_text());
+            // The text form rows held before the binary one.
+            let mut old = vec![ROW_FORMAT, 1, 1, 0];
+            put_bytes(&mut old, n.to_string().as_bytes());
+            decode_row(&old, &ty, None, &mut out).unwrap();
+            assert_eq!(out, vec![Value::Numeric(n)], "{v} as text");
+        }
+        // Bad binary numerics are corrupt, not values.
+        for bad in [
+            &[1u8, 9, 0, 0, 0, 0][..],
+            &[1, 0, 0, 0, 0, 0, 0x10, 0x27],
+            &[1, 0, 0, 0, 0, 0, 0, 0],
+            &[1, 2, 0, 0, 0, 0, 1, 0],
+            &[1, 1, 0, 0, 0, 0],
+        ] {
+            let mut row = vec![ROW_FORMAT, 1, 1, 0];
+            put_bytes(&mut row, bad);
+            let mut out = Vec::new();
+            let e = decode_row(&row, &ty, None, &mut out).unwrap_err();
+            assert_eq!(e.sqlstate, SqlState::DATA_CORRUPTED, "{bad:?}");
+        }
     }
 
     #[test]
