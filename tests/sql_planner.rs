@@ -335,3 +335,58 @@ fn a_semi_join_goes_where_fewer_rows_reach_it() {
     assert!(!answers[0].is_empty() && answers[0].len() < answers[1].len());
     assert_eq!(answers[1].len(), 3 * 400);
 }
+
+fn stat(s: &mut Session, table: &str, column: &str) -> i64 {
+    match rows(
+        s,
+        &format!("SELECT {column} FROM pg_stat_user_tables WHERE relname = '{table}'"),
+    )
+    .first()
+    .and_then(|r| r.first())
+    {
+        Some(Value::Int8(n)) => *n,
+        other => panic!("{table}.{column}: {other:?}"),
+    }
+}
+
+/// A correlated subquery that stays a subquery (count(*) per outer row,
+/// a scalar lookup) finds its rows by key for each outer row, through the
+/// primary key or an index on the correlated column, instead of reading
+/// the whole inner table each time.
+#[test]
+fn a_correlated_subquery_reads_its_rows_by_key() {
+    let db = Database::in_memory().unwrap();
+    let mut s = db.session();
+    s.execute("CREATE TABLE cu (id int PRIMARY KEY, name text)")
+        .unwrap();
+    s.execute("CREATE TABLE od (id int PRIMARY KEY, cust int, amt int)")
+        .unwrap();
+    s.execute("CREATE INDEX od_cust ON od (cust)").unwrap();
+    s.execute("INSERT INTO cu SELECT g, 'c' || g FROM generate_series(1, 200) g")
+        .unwrap();
+    s.execute("INSERT INTO od SELECT g, g % 200 + 1, g % 97 FROM generate_series(1, 4000) g")
+        .unwrap();
+    let (seq, idx) = (
+        stat(&mut s, "od", "seq_scan"),
+        stat(&mut s, "od", "idx_scan"),
+    );
+    let counted = rows(
+        &mut s,
+        "SELECT sum(n)::int8, min(n), max(n) FROM \
+         (SELECT (SELECT count(*) FROM od WHERE od.cust = cu.id) AS n FROM cu) t",
+    );
+    assert_eq!(
+        counted,
+        vec![vec![Value::Int8(4000), Value::Int8(20), Value::Int8(20)]]
+    );
+    assert_eq!(stat(&mut s, "od", "seq_scan"), seq);
+    assert_eq!(stat(&mut s, "od", "idx_scan"), idx + 200);
+    let looked_up = rows(
+        &mut s,
+        "SELECT sum((SELECT amt FROM od WHERE od.id = cu.id * 3)) FROM cu",
+    );
+    let expected: i64 = (1..=200).map(|i| i64::from((i * 3) % 97)).sum();
+    assert_eq!(looked_up, vec![vec![Value::Int8(expected)]]);
+    assert_eq!(stat(&mut s, "od", "seq_scan"), seq);
+    assert_eq!(stat(&mut s, "od", "idx_scan"), idx + 400);
+}

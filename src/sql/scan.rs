@@ -149,11 +149,13 @@ fn key_columns(def: &TableDef, index: Option<usize>) -> Vec<(usize, bool)> {
     }
 }
 
-/// Whether `e` reads no column (a constant, a parameter, an expression of
-/// them): its value is known before the scan starts.
+/// Whether `e` reads no column (a constant, a parameter, an enclosing
+/// query's value, an expression of them): its value is known before the
+/// scan starts. A correlated subquery's scan so finds its rows by key for
+/// each outer row, as PostgreSQL's index scan with an outer parameter.
 pub fn is_constant(e: &Expr) -> bool {
     match e {
-        Expr::Const { .. } | Expr::Param { .. } => true,
+        Expr::Const { .. } | Expr::Param { .. } | Expr::Outer { .. } => true,
         Expr::Cast { expr, .. } | Expr::Negate { expr } => is_constant(expr),
         Expr::Binary { left, right, .. } => is_constant(left) && is_constant(right),
         Expr::Func { args, .. } => args.iter().all(is_constant),
