@@ -31,9 +31,11 @@ fn start_vacuum(stack: &crate::txn::open::Stack) -> Option<crate::txn::Vacuumer>
 /// The auto-analyze thread, or none if it cannot start (explicit ANALYZE
 /// still works).
 fn start_autoanalyze(shared: &sql::Shared, on: bool) -> Option<sql::autoanalyze::AutoAnalyzer> {
-    sql::autoanalyze::AutoAnalyzer::start(shared.clone(), on, sql::autoanalyze::INTERVAL)
+    let a = sql::autoanalyze::AutoAnalyzer::start(shared.clone(), on, sql::autoanalyze::INTERVAL)
         .map_err(|e| tracing::warn!(error = %e, "auto-analyze not started"))
-        .ok()
+        .ok();
+    shared.note_autovacuum(a.is_some() && on);
+    a
 }
 
 /// Buffer pool frames of an in-memory database.
@@ -199,6 +201,7 @@ impl Database {
     pub fn set_autovacuum(&self, on: bool) {
         if let Some(a) = &self.inner.autoanalyze {
             a.set_enabled(on);
+            self.inner.shared.note_autovacuum(on);
         }
     }
 

@@ -266,3 +266,29 @@ fn statistics_a_restart_lost_are_gathered_again_in_the_first_pass() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(stat(&mut s, "kept", "autoanalyze_count"), 1);
 }
+
+/// `SHOW autovacuum` says whether auto-analyze runs: on for a data
+/// directory, off for an in-memory database, and a session cannot change
+/// it (55P02, as PostgreSQL's sighup parameters), not even by RESET ALL.
+#[test]
+fn show_autovacuum_tells_whether_auto_analyze_runs() {
+    let show = |s: &mut Session| rows(s, "SHOW autovacuum")[0][0].to_text();
+    let mem = Database::in_memory().unwrap();
+    let mut s = mem.session();
+    assert_eq!(show(&mut s), "off");
+    let e = s.execute("SET autovacuum = on").unwrap_err();
+    assert_eq!(e.sqlstate.0, "55P02");
+    s.execute("RESET ALL").unwrap();
+    assert_eq!(show(&mut s), "off");
+    mem.set_autovacuum(true);
+    assert_eq!(show(&mut mem.session()), "on");
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut s = db.session();
+    assert_eq!(show(&mut s), "on");
+    assert_eq!(
+        rows(&mut s, "SELECT current_setting('autovacuum')"),
+        vec![vec![Value::Text("on".into())]]
+    );
+}

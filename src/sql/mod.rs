@@ -102,9 +102,25 @@ struct SharedInner {
     catalog_generation: plan_cache::CatalogGeneration,
     /// Where queries that outgrow `work_mem` write their temporary files.
     temp: std::sync::Arc<spill::TempArea>,
+    /// Whether auto-analyze runs (`SHOW autovacuum`).
+    autovacuum: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
+    /// Whether auto-analyze runs, as `SHOW autovacuum` says.
+    pub fn autovacuum(&self) -> bool {
+        self.inner
+            .autovacuum
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records whether auto-analyze runs (the database turns it on or off).
+    pub fn note_autovacuum(&self, on: bool) {
+        self.inner
+            .autovacuum
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Opens the catalog of `stack` (creating it in a new data file).
     pub fn new(stack: &crate::txn::open::Stack, temp: spill::TempArea) -> crate::Result<Shared> {
         let catalog = crate::catalog::Catalog::open(stack)?;
@@ -119,6 +135,7 @@ impl Shared {
                 activity: std::sync::Arc::default(),
                 catalog_generation: plan_cache::CatalogGeneration::default(),
                 temp: std::sync::Arc::new(temp),
+                autovacuum: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }

@@ -395,11 +395,16 @@ fn resolve_reg_params(
 impl SessionState {
     pub fn new(shared: &Shared, signals: Arc<super::signals::SessionSignals>) -> SessionState {
         let registration = shared.activity().register(signals);
+        let mut settings = Settings::new();
+        if !shared.autovacuum() {
+            // Known to exist: the table of parameters has it.
+            let _ = settings.set_server_value("autovacuum", "off");
+        }
         SessionState {
             registration,
             pending: Arc::default(),
             shared: shared.clone(),
-            settings: Settings::new(),
+            settings,
             block: BlockState::Idle,
             txn: None,
             implicit: false,

@@ -62,7 +62,7 @@ pub fn params() -> Vec<ParamInfo> {
         .iter()
         .map(|p| {
             let (vartype, unit, enumvals) = match p.kind {
-                Kind::Bool => ("bool", None, None),
+                Kind::Bool | Kind::ServerBool => ("bool", None, None),
                 Kind::Int { .. } => ("integer", None, None),
                 Kind::Millis => ("integer", Some("ms"), None),
                 Kind::MemoryKb { .. } => ("integer", Some("kB"), None),
@@ -77,10 +77,10 @@ pub fn params() -> Vec<ParamInfo> {
                 boot: p.default,
                 vartype,
                 unit,
-                context: if matches!(p.kind, Kind::ReadOnly) {
-                    "internal"
-                } else {
-                    "user"
+                context: match p.kind {
+                    Kind::ReadOnly => "internal",
+                    Kind::ServerBool => "sighup",
+                    _ => "user",
                 },
                 enumvals,
                 description: p.description,
@@ -96,6 +96,9 @@ const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
 enum Kind {
     /// Fixed for the life of the server.
     ReadOnly,
+    /// A boolean of the server's configuration (PostgreSQL's `sighup`
+    /// context): shown, never SET in a session.
+    ServerBool,
     Bool,
     Int {
         min: i64,
@@ -133,6 +136,13 @@ const ISOLATION_LEVELS: &[&str] = &[
 ];
 
 const PARAMS: &[Param] = &[
+    Param {
+        name: "autovacuum",
+        default: "on",
+        kind: Kind::ServerBool,
+        reported: false,
+        description: "Starts the autovacuum subprocess.",
+    },
     Param {
         name: "application_name",
         default: "",
@@ -718,6 +728,13 @@ fn normalize(p: &Param, value: &str) -> Result<String> {
             CANT_CHANGE_RUNTIME_PARAM,
             format!("parameter \"{}\" cannot be changed", p.name.to_lowercase()),
         )),
+        Kind::ServerBool => Err(Error::new(
+            CANT_CHANGE_RUNTIME_PARAM,
+            format!(
+                "parameter \"{}\" cannot be changed now",
+                p.name.to_lowercase()
+            ),
+        )),
         Kind::Bool => Ok(if parse_bool(p.name, value)? {
             "on"
         } else {
@@ -827,6 +844,15 @@ impl Settings {
         s
     }
 
+    /// Sets a parameter of the server's configuration for this session (as
+    /// the server started it), which SET cannot change.
+    pub fn set_server_value(&mut self, name: &str, value: &str) -> Result<()> {
+        let p = find(name)?;
+        self.session.insert(p.name, value.to_string());
+        self.changed();
+        Ok(())
+    }
+
     /// The effective value, as SHOW prints it.
     pub fn get(&self, name: &str) -> Result<String> {
         let p = find(name)?;
@@ -872,11 +898,9 @@ impl Settings {
     /// `RESET name` / `SET name TO DEFAULT`.
     pub fn reset(&mut self, name: &str, local: bool) -> Result<()> {
         let p = find(name)?;
-        if let Kind::ReadOnly = p.kind {
-            return Err(Error::new(
-                CANT_CHANGE_RUNTIME_PARAM,
-                format!("parameter \"{}\" cannot be changed", p.name.to_lowercase()),
-            ));
+        if let Kind::ReadOnly | Kind::ServerBool = p.kind {
+            // As SET says it.
+            return normalize(p, p.default).map(|_| ());
         }
         if !is_characteristic(p.name) {
             self.changed();
@@ -894,7 +918,9 @@ impl Settings {
     pub fn reset_all(&mut self) {
         self.changed();
         let keep_auth = self.session.get("session_authorization").cloned();
-        self.session.clear();
+        // The server's configuration stays as the session was given it.
+        self.session
+            .retain(|name, _| find(name).is_ok_and(|p| matches!(p.kind, Kind::ServerBool)));
         self.local.clear();
         if let Some(a) = keep_auth {
             self.session.insert("session_authorization", a);
