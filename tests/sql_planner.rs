@@ -390,3 +390,41 @@ fn a_correlated_subquery_reads_its_rows_by_key() {
     assert_eq!(stat(&mut s, "od", "seq_scan"), seq);
     assert_eq!(stat(&mut s, "od", "idx_scan"), idx + 400);
 }
+
+/// A few rows joined into a big table by its primary key or an index run
+/// as an index nested loop: one lookup per row instead of hashing the
+/// whole table. NULL keys match nothing, and the answer is the one of
+/// the hash join and of the plain nested loop.
+#[test]
+fn few_rows_into_a_big_table_are_an_index_nested_loop() {
+    let mut s = setup();
+    s.execute("CREATE TABLE huge (id int PRIMARY KEY, g int, pad text)")
+        .unwrap();
+    s.execute("CREATE INDEX huge_g ON huge (g)").unwrap();
+    s.execute("INSERT INTO huge SELECT n, n % 500, 'p' || n FROM generate_series(1, 20000) n")
+        .unwrap();
+    s.execute("INSERT INTO small VALUES (100, NULL)").unwrap();
+    s.execute("ANALYZE huge").unwrap();
+    s.execute("ANALYZE small").unwrap();
+    let by_pk = "SELECT small.k, huge.pad FROM small JOIN huge ON huge.id = small.k * 7 \
+                 WHERE small.name <> 'n4'";
+    let p = plan(&mut s, by_pk);
+    assert!(p.contains("Nested Loop"), "{p}");
+    assert!(p.contains("Index Scan using huge_pkey on huge"), "{p}");
+    let by_index = "SELECT small.k, huge.id FROM small, huge WHERE huge.g = small.k + 490";
+    let p = plan(&mut s, by_index);
+    assert!(p.contains("Index Scan using huge_g on huge"), "{p}");
+    let nulls = "SELECT count(*), 0 FROM small JOIN huge ON huge.g = CASE WHEN small.k > 5 THEN NULL ELSE small.k END";
+    let queries = [by_pk, by_index, nulls];
+    let looped: Vec<_> = queries
+        .iter()
+        .map(|q| rows(&mut s, &format!("{q} ORDER BY 1, 2")))
+        .collect();
+    assert_eq!(looped[0].len(), 8);
+    assert_eq!(looped[1].len(), 10 * 40);
+    assert_eq!(looped[2], vec![vec![Value::Int8(6 * 40), Value::Int4(0)]]);
+    s.execute("SET enable_hashjoin = off").unwrap();
+    for (q, a) in queries.iter().zip(&looped) {
+        assert_eq!(&rows(&mut s, &format!("{q} ORDER BY 1, 2")), a, "{q}");
+    }
+}

@@ -44,6 +44,12 @@ use super::stats::{self, Estimator};
 /// (n starts of n² steps each); larger ones start from the smallest leaf.
 const GREEDY_STARTS_MAX_LEAVES: usize = 12;
 
+/// A join of a tree with a table is an index nested loop when the table
+/// has more than this many times the tree's estimated rows (and its key
+/// or an index starts with a join column): one key lookup per tree row
+/// then reads less than hashing the whole table.
+const INDEX_LOOP_FACTOR: f64 = 10.0;
+
 /// What the planner may use.
 pub struct Options {
     pub enable_hashjoin: bool,
@@ -1036,7 +1042,29 @@ impl Optimizer<'_> {
                 remap(&mut c, &|x| map_joined(&layout, x));
                 residual.push(c);
             }
+            // Few tree rows into a big table whose key or index the join
+            // keys lead: an index nested loop (a lookup per tree row).
+            let (tree_in, right) = if !left_keys.is_empty()
+                && self.opts.enable_hashjoin
+                && tree_rows * INDEX_LOOP_FACTOR < right_rows
+            {
+                match index_nested_loop(tree, right, &left_keys, &right_keys, &residual) {
+                    Ok(joined) => {
+                        tree = joined;
+                        place(&mut layout, leaf, tw);
+                        tree_width += lw;
+                        tree_rows = rows;
+                        in_tree |= 1 << j;
+                        continue;
+                    }
+                    Err(back) => *back,
+                }
+            } else {
+                (tree, right)
+            };
+            let tree_back = tree_in;
             tree = if !left_keys.is_empty() && self.opts.enable_hashjoin {
+                let tree = tree_back;
                 Plan::HashJoin(Box::new(HashJoin {
                     kind: HashJoinKind::Inner,
                     left: tree,
@@ -1062,7 +1090,7 @@ impl Optimizer<'_> {
                 on.extend(residual);
                 Plan::Join {
                     kind: JoinKind::Inner,
-                    left: Box::new(tree),
+                    left: Box::new(tree_back),
                     right: Box::new(right),
                     on: and_all(on),
                 }
@@ -1471,6 +1499,96 @@ impl Optimizer<'_> {
             build_left: false,
         }))
     }
+}
+
+/// `tree ⋈ right` as an index nested loop: `right` (a table, or a table
+/// under its filter, read in full and not reading an enclosing query) run
+/// once per tree row with each join key an outer value, so its scan
+/// finds its rows through the primary key or an index that starts with a
+/// key column ([`Plan::Lateral`]). Both inputs back when that is not so.
+fn index_nested_loop(
+    tree: Plan,
+    right: Plan,
+    left_keys: &[Expr],
+    right_keys: &[Expr],
+    residual: &[Expr],
+) -> Result<Plan, Box<(Plan, Plan)>> {
+    let plain_scan = |p: &Plan| {
+        matches!(
+            p,
+            Plan::Scan {
+                access: Access::Full,
+                with_key: false,
+                ..
+            }
+        )
+    };
+    let fits = match &right {
+        p @ Plan::Scan { .. } => plain_scan(p),
+        Plan::Filter { input, .. } => plain_scan(input),
+        _ => false,
+    };
+    if !fits || plan_uses_outer(&right) || left_keys.iter().any(has_subquery) {
+        return Err(Box::new((tree, right)));
+    }
+    let (scan, mut conj) = match right {
+        Plan::Filter { input, predicate } => {
+            let mut cs = Vec::new();
+            conjuncts(predicate, &mut cs);
+            (*input, cs)
+        }
+        other => (other, Vec::new()),
+    };
+    for (slot, (l, r)) in left_keys.iter().zip(right_keys).enumerate() {
+        conj.push(Expr::Binary {
+            op: BinOp::Eq,
+            left: Box::new(r.clone()),
+            right: Box::new(Expr::Outer { slot, ty: l.ty() }),
+            ty: DataType::Bool,
+        });
+    }
+    let Some(predicate) = and_all(conj) else {
+        return Err(Box::new((tree, scan)));
+    };
+    let inner = choose_access(Plan::Filter {
+        input: Box::new(scan),
+        predicate,
+    });
+    // Keyed by a join key (not by a constant range of the table's own).
+    let keyed = match &inner {
+        Plan::Filter { input, .. } => match &**input {
+            Plan::Scan {
+                access: Access::Key(k),
+                ..
+            } => k.eq.first().is_some_and(uses_outer),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !keyed {
+        // Back as it was: the table under its own conjuncts only.
+        let Plan::Filter { input, predicate } = inner else {
+            return Err(Box::new((tree, inner)));
+        };
+        let mut cs = Vec::new();
+        conjuncts(predicate, &mut cs);
+        cs.truncate(cs.len() - left_keys.len());
+        let right = match and_all(cs) {
+            Some(p) => Plan::Filter {
+                input,
+                predicate: p,
+            },
+            None => *input,
+        };
+        return Err(Box::new((tree, right)));
+    }
+    Ok(Plan::Lateral {
+        kind: JoinKind::Inner,
+        left: Box::new(tree),
+        right: Box::new(inner),
+        correlated: left_keys.to_vec(),
+        on: and_all(residual.to_vec()),
+    })
 }
 
 /// The arms of `a OR b OR …`.
