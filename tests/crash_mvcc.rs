@@ -891,3 +891,65 @@ fn concurrent_mvcc_writers_crash_and_recover() {
         run_concurrent_case(seed);
     }
 }
+
+// ---------------------------------------------------------------------------
+// The one-descent insert begins the log transaction before it knows whether
+// it will write; a transaction left with nothing live must still end it.
+
+#[test]
+fn a_transaction_left_with_no_writes_ends_its_log_transaction() {
+    let vfs = FaultVfs::new(5);
+    let s = open(&vfs).unwrap();
+    let tree = s.create_tree().unwrap();
+    let begin = || {
+        let mut t = s
+            .txns
+            .begin(TxnOptions::new(IsolationLevel::ReadCommitted))
+            .unwrap();
+        t.begin_statement().unwrap();
+        t
+    };
+    let mut t = begin();
+    assert!(t.insert(&tree, b"k", b"v").unwrap());
+    t.commit().unwrap();
+    // Its only insert finds a duplicate (the one-descent insert declined).
+    let mut t = begin();
+    assert!(!t.insert(&tree, b"k", b"w").unwrap());
+    t.commit().unwrap();
+    // Its only write is undone by ROLLBACK TO SAVEPOINT.
+    let mut t = begin();
+    t.savepoint("a").unwrap();
+    assert!(t.insert(&tree, b"k2", b"v").unwrap());
+    t.rollback_to("a").unwrap();
+    t.commit().unwrap();
+    s.wal.as_ref().unwrap().flush_all().unwrap();
+    vfs.crash_now();
+    drop(s);
+    vfs.restart(LossMode::PowerLoss);
+    let dvfs: Arc<dyn Vfs> = Arc::new(vfs.clone());
+    let (d, report) = arbordb::storage::wal::durable::DurableEngine::open(
+        dvfs,
+        arbordb::storage::engine::EngineOptions {
+            buffer_pool_frames: FRAMES,
+        },
+        WalOptions {
+            segment_bytes: 256 * 1024,
+            wal_buffer_bytes: 256 * 1024,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        report.losers_rolled_back, 0,
+        "every transaction ended in the log: {report:?}"
+    );
+    drop(d);
+    let s = open(&vfs).unwrap();
+    let tree = s.engine.tree(tree.id()).unwrap();
+    let mut t = s
+        .txns
+        .begin(TxnOptions::new(IsolationLevel::ReadCommitted))
+        .unwrap();
+    t.begin_statement().unwrap();
+    assert_eq!(t.get(&tree, b"k").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(t.get(&tree, b"k2").unwrap(), None);
+}

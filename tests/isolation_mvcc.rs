@@ -1080,3 +1080,57 @@ fn concurrent_withdrawals_never_break_the_total_invariant_under_serializable() {
     );
     assert!(commits > 0, "seed {seed}: nothing committed");
 }
+
+/// An INSERT of a key with no versions checks and inserts in one tree
+/// descent; a key that has versions (a live row, a tombstone, versions
+/// over several leaves kept by an old snapshot) takes the general path.
+#[test]
+fn insert_finds_versions_across_leaves_duplicates_and_tombstones() {
+    let d = db();
+    let row = |i: u8| vec![i; 700];
+    let mut t = d.begin(ReadCommitted);
+    assert!(t.insert(&d.t, b"hot", &row(1)).unwrap());
+    assert!(!t.insert(&d.t, b"hot", &row(2)).unwrap(), "own duplicate");
+    t.commit().unwrap();
+    // An old snapshot keeps every version: 40 of 700 bytes span leaves.
+    let mut old = d.begin(RepeatableRead);
+    assert_eq!(old.get(&d.t, b"hot").unwrap(), Some(row(1)));
+    for i in 2..=40u8 {
+        let mut t = d.begin(ReadCommitted);
+        assert!(t.put(&d.t, b"hot", &row(i), false).unwrap());
+        t.commit().unwrap();
+    }
+    let mut t = d.begin(ReadCommitted);
+    assert!(!t.insert(&d.t, b"hot", &row(99)).unwrap(), "duplicate");
+    assert!(t.delete(&d.t, b"hot").unwrap());
+    t.commit().unwrap();
+    let versions = d.t.prefix(b"hot", false).count();
+    assert_eq!(versions, 41, "40 rows and a tombstone");
+    assert!(
+        !d.t.visit_leaf_range(b"hot", b"hou", |_, _| {}).unwrap(),
+        "the versions span more than one leaf"
+    );
+    let mut t = d.begin(ReadCommitted);
+    assert!(
+        t.insert(&d.t, b"hot", &row(41)).unwrap(),
+        "over a tombstone"
+    );
+    t.commit().unwrap();
+    let mut t = d.begin(ReadCommitted);
+    assert!(
+        !t.insert(&d.t, b"hot", &row(42)).unwrap(),
+        "duplicate again"
+    );
+    assert_eq!(t.get(&d.t, b"hot").unwrap(), Some(row(41)));
+    // Neighbours of the long key: fresh keys on both sides of it.
+    assert!(t.insert(&d.t, b"hos", &row(3)).unwrap());
+    assert!(t.insert(&d.t, b"hotter", &row(4)).unwrap());
+    assert!(!t.insert(&d.t, b"hotter", &row(5)).unwrap());
+    t.commit().unwrap();
+    assert_eq!(old.get(&d.t, b"hot").unwrap(), Some(row(1)), "old snapshot");
+    assert_eq!(old.get(&d.t, b"hotter").unwrap(), None);
+    old.commit().unwrap();
+    let mut t = d.begin(ReadCommitted);
+    assert_eq!(t.get(&d.t, b"hotter").unwrap(), Some(row(4)));
+    t.commit().unwrap();
+}

@@ -48,7 +48,18 @@
 //! with CLRs. Without a log, an in-memory undo list does the same.
 //! Pruning and vacuum deletes are redo-only (docs/mvcc.md says why).
 //!
-//! Open problems: scans take their SIREAD range lock on the whole requested
+//! An INSERT of a key with no versions (the usual case) checks and inserts
+//! in one tree descent ([`Tree::insert_if_range_empty`]; the Update record
+//! is logged under the leaf latch between the check and the page change).
+//! When the tree declines (versions exist, the range may cross a leaf
+//! boundary, the leaf must split) the general path reads the versions and
+//! inserts. A log transaction that ends with nothing live (the one-descent
+//! insert began it, then found a duplicate) is ended at commit without a
+//! Commit record.
+//!
+//! Open problems: SERIALIZABLE inserts take the general path (their
+//! conflict-in check sits between the duplicate check and the insert).
+//! Scans take their SIREAD range lock on the whole requested
 //! range at the start (a LIMIT that stops early over-locks: false positives,
 //! never missed conflicts).
 
@@ -905,19 +916,24 @@ impl Transaction {
         Ok(())
     }
 
-    /// Appends a version of `key` (the row lock is held). Returns nothing;
-    /// prunes what the new version makes dead.
+    /// Appends a version of `key` (the row lock is held) with `stamp`, or
+    /// a new stamp if `None`. Returns nothing; prunes what the new version
+    /// makes dead.
     fn append_version(
         &mut self,
         tree: &Tree,
         key: &[u8],
         row: Option<&[u8]>,
         older: &[VersionRec],
+        stamp: Option<u64>,
     ) -> Result<(), TxnError> {
         if self.ssi_registered {
             self.engine.ssi.conflict_in(self.xid, tree.id(), key)?;
         }
-        let stamp = self.engine.manager.next_stamp()?;
+        let stamp = match stamp {
+            Some(s) => s,
+            None => self.engine.manager.next_stamp()?,
+        };
         let writer = Writer {
             xid: self.xid,
             cid: self.cid,
@@ -977,6 +993,18 @@ impl Transaction {
         key: &[u8],
         row: &[u8],
     ) -> Result<bool, TxnError> {
+        // Usually the key has no versions at all: check that and insert in
+        // one descent. Under SSI the conflict-in check must precede the
+        // insert and follow the duplicate check, so SERIALIZABLE takes the
+        // general path. The stamp is drawn under the row lock either way.
+        let mut stamp = None;
+        if !self.ssi_registered {
+            let s = self.engine.manager.next_stamp()?;
+            if self.insert_first_version(tree, key, row, s)? {
+                return Ok(true);
+            }
+            stamp = Some(s);
+        }
         let versions = versions_of(tree, key)?;
         let m = &self.engine.manager;
         let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
@@ -987,8 +1015,56 @@ impl Transaction {
             }
             return Ok(false);
         }
-        self.append_version(tree, key, Some(row), &versions)?;
+        self.append_version(tree, key, Some(row), &versions, stamp)?;
         Ok(true)
+    }
+
+    /// The first version of `key`, if it has none at all, in one tree
+    /// descent: the tree checks that the versions range is empty and
+    /// inserts under one leaf latch ([`Tree::insert_if_range_empty`]; with
+    /// a log, the Update record goes in between). Returns false, having
+    /// changed nothing, when the tree declines: versions exist (a
+    /// duplicate, or dead versions to prune), they may span two leaves, or
+    /// the leaf must split.
+    fn insert_first_version(
+        &mut self,
+        tree: &Tree,
+        key: &[u8],
+        row: &[u8],
+        stamp: u64,
+    ) -> Result<bool, TxnError> {
+        let mut lo = Vec::with_capacity(key.len() + 4 + version::STAMP_BYTES);
+        version::encode_user_prefix(key, &mut lo);
+        let hi = version::versions_end(key);
+        let tree_key = version::encode_key(key, stamp);
+        let writer = Writer {
+            xid: self.xid,
+            cid: self.cid,
+        };
+        let value = version::encode_value(writer, Some(row));
+        let engine = self.engine.clone();
+        let inserted = match (self.log_txn()?, &engine.durable) {
+            (Some(txn), Some(d)) => {
+                d.insert_new_if_range_empty(&txn, tree, &lo, &hi, &tree_key, &value)?
+            }
+            _ => {
+                let done = tree.insert_if_range_empty(&lo, &hi, &tree_key, &value, || {
+                    Ok::<(), StorageError>(())
+                })?;
+                if done {
+                    self.undo.push(Undo::Version {
+                        tree: tree.clone(),
+                        key: key.to_vec(),
+                        stamp,
+                    });
+                }
+                done
+            }
+        };
+        if inserted {
+            self.writes += 1;
+        }
+        Ok(inserted)
     }
 
     /// UPDATE of one row to `row`: `key_changed` says whether the update
@@ -1035,7 +1111,7 @@ impl Transaction {
             RowLock::Locked {
                 current: Some(_), ..
             } => {
-                self.append_version(tree, key, row, &versions)?;
+                self.append_version(tree, key, row, &versions, None)?;
                 Ok(true)
             }
         }
@@ -1143,6 +1219,14 @@ impl Transaction {
                 return Err(e);
             }
             via_xid_log = false;
+        } else if let (Some(txn), Some(d)) = (self.wal.take(), &engine.durable) {
+            // A log transaction with nothing live (its one-descent insert
+            // declined into a duplicate, or a savepoint undid its writes):
+            // end it, so checkpoints stop listing it; nothing needs a flush.
+            if let Err(e) = d.rollback(&txn) {
+                let _ = self.abort();
+                return Err(e.into());
+            }
         }
         if let Err(e) = engine.manager.commit(self.xid, via_xid_log) {
             let _ = self.abort();

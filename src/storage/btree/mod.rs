@@ -43,6 +43,13 @@
 //!   and returns to the free list. Every merge and borrow is part of the
 //!   delete's one structure change (`structure_change`): the log redoes it
 //!   all or nothing.
+//! - `insert_if_range_empty` (the first version of a row): the optimistic
+//!   descent to the leaf holding `lo`, with the path's upper fence; under
+//!   the leaf's exclusive latch, if `[lo, hi)` is empty there and the fence
+//!   (or a key `>= hi` in the leaf) shows the range cannot continue in the
+//!   next leaf, and the cell fits, the caller's `before` (its undo record)
+//!   runs and the cell goes in. Otherwise it declines, having changed
+//!   nothing: one descent instead of a read and an insert.
 //! - `get` / `get_with` and cursor seeks: shared latches only, the root
 //!   through a frame hint (no page-table mutex while the root stays in its
 //!   frame); `get_with` lends the value (no allocation for an inline value);
@@ -226,22 +233,38 @@ impl Tree {
     /// Exclusive-latched leaf whose range holds `key`, reached with shared
     /// latches above it (the optimistic descent).
     fn leaf_for_write(&self, key: &[u8]) -> StorageResult<PageWrite<'_>> {
+        self.leaf_for_write_fenced(key, key).map(|(w, _)| w)
+    }
+
+    /// As [`Tree::leaf_for_write`], and whether `hi` is at most the leaf's
+    /// upper fence (the tightest separator above the path taken; true when
+    /// the path took the last child at every level), so that every key
+    /// `>= hi` lies in a later leaf. The fence is read under the latch
+    /// coupling of the descent, and the leaf's key range changes only by a
+    /// split, merge or borrow that latches the leaf: it stays true while
+    /// the caller holds the returned latch.
+    fn leaf_for_write_fenced(&self, key: &[u8], hi: &[u8]) -> StorageResult<(PageWrite<'_>, bool)> {
         loop {
             let mut g = self.read_root()?;
             if slotted::is_leaf(&g) {
                 drop(g);
                 let w = self.write_node(self.root, None)?;
                 if slotted::is_leaf(&w) {
-                    return Ok(w);
+                    return Ok((w, true));
                 }
                 continue; // the root split meanwhile
             }
+            let mut below_fence: Option<bool> = None;
             loop {
                 let level = slotted::level(&g);
-                let child = node::child_at(&g, node::child_index(&g, key));
+                let idx = node::child_index(&g, key);
+                if idx < slotted::count(&g) {
+                    below_fence = Some(hi <= node::key_at(&g, idx));
+                }
+                let child = node::child_at(&g, idx);
                 if level == 1 {
                     let w = self.write_node(child, Some(0))?;
-                    return Ok(w);
+                    return Ok((w, below_fence.unwrap_or(true)));
                 }
                 let c = self.read_node(child, Some(level - 1))?;
                 g = c;
@@ -384,6 +407,63 @@ impl Tree {
     /// Inserts or replaces; returns whether a value was replaced.
     pub fn insert(&self, key: &[u8], value: &[u8]) -> StorageResult<bool> {
         self.structure_change(|| self.insert_unbracketed(key, value))
+    }
+
+    /// Inserts `key` with `value` in one descent if no key of `[lo, hi)`
+    /// is in the tree (`key` must lie in that range): the first version of
+    /// a row, whose versions are the range. `before` runs under the leaf's
+    /// exclusive latch once the insert is decided, just before the page
+    /// changes, so a caller's logical undo record precedes the page's redo
+    /// record in the log; an error from it leaves the tree unchanged.
+    /// Returns whether it inserted. It declines (returns false, calls
+    /// nothing, changes nothing) when the range is not empty, when the
+    /// leaf holding `lo` may not hold the whole range (a leaf boundary
+    /// falls inside it), when the cell needs an overflow chain, or when the
+    /// leaf has no room (a split): the caller then takes the general path
+    /// (read the range, then [`Tree::insert`]).
+    ///
+    /// The leaf is found by `lo`, as in [`Tree::visit_leaf_range`], and
+    /// the emptiness check and the insert happen under one exclusive
+    /// latch, so no other thread can put a key into the range or split the
+    /// leaf in between.
+    pub fn insert_if_range_empty<E: From<StorageError>>(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        key: &[u8],
+        value: &[u8],
+        before: impl FnOnce() -> Result<(), E>,
+    ) -> Result<bool, E> {
+        assert!(
+            lo <= key && key < hi,
+            "insert_if_range_empty: the key lies outside its range"
+        );
+        if key.len() > MAX_KEY_BYTES || 4 + key.len() + value.len() > MAX_CELL_BYTES {
+            return Ok(false); // the general path reports or chains it
+        }
+        let mut cell = Vec::with_capacity(4 + key.len() + value.len());
+        node::leaf_cell(key, value, &mut cell);
+        let log = self.pager.pool().log();
+        log.begin_smo();
+        let res = (|| -> Result<bool, E> {
+            let (mut leaf, below_fence) = self.leaf_for_write_fenced(lo, hi)?;
+            let start = node::lower_bound(&leaf, lo);
+            let count = slotted::count(&leaf);
+            let empty = start == count || node::key_at(&leaf, start) >= hi;
+            let whole = start < count || below_fence;
+            if !(empty && whole && slotted::fits(&leaf, cell.len())) {
+                return Ok(false);
+            }
+            debug_assert_eq!(node::search(&leaf, key), Err(start));
+            before()?;
+            leaf.apply(&PageOp::InsertCell {
+                slot: start as u16,
+                cell: &cell,
+            })?;
+            Ok(true)
+        })();
+        log.end_smo()?;
+        res
     }
 
     fn insert_unbracketed(&self, key: &[u8], value: &[u8]) -> StorageResult<bool> {
@@ -1070,6 +1150,188 @@ mod tests {
             .visit_leaf_range(&0u32.to_be_bytes(), &u32::MAX.to_be_bytes(), |_, _| {})
             .unwrap();
         assert!(!all, "the whole tree spans many leaves");
+        assert_eq!(t.pager().pool().pinned_frames(), 0);
+    }
+
+    fn be(k: u64) -> [u8; 8] {
+        k.to_be_bytes()
+    }
+
+    #[test]
+    fn insert_if_range_empty_inserts_only_when_no_key_of_the_range_is_anywhere() {
+        let e = crate::storage::Engine::in_memory(crate::storage::EngineOptions {
+            buffer_pool_frames: 64,
+        })
+        .unwrap();
+        let t = e.create_tree().unwrap();
+        // Keys 1000, 2000, …: the separator between 1000·i and 1000·(i+1)
+        // is a prefix of the right key, strictly inside the gap, so a gap
+        // at a leaf boundary is a range that spans two leaves.
+        let mut model = std::collections::BTreeMap::new();
+        for n in 0..3000u64 {
+            let i = n * 7919 % 3000 + 1; // random order: leaves part full
+            let v = vec![(i % 251) as u8; 60];
+            t.insert(&be(i * 1000), &v).unwrap();
+            model.insert(be(i * 1000).to_vec(), v);
+        }
+        let (mut inserted, mut declined_empty, mut spans) = (0, 0, 0);
+        for i in 1..3000u64 {
+            let (a, b) = (i * 1000, (i + 1) * 1000);
+            // Not empty: the range holds `b`, the first key of the next
+            // leaf when the gap is a leaf boundary. Never inserted.
+            let mut called = false;
+            let r = t
+                .insert_if_range_empty(&be(a + 1), &be(b + 1), &be(a + 1), b"x", || {
+                    called = true;
+                    Ok::<(), StorageError>(())
+                })
+                .unwrap();
+            assert!(!r && !called, "range [{}, {}) holds {b}", a + 1, b + 1);
+            // Not empty: the range holds `a`.
+            let r = t
+                .insert_if_range_empty(&be(a), &be(a + 2), &be(a + 1), b"x", || {
+                    Ok::<(), StorageError>(())
+                })
+                .unwrap();
+            assert!(!r, "range [{a}, {}) holds {a}", a + 2);
+            // Empty: inserted, unless it spans two leaves (or must split).
+            let whole = t.visit_leaf_range(&be(a + 1), &be(b), |_, _| {}).unwrap();
+            spans += usize::from(!whole);
+            let mut called = 0;
+            let key = be(a + 7);
+            let r = t
+                .insert_if_range_empty(&be(a + 1), &be(b), &key, b"new", || {
+                    called += 1;
+                    Ok::<(), StorageError>(())
+                })
+                .unwrap();
+            assert_eq!(called, usize::from(r), "before runs once, only to insert");
+            if r {
+                assert!(
+                    whole,
+                    "inserted into a range spanning two leaves [{}, {b})",
+                    a + 1
+                );
+                inserted += 1;
+                model.insert(key.to_vec(), b"new".to_vec());
+            } else {
+                declined_empty += 1;
+                assert_eq!(t.get(&key).unwrap(), None, "key {}", a + 7);
+                // the general path (it may split the leaf)
+                t.insert(&key, b"new").unwrap();
+                model.insert(key.to_vec(), b"new".to_vec());
+            }
+            assert!(t.get(&key).unwrap().is_some(), "key {}", a + 7);
+        }
+        assert!(spans > 20, "leaf boundaries fall inside gaps: {spans}");
+        assert!(declined_empty >= spans, "every spanning range declined");
+        assert!(
+            inserted > 1500,
+            "most empty ranges take the one-descent insert: {inserted}"
+        );
+        let all: Vec<_> = t.iter().map(|r| r.unwrap()).collect();
+        assert!(all == model.into_iter().collect::<Vec<_>>());
+        assert!(e.check().unwrap().is_ok());
+        assert_eq!(t.pager().pool().pinned_frames(), 0);
+    }
+
+    #[test]
+    fn insert_if_range_empty_changes_nothing_when_before_fails_or_the_cell_is_large() {
+        let e = crate::storage::Engine::in_memory(crate::storage::EngineOptions {
+            buffer_pool_frames: 16,
+        })
+        .unwrap();
+        let t = e.create_tree().unwrap();
+        t.insert(&be(10), b"ten").unwrap();
+        let r = t.insert_if_range_empty(&be(20), &be(30), &be(25), b"v", || {
+            Err(StorageError::KeyTooLarge { size: 1, max: 0 })
+        });
+        assert!(matches!(r, Err(StorageError::KeyTooLarge { .. })));
+        assert_eq!(t.get(&be(25)).unwrap(), None);
+        let big = vec![7u8; MAX_CELL_BYTES];
+        let r = t
+            .insert_if_range_empty(&be(20), &be(30), &be(25), &big, || -> StorageResult<()> {
+                panic!("an overflow value is left to the general path")
+            })
+            .unwrap_or(true);
+        assert!(!r);
+        assert!(
+            t.insert_if_range_empty(&be(20), &be(30), &be(25), b"v", || Ok::<(), StorageError>(
+                ()
+            ))
+            .unwrap()
+        );
+        assert_eq!(t.get(&be(25)).unwrap(), Some(b"v".to_vec()));
+        assert!(e.check().unwrap().is_ok());
+    }
+
+    #[test]
+    fn insert_if_range_empty_admits_one_first_insert_per_range_while_leaves_split() {
+        // Two threads race to put the first key into each range [i·16,
+        // i·16 + 8) while a third fills the keys between the ranges with
+        // large values, splitting the leaves the racers descend to. The
+        // check and the insert are one step under the leaf latch, so at
+        // most one racer wins a range (a decline — no room, a boundary —
+        // leaves it to nobody here).
+        let e = crate::storage::Engine::in_memory(crate::storage::EngineOptions {
+            buffer_pool_frames: 256,
+        })
+        .unwrap();
+        let t = e.create_tree().unwrap();
+        const RANGES: u64 = 4000;
+        // Every other gap filled beforehand, in random order: leaves part
+        // full, so a racer's insert usually fits.
+        for n in 0..RANGES {
+            let i = n * 7919 % RANGES;
+            if i.is_multiple_of(2) {
+                t.insert(&be(i * 16 + 12), &[8u8; 60]).unwrap();
+            }
+        }
+        let racer = |who: u8| {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let mut won = Vec::new();
+                for n in 0..RANGES {
+                    let i = n * 7919 % RANGES; // both racers in one order
+                    let key = be(i * 16 + 1 + u64::from(who));
+                    let (lo, hi) = (be(i * 16), be(i * 16 + 8));
+                    let ok = || Ok::<(), StorageError>(());
+                    if t.insert_if_range_empty(&lo, &hi, &key, &[who; 40], ok)
+                        .unwrap()
+                    {
+                        won.push(i);
+                    }
+                }
+                won
+            })
+        };
+        let filler = {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                for n in 0..RANGES {
+                    let i = n * 7919 % RANGES;
+                    if !i.is_multiple_of(2) {
+                        t.insert(&be(i * 16 + 12), &[9u8; 300]).unwrap();
+                    }
+                }
+            })
+        };
+        let (a, b) = (racer(1), racer(2));
+        let (wa, wb) = (a.join().unwrap(), b.join().unwrap());
+        filler.join().unwrap();
+        let mut winners = vec![0usize; RANGES as usize];
+        for i in wa.iter().chain(&wb) {
+            winners[*i as usize] += 1;
+        }
+        for i in 0..RANGES {
+            let (lo, hi) = (be(i * 16), be(i * 16 + 8));
+            let in_tree = t.range(Bound::Included(&lo), Bound::Excluded(&hi)).count();
+            assert!(winners[i as usize] <= 1, "range {i} won twice");
+            assert_eq!(in_tree, winners[i as usize], "range {i}");
+        }
+        let won = wa.len() + wb.len();
+        assert!(won > RANGES as usize / 2, "mostly inserted: {won}");
+        assert!(e.check().unwrap().is_ok());
         assert_eq!(t.pager().pool().pinned_frames(), 0);
     }
 

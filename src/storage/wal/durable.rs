@@ -14,6 +14,14 @@
 //!    begin_smo                        every page change of the tree operation
 //!      Tree::insert                   (leaf change, splits, overflow pages) is
 //!    end_smo                          one redo-only, all-or-nothing action
+//!
+//!  insert_new_if_range_empty(txn, tree, [lo, hi), key, value)
+//!    begin_smo
+//!      descend to the leaf of lo, exclusive latch; [lo, hi) empty there
+//!      and wholly inside the leaf, room for the cell? else decline
+//!      Update{undo: key ▸ none}       still before the page change
+//!      InsertCell                     the leaf's redo record
+//!    end_smo
 //! ```
 //!
 //! A tree operation is bracketed as one structure change (the tree brackets
@@ -445,6 +453,38 @@ impl DurableEngine {
             },
         )?;
         self.txns.run(txn, || Ok(tree.insert(key, value)?))
+    }
+
+    /// The MVCC layer's first version of a row in one tree descent
+    /// ([`Tree::insert_if_range_empty`]): inserts `key` (in `[lo, hi)`)
+    /// within `txn` if the range is empty, logging the Update record (undo:
+    /// delete `key`) under the leaf's latch after the check and before the
+    /// page change, so the logical undo precedes the page's redo record as
+    /// in [`DurableEngine::insert_new`]. Returns whether it inserted; when
+    /// the tree declines, nothing is logged and the caller takes the
+    /// general path (read the versions, then `insert_new`).
+    pub fn insert_new_if_range_empty(
+        &self,
+        txn: &Txn,
+        tree: &Tree,
+        lo: &[u8],
+        hi: &[u8],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<bool, Error> {
+        self.txns.run(txn, || {
+            tree.insert_if_range_empty(lo, hi, key, value, || -> Result<(), Error> {
+                self.txns.log_update(
+                    txn,
+                    LogicalUndo {
+                        tree: tree.id().0,
+                        key: key.to_vec(),
+                        before: None,
+                    },
+                )?;
+                Ok(())
+            })
+        })
     }
 
     /// Logs that `txn` drops `tree` (call just before committing `txn`);
