@@ -172,15 +172,22 @@ pub fn due(changed: u64, reltuples: f64) -> bool {
     changed as f64 > THRESHOLD + SCALE_FACTOR * reltuples.max(0.0)
 }
 
-/// Every user table now (schema, name, definition), read in a
-/// transaction of its own.
-fn user_tables(shared: &Shared) -> Result<Vec<(String, String, crate::catalog::TableDef)>> {
-    let catalog = shared.catalog();
+/// A read-only READ COMMITTED transaction of the thread's own, its first
+/// statement begun.
+fn read_only_txn(shared: &Shared) -> Result<crate::txn::Transaction> {
     let mut t = shared
         .stack()
         .txns
         .begin(TxnOptions::new(IsolationLevel::ReadCommitted).read_only())?;
     t.begin_statement()?;
+    Ok(t)
+}
+
+/// Every user table now (schema, name, definition), read in a
+/// transaction of its own.
+fn user_tables(shared: &Shared) -> Result<Vec<(String, String, crate::catalog::TableDef)>> {
+    let catalog = shared.catalog();
+    let mut t = read_only_txn(shared)?;
     let mut out = Vec::new();
     for s in catalog.schemas(&mut t)? {
         for name in catalog.relation_names(&mut t, b'T', &s.name)? {
@@ -242,11 +249,7 @@ fn pass(inner: &Inner) -> Result<u64> {
 /// table `oid` (not dropped, nor dropped and created again).
 fn analyze_one(shared: &Shared, schema: &str, name: &str, oid: u32) -> Result<bool> {
     let catalog = shared.catalog();
-    let mut t = shared
-        .stack()
-        .txns
-        .begin(TxnOptions::new(IsolationLevel::ReadCommitted).read_only())?;
-    t.begin_statement()?;
+    let mut t = read_only_txn(shared)?;
     let def = match catalog.table(&mut t, schema, name) {
         Ok(Some(def)) if def.oid == oid => def,
         Ok(_) => {

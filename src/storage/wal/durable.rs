@@ -107,6 +107,15 @@ pub struct DurableEngine {
     recovered_id_floor: u64,
 }
 
+/// The logical undo of inserting `key` into `tree`: delete it.
+fn undo_insert(tree: &Tree, key: &[u8]) -> LogicalUndo {
+    LogicalUndo {
+        tree: tree.id().0,
+        key: key.to_vec(),
+        before: None,
+    }
+}
+
 /// Log volume between checkpoints, by default.
 pub const DEFAULT_CHECKPOINT_LOG_BYTES: u64 = 64 << 20;
 
@@ -444,14 +453,7 @@ impl DurableEngine {
         key: &[u8],
         value: &[u8],
     ) -> Result<bool, Error> {
-        self.txns.log_update(
-            txn,
-            LogicalUndo {
-                tree: tree.id().0,
-                key: key.to_vec(),
-                before: None,
-            },
-        )?;
+        self.txns.log_update(txn, undo_insert(tree, key))?;
         self.txns.run(txn, || Ok(tree.insert(key, value)?))
     }
 
@@ -474,14 +476,7 @@ impl DurableEngine {
     ) -> Result<bool, Error> {
         self.txns.run(txn, || {
             tree.insert_if_range_empty(lo, hi, key, value, || -> Result<(), Error> {
-                self.txns.log_update(
-                    txn,
-                    LogicalUndo {
-                        tree: tree.id().0,
-                        key: key.to_vec(),
-                        before: None,
-                    },
-                )?;
+                self.txns.log_update(txn, undo_insert(tree, key))?;
                 Ok(())
             })
         })
