@@ -1572,7 +1572,7 @@ fn index_nested_loop(
         };
         let mut cs = Vec::new();
         conjuncts(predicate, &mut cs);
-        cs.truncate(cs.len() - left_keys.len());
+        cs.truncate(cs.len().saturating_sub(left_keys.len()));
         let right = match and_all(cs) {
             Some(p) => Plan::Filter {
                 input,
