@@ -633,13 +633,16 @@ impl Optimizer<'_> {
             return self.rebuild_in_order(leaves, conj);
         };
         // Subqueries that become joins.
-        let mut semis: Vec<SemiJoin> = Vec::new();
+        let mut semis: Vec<(SemiJoin, Option<Expr>)> = Vec::new();
         let mut rest = Vec::new();
         for mut c in conj {
             if self.opts.enable_hashjoin {
+                // [NOT] EXISTS kept as written too: per outer row by key
+                // may beat the join (decided below).
+                let written = matches!(c, Expr::Exists { .. } | Expr::Not(_)).then(|| c.clone());
                 match self.as_semi_join(c, width) {
                     Ok(s) => {
-                        semis.push(s);
+                        semis.push((s, written));
                         continue;
                     }
                     Err(back) => c = back,
@@ -661,7 +664,7 @@ impl Optimizer<'_> {
         // leaf (decided below).
         let mut global_semis = Vec::new();
         let mut leaf_semis = Vec::new();
-        for s in semis {
+        for (s, written) in semis {
             let mut cols = Vec::new();
             for k in &s.left_keys {
                 columns_of(k, &mut cols);
@@ -676,7 +679,7 @@ impl Optimizer<'_> {
                     .all(|&c| c >= l.offset && c < l.offset + l.width)
             });
             match owner {
-                Some(i) if !cols.is_empty() => leaf_semis.push((i, s)),
+                Some(i) if !cols.is_empty() => leaf_semis.push((i, s, written)),
                 _ => global_semis.push(s),
             }
         }
@@ -705,9 +708,41 @@ impl Optimizer<'_> {
             let (tree, _) = self.order_joins(trial, rest.clone(), total);
             self.est.rows(&tree)
         };
-        for (i, s) in leaf_semis {
+        // A leaf's rows under the conjuncts that are its own filters.
+        let filtered_rows = |leaf: &Leaf, rest: &[Expr]| -> f64 {
+            let local: Vec<Expr> = rest
+                .iter()
+                .filter(|c| {
+                    let mut cols = Vec::new();
+                    columns_of(c, &mut cols);
+                    !has_subquery(c)
+                        && !cols.is_empty()
+                        && cols
+                            .iter()
+                            .all(|&x| x >= leaf.offset && x < leaf.offset + leaf.width)
+                })
+                .map(|c| {
+                    let mut c = c.clone();
+                    remap(&mut c, &|x| x - leaf.offset);
+                    c
+                })
+                .collect();
+            self.est.rows(&filter(leaf.plan.clone(), local))
+        };
+        for (i, s, written) in leaf_semis {
+            let probe_rows = filtered_rows(&leaves[i], &rest);
             let leaf = &mut leaves[i];
-            if joined_rows < self.est.rows(&leaf.plan) {
+            // Few rows asking a big table that its key or an index finds by
+            // the correlation (TPC-H Q4: a quarter's orders, each looking
+            // for its late lineitems): the subquery per row, by key.
+            if let Some(mut c) = written
+                && self.lookup_beats_hash(&s, probe_rows)
+            {
+                self.opt_subqueries(&mut c);
+                rest.push(c);
+                continue;
+            }
+            if joined_rows < probe_rows {
                 global_semis.push(s);
                 continue;
             }
@@ -1115,6 +1150,34 @@ impl Optimizer<'_> {
             })
             .collect();
         (filter(tree, tail), layout)
+    }
+
+    /// Whether a semi / anti join is better run as its subquery per probe
+    /// row (`probe_rows` of them): under a tenth of the build side's rows,
+    /// and the build side is a table whose primary key or an index starts
+    /// with a correlation column, so each row's subquery reads by key.
+    fn lookup_beats_hash(&self, s: &SemiJoin, probe_rows: f64) -> bool {
+        let table = match &s.right {
+            Plan::Scan { table, .. } => table,
+            Plan::Filter { input, .. } => match &**input {
+                Plan::Scan { table, .. } => table,
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let def = &table.def;
+        let leads = |c: usize| {
+            def.primary_key.first() == Some(&c)
+                || def
+                    .indexes
+                    .iter()
+                    .any(|ix| ix.columns.first().is_some_and(|k| k.column == c))
+        };
+        let keyed = s
+            .right_keys
+            .iter()
+            .any(|k| matches!(k, Expr::Column { index, .. } if leads(*index)));
+        keyed && probe_rows * INDEX_LOOP_FACTOR < self.est.rows(&s.right)
     }
 
     /// `[NOT] EXISTS`, `IN`, `NOT IN` as a join (the conjunct back if not).
