@@ -279,10 +279,24 @@ impl TableDef {
     /// Fills in, for a row that stores only its first `stored` columns
     /// (written before ADD COLUMN), the values the later columns read.
     pub fn fill_missing(&self, stored: usize, row: &mut [Value]) {
-        for (c, v) in self.columns.iter().zip(row.iter_mut()).skip(stored) {
-            if let Some(m) = &c.missing {
+        self.fill_missing_of(stored, None, row);
+    }
+
+    /// [`TableDef::fill_missing`] for a row that holds only the columns with
+    /// `needed[i]` (all if `None`), in table order, as a pruned scan reads.
+    pub fn fill_missing_of(&self, stored: usize, needed: Option<&[bool]>, row: &mut [Value]) {
+        let mut at = 0;
+        for (c, col) in self.columns.iter().enumerate() {
+            if !needed.is_none_or(|m| m.get(c).copied().unwrap_or(true)) {
+                continue;
+            }
+            if c >= stored
+                && let Some(m) = &col.missing
+                && let Some(v) = row.get_mut(at)
+            {
                 *v = m.clone();
             }
+            at += 1;
         }
     }
 

@@ -477,6 +477,18 @@ struct Leaf {
     width: usize,
 }
 
+impl Leaf {
+    /// Whether `e` reads columns, and only this leaf's.
+    fn holds(&self, e: &Expr) -> bool {
+        let mut cols = Vec::new();
+        columns_of(e, &mut cols);
+        !cols.is_empty()
+            && cols
+                .iter()
+                .all(|&c| c >= self.offset && c < self.offset + self.width)
+    }
+}
+
 /// A subquery conjunct turned into a join with the row of the query.
 struct SemiJoin {
     kind: HashJoinKind,
@@ -712,15 +724,7 @@ impl Optimizer<'_> {
         let filtered_rows = |leaf: &Leaf, rest: &[Expr]| -> f64 {
             let local: Vec<Expr> = rest
                 .iter()
-                .filter(|c| {
-                    let mut cols = Vec::new();
-                    columns_of(c, &mut cols);
-                    !has_subquery(c)
-                        && !cols.is_empty()
-                        && cols
-                            .iter()
-                            .all(|&x| x >= leaf.offset && x < leaf.offset + leaf.width)
-                })
+                .filter(|c| !has_subquery(c) && leaf.holds(c))
                 .map(|c| {
                     let mut c = c.clone();
                     remap(&mut c, &|x| x - leaf.offset);
@@ -1079,27 +1083,20 @@ impl Optimizer<'_> {
             }
             // Few tree rows into a big table whose key or index the join
             // keys lead: an index nested loop (a lookup per tree row).
-            let (tree_in, right) = if !left_keys.is_empty()
+            let keyed_inner = (!left_keys.is_empty()
                 && self.opts.enable_hashjoin
-                && tree_rows * INDEX_LOOP_FACTOR < right_rows
-            {
-                match index_nested_loop(tree, right, &left_keys, &right_keys, &residual) {
-                    Ok(joined) => {
-                        tree = joined;
-                        place(&mut layout, leaf, tw);
-                        tree_width += lw;
-                        tree_rows = rows;
-                        in_tree |= 1 << j;
-                        continue;
-                    }
-                    Err(back) => *back,
+                && tree_rows * INDEX_LOOP_FACTOR < right_rows)
+                .then(|| keyed_lookup(&right, &left_keys, &right_keys))
+                .flatten();
+            tree = if let Some(inner) = keyed_inner {
+                Plan::Lateral {
+                    kind: JoinKind::Inner,
+                    left: Box::new(tree),
+                    right: Box::new(inner),
+                    correlated: left_keys,
+                    on: and_all(residual),
                 }
-            } else {
-                (tree, right)
-            };
-            let tree_back = tree_in;
-            tree = if !left_keys.is_empty() && self.opts.enable_hashjoin {
-                let tree = tree_back;
+            } else if !left_keys.is_empty() && self.opts.enable_hashjoin {
                 Plan::HashJoin(Box::new(HashJoin {
                     kind: HashJoinKind::Inner,
                     left: tree,
@@ -1125,7 +1122,7 @@ impl Optimizer<'_> {
                 on.extend(residual);
                 Plan::Join {
                     kind: JoinKind::Inner,
-                    left: Box::new(tree_back),
+                    left: Box::new(tree),
                     right: Box::new(right),
                     on: and_all(on),
                 }
@@ -1564,18 +1561,13 @@ impl Optimizer<'_> {
     }
 }
 
-/// `tree ⋈ right` as an index nested loop: `right` (a table, or a table
-/// under its filter, read in full and not reading an enclosing query) run
-/// once per tree row with each join key an outer value, so its scan
-/// finds its rows through the primary key or an index that starts with a
-/// key column ([`Plan::Lateral`]). Both inputs back when that is not so.
-fn index_nested_loop(
-    tree: Plan,
-    right: Plan,
-    left_keys: &[Expr],
-    right_keys: &[Expr],
-    residual: &[Expr],
-) -> Result<Plan, Box<(Plan, Plan)>> {
+/// The inner side of an index nested loop ([`Plan::Lateral`]): `right`
+/// (a table, or a table under its filter, read in full and not reading an
+/// enclosing query) with each right key equal to its left key as an outer
+/// value, so the scan, run once per tree row, finds its rows through the
+/// primary key or an index that starts with a key column. `None` if no
+/// key or index does.
+fn keyed_lookup(right: &Plan, left_keys: &[Expr], right_keys: &[Expr]) -> Option<Plan> {
     let plain_scan = |p: &Plan| {
         matches!(
             p,
@@ -1586,22 +1578,18 @@ fn index_nested_loop(
             }
         )
     };
-    let fits = match &right {
-        p @ Plan::Scan { .. } => plain_scan(p),
-        Plan::Filter { input, .. } => plain_scan(input),
-        _ => false,
-    };
-    if !fits || plan_uses_outer(&right) || left_keys.iter().any(has_subquery) {
-        return Err(Box::new((tree, right)));
-    }
     let (scan, mut conj) = match right {
-        Plan::Filter { input, predicate } => {
+        p @ Plan::Scan { .. } if plain_scan(p) => (p.clone(), Vec::new()),
+        Plan::Filter { input, predicate } if plain_scan(input) => {
             let mut cs = Vec::new();
-            conjuncts(predicate, &mut cs);
-            (*input, cs)
+            conjuncts(predicate.clone(), &mut cs);
+            ((**input).clone(), cs)
         }
-        other => (other, Vec::new()),
+        _ => return None,
     };
+    if plan_uses_outer(right) || left_keys.iter().any(has_subquery) {
+        return None;
+    }
     for (slot, (l, r)) in left_keys.iter().zip(right_keys).enumerate() {
         conj.push(Expr::Binary {
             op: BinOp::Eq,
@@ -1610,48 +1598,21 @@ fn index_nested_loop(
             ty: DataType::Bool,
         });
     }
-    let Some(predicate) = and_all(conj) else {
-        return Err(Box::new((tree, scan)));
-    };
     let inner = choose_access(Plan::Filter {
         input: Box::new(scan),
-        predicate,
+        predicate: and_all(conj)?,
     });
     // Keyed by a join key (not by a constant range of the table's own).
-    let keyed = match &inner {
-        Plan::Filter { input, .. } => match &**input {
-            Plan::Scan {
-                access: Access::Key(k),
-                ..
-            } => k.eq.first().is_some_and(uses_outer),
-            _ => false,
-        },
-        _ => false,
+    let Plan::Filter { input, .. } = &inner else {
+        return None;
     };
-    if !keyed {
-        // Back as it was: the table under its own conjuncts only.
-        let Plan::Filter { input, predicate } = inner else {
-            return Err(Box::new((tree, inner)));
-        };
-        let mut cs = Vec::new();
-        conjuncts(predicate, &mut cs);
-        cs.truncate(cs.len().saturating_sub(left_keys.len()));
-        let right = match and_all(cs) {
-            Some(p) => Plan::Filter {
-                input,
-                predicate: p,
-            },
-            None => *input,
-        };
-        return Err(Box::new((tree, right)));
+    match &**input {
+        Plan::Scan {
+            access: Access::Key(k),
+            ..
+        } if k.eq.first().is_some_and(uses_outer) => Some(inner),
+        _ => None,
     }
-    Ok(Plan::Lateral {
-        kind: JoinKind::Inner,
-        left: Box::new(tree),
-        right: Box::new(inner),
-        correlated: left_keys.to_vec(),
-        on: and_all(residual.to_vec()),
-    })
 }
 
 /// The arms of `a OR b OR …`.
@@ -1665,10 +1626,10 @@ fn disjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-/// Whether a conjunct may be evaluated once more, or not at all, without
-/// changing anything but the work done: no subquery and no function call
-/// (which may be volatile).
-fn repeatable(e: &Expr) -> bool {
+/// Whether an expression may be evaluated once more, or not at all,
+/// without changing anything but the work done: no subquery and no
+/// function call (which may be volatile).
+pub fn repeatable(e: &Expr) -> bool {
     !matches!(
         e,
         Expr::Func { .. } | Expr::Subquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. }
@@ -1749,17 +1710,9 @@ fn factor_ors(conj: Vec<Expr>, leaves: &[Leaf]) -> Vec<Expr> {
         }
         // Each leaf's restriction, if every arm has one.
         for leaf in leaves {
-            let within = |e: &Expr| {
-                let mut cols = Vec::new();
-                columns_of(e, &mut cols);
-                !cols.is_empty()
-                    && cols
-                        .iter()
-                        .all(|&c| c >= leaf.offset && c < leaf.offset + leaf.width)
-            };
             let per_arm: Vec<Vec<Expr>> = arms
                 .iter()
-                .map(|a| a.iter().filter(|x| within(x)).cloned().collect())
+                .map(|a| a.iter().filter(|x| leaf.holds(x)).cloned().collect())
                 .collect();
             let every = per_arm.iter().all(|r: &Vec<Expr>| !r.is_empty());
             let whole = per_arm.iter().zip(&arms).all(|(r, a)| r.len() == a.len());

@@ -25,7 +25,7 @@
 
 use super::expr::Expr;
 use super::join::HashJoinKind;
-use super::optimizer::{children, children_mut, columns_of, output_types};
+use super::optimizer::{children_mut, columns_of, output_types, repeatable};
 use super::plan::Plan;
 
 /// Prunes `plan`, whose every output column is read (so its layout is
@@ -93,16 +93,6 @@ fn all(p: Plan) -> Plan {
     prune(p)
 }
 
-/// Whether a select-list expression nothing reads may be left out: no
-/// function call (it may be volatile, as nextval or random) and no
-/// subquery, so leaving it out changes nothing but the work done.
-fn droppable(e: &Expr) -> bool {
-    !matches!(
-        e,
-        Expr::Func { .. } | Expr::Subquery { .. } | Expr::Exists { .. } | Expr::Quantified { .. }
-    ) && children(e).into_iter().all(droppable)
-}
-
 /// Prunes `plan` given which of its output columns are read (`need`, one
 /// per column): returns the pruned plan, which outputs at least the needed
 /// columns, in their order, and where each original column went.
@@ -167,7 +157,9 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> (Plan, Map) {
             let mut kept = Vec::with_capacity(exprs.len());
             let mut map = Vec::with_capacity(exprs.len());
             for (i, mut e) in exprs.into_iter().enumerate() {
-                if !need.get(i).copied().unwrap_or(true) && droppable(&e) {
+                // Left out only without calls (they may be volatile, as
+                // nextval or random) or subqueries: nothing else changes.
+                if !need.get(i).copied().unwrap_or(true) && repeatable(&e) {
                     map.push(DROPPED);
                     continue;
                 }
@@ -296,7 +288,7 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> (Plan, Map) {
             let (left, lmap) = narrow(left, &ln, build_left);
             let right = std::mem::replace(&mut j.right, empty());
             let (right, rmap) = narrow(right, &rn, !build_left);
-            let (lw2, map) = joined_map(&lmap, &rmap, j.kind.left_only(), left.width());
+            let joined = joined_map(&lmap, &rmap, left.width());
             for k in &mut j.left_keys {
                 remap(k, &lmap);
             }
@@ -304,10 +296,11 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> (Plan, Map) {
                 remap(k, &rmap);
             }
             if let Some(r) = &mut j.residual {
-                remap_joined(r, lw, lw2, &lmap, &rmap);
+                remap(r, &joined);
             }
             j.left = left;
             j.right = right;
+            let map = if j.kind.left_only() { lmap } else { joined };
             (Plan::HashJoin(j), map)
         }
         Plan::Join {
@@ -325,9 +318,9 @@ fn prune_node(plan: Plan, need: Vec<bool>) -> (Plan, Map) {
             }
             let (left, lmap) = prune_node(*left, ln);
             let (right, rmap) = prune_node(*right, rn);
-            let (lw2, map) = joined_map(&lmap, &rmap, false, left.width());
+            let map = joined_map(&lmap, &rmap, left.width());
             if let Some(p) = &mut on {
-                remap_joined(p, lw, lw2, &lmap, &rmap);
+                remap(p, &map);
             }
             let plan = Plan::Join {
                 kind,
@@ -362,36 +355,15 @@ fn split_need(need: &[bool], lw: usize, rw: usize, left_only: bool) -> (Vec<bool
     (ln, rn)
 }
 
-/// A join's output map from its sides' maps: the left columns, then
-/// (unless the join outputs only the left row) the right ones after the
-/// pruned left width `lw2`. Returns `lw2` too.
-fn joined_map(lmap: &[usize], rmap: &[usize], left_only: bool, lw2: usize) -> (usize, Map) {
+/// The map of a joined row (left ++ right) from its sides' maps, the
+/// pruned left side `lw2` wide.
+fn joined_map(lmap: &[usize], rmap: &[usize], lw2: usize) -> Map {
     let mut map = lmap.to_vec();
-    if !left_only {
-        map.extend(
-            rmap.iter()
-                .map(|&c| if c == DROPPED { DROPPED } else { lw2 + c }),
-        );
-    }
-    (lw2, map)
-}
-
-/// Rewrites an expression over the joined row (left ++ right, the left
-/// `lw` wide before pruning and `lw2` after) through the sides' maps.
-fn remap_joined(e: &mut Expr, lw: usize, lw2: usize, lmap: &[usize], rmap: &[usize]) {
-    e.map_columns(&mut |c| {
-        if c < lw {
-            match lmap.get(c) {
-                Some(&n) if n != DROPPED => n,
-                _ => c,
-            }
-        } else {
-            match rmap.get(c - lw) {
-                Some(&n) if n != DROPPED => lw2 + n,
-                _ => c,
-            }
-        }
-    });
+    map.extend(
+        rmap.iter()
+            .map(|&c| if c == DROPPED { DROPPED } else { lw2 + c }),
+    );
+    map
 }
 
 /// A hash join's input pruned to `need`; the build side (`build`) then

@@ -435,29 +435,6 @@ pub fn scan_each(
     r
 }
 
-/// [`crate::catalog::TableDef::fill_missing`] for a row of only the
-/// `needed` columns.
-fn fill_missing_needed(
-    def: &crate::catalog::TableDef,
-    stored: usize,
-    needed: &[bool],
-    row: &mut [Value],
-) {
-    let mut at = 0;
-    for (c, col) in def.columns.iter().enumerate() {
-        if !needed.get(c).copied().unwrap_or(true) {
-            continue;
-        }
-        if c >= stored
-            && let Some(m) = &col.missing
-            && let Some(v) = row.get_mut(at)
-        {
-            *v = m.clone();
-        }
-        at += 1;
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn scan_rows(
     table: &TableRef,
@@ -478,10 +455,7 @@ fn scan_rows(
         let mut row = Vec::with_capacity(width);
         let h = decode_row(bytes, &types, needed, &mut row)?;
         if h.columns < types.len() {
-            match needed {
-                None => table.def.fill_missing(h.columns, &mut row),
-                Some(m) => fill_missing_needed(&table.def, h.columns, m, &mut row),
-            }
+            table.def.fill_missing_of(h.columns, needed, &mut row);
         }
         if with_key {
             row.push(Value::Bytea(key));
