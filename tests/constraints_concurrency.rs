@@ -241,3 +241,27 @@ fn a_referencing_insert_waits_for_a_parent_delete_then_fails_or_succeeds() {
         }
     }
 }
+
+#[test]
+fn a_reference_to_a_parent_row_another_session_is_inserting_fails_at_once() {
+    // PostgreSQL 15: the parent row is not there for the child's check
+    // (its snapshot does not see it), so the insert fails with 23503
+    // without waiting for the parent's inserter.
+    let db = Database::in_memory().unwrap();
+    fk_tables(&db);
+    let mut a = db.session();
+    a.execute("BEGIN; INSERT INTO p VALUES (2)").unwrap();
+    let mut b = db.session();
+    // A wait would end in 55P03 instead of 23503.
+    b.execute("SET lock_timeout = '2s'").unwrap();
+    let started = std::time::Instant::now();
+    let e = b.execute("INSERT INTO c VALUES (2)").unwrap_err();
+    assert_eq!(e.sqlstate, SqlState::FOREIGN_KEY_VIOLATION);
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("Key (pid)=(2) is not present in table \"p\".")
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "no wait");
+    a.execute("COMMIT").unwrap();
+    b.execute("INSERT INTO c VALUES (2)").unwrap();
+}

@@ -25,10 +25,14 @@
 //!
 //! Writes take locks too: an UPDATE that leaves the key alone takes
 //! NO KEY UPDATE, a DELETE or key-changing UPDATE (and an INSERT) takes UPDATE.
+//! An INSERT gives its lock back at once ([`LockManager::release_last`]): its
+//! version is the lock from then on, and others wait for the inserting
+//! transaction's own lock ([`LockTarget::transaction`]).
 //!
 //! Invariants:
-//! - Locks are held until [`LockManager::release_all`] (transaction end) or
-//!   [`LockManager::release_since`] (rollback to a savepoint).
+//! - Locks are held until [`LockManager::release_all`] (transaction end),
+//!   [`LockManager::release_since`] (rollback to a savepoint), or
+//!   [`LockManager::release_last`] (an insert's lock, given back at once).
 //! - No two holders of a target hold conflicting modes.
 //! - A waiter is in exactly one queue, and `waiting` names it; a transaction
 //!   waits for at most one lock at a time.
@@ -125,11 +129,36 @@ fn strongest(bits: u8) -> Option<RowLockMode> {
         .find(|m| bits & m.bit() != 0)
 }
 
-/// What a row lock protects: a user key in a tree.
+/// What a row lock protects: a user key in a tree, or (in the reserved
+/// tree [`XACT_TREE`]) a running transaction, which its writer holds in
+/// UPDATE mode from its first write to its end.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LockTarget {
     pub tree: TreeId,
     pub key: Vec<u8>,
+}
+
+/// The tree id no real tree has (ids count up from the directory's 0),
+/// under which a transaction's own lock lives.
+pub const XACT_TREE: TreeId = TreeId(u64::MAX);
+
+impl LockTarget {
+    /// The lock `xid` holds while it runs: waiting for it (in SHARE mode)
+    /// waits for `xid` to commit or abort, as PostgreSQL's XactLockTableWait.
+    pub fn transaction(xid: Xid) -> LockTarget {
+        LockTarget {
+            tree: XACT_TREE,
+            key: xid.0.to_be_bytes().to_vec(),
+        }
+    }
+
+    fn as_transaction(&self) -> Option<u64> {
+        if self.tree != XACT_TREE {
+            return None;
+        }
+        let b: [u8; 8] = self.key.as_slice().try_into().ok()?;
+        Some(u64::from_be_bytes(b))
+    }
 }
 
 /// What to do when the lock is not free.
@@ -263,6 +292,9 @@ impl Default for LockConfig {
 enum WaitState {
     Waiting,
     Granted,
+    /// Woken without a grant ([`LockManager::wake_waiters`]): the waiter
+    /// holds nothing and looks again at what it waited for.
+    Woken,
 }
 
 struct Waiter {
@@ -419,9 +451,14 @@ impl Table {
             .and_then(|t| self.entries.get(t))
             .and_then(|e| e.queue.iter().find(|w| w.xid == xid))
             .map_or("a lock", |w| w.mode.sql_name());
-        format!(
-            "Transaction {xid} waits for {mode} lock on a row; blocked by transaction {blocked_by}."
-        )
+        match self.waiting.get(&xid).and_then(LockTarget::as_transaction) {
+            Some(of) => format!(
+                "Transaction {xid} waits for ShareLock on transaction {of}; blocked by transaction {blocked_by}."
+            ),
+            None => format!(
+                "Transaction {xid} waits for {mode} lock on a row; blocked by transaction {blocked_by}."
+            ),
+        }
     }
 }
 
@@ -451,6 +488,19 @@ impl LockManager {
         mode: RowLockMode,
         wait: LockWait<'_>,
     ) -> Result<LockOutcome, TxnError> {
+        self.lock_added(xid, target, mode, wait).map(|(o, _)| o)
+    }
+
+    /// As [`LockManager::lock`], also saying whether this call added a hold
+    /// (false when `xid` already held a covering mode, or was woken without
+    /// a grant): then [`LockManager::release_last`] gives it back.
+    pub fn lock_added(
+        &self,
+        xid: Xid,
+        target: &LockTarget,
+        mode: RowLockMode,
+        wait: LockWait<'_>,
+    ) -> Result<(LockOutcome, bool), TxnError> {
         assert!(xid.is_normal(), "lock by non-transaction {xid}");
         let waiter = {
             let mut t = self.table.lock();
@@ -461,7 +511,7 @@ impl LockManager {
             let entry = t.entries.entry(target.clone()).or_default();
             let held = entry.holds(xid);
             if strongest(held).is_some_and(|s| s.covers(mode)) {
-                return Ok(LockOutcome::Acquired { waited: false });
+                return Ok((LockOutcome::Acquired { waited: false }, false));
             }
             let queue_conflict = held == 0
                 && entry
@@ -474,7 +524,7 @@ impl LockManager {
                     return Err(self.out_of_memory());
                 }
                 t.add_hold(xid, target, mode);
-                return Ok(LockOutcome::Acquired { waited: false });
+                return Ok((LockOutcome::Acquired { waited: false }, true));
             }
             match wait.policy {
                 WaitPolicy::NoWait => {
@@ -482,7 +532,7 @@ impl LockManager {
                         relation: wait.relation.to_string(),
                     });
                 }
-                WaitPolicy::SkipLocked => return Ok(LockOutcome::Skipped),
+                WaitPolicy::SkipLocked => return Ok((LockOutcome::Skipped, false)),
                 WaitPolicy::Block => {}
             }
             if t.held_entries >= self.config.row_locks_max {
@@ -534,15 +584,17 @@ impl LockManager {
         w: &Arc<Waiter>,
         target: &LockTarget,
         wait: LockWait<'_>,
-    ) -> Result<LockOutcome, TxnError> {
+    ) -> Result<(LockOutcome, bool), TxnError> {
         let start = Instant::now();
         let deadlock_at = start + Duration::from_millis(self.config.deadlock_timeout_ms);
         let timeout_at = wait.lock_timeout.map(|d| start + d);
         let mut deadlock_checked = false;
         let failure = loop {
             let mut st = w.state.lock();
-            if *st == WaitState::Granted {
-                return Ok(LockOutcome::Acquired { waited: true });
+            match *st {
+                WaitState::Granted => return Ok((LockOutcome::Acquired { waited: true }, true)),
+                WaitState::Woken => return Ok((LockOutcome::Acquired { waited: true }, false)),
+                WaitState::Waiting => {}
             }
             if wait.cancel.is_some_and(|c| c.is_canceled()) {
                 break TxnError::Canceled;
@@ -558,8 +610,14 @@ impl LockManager {
                 drop(st);
                 deadlock_checked = true;
                 let t = self.table.lock();
-                if *w.state.lock() == WaitState::Granted {
-                    return Ok(LockOutcome::Acquired { waited: true });
+                match *w.state.lock() {
+                    WaitState::Granted => {
+                        return Ok((LockOutcome::Acquired { waited: true }, true));
+                    }
+                    WaitState::Woken => {
+                        return Ok((LockOutcome::Acquired { waited: true }, false));
+                    }
+                    WaitState::Waiting => {}
                 }
                 if let Some(cycle) = t.find_cycle(w.xid) {
                     let detail = cycle
@@ -593,8 +651,10 @@ impl LockManager {
         };
         // Leave the queue, unless the grant raced with the failure.
         let mut t = self.table.lock();
-        if *w.state.lock() == WaitState::Granted {
-            return Ok(LockOutcome::Acquired { waited: true });
+        match *w.state.lock() {
+            WaitState::Granted => return Ok((LockOutcome::Acquired { waited: true }, true)),
+            WaitState::Woken => return Ok((LockOutcome::Acquired { waited: true }, false)),
+            WaitState::Waiting => {}
         }
         if let Some(entry) = t.entries.get_mut(target) {
             entry.queue.retain(|q| !Arc::ptr_eq(q, w));
@@ -604,6 +664,63 @@ impl LockManager {
         // Those behind us may be grantable now.
         t.grant_waiters(target);
         Err(failure)
+    }
+
+    /// Whether every holder of `target` whose lock conflicts with `mode` is
+    /// waiting for `xid` itself ([`LockTarget::transaction`]): a writer
+    /// whose own version is the newest then needs no hold to write again.
+    pub fn held_only_by_waiters_for(
+        &self,
+        xid: Xid,
+        target: &LockTarget,
+        mode: RowLockMode,
+    ) -> bool {
+        let t = self.table.lock();
+        let Some(entry) = t.entries.get(target) else {
+            return false;
+        };
+        let mine = LockTarget::transaction(xid);
+        let bits = mode.conflict_bits();
+        let mut conflicting = entry
+            .holders
+            .iter()
+            .filter(|(h, held)| *h != xid && held & bits != 0)
+            .peekable();
+        conflicting.peek().is_some() && conflicting.all(|(h, _)| t.waiting.get(h) == Some(&mine))
+    }
+
+    /// Gives back the hold the last [`LockManager::lock_added`] of `xid`
+    /// added on `target` (its newest acquisition), waking whom it admits.
+    pub fn release_last(&self, xid: Xid, target: &LockTarget) {
+        let mut t = self.table.lock();
+        let Some(list) = t.held.get_mut(&xid) else {
+            debug_assert!(false, "release_last without a hold");
+            return;
+        };
+        if list.last().is_none_or(|(held, _)| held != target) {
+            debug_assert!(false, "release_last of a hold that is not the newest");
+            return;
+        }
+        let released: Vec<(LockTarget, u8)> = list.pop().into_iter().collect();
+        Self::release_entries(&mut t, xid, released);
+    }
+
+    /// Wakes everyone queued on `target` without granting it: each returns
+    /// holding nothing, to look again at what it waited for (a transaction
+    /// whose savepoint rollback removed versions others wait behind).
+    pub fn wake_waiters(&self, target: &LockTarget) {
+        let mut t = self.table.lock();
+        let Some(entry) = t.entries.get_mut(target) else {
+            return;
+        };
+        let woken: Vec<Arc<Waiter>> = entry.queue.drain(..).collect();
+        for w in woken {
+            t.waiting.remove(&w.xid);
+            let mut st = w.state.lock();
+            *st = WaitState::Woken;
+            w.cv.notify_all();
+        }
+        Self::drop_if_unused(&mut t, target);
     }
 
     /// A savepoint mark: the number of lock acquisitions `xid` has made.

@@ -15,9 +15,13 @@
 //!
 //! The first statement takes the snapshot (as PostgreSQL does: `BEGIN` itself
 //! takes none), so a transaction sees everything committed before its first
-//! statement. A write holds its row lock to the end of the transaction, so the
-//! newest version of a key is always committed or the writer's own: after a
-//! lock is granted, the newest version is the one to check.
+//! statement. An UPDATE or DELETE holds its row lock to the end of the
+//! transaction; an INSERT holds it only while it runs, and its uncommitted
+//! version is the lock from then on: whoever holds a key's row lock and
+//! finds another running transaction's version as the newest waits for that
+//! transaction ([`LockTarget::transaction`]) and looks again
+//! (`settled_versions`). So after the wait the newest version is committed
+//! or the caller's own, and it is the one to check.
 //!
 //! - READ COMMITTED: a new snapshot per statement. [`Transaction::lock_row`]
 //!   returns the newest version and whether it differs from the one the
@@ -28,8 +32,13 @@
 //! - SERIALIZABLE: as REPEATABLE READ, plus SSI (`ssi.rs`).
 //!
 //! Invariants:
-//! - Every write is made under an UPDATE or NO KEY UPDATE row lock, and its
-//!   stamp is drawn under that lock, so stamps order the versions of a key.
+//! - Every write is made under an UPDATE or NO KEY UPDATE row lock, or by
+//!   the transaction whose own uncommitted version is the key's newest
+//!   (which nobody else writes above); its stamp is drawn under that
+//!   exclusion, and drawn again after any wait, so stamps order the versions
+//!   of a key.
+//! - A transaction holds its own lock from before its first write until
+//!   its end, released only after its undo (abort) or its commit.
 //! - The undo (the log chain, or the in-memory list) holds exactly the
 //!   versions and trees this transaction created and has not undone;
 //!   rollback removes them (newest first) before the locks go.
@@ -332,6 +341,7 @@ impl TxnEngine {
             drops: Vec::new(),
             savepoints: Vec::new(),
             finished: false,
+            xact_locked: false,
             lock_timeout: None,
             statement_deadline: None,
         })
@@ -454,6 +464,8 @@ struct SavepointMark {
     /// The log transaction's last record at the savepoint (0: none yet).
     lsn: Lsn,
     locks: usize,
+    /// Whether the transaction's own lock was held at the savepoint.
+    xact_locked: bool,
 }
 
 /// A running transaction. Dropping it unfinished rolls it back.
@@ -476,6 +488,9 @@ pub struct Transaction {
     drops: Vec<TreeId>,
     savepoints: Vec<SavepointMark>,
     finished: bool,
+    /// Whether this transaction holds its own lock
+    /// ([`LockTarget::transaction`]), taken before its first write.
+    xact_locked: bool,
     /// `lock_timeout` for row-lock waits.
     pub lock_timeout: Option<Duration>,
     /// The current statement's `statement_timeout` deadline.
@@ -816,24 +831,119 @@ impl Transaction {
         })
     }
 
-    fn lock_with(
+    fn wait<'a>(&'a self, policy: WaitPolicy, relation: &'a str) -> LockWait<'a> {
+        LockWait {
+            policy,
+            lock_timeout: self.lock_timeout,
+            deadline: self.statement_deadline,
+            cancel: self.options.cancel.as_deref(),
+            relation,
+        }
+    }
+
+    /// Takes `key`'s row lock in `mode`; says whether a hold was added. An
+    /// uncommitted version is a lock its writer holds: when this
+    /// transaction's version is the newest and every conflicting holder of
+    /// the row lock waits for this transaction (behind that version), it
+    /// goes on without the row lock; waiting for them would deadlock.
+    fn lock_key(
         &self,
         tree: &Tree,
         key: &[u8],
         mode: RowLockMode,
         policy: WaitPolicy,
         relation: &str,
-    ) -> Result<LockOutcome, TxnError> {
-        let wait = LockWait {
-            policy,
-            lock_timeout: self.lock_timeout,
-            deadline: self.statement_deadline,
-            cancel: self.options.cancel.as_deref(),
-            relation,
-        };
-        self.engine
-            .locks
-            .lock(self.xid, &lock_target(tree, key), mode, wait)
+    ) -> Result<(LockOutcome, bool), TxnError> {
+        let target = lock_target(tree, key);
+        let locks = &self.engine.locks;
+        let first = locks.lock_added(
+            self.xid,
+            &target,
+            mode,
+            self.wait(WaitPolicy::SkipLocked, relation),
+        )?;
+        if first.0 != LockOutcome::Skipped {
+            return Ok(first);
+        }
+        if self.owns_newest(tree, key)? && locks.held_only_by_waiters_for(self.xid, &target, mode) {
+            return Ok((LockOutcome::Acquired { waited: false }, false));
+        }
+        if policy == WaitPolicy::SkipLocked {
+            return Ok(first);
+        }
+        locks.lock_added(self.xid, &target, mode, self.wait(policy, relation))
+    }
+
+    /// Whether the newest version of `key` (aborted writers' garbage
+    /// aside) is this transaction's.
+    fn owns_newest(&self, tree: &Tree, key: &[u8]) -> Result<bool, TxnError> {
+        let m = &self.engine.manager;
+        Ok(versions_of(tree, key)?
+            .iter()
+            .find(|v| !m.is_aborted(v.writer.xid))
+            .is_some_and(|v| v.writer.xid == self.xid))
+    }
+
+    /// The versions of `key` once no other running transaction's version is
+    /// the newest: an INSERT gives its row lock back once its version is in
+    /// the tree, so holding the row lock, one may still find a running
+    /// inserter's version, and waits for that transaction to end (as
+    /// PostgreSQL waits for a tuple's xmin). With `skip_running` (FOR KEY
+    /// SHARE) a running writer's version is passed over instead, by
+    /// [`Transaction::check_newest`]. Returns the versions and whether it
+    /// waited, or `None` when SKIP LOCKED skips the row.
+    fn settled_versions(
+        &self,
+        tree: &Tree,
+        key: &[u8],
+        policy: WaitPolicy,
+        relation: &str,
+        skip_running: bool,
+    ) -> Result<Option<(Vec<VersionRec>, bool)>, TxnError> {
+        let m = &self.engine.manager;
+        let mut waited = false;
+        loop {
+            let versions = versions_of(tree, key)?;
+            let running = versions
+                .iter()
+                .find(|v| !m.is_aborted(v.writer.xid))
+                .map(|v| v.writer.xid)
+                .filter(|&x| x != self.xid && !skip_running && m.status(x) == XidStatus::Active);
+            let Some(writer) = running else {
+                return Ok(Some((versions, waited)));
+            };
+            let target = LockTarget::transaction(writer);
+            let locks = &self.engine.locks;
+            match locks.lock_added(
+                self.xid,
+                &target,
+                RowLockMode::Share,
+                self.wait(policy, relation),
+            )? {
+                (LockOutcome::Skipped, _) => return Ok(None),
+                (LockOutcome::Acquired { .. }, added) => {
+                    if added {
+                        locks.release_last(self.xid, &target);
+                    }
+                }
+            }
+            waited = true;
+        }
+    }
+
+    /// Takes this transaction's own lock before its first write, so that
+    /// others can wait behind its versions ([`Transaction::settled_versions`]).
+    fn hold_xact_lock(&mut self) -> Result<(), TxnError> {
+        if !self.xact_locked {
+            self.engine.locks.lock(
+                self.xid,
+                &LockTarget::transaction(self.xid),
+                RowLockMode::Update,
+                self.wait(WaitPolicy::Block, ""),
+            )?;
+            self.xact_locked = true;
+        }
+        Ok(())
     }
 
     /// `SELECT … FOR <mode> [NOWAIT | SKIP LOCKED]` on one row: locks it and
@@ -853,15 +963,33 @@ impl Transaction {
                 statement: format!("SELECT {}", mode.sql_name()),
             });
         }
-        match self.lock_with(tree, key, mode, policy, relation)? {
-            LockOutcome::Skipped => return Ok(RowLock::Skipped),
-            LockOutcome::Acquired { .. } => {}
-        }
-        let versions = versions_of(tree, key)?;
+        let added = match self.lock_key(tree, key, mode, policy, relation)? {
+            (LockOutcome::Skipped, _) => return Ok(RowLock::Skipped),
+            (LockOutcome::Acquired { .. }, added) => added,
+        };
         // FOR KEY SHARE is compatible with the NO KEY UPDATE lock of a
-        // running writer: that writer's version is not the row yet.
+        // running writer, and an insert's version is not the row yet: a
+        // running writer's version is passed over.
         let skip_running = mode == RowLockMode::KeyShare;
-        self.check_newest(&view, &versions, skip_running)
+        let release = |locks: &LockManager| {
+            if added {
+                locks.release_last(self.xid, &lock_target(tree, key));
+            }
+        };
+        let Some((versions, _)) =
+            self.settled_versions(tree, key, policy, relation, skip_running)?
+        else {
+            // SKIP LOCKED behind a running inserter: the row lock goes too.
+            release(&self.engine.locks);
+            return Ok(RowLock::Skipped);
+        };
+        let locked = self.check_newest(&view, &versions, skip_running)?;
+        if matches!(locked, RowLock::Locked { current: None, .. }) {
+            // No row, so nothing locked (as in PostgreSQL): an inserter of
+            // the key must not wait for this transaction.
+            release(&self.engine.locks);
+        }
+        Ok(locked)
     }
 
     /// Compares the newest version (we hold the row lock: it is committed or
@@ -968,11 +1096,23 @@ impl Transaction {
     /// INSERT: adds `row` under `key` unless a live row is there. Returns
     /// false for a duplicate (the SQL layer reports 23505). Waits for an
     /// uncommitted writer of the key first, as a unique check does.
+    ///
+    /// The row lock is held only while the insert runs: then the new
+    /// version itself is the lock (whoever takes the row lock next waits
+    /// for this transaction behind it), so a statement that inserts
+    /// millions of rows holds no lock entry per row.
     pub fn insert(&mut self, tree: &Tree, key: &[u8], row: &[u8]) -> Result<bool, TxnError> {
         self.check_writable("INSERT")?;
         let view = self.view()?;
-        self.lock_with(tree, key, RowLockMode::Update, WaitPolicy::Block, "")?;
-        self.insert_locked(&view, tree, key, row)
+        self.hold_xact_lock()?;
+        let (_, added) = self.lock_key(tree, key, RowLockMode::Update, WaitPolicy::Block, "")?;
+        let inserted = self.insert_locked(&view, tree, key, row);
+        if added {
+            self.engine
+                .locks
+                .release_last(self.xid, &lock_target(tree, key));
+        }
+        inserted
     }
 
     /// INSERT of an entry whose key embeds a key this transaction has
@@ -982,6 +1122,7 @@ impl Transaction {
     pub fn insert_entry(&mut self, tree: &Tree, key: &[u8], row: &[u8]) -> Result<bool, TxnError> {
         self.check_writable("INSERT")?;
         let view = self.view()?;
+        self.hold_xact_lock()?;
         self.insert_locked(&view, tree, key, row)
     }
 
@@ -996,7 +1137,9 @@ impl Transaction {
         // Usually the key has no versions at all: check that and insert in
         // one descent. Under SSI the conflict-in check must precede the
         // insert and follow the duplicate check, so SERIALIZABLE takes the
-        // general path. The stamp is drawn under the row lock either way.
+        // general path. The stamp is drawn under the row lock either way,
+        // and drawn again after a wait (the writer waited for may have
+        // drawn later ones while it owned the newest version).
         let mut stamp = None;
         if !self.ssi_registered {
             let s = self.engine.manager.next_stamp()?;
@@ -1005,7 +1148,14 @@ impl Transaction {
             }
             stamp = Some(s);
         }
-        let versions = versions_of(tree, key)?;
+        let Some((versions, waited)) =
+            self.settled_versions(tree, key, WaitPolicy::Block, "", false)?
+        else {
+            unreachable_skip()
+        };
+        if waited {
+            stamp = None;
+        }
         let m = &self.engine.manager;
         let newest = versions.iter().find(|v| !m.is_aborted(v.writer.xid));
         if newest.is_some_and(|v| v.row.is_some()) {
@@ -1102,8 +1252,12 @@ impl Transaction {
         mode: RowLockMode,
     ) -> Result<bool, TxnError> {
         let view = self.view()?;
-        self.lock_with(tree, key, mode, WaitPolicy::Block, "")?;
-        let versions = versions_of(tree, key)?;
+        self.hold_xact_lock()?;
+        self.lock_key(tree, key, mode, WaitPolicy::Block, "")?;
+        let Some((versions, _)) = self.settled_versions(tree, key, WaitPolicy::Block, "", false)?
+        else {
+            unreachable_skip()
+        };
         match self.check_newest(&view, &versions, false)? {
             RowLock::Locked { current: None, .. } => Ok(false),
             RowLock::SelfUpdated => Ok(false),
@@ -1127,6 +1281,7 @@ impl Transaction {
             drops: self.drops.len(),
             lsn: self.wal.as_ref().map_or(Lsn(0), |t| t.last_lsn()),
             locks: self.engine.locks.mark(self.xid),
+            xact_locked: self.xact_locked,
         });
         Ok(())
     }
@@ -1149,9 +1304,19 @@ impl Transaction {
             (Some(txn), Some(d)) => d.rollback_to(txn, mark.lsn)?,
             _ => self.undo_to(mark.undo)?,
         }
+        let undid = self.writes != mark.writes;
         self.writes = mark.writes;
         self.drops.truncate(mark.drops);
         self.engine.locks.release_since(self.xid, mark.locks);
+        if !mark.xact_locked {
+            // Taken after the savepoint, so released with its locks.
+            self.xact_locked = false;
+        } else if undid {
+            // Those waiting behind versions just removed look again.
+            self.engine
+                .locks
+                .wake_waiters(&LockTarget::transaction(self.xid));
+        }
         Ok(())
     }
 
