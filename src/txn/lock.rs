@@ -25,8 +25,9 @@
 //!
 //! Writes take locks too: an UPDATE that leaves the key alone takes
 //! NO KEY UPDATE, a DELETE or key-changing UPDATE (and an INSERT) takes UPDATE.
-//! An INSERT gives its lock back at once ([`LockManager::release_last`]): its
-//! version is the lock from then on, and others wait for the inserting
+//! A write gives its lock back once its version is written
+//! ([`LockManager::release_last`], [`LockManager::release_newest_within`]):
+//! the version is the lock from then on, and others wait for the writing
 //! transaction's own lock ([`LockTarget::transaction`]).
 //!
 //! Invariants:
@@ -699,6 +700,27 @@ impl LockManager {
         };
         if list.last().is_none_or(|(held, _)| held != target) {
             debug_assert!(false, "release_last of a hold that is not the newest");
+            return;
+        }
+        let released: Vec<(LockTarget, u8)> = list.pop().into_iter().collect();
+        Self::release_entries(&mut t, xid, released);
+    }
+
+    /// Gives back `xid`'s newest acquisition when it is on `target` and
+    /// `xid` holds nothing on `target` stronger than `strength`: a written
+    /// version that strong takes the lock's place. Anything else (an older
+    /// acquisition, whose removal would shift savepoint marks, or a
+    /// stronger lock, as `FOR UPDATE` before a NO KEY UPDATE) is kept.
+    pub fn release_newest_within(&self, xid: Xid, target: &LockTarget, strength: RowLockMode) {
+        let mut t = self.table.lock();
+        let held = t.entries.get(target).map_or(0, |e| e.holds(xid));
+        if strongest(held).is_none_or(|m| m > strength) {
+            return;
+        }
+        let Some(list) = t.held.get_mut(&xid) else {
+            return;
+        };
+        if list.last().is_none_or(|(newest, _)| newest != target) {
             return;
         }
         let released: Vec<(LockTarget, u8)> = list.pop().into_iter().collect();

@@ -29,7 +29,7 @@
 //! commit record + group-commit flush; an id-limit record, recovered as the
 //! start of the counter). [`VolatileXidLog`] serves in-memory databases.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -100,6 +100,14 @@ struct State {
     id_limit: u64,
     active: BTreeMap<Xid, ActiveTxn>,
     aborted: HashSet<Xid>,
+    /// Aborted xids whose versions are gone, each with the id counter at
+    /// that moment: they stay in `aborted` until everyone who may still
+    /// hold a copy of one of their versions has finished (see
+    /// [`TxnManager::forget_aborted`]).
+    forgotten: VecDeque<(Xid, u64)>,
+    /// Work outside transactions that reads versions (vacuum passes): the
+    /// id counter at each one's start, with how many started then.
+    pins: BTreeMap<u64, usize>,
     /// Commits so far (a sequence number; the latest commit's number).
     last_commit_seq: u64,
 }
@@ -121,6 +129,8 @@ impl TxnManager {
                 id_limit: next_id,
                 active: BTreeMap::new(),
                 aborted: HashSet::new(),
+                forgotten: VecDeque::new(),
+                pins: BTreeMap::new(),
                 last_commit_seq: 0,
             }),
             log,
@@ -207,6 +217,7 @@ impl TxnManager {
         let removed = st.active.remove(&xid);
         assert!(removed.is_some(), "xid {xid} ended twice");
         st.last_commit_seq += 1;
+        trim_forgotten(&mut st);
         Ok(st.last_commit_seq)
     }
 
@@ -227,10 +238,41 @@ impl TxnManager {
         Ok(())
     }
 
-    /// The versions of aborted `xid` are gone from every tree.
+    /// The versions of aborted `xid` are gone from every tree. It still
+    /// counts as aborted until every transaction running now (and every
+    /// vacuum pass, [`TxnManager::pin`]) has finished: one of them may hold
+    /// a copy of a version it read before the undo removed it (a scan's
+    /// leaf batch, the versions a writer or vacuum pass is deciding on),
+    /// and forgetting at once would make that copy look committed: a reader
+    /// saw a deadlock victim's debit without its credit, and a prune could
+    /// take such a version for one every snapshot sees and remove the
+    /// committed versions below it.
     pub fn forget_aborted(&self, xid: Xid) {
-        let removed = self.state.lock().aborted.remove(&xid);
-        assert!(removed, "forget_aborted({xid}) of an xid not aborted");
+        let mut st = self.state.lock();
+        assert!(
+            st.aborted.contains(&xid),
+            "forget_aborted({xid}) of an xid not aborted"
+        );
+        let mark = st.next_id;
+        st.forgotten.push_back((xid, mark));
+        trim_forgotten(&mut st);
+    }
+
+    /// Holds back forgetting aborted xids (and counts in the vacuum
+    /// watermark) while work outside any transaction reads versions.
+    pub fn pin(&self) -> Result<HorizonPin<'_>, TxnError> {
+        let mut st = self.state.lock();
+        // An id of its own: a forget before the pin has a mark <= `at`, one
+        // after it a mark > `at`.
+        let at = self.take_id(&mut st)?;
+        *st.pins.entry(at).or_default() += 1;
+        Ok(HorizonPin { manager: self, at })
+    }
+
+    /// How many aborted xids are kept only because someone may still hold
+    /// a copy of their versions (diagnostics, tests).
+    pub fn forgotten_pending(&self) -> usize {
+        self.state.lock().forgotten.len()
     }
 
     pub fn is_aborted(&self, xid: Xid) -> bool {
@@ -266,15 +308,62 @@ impl TxnManager {
     /// writer is below it is visible to all of them, and the versions it
     /// superseded are visible to none (see docs/mvcc.md, "Vacuum").
     pub fn oldest_xmin(&self) -> Xid {
-        let st = self.state.lock();
-        let mut horizon = Xid(st.next_id);
-        for (xid, txn) in &st.active {
-            horizon = horizon.min(*xid);
-            if let Some(x) = txn.snapshot_xmin {
-                horizon = horizon.min(x);
+        oldest_xmin(&self.state.lock())
+    }
+}
+
+fn oldest_xmin(st: &State) -> Xid {
+    let mut horizon = Xid(st.next_id);
+    for (xid, txn) in &st.active {
+        horizon = horizon.min(*xid);
+        if let Some(x) = txn.snapshot_xmin {
+            horizon = horizon.min(x);
+        }
+    }
+    horizon
+}
+
+/// Drops from the aborted set the forgotten xids nobody can hold a copy
+/// of a version of any more: every transaction and pin that began before
+/// the forget (ids below its mark) has ended. A transaction's snapshot
+/// xmin below the mark holds it back too (conservative: such a snapshot
+/// may belong to a later transaction).
+fn trim_forgotten(st: &mut State) {
+    let Some(&(_, first)) = st.forgotten.front() else {
+        return;
+    };
+    let mut horizon = oldest_xmin(st).0;
+    if let Some((&pin, _)) = st.pins.first_key_value() {
+        horizon = horizon.min(pin);
+    }
+    if first > horizon {
+        return;
+    }
+    while let Some(&(xid, mark)) = st.forgotten.front() {
+        if mark > horizon {
+            break;
+        }
+        st.aborted.remove(&xid);
+        st.forgotten.pop_front();
+    }
+}
+
+/// See [`TxnManager::pin`].
+pub struct HorizonPin<'a> {
+    manager: &'a TxnManager,
+    at: u64,
+}
+
+impl Drop for HorizonPin<'_> {
+    fn drop(&mut self) {
+        let mut st = self.manager.state.lock();
+        if let Some(n) = st.pins.get_mut(&self.at) {
+            *n -= 1;
+            if *n == 0 {
+                st.pins.remove(&self.at);
             }
         }
-        horizon
+        trim_forgotten(&mut st);
     }
 }
 
@@ -284,6 +373,31 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const RC: IsolationLevel = IsolationLevel::ReadCommitted;
+
+    #[test]
+    fn a_forgotten_abort_stays_aborted_while_someone_may_hold_its_versions() {
+        let m = TxnManager::volatile();
+        let reader = m.begin(RC, true).unwrap();
+        let victim = m.begin(RC, false).unwrap();
+        let pin = m.pin().unwrap();
+        m.abort(victim, true).unwrap();
+        m.forget_aborted(victim);
+        // The reader may have copied a leaf holding the victim's versions
+        // before the undo removed them.
+        assert!(m.is_aborted(victim));
+        assert_eq!(m.status(victim), XidStatus::Aborted);
+        m.commit(reader, false).unwrap();
+        // A vacuum pass that began before the forget holds it back too.
+        assert!(m.is_aborted(victim));
+        drop(pin);
+        assert!(!m.is_aborted(victim));
+        assert_eq!(m.forgotten_pending(), 0);
+        // With nobody running, forgetting is immediate.
+        let second = m.begin(RC, false).unwrap();
+        m.abort(second, true).unwrap();
+        m.forget_aborted(second);
+        assert!(!m.is_aborted(second));
+    }
 
     #[test]
     fn snapshot_excludes_running_and_later_transactions() {

@@ -15,9 +15,9 @@
 //!
 //! The first statement takes the snapshot (as PostgreSQL does: `BEGIN` itself
 //! takes none), so a transaction sees everything committed before its first
-//! statement. An UPDATE or DELETE holds its row lock to the end of the
-//! transaction; an INSERT holds it only while it runs, and its uncommitted
-//! version is the lock from then on: whoever holds a key's row lock and
+//! statement. A write holds the row lock only while it runs (an UPDATE or
+//! DELETE keeps it where its version would be weaker than the lock), and
+//! its uncommitted version is the lock from then on: whoever holds a key's row lock and
 //! finds another running transaction's version as the newest waits for that
 //! transaction ([`LockTarget::transaction`]) and looks again
 //! (`settled_versions`). So after the wait the newest version is committed
@@ -353,6 +353,9 @@ impl TxnEngine {
         if !self.tree_exists(tree.id())? {
             return Ok(VacuumStats::default());
         }
+        // Aborted writers stay aborted while this pass may hold copies of
+        // their versions (TxnManager::forget_aborted).
+        let _pin = self.manager.pin()?;
         let horizon = self.manager.oldest_xmin();
         let mut stats = VacuumStats::default();
         let mut cursor = tree.iter();
@@ -904,11 +907,14 @@ impl Transaction {
         let mut waited = false;
         loop {
             let versions = versions_of(tree, key)?;
+            // FOR KEY SHARE passes over a running row version (an insert's,
+            // or a NO KEY UPDATE's) but waits for a running tombstone.
             let running = versions
                 .iter()
                 .find(|v| !m.is_aborted(v.writer.xid))
+                .filter(|v| !(skip_running && v.row.is_some()))
                 .map(|v| v.writer.xid)
-                .filter(|&x| x != self.xid && !skip_running && m.status(x) == XidStatus::Active);
+                .filter(|&x| x != self.xid && m.status(x) == XidStatus::Active);
             let Some(writer) = running else {
                 return Ok(Some((versions, waited)));
             };
@@ -963,6 +969,9 @@ impl Transaction {
                 statement: format!("SELECT {}", mode.sql_name()),
             });
         }
+        // Its own lock first, so that the row lock is the newest
+        // acquisition when the write that follows gives it back.
+        self.hold_xact_lock()?;
         let added = match self.lock_key(tree, key, mode, policy, relation)? {
             (LockOutcome::Skipped, _) => return Ok(RowLock::Skipped),
             (LockOutcome::Acquired { .. }, added) => added,
@@ -1253,19 +1262,36 @@ impl Transaction {
     ) -> Result<bool, TxnError> {
         let view = self.view()?;
         self.hold_xact_lock()?;
-        self.lock_key(tree, key, mode, WaitPolicy::Block, "")?;
+        let (_, added) = self.lock_key(tree, key, mode, WaitPolicy::Block, "")?;
         let Some((versions, _)) = self.settled_versions(tree, key, WaitPolicy::Block, "", false)?
         else {
             unreachable_skip()
         };
+        let target = lock_target(tree, key);
         match self.check_newest(&view, &versions, false)? {
-            RowLock::Locked { current: None, .. } => Ok(false),
-            RowLock::SelfUpdated => Ok(false),
+            RowLock::Locked { current: None, .. } | RowLock::SelfUpdated => {
+                if added {
+                    self.engine.locks.release_last(self.xid, &target);
+                }
+                Ok(false)
+            }
             RowLock::Skipped => unreachable_skip(),
             RowLock::Locked {
                 current: Some(_), ..
             } => {
                 self.append_version(tree, key, row, &versions, None)?;
+                // The version is the lock from now on, where it is as
+                // strong: a tombstone as UPDATE, a row as NO KEY UPDATE
+                // (FOR KEY SHARE passes over it). So a statement changing
+                // millions of rows holds no lock entry per row.
+                let strength = if row.is_none() {
+                    RowLockMode::Update
+                } else {
+                    RowLockMode::NoKeyUpdate
+                };
+                self.engine
+                    .locks
+                    .release_newest_within(self.xid, &target, strength);
                 Ok(true)
             }
         }

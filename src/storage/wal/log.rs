@@ -30,7 +30,7 @@ use crate::storage::disk::Vfs;
 
 use super::WalError;
 use super::control::ControlFile;
-use super::reader::{Found, LogReader, find_end};
+use super::reader::{self, Found, LogReader, find_end};
 use super::record::{Record, RecordBody, TxnId, plausible_len};
 use super::segment::{Segments, WAL_DIR, parse_segment_name};
 
@@ -428,7 +428,7 @@ impl Wal {
             }
         }
         // Written to the segments before it left the in-flight slot.
-        match LogReader::new(&self.segments).at(lsn)? {
+        match reader::read_one(&self.segments, lsn)? {
             Found::Record(r, _) => Ok(r),
             Found::Invalid => Err(WalError::Corrupt {
                 lsn,

@@ -128,6 +128,37 @@ impl<'a> LogReader<'a> {
     }
 }
 
+/// The record at `lsn`, for random access (undo walking a transaction's
+/// chain backwards): one small read that usually holds the whole record,
+/// and a second one only for a longer record. A [`LogReader`] would read
+/// ahead a whole chunk for each; that made rolling back 300,000 updates
+/// take 48 s.
+pub fn read_one(segments: &Segments, lsn: Lsn) -> Result<Found, WalError> {
+    const FIRST_READ: usize = 512;
+    let mut buf = vec![0u8; FIRST_READ];
+    let got = segments.read(lsn, &mut buf)?;
+    let Some(len) = plausible_len(&buf[..got]) else {
+        return Ok(Found::Invalid);
+    };
+    if len > got {
+        buf.resize(len, 0);
+        if got == FIRST_READ {
+            let more = segments.read(Lsn(lsn.0 + got as u64), &mut buf[got..])?;
+            if got + more < len {
+                return Ok(Found::Invalid);
+            }
+        } else {
+            return Ok(Found::Invalid);
+        }
+    }
+    let bytes = &buf[..len];
+    if !checksum_ok(lsn, bytes) {
+        return Ok(Found::Invalid);
+    }
+    let record = Record::decode(lsn, bytes)?;
+    Ok(Found::Record(record, Lsn(lsn.0 + len as u64)))
+}
+
 /// Where the log ends, scanning from the record boundary `from`: the LSN
 /// past the last valid record, whether the bytes there were damaged (a torn
 /// tail) rather than clean zeros, and a hard error if valid records follow

@@ -1,7 +1,7 @@
-//! An INSERT's version is its lock: the row lock is held only while the
-//! insert runs, and whoever comes next for the key waits for the inserting
-//! transaction behind its version (PostgreSQL waits on the tuple's xmin the
-//! same way). Real threads over real B+-trees; each outcome mirrors what
+//! A written version is its writer's lock: an INSERT, UPDATE or DELETE
+//! holds the row lock only while it writes, and whoever comes next for the
+//! key waits for the writing transaction behind its version (PostgreSQL
+//! waits on the tuple's xmin / xmax the same way). Real threads over real B+-trees; each outcome mirrors what
 //! PostgreSQL 15 does with the same statements in concurrent psql sessions.
 
 use std::sync::Arc;
@@ -89,6 +89,83 @@ fn a_transaction_inserting_more_rows_than_the_lock_table_holds_commits() {
         r.get(&db.t, &4_999u32.to_be_bytes()).unwrap().unwrap(),
         b"row"
     );
+}
+
+#[test]
+fn a_transaction_updating_and_deleting_more_rows_than_the_lock_table_holds_commits() {
+    let db = db(64);
+    let mut a = db.begin();
+    for i in 0u32..3_000 {
+        assert!(a.insert(&db.t, &i.to_be_bytes(), b"row").unwrap());
+    }
+    a.commit().unwrap();
+    let mut b = db.begin();
+    for i in 0u32..3_000 {
+        // What an UPDATE statement does per row: lock, then write.
+        let locked = b
+            .lock_row(
+                &db.t,
+                &i.to_be_bytes(),
+                RowLockMode::NoKeyUpdate,
+                WaitPolicy::Block,
+                "t",
+            )
+            .unwrap();
+        assert!(matches!(
+            locked,
+            RowLock::Locked {
+                current: Some(_),
+                ..
+            }
+        ));
+        assert!(b.put(&db.t, &i.to_be_bytes(), b"new", false).unwrap());
+    }
+    b.begin_statement().unwrap();
+    for i in 0u32..1_500 {
+        assert!(b.delete(&db.t, &i.to_be_bytes()).unwrap());
+    }
+    assert_eq!(db.txn.locks.held_entries(), 1);
+    b.commit().unwrap();
+    let mut r = db.begin();
+    assert_eq!(r.get(&db.t, &0u32.to_be_bytes()).unwrap(), None);
+    assert_eq!(
+        r.get(&db.t, &2_999u32.to_be_bytes()).unwrap().unwrap(),
+        b"new"
+    );
+}
+
+#[test]
+fn key_share_waits_for_a_running_delete_but_not_for_a_running_update() {
+    let db = db(1 << 16);
+    let mut setup = db.begin();
+    assert!(setup.insert(&db.t, b"u", b"1").unwrap());
+    assert!(setup.insert(&db.t, b"d", b"1").unwrap());
+    setup.commit().unwrap();
+    let mut a = db.begin();
+    assert!(a.put(&db.t, b"u", b"2", false).unwrap());
+    assert!(a.delete(&db.t, b"d").unwrap());
+    // The update's version is compatible: the row as committed.
+    let mut b = db.begin();
+    assert!(matches!(
+        b.lock_row(&db.t, b"u", RowLockMode::KeyShare, WaitPolicy::NoWait, "t")
+            .unwrap(),
+        RowLock::Locked { current: Some(ref r), .. } if r == b"1"
+    ));
+    // The delete's tombstone is not: NOWAIT fails, and a blocking request
+    // waits until the deleter ends, then finds no row.
+    let e = b
+        .lock_row(&db.t, b"d", RowLockMode::KeyShare, WaitPolicy::NoWait, "t")
+        .unwrap_err();
+    assert!(matches!(e, TxnError::LockNotAvailable { .. }), "{e:?}");
+    let h = blocked(&db, |x, t| {
+        x.lock_row(t, b"d", RowLockMode::KeyShare, WaitPolicy::Block, "t")
+            .unwrap()
+    });
+    a.commit().unwrap();
+    let (c, locked) = h.join().unwrap();
+    assert!(matches!(locked, RowLock::Locked { current: None, .. }));
+    c.commit().unwrap();
+    b.commit().unwrap();
 }
 
 #[test]
