@@ -28,6 +28,7 @@ pub mod constraints;
 pub mod copy;
 pub mod datetime_functions;
 pub mod ddl;
+pub mod dialect;
 pub mod dml;
 pub mod execute;
 pub mod explain;

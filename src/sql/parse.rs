@@ -8,7 +8,6 @@
 //! Never: looks at what the statements mean.
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
@@ -26,7 +25,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     // rewrites it to CREATE ROLE (same positions) and restores its LOGIN.
     let rewrite = super::roles::rewrite_create_user(sql);
     let text = rewrite.as_ref().map_or(sql, |r| r.sql.as_str());
-    let dialect = PostgreSqlDialect {};
+    let dialect = super::dialect::ArborDialect;
     let parsed = Parser::new(&dialect)
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .try_with_sql(text)
@@ -109,7 +108,7 @@ pub const BETWEEN_SYMMETRIC_MARK: &str = "arbordb_between_symmetric";
 /// `BETWEEN`, and `TRIM(TRAILING FROM s)` (or LEADING / BOTH) as
 /// `TRIM(TRAILING ' ' FROM s)`; `None` when there is none of them.
 fn respell_unparsed_forms(sql: &str) -> Option<String> {
-    let dialect = PostgreSqlDialect {};
+    let dialect = super::dialect::ArborDialect;
     let tokens = Tokenizer::new(&dialect, sql).tokenize().ok()?;
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
     let mut out = String::with_capacity(sql.len() + 32);
@@ -228,7 +227,7 @@ fn syntax_error(sql: &str, e: ParserError) -> Error {
         return end_of_input(sql);
     };
     // Find the token that starts at the error location to quote it.
-    let dialect = PostgreSqlDialect {};
+    let dialect = super::dialect::ArborDialect;
     let token = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .ok()

@@ -467,7 +467,11 @@ pub struct CreateUserRewrite {
 /// is none (the common case, found without tokenizing when `sql` has no
 /// "user" at all). The rewrite keeps every character position.
 pub fn rewrite_create_user(sql: &str) -> Option<CreateUserRewrite> {
-    if !sql.to_ascii_lowercase().contains("user") {
+    if !sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"user"))
+    {
         return None;
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
